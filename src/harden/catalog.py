@@ -1,0 +1,163 @@
+"""What harden knows about public images: what a service is from its image reference.
+
+``parse_image("docker.io/bitnami/mysql:8.0@sha256:..")`` -> ImageRef(registry, namespace, name,
+tag, digest). ``image_kind(ref)`` -> "mysql", "mariadb", "postgres", ... and ``role_of_kind`` ->
+"database" | "cache" | "queue" | "search" | "devtool" | "proxy" | None.
+
+Transforms extend the tables here rather than keep their own copies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    raw: str
+    registry: str | None
+    namespace: str | None  # "library" for official images, "bitnami", "dpage", ...
+    name: str  # last path component, lower case: "mysql", "pgadmin4", "server"
+    path: str  # full repository path without registry: "library/mysql", "mssql/server"
+    tag: str | None
+    digest: str | None
+
+    @property
+    def variable(self) -> bool:
+        return "$" in self.raw
+
+    def major(self) -> int | None:
+        """The leading number of the tag (``8.0`` -> 8, ``10.11-jammy`` -> 10), when any."""
+        if not self.tag:
+            return None
+        m = re.match(r"^v?(\d+)", self.tag)
+        return int(m.group(1)) if m else None
+
+    def version(self) -> tuple[int, ...] | None:
+        if not self.tag:
+            return None
+        m = re.match(r"^v?(\d+(?:\.\d+)*)", self.tag)
+        return tuple(int(x) for x in m.group(1).split(".")) if m else None
+
+
+def parse_image(image: str | None) -> ImageRef | None:
+    if not image:
+        return None
+    raw = str(image).strip()
+    s = raw
+    digest = None
+    if "@" in s:
+        s, digest = s.split("@", 1)
+    parts = s.split("/")
+    registry = None
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = parts[0]
+        parts = parts[1:]
+    last = parts[-1]
+    tag = None
+    if ":" in last:
+        last, tag = last.rsplit(":", 1)
+    parts[-1] = last
+    path = "/".join(parts).lower()
+    namespace = "/".join(parts[:-1]).lower() or None
+    if namespace is None and registry in (None, "docker.io", "index.docker.io", "registry-1.docker.io"):
+        namespace = "library"
+        path = "library/" + path
+    return ImageRef(raw, registry, namespace, last.lower(), path, tag, digest)
+
+
+# kind -> (role, names or paths that identify it). A name matches the last path component;
+# an entry with "/" must match the end of the repository path.
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mysql": ("database", ("mysql", "mysql-server", "percona", "percona-server")),
+    "mariadb": ("database", ("mariadb",)),
+    "postgres": ("database", ("postgres", "postgresql", "postgis", "timescaledb", "timescaledb-ha",
+                              "pgvector", "postgresql-repmgr", "supabase/postgres")),
+    "mongo": ("database", ("mongo", "mongodb", "mongodb-community-server")),
+    "mssql": ("database", ("mssql/server", "azure-sql-edge")),
+    "cockroach": ("database", ("cockroach",)),
+    "clickhouse": ("database", ("clickhouse-server",)),
+    "cassandra": ("database", ("cassandra",)),
+    "couchdb": ("database", ("couchdb",)),
+    "neo4j": ("database", ("neo4j",)),
+    "influxdb": ("database", ("influxdb",)),
+    "redis": ("cache", ("redis", "redis-stack-server", "redis-stack")),
+    "valkey": ("cache", ("valkey",)),
+    "keydb": ("cache", ("keydb",)),
+    "dragonfly": ("cache", ("dragonfly",)),
+    "memcached": ("cache", ("memcached",)),
+    "rabbitmq": ("queue", ("rabbitmq",)),
+    "kafka": ("queue", ("kafka", "cp-kafka")),
+    "zookeeper": ("queue", ("zookeeper", "cp-zookeeper")),
+    "nats": ("queue", ("nats",)),
+    "activemq": ("queue", ("activemq", "activemq-artemis")),
+    "elasticsearch": ("search", ("elasticsearch",)),
+    "opensearch": ("search", ("opensearch",)),
+    "meilisearch": ("search", ("meilisearch",)),
+    "typesense": ("search", ("typesense",)),
+    "minio": ("store", ("minio",)),
+    # dev tools
+    "adminer": ("devtool", ("adminer",)),
+    "phpmyadmin": ("devtool", ("phpmyadmin",)),
+    "pgadmin": ("devtool", ("pgadmin4", "pgadmin")),
+    "mailhog": ("devtool", ("mailhog",)),
+    "mailpit": ("devtool", ("mailpit",)),
+    "maildev": ("devtool", ("maildev",)),
+    "mailcatcher": ("devtool", ("mailcatcher",)),
+    "smtp4dev": ("devtool", ("smtp4dev",)),
+    "redis-commander": ("devtool", ("redis-commander",)),
+    "redisinsight": ("devtool", ("redisinsight",)),
+    "mongo-express": ("devtool", ("mongo-express",)),
+    "kafka-ui": ("devtool", ("kafka-ui",)),
+    "dbgate": ("devtool", ("dbgate",)),
+    "cloudbeaver": ("devtool", ("cloudbeaver",)),
+    "swagger-ui": ("devtool", ("swagger-ui",)),
+    # proxies
+    "nginx": ("proxy", ("nginx", "nginx-unprivileged", "openresty", "nginx-proxy")),
+    "traefik": ("proxy", ("traefik",)),
+    "caddy": ("proxy", ("caddy",)),
+    "haproxy": ("proxy", ("haproxy",)),
+    "httpd": ("proxy", ("httpd", "apache")),
+    "envoy": ("proxy", ("envoy",)),
+}
+
+_BY_NAME: dict[str, str] = {}
+_BY_PATH: dict[str, str] = {}
+for _kind, (_role, _names) in KINDS.items():
+    for _n in _names:
+        if "/" in _n:
+            _BY_PATH[_n] = _kind
+        else:
+            _BY_NAME[_n] = _kind
+
+
+def image_kind(image: str | ImageRef | None) -> str | None:
+    ref = parse_image(image) if isinstance(image, str) or image is None else image
+    if ref is None:
+        return None
+    for p, kind in _BY_PATH.items():
+        if ref.path == p or ref.path.endswith("/" + p):
+            return kind
+    return _BY_NAME.get(ref.name)
+
+
+def role_of_kind(kind: str | None) -> str | None:
+    if kind is None:
+        return None
+    return KINDS.get(kind, (None, ()))[0]
+
+
+def image_role(image: str | None) -> str | None:
+    return role_of_kind(image_kind(image))
+
+
+STORE_ROLES = {"database", "cache", "queue", "search", "store"}
+
+
+def is_store(image: str | None) -> bool:
+    return image_role(image) in STORE_ROLES
+
+
+def is_devtool(image: str | None) -> bool:
+    return image_role(image) == "devtool"

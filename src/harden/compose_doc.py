@@ -1,0 +1,664 @@
+"""ComposeDoc: a compose file loaded with ruamel.yaml (round trip) and edited by splicing.
+
+harden never dumps a whole document. ruamel is used to *read*: the tree and the line/column of
+every key, value and item. Every edit goes through a helper here that does two things: it
+changes the in-memory tree (so later transforms see the edit) and it records a patch against
+the original text. ``render()`` applies the patches to the original bytes, so every byte no edit
+touched stays as it was: comments, blank lines, quoting, indentation, anchors, CRLF, BOM.
+
+New text is written by harden.yaml_emit in the file's own style. A patch that inserts a new key
+renders from the tree at render time, so a later transform may still change the new value.
+
+Every helper records how to undo itself; the engine rolls back a transform that fails or skips.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString, FoldedScalarString
+
+from .errors import EditError, HardenError
+from .yaml_emit import Style, entry_lines, scalar, seq_item_lines, flow
+
+
+def _patch_add_referent() -> None:
+    # ruamel 0.19 checks `cm not in self._ref`, comparing whole mappings: quadratic in the
+    # number of `<<: *anchor` users. Identity is what is meant; keep a set of ids beside it.
+    if getattr(CommentedMap, "_harden_patched", False):
+        return
+    seen: dict[int, set[int]] = {}
+
+    def add_referent(self: CommentedMap, cm: Any) -> None:
+        ids = seen.setdefault(id(self), set())
+        if id(cm) not in ids:
+            ids.add(id(cm))
+            self._ref.append(cm)
+
+    CommentedMap.add_referent = add_referent  # type: ignore[method-assign]
+    CommentedMap._harden_patched = True  # type: ignore[attr-defined]
+
+
+_patch_add_referent()
+
+MAX_EXPANDED_NODES = 2_000_000
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.allow_duplicate_keys = False
+    return y
+
+
+def is_map(x: Any) -> bool:
+    return isinstance(x, dict)
+
+
+def is_seq(x: Any) -> bool:
+    return isinstance(x, list)
+
+
+def own_keys(m: Any) -> list:
+    """Keys written in this mapping itself, not pulled in by `<<: *anchor`."""
+    if isinstance(m, CommentedMap):
+        ok = getattr(m, "_ok", None)
+        if ok is not None and getattr(m, "merge", None):
+            return [k for k in m.keys() if k in ok]
+        return list(m.keys())
+    if isinstance(m, dict):
+        return list(m.keys())
+    return []
+
+
+def has_merge(m: Any) -> bool:
+    return isinstance(m, CommentedMap) and bool(getattr(m, "merge", None))
+
+
+def _has_pos(node: Any) -> bool:
+    return isinstance(node, (CommentedMap, CommentedSeq)) and node.lc.line is not None
+
+
+def is_flow(node: Any) -> bool:
+    return isinstance(node, (CommentedMap, CommentedSeq)) and node.fa.flow_style()
+
+
+@dataclass
+class _Patch:
+    start: int
+    end: int
+    seq: int
+    render: Callable[[], str]
+
+
+_COMMENT_RE = re.compile(r"^\s*#")
+
+
+class ComposeDoc:
+    kind = "compose"
+
+    def __init__(self, path: str, text: str):
+        """``text`` is the file's decoded content, exactly as read (CRLF and BOM included)."""
+        self.path = path
+        self.original = text
+        self.bom = text.startswith("\ufeff")
+        body = text[1:] if self.bom else text
+        self.newline = "\r\n" if "\r\n" in body else "\n"
+        self.src = body.replace("\r\n", "\n") if self.newline == "\r\n" else body
+        self.lines = self.src.split("\n")
+        self._line_starts: list[int] = []
+        pos = 0
+        for ln in self.lines:
+            self._line_starts.append(pos)
+            pos += len(ln) + 1
+        self.data = self._load()
+        self.style = self._detect_style()
+        self._patches: list[_Patch] = []
+        self._undo: list[Callable[[], None]] = []
+        self._seq = 0
+
+    # ------------------------------------------------------------------ loading
+    def _load(self) -> CommentedMap:
+        if "\t" in self.src:
+            for i, ln in enumerate(self.lines):
+                stripped = ln.lstrip(" ")
+                if stripped.startswith("\t") and stripped.strip() and not stripped.strip().startswith("#"):
+                    raise HardenError(self.path, "tab character used for indentation (YAML allows spaces only)", i + 1)
+        try:
+            docs = list(_yaml().load_all(self.src))
+        except MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark is not None else None
+            what = (e.problem or e.context or "invalid YAML").strip()
+            if "duplicate key" in str(e).lower() or type(e).__name__ == "DuplicateKeyError":
+                what = "duplicate key: " + (e.problem or "").strip()
+            raise HardenError(self.path, f"invalid YAML: {what}", line) from None
+        except YAMLError as e:
+            raise HardenError(self.path, f"invalid YAML: {e}") from None
+        except RecursionError:
+            raise HardenError(self.path, "YAML nesting too deep") from None
+        docs = [d for d in docs if d is not None]
+        if not docs:
+            raise HardenError(self.path, "empty compose file")
+        if len(docs) > 1:
+            raise HardenError(self.path, "several YAML documents in one compose file are not supported")
+        data = docs[0]
+        if not isinstance(data, CommentedMap):
+            raise HardenError(self.path, f"top level is a {type(data).__name__.replace('Commented', '').lower()}, not a mapping", 1)
+        self._check_expansion(data)
+        services = data.get("services")
+        if services is not None and not isinstance(services, dict):
+            line = data.lc.value("services")[0] + 1 if "services" in own_keys(data) else None
+            raise HardenError(self.path, "`services` is not a mapping", line)
+        return data
+
+    def _check_expansion(self, data: Any) -> None:
+        """Refuse alias bombs: count the nodes the document would expand to, memoised by id."""
+        memo: dict[int, int] = {}
+
+        def size(node: Any, depth: int) -> int:
+            if depth > 200:
+                raise HardenError(self.path, "YAML nesting deeper than 200 levels")
+            if not isinstance(node, (dict, list)):
+                return 1
+            key = id(node)
+            if key in memo:
+                return memo[key]
+            memo[key] = 1  # cycles count once
+            total = 1
+            items = node.values() if isinstance(node, dict) else node
+            for v in items:
+                total += size(v, depth + 1)
+                if total > MAX_EXPANDED_NODES:
+                    raise HardenError(self.path, "aliases expand to more than 2,000,000 nodes (alias bomb?)")
+            memo[key] = total
+            return total
+
+        size(data, 0)
+
+    def _detect_style(self) -> Style:
+        indent, offset = None, None
+        quote = '"'
+        services = self.data.get("services") if isinstance(self.data, dict) else None
+        roots = [services] if isinstance(services, CommentedMap) else []
+        roots.append(self.data)
+        for root in roots:
+            for k in own_keys(root):
+                v = root[k]
+                if isinstance(v, CommentedMap) and not is_flow(v) and _has_pos(v) and own_keys(v):
+                    kcol = root.lc.key(k)[1]
+                    first = own_keys(v)[0]
+                    indent = v.lc.key(first)[1] - kcol
+                    for kk in own_keys(v):
+                        vv = v[kk]
+                        if isinstance(vv, CommentedSeq) and not is_flow(vv) and len(vv) and offset is None:
+                            dash = self._dash_col(vv, 0)
+                            if dash is not None:
+                                offset = dash - v.lc.key(kk)[1]
+                    if offset is not None:
+                        break
+            if indent is not None:
+                break
+        n_single = len(re.findall(r":\s+'", self.src))
+        n_double = len(re.findall(r':\s+"', self.src))
+        if n_single > n_double:
+            quote = "'"
+        if indent is None or indent <= 0:
+            indent = 2
+        if offset is None or offset < 0:
+            offset = indent
+        return Style(indent=indent, seq_offset=offset, quote=quote)
+
+    # ------------------------------------------------------------ positions
+    def _dash_col(self, seq: CommentedSeq, i: int) -> int | None:
+        line, col = seq.lc.item(i)
+        text = self.lines[line]
+        j = text.rfind("-", 0, col)
+        return j if j >= 0 else None
+
+    def _offset(self, line: int, col: int) -> int:
+        return self._line_starts[line] + col
+
+    def _indent_of(self, line: int) -> int:
+        text = self.lines[line]
+        return len(text) - len(text.lstrip(" "))
+
+    def _is_blank_or_comment(self, line: int) -> bool:
+        s = self.lines[line].strip()
+        return not s or s.startswith("#")
+
+    def _block_end(self, first_line: int, parent_col: int, block_scalar: bool, allow_dash_at_col: bool) -> int:
+        """Last line (inclusive) of a value that starts on ``first_line`` and belongs to a key
+        (or a dash) at ``parent_col``: the following lines indented deeper are part of it."""
+        last = first_line
+        depth = 0
+        text = self.lines[first_line]
+        depth += text.count("[") + text.count("{") - text.count("]") - text.count("}")
+        i = first_line + 1
+        n = len(self.lines)
+        while i < n:
+            ln = self.lines[i]
+            s = ln.strip()
+            if s in ("---", "...") and not ln.startswith(" "):
+                break
+            if not s:
+                i += 1
+                continue
+            ind = len(ln) - len(ln.lstrip(" "))
+            if s.startswith("#") and not block_scalar and depth <= 0:
+                i += 1
+                continue
+            belongs = ind > parent_col or depth > 0
+            if allow_dash_at_col and ind == parent_col and (s.startswith("- ") or s == "-") and not block_scalar:
+                belongs = True
+            if belongs:
+                last = i
+                if not block_scalar:
+                    depth += s.count("[") + s.count("{") - s.count("]") - s.count("}")
+                i += 1
+                continue
+            if ind <= parent_col and s[0] in "]}" and depth > 0:
+                last = i
+                depth = 0
+                i += 1
+                continue
+            break
+        return last
+
+    def entry_span(self, m: CommentedMap, key: Any) -> tuple[int, int]:
+        """(first line, last content line) of ``key: value`` in mapping ``m``."""
+        kline, kcol = m.lc.key(key)
+        value = m[key]
+        if isinstance(value, (CommentedMap, CommentedSeq)) and _has_pos(value) and not is_flow(value):
+            start = kline
+            block_scalar = False
+        else:
+            start = m.lc.value(key)[0] if m.lc.value(key) else kline
+            block_scalar = isinstance(value, (LiteralScalarString, FoldedScalarString))
+        end = self._block_end(max(start, kline), kcol, block_scalar, allow_dash_at_col=True)
+        return kline, end
+
+    def item_span(self, seq: CommentedSeq, i: int) -> tuple[int, int]:
+        line, _col = seq.lc.item(i)
+        dash = self._dash_col(seq, i)
+        value = seq[i]
+        block_scalar = isinstance(value, (LiteralScalarString, FoldedScalarString))
+        end = self._block_end(line, dash if dash is not None else 0, block_scalar, allow_dash_at_col=False)
+        return line, end
+
+    def key_line(self, m: CommentedMap, key: Any) -> int | None:
+        """1-based line of a key, for reports; None for keys harden added."""
+        if isinstance(m, CommentedMap) and _has_pos(m) and key in own_keys(m):
+            try:
+                return m.lc.key(key)[0] + 1
+            except (KeyError, TypeError):
+                return None
+        return None
+
+    def node_line(self, node: Any) -> int | None:
+        if _has_pos(node):
+            return node.lc.line + 1
+        return None
+
+    # ------------------------------------------------------------- patches
+    def _add_patch(self, start: int, end: int, render: Callable[[], str]) -> None:
+        self._seq += 1
+        p = _Patch(start, end, self._seq, render)
+        self._patches.append(p)
+        self._undo.append(lambda: self._patches.remove(p))
+
+    def _insert_after_line(self, line: int, render_lines: Callable[[], list[str]]) -> None:
+        if line + 1 < len(self.lines):
+            off = self._line_starts[line + 1]
+            self._add_patch(off, off, lambda: "".join(ln + "\n" for ln in render_lines()))
+        else:
+            # after the last line: keep a missing final newline missing
+            off = len(self.src)
+            self._add_patch(off, off, lambda: "".join("\n" + ln for ln in render_lines()))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._patches)
+
+    def checkpoint(self) -> int:
+        return len(self._undo)
+
+    def rollback(self, token: int) -> None:
+        while len(self._undo) > token:
+            self._undo.pop()()
+
+    def render(self) -> str:
+        if not self._patches:
+            return self.original
+        patches = sorted(self._patches, key=lambda p: (p.start, p.seq))
+        # an edit that replaces a span supersedes the edits inside it
+        kept: list[_Patch] = []
+        for p in patches:
+            if kept and p.start < kept[-1].end:
+                outer = kept[-1]
+                if p.end <= outer.end:
+                    continue
+                raise EditError(f"{self.path}: overlapping edits")
+            if kept and p.start == kept[-1].start and kept[-1].end > kept[-1].start and p.end == p.start:
+                # an insert at the start of a replaced span goes before it
+                kept.insert(len(kept) - 1, p)
+                continue
+            kept.append(p)
+        out: list[str] = []
+        pos = 0
+        for p in kept:
+            out.append(self.src[pos : p.start])
+            out.append(p.render())
+            pos = max(pos, p.end)
+        out.append(self.src[pos:])
+        text = "".join(out)
+        if self.newline == "\r\n":
+            text = text.replace("\n", "\r\n")
+        if self.bom:
+            text = "\ufeff" + text
+        return text
+
+    # ------------------------------------------------------------ reading
+    def services(self) -> CommentedMap:
+        s = self.data.get("services")
+        return s if isinstance(s, CommentedMap) else CommentedMap()
+
+    def service_names(self) -> list[str]:
+        return [str(k) for k in own_keys(self.services())]
+
+    # ------------------------------------------------------------- edits
+    def _require_editable(self, m: Any, what: str) -> None:
+        if is_flow(m):
+            raise EditError(f"{what} is written in flow style ({{...}}); harden leaves it as it is")
+
+    def _child_col(self, m: CommentedMap, parent_map: Any = None, parent_key: Any = None) -> int:
+        keys = own_keys(m)
+        if keys:
+            return m.lc.key(keys[0])[1]
+        raise EditError("cannot place a key in an empty mapping")
+
+    def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None) -> None:
+        """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key)."""
+        if key in m and (not isinstance(m, CommentedMap) or key in own_keys(m)):
+            raise EditError(f"key {key!r} exists already")
+        if not _has_pos(m):
+            # a mapping harden created: its text renders from the tree
+            m[key] = value
+            self._undo.append(lambda: m.pop(key, None))
+            return
+        self._require_editable(m, "the mapping")
+        keys = own_keys(m)
+        if not keys:
+            raise EditError("cannot add to an empty mapping")
+        anchor = after if after is not None and after in keys else keys[-1]
+        col = m.lc.key(keys[0])[1]
+        _, last = self.entry_span(m, anchor)
+        if blank_line is None:
+            blank_line = False
+        pos = keys.index(anchor) + 1
+        if isinstance(m, CommentedMap):
+            m.insert(pos, key, value)
+        else:
+            m[key] = value
+        self._undo.append(lambda: m.pop(key, None))
+        style = self.style
+
+        def render() -> list[str]:
+            lines = entry_lines(key, m[key], col, style)
+            return ([""] if blank_line else []) + lines
+
+        self._insert_after_line(last, render)
+
+    def set_scalar(self, container: Any, key: Any, value: Any) -> None:
+        """Replace the scalar at ``container[key]`` (mapping key or sequence index) in place,
+        keeping its quote style."""
+        old = container[key]
+        if isinstance(old, (dict, list)):
+            raise EditError("set_scalar on a collection")
+        if not _has_pos(container):
+            container[key] = value
+            self._undo.append(lambda: container.__setitem__(key, old))
+            return
+        if isinstance(container, CommentedSeq):
+            line, col = container.lc.item(key)
+        else:
+            line, col = container.lc.value(key)
+        text = self.lines[line]
+        token = self._scalar_token(text, col)
+        if token is None:
+            raise EditError("multi-line scalar; harden leaves it as it is")
+        cls = type(old)
+        new_value = cls(value) if isinstance(old, str) and cls is not str and hasattr(cls, "__new__") else value
+        try:
+            container[key] = new_value
+        except Exception:  # pragma: no cover - defensive
+            container[key] = value
+        self._undo.append(lambda: container.__setitem__(key, old))
+        start = self._offset(line, col)
+        end = start + len(token)
+        style = self.style
+        first = token[:1]
+
+        def render() -> str:
+            v = container[key]
+            if first == '"':
+                from .yaml_emit import double_quoted
+
+                return double_quoted(str(v))
+            if first == "'":
+                from .yaml_emit import single_quoted
+
+                return single_quoted(str(v))
+            return scalar(v, style)
+
+        self._add_patch(start, end, render)
+
+    @staticmethod
+    def _scalar_token(text: str, col: int) -> str | None:
+        rest = text[col:]
+        if not rest:
+            return None
+        if rest[0] == '"':
+            i = 1
+            while i < len(rest):
+                if rest[i] == "\\":
+                    i += 2
+                    continue
+                if rest[i] == '"':
+                    return rest[: i + 1]
+                i += 1
+            return None
+        if rest[0] == "'":
+            i = 1
+            while i < len(rest):
+                if rest[i] == "'":
+                    if i + 1 < len(rest) and rest[i + 1] == "'":
+                        i += 2
+                        continue
+                    return rest[: i + 1]
+                i += 1
+            return None
+        m = re.match(r"(.*?)(?=\s+#|\s*$|\s*,\s|\s*[\]}])", rest)
+        tok = m.group(1) if m else rest
+        return tok.rstrip() or None
+
+    def replace_value(self, m: CommentedMap, key: Any, value: Any) -> None:
+        """Replace the whole value of an existing key with a new one written by harden.
+        Comment lines inside the old value are kept, after the new value."""
+        old = m[key]
+        if not _has_pos(m):
+            m[key] = value
+            self._undo.append(lambda: m.__setitem__(key, old))
+            return
+        kline, kcol = m.lc.key(key)
+        first, last = self.entry_span(m, key)
+        kept_comments = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
+        m[key] = value
+        self._undo.append(lambda: m.__setitem__(key, old))
+        style = self.style
+        # keep the key's own end-of-line comment
+        line_text = self.lines[kline]
+        eol = ""
+        cm = re.search(r"\s+#.*$", line_text[kcol:])
+        if cm and isinstance(old, (dict, list)) and not is_flow(old):
+            eol = cm.group(0)
+        start = self._line_starts[first]
+        end = self._line_starts[last] + len(self.lines[last])
+
+        def render() -> str:
+            lines = entry_lines(key, m[key], kcol, style)
+            if eol and lines and lines[0].endswith(":"):
+                lines[0] += eol
+            return "\n".join(lines + kept_comments)
+
+        self._add_patch(start, end, render)
+
+    def seq_to_map(self, m: CommentedMap, key: Any, new_map: dict) -> None:
+        """Turn ``key: [a, b]`` (block or flow) into ``key: {a: {...}, b: {...}}`` in block
+        style, in place: each item line becomes the item's key line, so end-of-line comments
+        and the comment lines between items stay where they were."""
+        old = m[key]
+        if not isinstance(old, CommentedSeq) or not _has_pos(old):
+            self.replace_value(m, key, new_map)
+            return
+        names = [str(x) for x in old]
+        if list(map(str, new_map.keys()))[: len(names)] != names:
+            raise EditError("seq_to_map: the new mapping must keep the list's order")
+        kline, kcol = m.lc.key(key)
+        style = self.style
+        m[key] = new_map
+        self._undo.append(lambda: m.__setitem__(key, old))
+        if is_flow(old):
+            first, last = self.entry_span(m, key)
+            vline, vcol = m.lc.value(key)
+            if last != vline:
+                # a flow list over several lines: replace it whole
+                m[key] = old
+                self._undo.pop()
+                self.replace_value(m, key, new_map)
+                return
+            line_text = self.lines[vline]
+            tail = line_text[vcol:]
+            depth, j = 0, 0
+            for j, ch in enumerate(tail):
+                if ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+            after = tail[j + 1 :]
+            eol = after if after.strip().startswith("#") else ""
+            # replace from just after "key:" to the end of the line
+            colon = line_text.rfind(":", 0, vcol)
+            start = self._offset(vline, colon + 1)
+            end = self._offset(vline, len(line_text))
+
+            def render_flow() -> str:
+                lines = []
+                for k, v in m[key].items():
+                    lines += entry_lines(k, v, kcol + style.indent, style)
+                return (eol if eol else "") + "\n" + "\n".join(lines)
+
+            self._add_patch(start, end, render_flow)
+            return
+        # block list: each "- name" becomes "name:" and its body follows on new lines
+        extra = [k for k in new_map.keys() if str(k) not in names]
+        for i, name in enumerate(names):
+            line, col = old.lc.item(i)
+            dash = self._dash_col(old, i)
+            text = self.lines[line]
+            token = self._scalar_token(text, col)
+            if token is None or dash is None:
+                raise EditError("unusual depends_on list layout")
+            item_col = kcol + style.indent
+            start = self._offset(line, dash)
+            end = self._offset(line, col + len(token))
+            self._add_patch(start, end, (lambda n=name: scalar(n, style) + ":"))
+            _, iend = self.item_span(old, i)
+
+            def body(n=name, c=item_col) -> list[str]:
+                v = m[key][n]
+                if v is None:
+                    return []
+                out: list[str] = []
+                for kk, vv in v.items():
+                    out += entry_lines(kk, vv, c + style.indent, style)
+                return out
+
+            self._insert_after_line(line, body)
+            if dash != item_col:
+                # re-indent the item line so keys line up at item_col
+                pad_start = self._offset(line, 0)
+                self._add_patch(pad_start, start, (lambda c=item_col: " " * c))
+        if extra:
+            _, last = self.entry_span(m, key)
+
+            def more() -> list[str]:
+                out: list[str] = []
+                for k in extra:
+                    out += entry_lines(k, m[key][k], kcol + style.indent, style)
+                return out
+
+            self._insert_after_line(last, more)
+
+    def append_item(self, m: CommentedMap, key: Any, item: Any) -> None:
+        """Append ``item`` to the sequence ``m[key]``."""
+        seq = m[key]
+        if not isinstance(seq, list):
+            raise EditError(f"{key} is not a list")
+        if not _has_pos(seq):
+            seq.append(item)
+            self._undo.append(lambda: seq.pop())
+            return
+        style = self.style
+        seq.append(item)
+        self._undo.append(lambda: seq.pop())
+        if is_flow(seq):
+            vline, vcol = m.lc.value(key)
+            text = self.lines[vline]
+            close = text.find("]", vcol)
+            if close < 0:
+                raise EditError("flow list over several lines")
+            inner = text[vcol + 1 : close].strip()
+            off = self._offset(vline, close)
+            self._add_patch(off, off, (lambda: (", " if inner else "") + flow(item, style)))
+            return
+        n = len(seq) - 1
+        if n == 0:
+            raise EditError("empty block list")
+        dash = self._dash_col(seq, n - 1)
+        _, last = self.item_span(seq, n - 1)
+        self._insert_after_line(last, lambda: seq_item_lines([item], dash or 0, style))
+
+    def delete_key(self, m: CommentedMap, key: Any) -> None:
+        """Remove ``key: value``; full comment lines inside it are kept."""
+        old = m[key]
+        idx = list(m.keys()).index(key)
+        if not _has_pos(m):
+            del m[key]
+            self._undo.append(lambda: m.insert(idx, key, old))
+            return
+        first, last = self.entry_span(m, key)
+        kept = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
+        del m[key]
+        self._undo.append(lambda: m.insert(idx, key, old))
+        start = self._line_starts[first]
+        end = self._line_starts[last + 1] if last + 1 < len(self.lines) else len(self.src)
+        self._add_patch(start, end, lambda: "".join(k + "\n" for k in kept))
+
+    def set_item(self, seq: CommentedSeq, i: int, value: Any) -> None:
+        self.set_scalar(seq, i, value)
+
+    # ---------------------------------------------------------- utilities
+    def walk(self) -> Iterator[tuple[str, CommentedMap]]:
+        services = self.services()
+        for name in own_keys(services):
+            svc = services[name]
+            if isinstance(svc, dict):
+                yield str(name), svc

@@ -1,0 +1,394 @@
+"""The engine: text in, text out.
+
+``run(target, options)`` finds the project, reads and parses every file once, runs the selected
+transforms in registry order (each on the previous one's output, through the same parsed
+documents) and returns a RunResult with the new text of every file and the outcome of every
+transform. It writes nothing: ``apply`` writes what ``diff`` shows.
+
+A transform that raises Skip or fails is rolled back: only its own edits are discarded.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Options
+from .errors import EditError, HardenError, Skip
+from .io import read_text
+from .project import MAX_FILE_BYTES, Discovery, discover
+
+_PRAGMA = re.compile(r"#\s*harden:\s*(ignore-file|ignore)(?:\[([^\]]*)\])?", re.I)
+
+
+@dataclass
+class Note:
+    transform: str
+    file: str
+    message: str
+    line: int | None = None
+
+
+@dataclass
+class Outcome:
+    transform: str
+    file: str
+    status: str  # changed | unchanged | skipped | failed | suppressed
+    reason: str | None = None
+    part: str | None = None  # service or stage, for a partial skip
+    line: int | None = None
+
+
+@dataclass
+class FileResult:
+    path: Path
+    rel: str
+    kind: str  # compose | dockerfile
+    before: str
+    after: str
+    transforms: list[str] = field(default_factory=list)  # those that changed it
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass
+class RunResult:
+    root: Path
+    files: list[FileResult] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    errors: list[HardenError] = field(default_factory=list)
+    transforms: list[str] = field(default_factory=list)
+
+    @property
+    def changed_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.changed]
+
+
+def _leading_comment_block(text: str) -> list[str]:
+    out = []
+    for line in text.lstrip("\ufeff").splitlines():
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("#"):
+            out.append(s)
+            continue
+        break
+    return out
+
+
+def _parse_pragma(comment: str) -> tuple[str, set[str] | None] | None:
+    m = _PRAGMA.search(comment)
+    if not m:
+        return None
+    names = None
+    if m.group(2) is not None:
+        names = {n.strip() for n in m.group(2).split(",") if n.strip()}
+    return m.group(1).lower(), names
+
+
+def file_pragma(text: str) -> set[str] | None | bool:
+    """False: no file pragma; None: ignore everything; a set: ignore those transforms."""
+    for c in _leading_comment_block(text):
+        p = _parse_pragma(c)
+        if p and p[0] == "ignore-file":
+            return p[1]
+    return False
+
+
+def pragma_above(lines: list[str], line: int) -> tuple[bool, set[str] | None] | None:
+    """The `# harden: ignore[...]` in the comment block right above 0-based ``line``."""
+    j = line - 1
+    while j >= 0 and lines[j].strip().startswith("#"):
+        p = _parse_pragma(lines[j])
+        if p and p[0] == "ignore":
+            return True, p[1]
+        j -= 1
+    return None
+
+
+class Context:
+    """What a transform sees besides its unit."""
+
+    def __init__(self, run: "Run", transform: str, file: str):
+        self._run = run
+        self.transform = transform
+        self.file = file
+        self.options = run.options
+        self.changed_parts: list[str] = []
+
+    def note(self, message: str, *, line: int | None = None, file: str | None = None) -> None:
+        self._run.result.notes.append(Note(self.transform, file or self.file, message, line))
+
+    def skip_part(self, part: str, reason: str, *, line: int | None = None, file: str | None = None) -> None:
+        self._run.result.outcomes.append(Outcome(self.transform, file or self.file, "skipped", reason, part, line))
+
+    def opt(self, key: str) -> Any:
+        return self.options.get(key)
+
+    def service_option(self, service: str, key: str, default: Any = None) -> Any:
+        return self.options.service(service).get(key, default)
+
+    def suppressed(self, doc: Any, line0: int | None, part: str) -> bool:
+        """True (and recorded) when a `# harden: ignore` pragma above 0-based ``line0`` covers
+        this transform."""
+        if line0 is None:
+            return False
+        p = pragma_above(doc.lines, line0)
+        if p is None:
+            return False
+        _, names = p
+        if names is None or self.transform in names:
+            self._run.result.outcomes.append(
+                Outcome(self.transform, self._run.rel_of(doc), "suppressed", "# harden: ignore", part, line0 + 1)
+            )
+            return True
+        return False
+
+    def service_suppressed(self, svc: Any) -> bool:
+        doc = svc.doc
+        services = doc.services()
+        try:
+            line0 = services.lc.key(svc.name)[0]
+        except Exception:
+            return False
+        return self.suppressed(doc, line0, svc.name)
+
+    def stage_suppressed(self, doc: Any, stage: Any) -> bool:
+        return self.suppressed(doc, stage.startline, f"stage {stage.name}")
+
+    def facts(self, project: Any, service: str) -> Any:
+        """App-source facts for a service (cached per run); None when unknown."""
+        return self._run.facts(project, service)
+
+
+class Run:
+    def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None):
+        self.target = Path(target)
+        self.options = options or Options()
+        self._transforms = transforms
+        self.result = RunResult(root=self.target)
+        self.docs: dict[Path, Any] = {}
+        self.rels: dict[int, str] = {}
+        self._facts: dict[tuple[int, str], Any] = {}
+        self.discovery: Discovery | None = None
+        self.projects: list = []
+        self.units: list = []
+
+    def rel_of(self, doc: Any) -> str:
+        return self.rels.get(id(doc), doc.path)
+
+    # ----------------------------------------------------------- loading
+    def _load(self, path: Path, kind: str) -> Any:
+        from .compose_doc import ComposeDoc
+        from .dockerfile_doc import DockerfileDoc
+
+        path = Path(path)
+        key = path.resolve()
+        if key in self.docs:
+            return self.docs[key]
+        assert self.discovery is not None
+        rel = self.discovery.rel(path)
+        text = read_text(path, rel, limit=MAX_FILE_BYTES)
+        if kind == "compose":
+            if not text.strip():
+                raise HardenError(rel, "empty compose file")
+            doc = ComposeDoc(rel, text)
+        else:
+            if not text.strip():
+                raise HardenError(rel, "empty Dockerfile")
+            doc = DockerfileDoc(rel, text)
+        doc.abspath = path
+        self.docs[key] = doc
+        self.rels[id(doc)] = rel
+        return doc
+
+    def load(self) -> None:
+        from .model import ComposeProject, DockerfileUnit, ServiceUse, container_paths_of_volumes
+
+        d = self.discovery = discover(self.target)
+        self.result.root = d.root
+        for path, reason in d.skipped:
+            self.result.outcomes.append(Outcome("harden", d.rel(path), "skipped", reason))
+        errors = self.result.errors
+        for group in d.groups:
+            docs = []
+            for f in group.files:
+                try:
+                    docs.append(self._load(f, "compose"))
+                except HardenError as e:
+                    errors.append(e)
+            if docs and len(docs) == len(group.files):
+                self.projects.append(ComposeProject(group.folder, docs, [self.rel_of(x) for x in docs]))
+        units: dict[Path, DockerfileUnit] = {}
+        root_real = d.root.resolve()
+        # Dockerfiles that compose services build
+        if not d.single_file:
+            for proj in self.projects:
+                for svc in proj.services():
+                    b = proj.build_of(svc)
+                    if b is None:
+                        continue
+                    rel_compose = self.rel_of(svc.owner("build")[0])
+                    if b.remote:
+                        self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", "build context is a remote URL", svc.name))
+                        continue
+                    if b.inline:
+                        self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", "dockerfile_inline is not rewritten", svc.name))
+                        continue
+                    path = b.dockerfile_path()
+                    try:
+                        real = path.resolve()
+                        real.relative_to(root_real)
+                    except (ValueError, OSError, RuntimeError):
+                        self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", f"Dockerfile {path} is outside the project", svc.name))
+                        continue
+                    if not path.is_file():
+                        self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", f"Dockerfile {d.rel(path)} not found", svc.name))
+                        continue
+                    try:
+                        doc = self._load(path, "dockerfile")
+                    except HardenError as e:
+                        errors.append(e)
+                        continue
+                    key = path.resolve()
+                    unit = units.get(key)
+                    if unit is None:
+                        unit = units[key] = DockerfileUnit(doc, self.rel_of(doc), b.context)
+                    merged = svc.merged
+                    unit.uses.append(ServiceUse(proj, svc.name, b.target, merged.get("user"),
+                                                container_paths_of_volumes(merged.get("volumes")), merged.get("command")))
+                    proj.dockerfiles[svc.name] = unit
+        for path in d.dockerfiles:
+            key = path.resolve()
+            if key in units:
+                continue
+            try:
+                doc = self._load(path, "dockerfile")
+            except HardenError as e:
+                errors.append(e)
+                continue
+            units[key] = DockerfileUnit(doc, self.rel_of(doc), path.parent)
+        self.units = list(units.values())
+
+    # ---------------------------------------------------------- facts
+    def facts(self, project: Any, service: str) -> Any:
+        key = (id(project), service)
+        if key in self._facts:
+            return self._facts[key]
+        result = None
+        unit = project.dockerfiles.get(service)
+        if unit is not None:
+            try:
+                from .app_source import analyze, effective_command
+
+                svc = project.service(service)
+                stage = unit.doc.stages[-1]
+                ent = stage.last("ENTRYPOINT")
+                cmd = stage.last("CMD")
+                command = effective_command(
+                    svc.merged.get("command") if svc else None,
+                    ent.exec_form() or ent.args_without_flags() if ent else None,
+                    cmd.exec_form() or cmd.args_without_flags() if cmd else None,
+                )
+                result = analyze(unit.context, command, service_names=frozenset(project.service_names()))
+            except Exception:
+                result = None
+        self._facts[key] = result
+        return result
+
+    # -------------------------------------------------------------- run
+    def transforms(self) -> list:
+        if self._transforms is not None:
+            return self._transforms
+        from harden.transforms import all_transforms
+
+        classes = all_transforms()
+        chosen = set(self.options.selected([c.name for c in classes]))
+        return [c for c in classes if c.name in chosen]
+
+    def execute(self) -> RunResult:
+        self.load()
+        if self.result.errors:
+            return self.result
+        transforms = self.transforms()
+        self.result.transforms = [t.name for t in transforms]
+        changed_by: dict[int, list[str]] = {}
+        file_pragmas: dict[int, Any] = {id(doc): file_pragma(doc.original) for doc in self.docs.values()}
+        for tcls in transforms:
+            t = tcls()
+            if tcls.kind == "dockerfile":
+                units = [(u, [u.doc]) for u in self.units]
+            else:
+                units = [(p, list(p.docs)) for p in self.projects]
+            for unit, docs in units:
+                rel = self.rel_of(docs[0])
+                fp = [file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in docs]
+                if all(fp):
+                    self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore-file"))
+                    continue
+                tokens = [doc.checkpoint() for doc in docs]
+                before = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
+                ctx = Context(self, t.name, rel)
+                try:
+                    t.apply(unit, ctx)
+                    for doc, covered in zip(docs, fp):
+                        if covered and doc.checkpoint() != tokens[docs.index(doc)]:
+                            raise Skip(f"{self.rel_of(doc)} has # harden: ignore-file")
+                except Skip as s:
+                    for doc, tok in zip(docs, tokens):
+                        doc.rollback(tok)
+                    self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
+                    continue
+                except (EditError, HardenError, Exception) as e:  # a bug in one transform
+                    for doc, tok in zip(docs, tokens):
+                        doc.rollback(tok)
+                    msg = str(e) if isinstance(e, (EditError, HardenError)) else f"{type(e).__name__}: {e}"
+                    if not isinstance(e, (EditError, HardenError)):
+                        import os
+
+                        if os.environ.get("HARDEN_DEBUG"):
+                            traceback.print_exc()
+                    self.result.outcomes.append(Outcome(t.name, rel, "failed", msg))
+                    continue
+                finally:
+                    if hasattr(unit, "invalidate"):
+                        unit.invalidate()
+                after = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
+                if after != before:
+                    for doc, b, a in zip(docs, before, after):
+                        if a != b:
+                            changed_by.setdefault(id(doc), []).append(t.name)
+                    self.result.outcomes.append(Outcome(t.name, rel, "changed"))
+                else:
+                    self.result.outcomes.append(Outcome(t.name, rel, "unchanged"))
+        for doc in self.docs.values():
+            if not hasattr(doc, "abspath"):
+                continue
+            try:
+                after = doc.render()
+            except EditError as e:
+                self.result.errors.append(HardenError(self.rel_of(doc), f"internal error while rendering: {e}"))
+                continue
+            self.result.files.append(FileResult(doc.abspath, self.rel_of(doc), doc.kind, doc.original, after,
+                                                changed_by.get(id(doc), [])))
+        self.result.files.sort(key=lambda f: f.rel)
+        return self.result
+
+
+def file_pragma_covers(pragma: Any, name: str) -> bool:
+    if pragma is False:
+        return False
+    if pragma is None:
+        return True
+    return name in pragma
+
+
+def run(target: Path, options: Options | None = None, transforms: list | None = None) -> RunResult:
+    return Run(target, options, transforms).execute()

@@ -1,0 +1,77 @@
+"""Reading and writing files safely.
+
+Reads decode strict UTF-8 (a BOM is kept in the text) and turn every failure into a
+HardenError naming the file. Writes go to a temporary file in the same folder, get the
+original's mode, are flushed to disk and renamed over the original: a reader (or a crash)
+sees the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import HardenError
+
+TMP_PREFIX = ".harden-tmp-"
+
+
+def read_text(path: Path, display: str | None = None, limit: int | None = None) -> str:
+    name = display or str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read() if limit is None else f.read(limit + 1)
+    except PermissionError:
+        raise HardenError(name, "cannot read file: permission denied") from None
+    except IsADirectoryError:
+        raise HardenError(name, "is a directory, not a file") from None
+    except OSError as e:
+        raise HardenError(name, f"cannot read file: {e.strerror or e}") from None
+    if limit is not None and len(data) > limit:
+        raise HardenError(name, f"file larger than {limit // (1024 * 1024)} MB; harden does not rewrite files this large")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise HardenError(name, f"not valid UTF-8 (byte 0x{data[e.start]:02x})", line) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise HardenError(name, "contains a NUL byte (binary file?)", line)
+    return text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    folder = path.parent
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def clean_stale_temps(folder: Path) -> None:
+    """Remove temporary files an interrupted earlier run left behind."""
+    try:
+        for entry in os.scandir(folder):
+            if entry.name.startswith(TMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
+    except OSError:
+        pass

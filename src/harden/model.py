@@ -1,0 +1,284 @@
+"""What transforms work on: a compose project (base file + overrides, with a merged read-only
+view of every service) and a Dockerfile unit (the document plus what compose says of it)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+from .compose_doc import ComposeDoc, own_keys
+from .dockerfile_doc import DockerfileDoc
+
+MERGE_LISTS = {"ports", "expose", "volumes", "dns", "dns_search", "tmpfs", "cap_add", "cap_drop",
+               "devices", "env_file", "external_links", "security_opt", "secrets", "configs", "extra_hosts"}
+MERGE_MAPS = {"environment", "labels", "depends_on", "networks", "healthcheck", "build", "deploy",
+              "logging", "ulimits", "sysctls"}
+
+
+def plain(x: Any) -> Any:
+    """A ruamel node as plain Python (merge keys resolved, scalar subclasses kept as str)."""
+    if isinstance(x, dict):
+        return {str(k) if not isinstance(k, (int, float)) else k: plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [plain(v) for v in x]
+    return x
+
+
+def as_map(value: Any, *, list_sep: str = "=") -> dict:
+    """environment/labels/depends_on/networks in list form -> mapping."""
+    if isinstance(value, dict):
+        return dict(value)
+    out: dict = {}
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str) and list_sep in item:
+                k, _, v = item.partition(list_sep)
+                out[k] = v
+            else:
+                out[str(item)] = None
+    return out
+
+
+def merge_service(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if k in MERGE_LISTS and isinstance(out.get(k), list) and isinstance(v, list):
+            out[k] = out[k] + [x for x in v if x not in out[k]]
+        elif k in MERGE_MAPS and k in out:
+            a = as_map(out[k]) if not isinstance(out[k], str) else {"context": out[k]}
+            b = as_map(v) if not isinstance(v, str) else {"context": v}
+            merged = dict(a)
+            merged.update(b)
+            out[k] = merged
+        else:
+            out[k] = v
+    return out
+
+
+@dataclass
+class Service:
+    name: str
+    project: "ComposeProject"
+    defs: list[tuple[ComposeDoc, Any]]  # (doc, node) in file order, base first
+
+    @property
+    def doc(self) -> ComposeDoc:
+        return self.defs[0][0]
+
+    @property
+    def node(self) -> Any:
+        return self.defs[0][1]
+
+    def owner(self, key: str) -> tuple[ComposeDoc, Any]:
+        """The (doc, node) whose own ``key`` wins: the last file that writes it, else the base."""
+        for doc, node in reversed(self.defs):
+            if isinstance(node, dict) and key in own_keys(node):
+                return doc, node
+        return self.defs[0]
+
+    def inherited(self, key: str) -> bool:
+        """True when ``key`` comes only from `<<: *anchor` or `extends` (not editable here)."""
+        for _doc, node in self.defs:
+            if isinstance(node, dict) and key in own_keys(node):
+                return False
+        return key in self.merged
+
+    @property
+    def merged(self) -> dict:
+        cache = self.project._merged
+        if self.name not in cache:
+            cache[self.name] = self.project._merge(self.name)
+        return cache[self.name]
+
+    def invalidate(self) -> None:
+        self.project._merged.pop(self.name, None)
+
+    @property
+    def image(self) -> str | None:
+        img = self.merged.get("image")
+        return str(img) if img is not None else None
+
+    @property
+    def line(self) -> int | None:
+        return self.doc.key_line(self.doc.services(), self.name)
+
+
+@dataclass
+class ComposeProject:
+    folder: Path
+    docs: list[ComposeDoc]
+    rels: list[str]  # display paths, parallel to docs
+    _merged: dict = field(default_factory=dict)
+    _extends_docs: dict = field(default_factory=dict)
+    dockerfiles: dict = field(default_factory=dict)  # service name -> DockerfileUnit
+
+    @property
+    def base(self) -> ComposeDoc:
+        return self.docs[0]
+
+    def services(self) -> list[Service]:
+        seen: dict[str, Service] = {}
+        for doc in self.docs:
+            for name, node in doc.walk():
+                if name in seen:
+                    seen[name].defs.append((doc, node))
+                else:
+                    seen[name] = Service(name, self, [(doc, node)])
+        return list(seen.values())
+
+    def service(self, name: str) -> Service | None:
+        for s in self.services():
+            if s.name == name:
+                return s
+        return None
+
+    def service_names(self) -> list[str]:
+        return [s.name for s in self.services()]
+
+    def invalidate(self) -> None:
+        self._merged.clear()
+
+    def _merge(self, name: str, depth: int = 0) -> dict:
+        result: dict = {}
+        for doc in self.docs:
+            node = doc.services().get(name)
+            if isinstance(node, dict):
+                view = plain(node)
+                ext = view.pop("extends", None)
+                if ext is not None and depth < 10:
+                    result = merge_service(result, self._resolve_extends(doc, ext, depth))
+                result = merge_service(result, view)
+        return result
+
+    def _resolve_extends(self, doc: ComposeDoc, ext: Any, depth: int) -> dict:
+        if isinstance(ext, str):
+            ext = {"service": ext}
+        if not isinstance(ext, dict) or "service" not in ext:
+            return {}
+        target = str(ext["service"])
+        if "file" in ext:
+            path = (Path(getattr(doc, "abspath", doc.path)).parent / str(ext["file"])).resolve()
+            other = self._extends_docs.get(path)
+            if other is None:
+                try:
+                    from .io import read_text
+
+                    other = ComposeDoc(str(path), read_text(path))
+                except Exception:
+                    return {}
+                self._extends_docs[path] = other
+            node = other.services().get(target)
+            return plain(node) if isinstance(node, dict) else {}
+        node = doc.services().get(target)
+        if isinstance(node, dict):
+            view = plain(node)
+            inner = view.pop("extends", None)
+            if inner is not None and depth < 10:
+                return merge_service(self._resolve_extends(doc, inner, depth + 1), view)
+            return view
+        return {}
+
+    def top(self, key: str) -> dict:
+        """A merged top-level mapping (networks, volumes, ...)."""
+        out: dict = {}
+        for doc in self.docs:
+            v = doc.data.get(key)
+            if isinstance(v, dict):
+                out.update(plain(v))
+        return out
+
+    def build_of(self, svc: Service) -> "BuildInfo | None":
+        b = svc.merged.get("build")
+        if b is None:
+            return None
+        folder = Path(getattr(svc.owner("build")[0], "abspath", svc.owner("build")[0].path)).parent
+        if isinstance(b, str):
+            return BuildInfo(context=(folder / b), dockerfile=None, target=None, raw=b)
+        if isinstance(b, dict):
+            ctx = str(b.get("context", "."))
+            return BuildInfo(context=(folder / ctx), dockerfile=b.get("dockerfile"), target=b.get("target"),
+                             raw=b, inline="dockerfile_inline" in b)
+        return None
+
+
+@dataclass
+class BuildInfo:
+    context: Path
+    dockerfile: str | None
+    target: str | None
+    raw: Any
+    inline: bool = False
+
+    @property
+    def remote(self) -> bool:
+        s = str(self.raw if isinstance(self.raw, str) else self.raw.get("context", ""))
+        return "://" in s or s.startswith("git@") or s.endswith(".git")
+
+    def dockerfile_path(self) -> Path:
+        return self.context / (self.dockerfile or "Dockerfile")
+
+
+@dataclass
+class ServiceUse:
+    """A compose service that builds a Dockerfile."""
+
+    project: ComposeProject
+    service: str
+    target: str | None
+    user: Any = None  # compose `user:` when set
+    volumes: list = field(default_factory=list)  # container paths of mounted volumes
+    command: Any = None
+
+
+@dataclass
+class DockerfileUnit:
+    doc: DockerfileDoc
+    rel: str
+    context: Path
+    uses: list[ServiceUse] = field(default_factory=list)
+
+    def targets(self) -> list[str | None]:
+        """Stages that run: compose targets, or None for the last stage."""
+        if not self.uses:
+            return [None]
+        return sorted({u.target for u in self.uses}, key=lambda t: (t is not None, t or ""))
+
+    def run_stage_indexes(self) -> list[int]:
+        stages = self.doc.stages
+        out = []
+        for t in self.targets():
+            if t is None:
+                out.append(len(stages) - 1)
+            else:
+                st = self.doc.stage_by_name(t)
+                if st is not None:
+                    out.append(st.index)
+        return sorted(set(out))
+
+
+def container_paths_of_volumes(volumes: Any) -> list[str]:
+    out = []
+    if not isinstance(volumes, list):
+        return out
+    for v in volumes:
+        if isinstance(v, str):
+            parts = v.split(":")
+            if len(parts) >= 2:
+                out.append(parts[1])
+            elif parts:
+                out.append(parts[0])
+        elif isinstance(v, dict) and v.get("target"):
+            out.append(str(v["target"]))
+    return [str(PurePosixPath(p)) for p in out if p]
+
+
+def iter_services(projects: list[ComposeProject]) -> Iterator[tuple[ComposeProject, Service]]:
+    for p in projects:
+        for s in p.services():
+            yield p, s
+
+
+def deepcopy_plain(x: Any) -> Any:
+    return copy.deepcopy(plain(x))
