@@ -169,8 +169,10 @@ class Context:
 
 
 class Run:
-    def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None):
+    def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None,
+                 discovery: Discovery | None = None):
         self.target = Path(target)
+        self._given_discovery = discovery
         self.options = options or Options()
         self._transforms = transforms
         self.result = RunResult(root=self.target)
@@ -212,7 +214,7 @@ class Run:
     def load(self) -> None:
         from .model import ComposeProject, DockerfileUnit, ServiceUse, container_paths_of_volumes
 
-        d = self.discovery = discover(self.target)
+        d = self.discovery = self._given_discovery or discover(self.target)
         self.result.root = d.root
         for path, reason in d.skipped:
             self.result.outcomes.append(Outcome("harden", d.rel(path), "skipped", reason))
@@ -390,5 +392,90 @@ def file_pragma_covers(pragma: Any, name: str) -> bool:
     return name in pragma
 
 
-def run(target: Path, options: Options | None = None, transforms: list | None = None) -> RunResult:
-    return Run(target, options, transforms).execute()
+PARALLEL_MIN_PARTS = 8
+
+
+def _partitions(d: Discovery) -> list[Discovery] | None:
+    """Split a discovery into independent parts (one per top-level sub-folder), or None when
+    the project must run as one piece (a single file, a compose file at the root, few parts)."""
+    if d.single_file:
+        return None
+    parts: dict[str, Discovery] = {}
+
+    def part(p: Path) -> Discovery | None:
+        rel = Path(d.rel(p))
+        if len(rel.parts) < 2:
+            return None
+        key = rel.parts[0]
+        if key not in parts:
+            parts[key] = Discovery(root=d.root, target=d.target)
+        return parts[key]
+
+    for g in d.groups:
+        dst = part(g.files[0])
+        if dst is None:
+            return None
+        dst.groups.append(g)
+    loose = []
+    for f in d.dockerfiles:
+        dst = part(f)
+        if dst is None:
+            loose.append(f)
+        else:
+            dst.dockerfiles.append(f)
+    if loose:
+        parts["."] = Discovery(root=d.root, target=d.target, dockerfiles=loose)
+    if len(parts) < PARALLEL_MIN_PARTS:
+        return None
+    return [parts[k] for k in sorted(parts)]
+
+
+def _run_part(args: tuple) -> RunResult:
+    target, options, transforms, discovery = args
+    return Run(target, options, transforms, discovery=discovery).execute()
+
+
+def _canonical(result: RunResult) -> RunResult:
+    """One order for everything a report prints, whatever the order of execution."""
+    rank = {name: i for i, name in enumerate(result.transforms)}
+    result.files.sort(key=lambda f: f.rel)
+    result.outcomes.sort(key=lambda o: (o.file, rank.get(o.transform, -1)))
+    result.notes.sort(key=lambda n: (n.file, rank.get(n.transform, -1)))
+    result.errors.sort(key=lambda e: (e.path, e.line or 0))
+    return result
+
+
+def run(target: Path, options: Options | None = None, transforms: list | None = None,
+        jobs: int | None = None) -> RunResult:
+    """Run harden on ``target``. Independent sub-projects run in worker processes when there
+    are many of them and more than one core (``jobs``, or env HARDEN_JOBS; 1 = sequential)."""
+    import os
+
+    if jobs is None:
+        env = os.environ.get("HARDEN_JOBS", "")
+        jobs = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    d = discover(Path(target))
+    parts = _partitions(d) if jobs > 1 else None
+    if not parts:
+        return _canonical(Run(target, options, transforms, discovery=d).execute())
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    merged = RunResult(root=d.root)
+    for path, reason in d.skipped:
+        merged.outcomes.append(Outcome("harden", d.rel(path), "skipped", reason))
+    ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+    chunk = max(1, len(parts) // (jobs * 8))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        for res in pool.map(_run_part, [(target, options, transforms, p) for p in parts], chunksize=chunk):
+            merged.files += res.files
+            merged.outcomes += res.outcomes
+            merged.notes += res.notes
+            merged.errors += res.errors
+            merged.transforms = res.transforms or merged.transforms
+    seen: set = set()
+    for f in merged.files:
+        if f.path in seen:  # a file two parts both read: run it as one piece instead
+            return _canonical(Run(target, options, transforms, discovery=d).execute())
+        seen.add(f.path)
+    return _canonical(merged)

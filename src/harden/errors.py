@@ -16,6 +16,9 @@ class HardenError(Exception):
         self.message = message
         self.line = line
 
+    def __reduce__(self):  # picklable across worker processes
+        return (HardenError, (self.path, self.message, self.line))
+
     def one_line(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         msg = " ".join(self.message.split())
@@ -28,6 +31,9 @@ class Skip(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+    def __reduce__(self):
+        return (Skip, (self.reason,))
 
 
 class EditError(Exception):
