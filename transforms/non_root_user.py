@@ -1,0 +1,836 @@
+"""non-root-user: the stage that runs gets a non-root USER with numeric IDs."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from harden.catalog import image_kind, parse_image, role_of_kind
+from harden.errors import Skip
+from harden.transform import Example, Transform
+
+
+class NonRootUser(Transform):
+    """What it does: makes the stage that runs (the last stage, or the stage a compose service
+    names with ``build.target``) run as a non-root user with a numeric UID:GID. On Debian,
+    Ubuntu, RHEL/UBI, Fedora, Rocky/Alma/CentOS it creates a system group and user (10001 and
+    ``app`` by default: options ``uid``, ``gid``, ``user``, ``group``) with ``groupadd`` and
+    ``useradd --system --no-log-init``; on Alpine and BusyBox with ``addgroup -S`` and
+    ``adduser -S -D``. The user gets a home directory (``/home/app``): pip, npm and many
+    libraries write caches and config under ``$HOME`` and fail when it is missing or not
+    writable. Images that ship a non-root user are switched to it instead: the official node
+    image (``node``, 1000:1000), distroless and Chainguard (``nonroot``, 65532:65532).
+    ``FROM scratch`` gets a numeric ``USER`` only (nothing can be created there). Then
+    ``USER <uid>:<gid>`` goes after the last RUN/COPY/ADD of the stage (or replaces a trailing
+    ``USER root``), so every build step still runs as root and only the container process
+    does not. Builder stages stay root.
+
+    Directories the app writes are made writable by the user, in the same RUN that creates it
+    (``mkdir -p DIR && chown UID:GID DIR``, never ``chown -R`` of the app): the stage's VOLUME
+    paths, the container paths of named and anonymous volumes that compose mounts into the
+    services running the stage, and data folders named by ENV / compose ``environment``
+    (``DATA_DIR``, ``UPLOAD_FOLDER``, ``MEDIA_ROOT``, ``sqlite:////data/app.db``, ...). A
+    COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
+    a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
+    VOLUME it prepares.
+
+    Why: by default a container runs as root. A bug that lets an attacker run code then gives
+    them root inside the container: every file, every mounted secret and volume, and a much
+    shorter path out of the container. Numeric IDs let Kubernetes ``runAsNonRoot`` and
+    scanners (hadolint DL3002/DL3066) verify it without reading /etc/passwd.
+
+    Example:
+
+        FROM python:3.12-slim
+        COPY . /app
+        RUN pip install -r /app/requirements.txt
+        CMD ["python", "/app/main.py"]
+
+    becomes
+
+        FROM python:3.12-slim
+        COPY . /app
+        RUN pip install -r /app/requirements.txt
+        RUN groupadd --system --gid 10001 app \\
+            && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app
+        USER 10001:10001
+        CMD ["python", "/app/main.py"]
+
+    Safety: the app can no longer write where root could. Directories harden knows about are
+    prepared (above); anything else the app writes into its code directory (a SQLite file
+    next to the code, ``collectstatic`` at start-up) fails with "Permission denied" and is
+    reported as a note when harden can see it. Bind mounts keep the host's ownership: the host
+    directory must be writable by the UID (noted). A named volume created before this change
+    keeps its root-owned contents: chown it once or recreate it (noted). Binding a port below
+    1024 as non-root works on Docker 20.10+ (it sets ``ip_unprivileged_port_start=0``) but not
+    on Kubernetes or with host networking: an EXPOSE below 1024 is noted. Entrypoint scripts
+    that call ``apt-get``, ``chown`` or ``su`` at start-up break.
+
+    When it refuses: the stage already runs as a non-root user (unchanged); every compose
+    service running the stage sets ``user:`` (compose wins); the base image starts as root on
+    purpose and drops privileges itself or needs root for its ports (nginx, httpd, php-fpm and
+    php-apache, postgres, mysql, mariadb, redis, rabbitmq and the other servers in catalog.py);
+    the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
+    Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
+    variable; the Dockerfile already creates a user or group with the same name or UID; another
+    stage is built ``FROM`` the stage and runs build steps that need root; a ``# harden:
+    ignore`` pragma above the stage's FROM.
+    """
+
+    name = "non-root-user"
+    summary = "Run the final stage as a non-root user with a numeric UID:GID"
+    kind = "dockerfile"
+    examples = [
+        Example(
+            "debian-python",
+            files={"Dockerfile": (
+                "FROM python:3.12-slim\n"
+                "WORKDIR /app\n"
+                "COPY . .\n"
+                "RUN pip install --no-cache-dir -r requirements.txt\n"
+                "EXPOSE 8000\n"
+                'CMD ["python", "app.py"]\n'
+            )},
+            expect={"Dockerfile": (
+                "FROM python:3.12-slim\n"
+                "WORKDIR /app\n"
+                "COPY . .\n"
+                "RUN pip install --no-cache-dir -r requirements.txt\n"
+                "RUN groupadd --system --gid 10001 app \\\n"
+                "    && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app\n"
+                "USER 10001:10001\n"
+                "EXPOSE 8000\n"
+                'CMD ["python", "app.py"]\n'
+            )},
+        ),
+        Example(
+            "alpine-volume",
+            files={"Dockerfile": (
+                "FROM python:3.12-alpine\n"
+                "COPY app.py /srv/\n"
+                "VOLUME /srv/data\n"
+                'CMD ["python", "/srv/app.py"]\n'
+            )},
+            expect={"Dockerfile": (
+                "FROM python:3.12-alpine\n"
+                "COPY app.py /srv/\n"
+                "RUN addgroup -S -g 10001 app \\\n"
+                "    && adduser -S -D -u 10001 -G app app \\\n"
+                "    && mkdir -p /srv/data \\\n"
+                "    && chown 10001:10001 /srv/data\n"
+                "USER 10001:10001\n"
+                "VOLUME /srv/data\n"
+                'CMD ["python", "/srv/app.py"]\n'
+            )},
+        ),
+        Example(
+            "node-image-user",
+            files={"Dockerfile": (
+                "FROM node:20-slim\n"
+                "WORKDIR /app\n"
+                "COPY . .\n"
+                "RUN npm ci --omit=dev\n"
+                'CMD ["node", "server.js"]\n'
+            )},
+            expect={"Dockerfile": (
+                "FROM node:20-slim\n"
+                "WORKDIR /app\n"
+                "COPY . .\n"
+                "RUN npm ci --omit=dev\n"
+                "USER 1000:1000\n"
+                'CMD ["node", "server.js"]\n'
+            )},
+        ),
+        Example(
+            "trailing-user-root",
+            files={"Dockerfile": (
+                "FROM gcr.io/distroless/python3-debian12\n"
+                "COPY --from=build /app /app\n"
+                "USER root\n"
+                'ENTRYPOINT ["python3", "/app/main.py"]\n'
+            )},
+            expect={"Dockerfile": (
+                "FROM gcr.io/distroless/python3-debian12\n"
+                "COPY --from=build /app /app\n"
+                "USER 65532:65532\n"
+                'ENTRYPOINT ["python3", "/app/main.py"]\n'
+            )},
+        ),
+        Example(
+            "already-non-root",
+            files={"Dockerfile": (
+                "FROM python:3.12-slim\n"
+                "RUN useradd --uid 1000 web\n"
+                "USER web\n"
+                'CMD ["python", "-m", "http.server"]\n'
+            )},
+        ),
+        Example(
+            "nginx-left",
+            files={"Dockerfile": "FROM nginx:1.27-alpine\nCOPY site/ /usr/share/nginx/html/\n"},
+        ),
+    ]
+
+    def apply(self, unit: Any, ctx: Any) -> None:
+        doc = unit.doc
+        indexes = unit.run_stage_indexes()
+        left: list[tuple[str, str, int | None]] = []
+        notes: list[tuple[str, int | None]] = []
+        changed = False
+        for idx in indexes:
+            stage = doc.stages[idx]
+            if ctx.stage_suppressed(doc, stage):
+                continue
+            plan = _Planner(unit, ctx, idx)
+            try:
+                plan.run()
+            except _Leave as e:
+                left.append((f"stage {stage.name}", e.reason, e.line if e.line else stage.startline + 1))
+                continue
+            changed = changed or plan.changed
+            notes.extend(plan.notes)
+        if left and not changed and len(left) == len(indexes):
+            if len(left) == 1:
+                raise Skip(left[0][1])
+            raise Skip("; ".join(f"{part}: {reason}" for part, reason, _ in left))
+        for part, reason, line in left:
+            ctx.skip_part(part, reason, line=line)
+        for message, line in notes:
+            ctx.note(message, line=line)
+
+
+# --------------------------------------------------------------------------- base images
+
+
+class _Leave(Exception):
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass
+class BaseInfo:
+    """What a base image means for creating a user."""
+
+    image: str
+    family: str | None = None  # debian | alpine | rhel | distroless | chainguard | scratch
+    shell: bool = True  # RUN works (a /bin/sh is there)
+    default_nonroot: bool = False  # the image's own USER is not root
+    existing: tuple[int, int, str] | None = None  # a non-root user the image ships
+    leave: str | None = None  # the image must keep starting as root
+    unknown: str | None = None  # why no user can be created here
+
+    @property
+    def creates(self) -> bool:
+        return self.existing is None and self.family in ("debian", "rhel", "alpine")
+
+
+# official images (library/...) whose default variants are Debian or Ubuntu
+_DEBIAN_NAMES = {
+    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk",
+    "eclipse-temurin", "buildpack-deps", "pypy", "r-base", "julia", "erlang", "elixir", "haskell",
+    "swift", "gcc", "clojure", "dart", "ros", "neurodebian",
+}
+_DEBIAN_NAMESPACED = {"continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3",
+                      "condaforge/mambaforge", "rocker/r-ver", "rocker/tidyverse", "rocker/rstudio",
+                      "ghcr.io/astral-sh/uv", "astral-sh/uv"}
+_RHEL_NAMES = {"fedora", "centos", "rockylinux", "almalinux", "oraclelinux", "ubi", "ubi8", "ubi9",
+               "ubi10", "ubi-init", "centos-stream", "stream8", "stream9"}
+_ALPINE_NAMES = {"alpine", "busybox"}
+# tag words that name a Debian/Ubuntu release
+_DEBIAN_TAG = re.compile(r"(^|[-_.])(trixie|bookworm|bullseye|buster|stretch|jessie|sid|noble|jammy|"
+                         r"focal|bionic|xenial|oracular|plucky)([-_.]|$)")
+_WINDOWS_TAG = re.compile(r"windowsservercore|nanoserver|ltsc\d{4}|windows")
+
+_LEAVE_ROLES = {
+    "database": "database server image: its entrypoint starts as root to prepare the data "
+                "directory and drops to its own user itself",
+    "cache": "server image that starts as root and drops to its own user itself",
+    "queue": "server image that starts as root and drops to its own user itself",
+    "search": "server image that runs as its own user or drops privileges itself",
+    "store": "server image that manages its own user",
+    "proxy": "server image that starts as root to bind ports 80/443 and runs its workers as an "
+             "unprivileged user itself",
+    "devtool": "third-party tool image that manages its own user",
+}
+# app images built on Apache httpd or php-fpm: the master process is root on purpose
+_APACHE_APPS = {"wordpress", "drupal", "joomla", "nextcloud", "mediawiki", "matomo", "phpmyadmin"}
+
+
+def classify(image: str) -> BaseInfo:
+    """What the base image ``image`` (variables already resolved) offers."""
+    raw = image.strip()
+    if raw.lower() == "scratch":
+        return BaseInfo(raw, "scratch", shell=False)
+    ref = parse_image(raw)
+    if ref is None:
+        return BaseInfo(raw, unknown="no base image")
+    tag = (ref.tag or "latest").lower()
+    name, path, reg = ref.name, ref.path, (ref.registry or "").lower()
+    kind = image_kind(ref)
+    if kind is not None:
+        role = role_of_kind(kind)
+        why = _LEAVE_ROLES.get(role or "", "server image that manages its own user")
+        return BaseInfo(raw, leave=f"base image {raw} is a {kind} {why}; a USER here would break it")
+    if name == "php" and ("fpm" in tag or "apache" in tag):
+        return BaseInfo(raw, leave=f"base image {raw} runs php-fpm/Apache, whose master process starts as "
+                                   "root on purpose and runs the workers as www-data; a USER here would break it")
+    if name in _APACHE_APPS and ref.namespace == "library":
+        return BaseInfo(raw, leave=f"base image {raw} runs Apache or php-fpm, which start as root and drop "
+                                   "to www-data themselves; a USER here would break it")
+    if _WINDOWS_TAG.search(tag) or "windows" in path:
+        return BaseInfo(raw, unknown=f"base image {raw} is a Windows image")
+    # images that ship a non-root user
+    if reg == "gcr.io" and path.startswith("distroless/"):
+        return BaseInfo(raw, "distroless", shell=False, default_nonroot="nonroot" in tag,
+                        existing=(65532, 65532, "nonroot"))
+    if reg == "cgr.dev" or (ref.namespace or "").startswith("chainguard"):
+        if name == "wolfi-base":  # root by default, BusyBox adduser
+            return BaseInfo(raw, "alpine")
+        return BaseInfo(raw, "chainguard", shell="dev" in tag, default_nonroot=True,
+                        existing=(65532, 65532, "nonroot"))
+    alpine = "alpine" in tag or name in _ALPINE_NAMES
+    if path == "library/node":
+        return BaseInfo(raw, "alpine" if alpine else "debian", existing=(1000, 1000, "node"))
+    if alpine:
+        return BaseInfo(raw, "alpine")
+    rhel_tag = re.search(r"(^|[-_.])(ubi\d*(-minimal|-micro)?|oraclelinux\d*(-slim)?|oracle|amazonlinux\d*|"
+                         r"corretto|al2\d*|fedora|centos|rockylinux\d*|almalinux\d*)([-_.]|$)", tag)
+    if name in _RHEL_NAMES or rhel_tag or name in ("amazonlinux", "ubi-minimal", "ubi-micro") \
+            or name.startswith(("ubi8-", "ubi9-", "ubi10-")):
+        minimal = re.search(r"minimal|micro|slim|oracle$|oraclelinux", tag) or re.search(r"minimal|micro", name)
+        if name == "amazonlinux" or (rhel_tag and re.search(r"amazon|corretto|al2", rhel_tag.group(0))):
+            return BaseInfo(raw, unknown=f"base image {raw} (Amazon Linux) has no useradd (shadow-utils is "
+                                         "not installed); install shadow-utils and add the user yourself")
+        if minimal:
+            return BaseInfo(raw, unknown=f"base image {raw} is a minimal RPM image without useradd "
+                                         "(shadow-utils); install it and add the user yourself")
+        return BaseInfo(raw, "rhel")
+    full = ref.path if ref.registry is None else f"{reg}/{path}"
+    if (name in _DEBIAN_NAMES and ref.namespace == "library") or full in _DEBIAN_NAMESPACED \
+            or path in _DEBIAN_NAMESPACED or _DEBIAN_TAG.search(tag):
+        return BaseInfo(raw, "debian")
+    return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (not a known "
+                                 "Debian/Ubuntu, Alpine, RHEL-family, distroless, Chainguard or node image)")
+
+
+# --------------------------------------------------------------------------- small parsers
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def substitute(text: str, env: dict[str, str]) -> str | None:
+    """``${X}``, ``$X``, ``${X:-d}``, ``${X:+d}`` from ``env``; None when one is unknown."""
+    bad = False
+
+    def rep(m: re.Match) -> str:
+        nonlocal bad
+        name = m.group(1) or m.group(4)
+        op, word = m.group(2), m.group(3)
+        val = env.get(name)
+        if op in (":-", "-"):
+            return val if val not in (None, "") or (op == "-" and val is not None) else (word or "")
+        if op in (":+", "+"):
+            return (word or "") if val not in (None, "") or (op == "+" and val is not None) else ""
+        if val is None:
+            bad = True
+            return ""
+        return val
+
+    out = _VAR.sub(rep, text)
+    return None if bad else out
+
+
+def arg_defaults(insts: list) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for inst in insts:
+        if inst.instruction != "ARG":
+            continue
+        for tok in _split(inst.value):
+            name, eq, val = tok.partition("=")
+            if eq:
+                out[name] = val
+    return out
+
+
+def _split(value: str) -> list[str]:
+    try:
+        return shlex.split(value, comments=False)
+    except ValueError:
+        return value.split()
+
+
+def env_pairs(inst: Any) -> list[tuple[str, str]]:
+    toks = _split(inst.value)
+    if not toks:
+        return []
+    if "=" not in toks[0]:  # legacy ``ENV NAME value``
+        return [(toks[0], " ".join(toks[1:]))]
+    return [tuple(t.split("=", 1)) for t in toks if "=" in t]  # type: ignore[misc]
+
+
+def volume_paths(inst: Any) -> list[str]:
+    v = inst.value.strip()
+    if v.startswith("["):
+        try:
+            arr = json.loads(v)
+            if isinstance(arr, list):
+                return [str(x) for x in arr]
+        except ValueError:
+            pass
+    return _split(v)
+
+
+def user_is_root(value: str) -> bool | None:
+    """True for root/0 (with any group), False for another user, None when it is a variable."""
+    v = value.strip()
+    if "$" in v:
+        return None
+    user = v.split(":", 1)[0].strip()
+    return user in ("root", "0", "")
+
+
+_SYSTEM_DIRS = {"/", "/tmp", "/var/tmp", "/dev", "/dev/shm", "/proc", "/sys", "/run", "/var/run", "/etc",
+                "/usr", "/usr/local", "/bin", "/sbin", "/lib", "/lib64", "/var", "/home", "/root", "/opt",
+                "/srv", "/mnt", "/boot", "/var/lib", "/var/log", "/usr/local/bin", "/usr/bin"}
+_DATA_NAME = re.compile(r"^(?:[A-Z0-9]+_)*(?:DATA|UPLOADS?|MEDIA|STORAGE|STATE|LOGS?|SQLITE|DB|DATABASE)"
+                        r"_(?:DIR|DIRECTORY|FOLDER|ROOT|PATH|FILE)$")
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///([^?\s\"']+)")
+_FILE_EXT = re.compile(r"\.(db|sqlite|sqlite3|db3|log|json|lock)$", re.I)
+
+
+def _norm(path: str, workdir: str) -> str:
+    if not path.startswith("/"):
+        path = posixpath.join(workdir or "/", path)
+    return posixpath.normpath(path).replace("//", "/")
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+# --------------------------------------------------------------------------- the planner
+
+
+@dataclass
+class _Dir:
+    path: str
+    why: str
+    volume_line: int | None = None  # 0-based startline of the stage's VOLUME that declares it
+
+
+@dataclass
+class _Planner:
+    unit: Any
+    ctx: Any
+    idx: int
+    notes: list = field(default_factory=list)
+    changed: bool = False
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def doc(self) -> Any:
+        return self.unit.doc
+
+    def chain(self) -> list:
+        """The stages this one is built FROM, root-most first, ending with this one."""
+        stages = self.doc.stages
+        out = [stages[self.idx]]
+        seen = {self.idx}
+        while True:
+            cur = out[0]
+            parent = self._stage_named(cur.base, before=cur.index)
+            if parent is None or parent.index in seen:
+                return out
+            seen.add(parent.index)
+            out.insert(0, parent)
+
+    def _stage_named(self, name: str, before: int) -> Any:
+        low = name.lower()
+        for st in self.doc.stages[:before]:
+            if (st.alias and st.alias.lower() == low) or str(st.index) == name:
+                return st
+        return None
+
+    def uses(self) -> list:
+        last = len(self.doc.stages) - 1
+        stage = self.doc.stages[self.idx]
+        out = []
+        for u in self.unit.uses:
+            if u.target is None and self.idx == last:
+                out.append(u)
+            elif u.target is not None and self._stage_named(u.target, len(self.doc.stages)) is stage:
+                out.append(u)
+        return out
+
+    def resolve_base(self, root_stage: Any, uses: list) -> BaseInfo:
+        base = root_stage.base
+        if "$" not in base:
+            return classify(base)
+        defaults = arg_defaults(self.doc.preamble)
+        candidates = [defaults]
+        for u in uses or self.unit.uses:
+            svc = u.project.service(u.service)
+            build = svc.merged.get("build") if svc else None
+            args = build.get("args") if isinstance(build, dict) else None
+            if isinstance(args, list):
+                args = {str(a).partition("=")[0]: str(a).partition("=")[2] for a in args if "=" in str(a)}
+            if isinstance(args, dict) and args:
+                env = dict(defaults)
+                env.update({str(k): str(v) for k, v in args.items() if v is not None})
+                candidates.append(env)
+        infos = []
+        for env in candidates:
+            image = substitute(base, env)
+            if not image:
+                raise _Leave(f"the base image {base} comes from a build argument without a default; "
+                             "cannot tell which image it is", root_stage.startline + 1)
+            infos.append(classify(image))
+        fams = {(i.family, i.existing, i.leave is None, i.unknown is None) for i in infos}
+        if len(fams) > 1:
+            raise _Leave(f"the base image {base} differs between build arguments "
+                         f"({', '.join(i.image for i in infos)}); cannot pick one way to add a user",
+                         root_stage.startline + 1)
+        return infos[0]
+
+    def workdir_at(self, chain: list, stop_line: int | None = None) -> str:
+        wd = "/"
+        env: dict[str, str] = {}
+        for st in chain:
+            for inst in st.instructions:
+                if stop_line is not None and inst.startline >= stop_line:
+                    return wd
+                if inst.instruction == "ENV":
+                    env.update(dict(env_pairs(inst)))
+                elif inst.instruction == "WORKDIR":
+                    val = substitute(inst.value.strip(), env)
+                    if val is None:
+                        continue
+                    wd = _norm(val.strip("\"'"), wd)
+        return wd
+
+    # ---------------------------------------------------------------- the plan
+    def run(self) -> None:
+        doc = self.doc
+        stage = doc.stages[self.idx]
+        uses = self.uses()
+        if uses and all(u.user not in (None, "") for u in uses):
+            sets = ", ".join(f"{u.service}: user: {u.user}" for u in uses)
+            raise _Leave(f"every compose service that runs this stage sets `user:` ({sets}); that wins over "
+                         "the Dockerfile's USER, so the Dockerfile is left as it is")
+        chain = self.chain()
+        base = self.resolve_base(chain[0], uses)
+
+        last_user = None
+        for st in reversed(chain):
+            last_user = st.last("USER")
+            if last_user is not None:
+                break
+        if last_user is not None:
+            root = user_is_root(last_user.value)
+            if root is None:
+                raise _Leave(f"USER {last_user.value.strip()} comes from a build variable; cannot tell whether "
+                             "it is root", last_user.startline + 1)
+            if not root:
+                return  # already non-root
+        elif base.default_nonroot:
+            return  # the image's own user is not root
+        if base.leave:
+            raise _Leave(base.leave, chain[0].startline + 1)
+        if base.unknown:
+            raise _Leave(base.unknown, chain[0].startline + 1)
+
+        self.check_children(stage)
+
+        if base.existing is not None:
+            uid, gid, uname = base.existing
+        else:
+            uid, gid, uname = int(self.ctx.opt("uid")), int(self.ctx.opt("gid")), str(self.ctx.opt("user"))
+        group = str(self.ctx.opt("group"))
+        if base.creates:
+            self.check_conflicts(chain, uid, gid, uname, group)
+
+        dirs = self.writable_dirs(chain, uses, uid, gid)
+        copy_edits = self.copy_chowns(chain, [d.path for d in dirs], uid, gid)
+        run_dirs = [d for d in dirs]
+        if run_dirs and not base.shell:
+            for d in run_dirs:
+                self.notes.append((f"{d.path} ({d.why}) must be writable by {uid}:{gid}, but the base image "
+                                   f"{base.image} has no shell to create it: create it in a builder stage and "
+                                   f"`COPY --from=<builder> --chown={uid}:{gid}` it here", stage.startline + 1))
+            run_dirs = []
+
+        cmds = []
+        if base.creates:
+            if base.family == "alpine":
+                cmds += [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {uname}"]
+            else:
+                cmds += [f"groupadd --system --gid {gid} {group}",
+                         f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home "
+                         f"--home-dir /home/{uname} {uname}"]
+        if run_dirs:
+            quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
+            cmds += [f"mkdir -p {quoted}", f"chown {uid}:{gid} {quoted}"]
+        esc = doc.directives().get("escape", "\\")[:1] or "\\"
+        run_lines = []
+        if cmds:
+            run_lines = [f"RUN {cmds[0]}" + (f" {esc}" if len(cmds) > 1 else "")]
+            for i, c in enumerate(cmds[1:], 1):
+                run_lines.append(f"    && {c}" + (f" {esc}" if i < len(cmds) - 1 else ""))
+        user_line = f"USER {uid}:{gid}"
+
+        # where USER goes: after the last build step, or in place of a trailing root USER
+        stage = doc.stages[self.idx]
+        build = [i for i in stage.instructions if i.instruction in ("RUN", "COPY", "ADD")]
+        user_at = build[-1].endline + 1 if build else stage.from_.endline + 1
+        replace_user = None
+        own_user = stage.last("USER")
+        if own_user is not None and own_user.startline >= user_at:
+            replace_user = own_user
+        # where the RUN goes: with USER, or above the first VOLUME whose directory it prepares
+        run_at = replace_user.startline if replace_user else user_at
+        vol_lines = [d.volume_line for d in run_dirs if d.volume_line is not None]
+        if run_lines and vol_lines and min(vol_lines) < run_at:
+            run_at = self.above_comments(min(vol_lines))
+
+        for line0, new in copy_edits:  # same number of lines: positions stay valid
+            doc.replace_lines(line0, line0, [new])
+        if replace_user is not None:
+            block = [user_line] if run_at != replace_user.startline else run_lines + [user_line]
+            doc.replace_lines(replace_user.startline, replace_user.endline, block)
+            if run_at != replace_user.startline and run_lines:
+                doc.insert_lines(run_at, run_lines)
+        else:
+            if run_at == user_at:
+                self.insert(user_at, run_lines + [user_line])
+            else:
+                self.insert(user_at, [user_line])
+                self.insert(run_at, run_lines)
+        self.changed = True
+
+        for p in self.low_ports(chain):
+            self.notes.append((f"EXPOSE {p}: a non-root process cannot bind ports below 1024 on Kubernetes or "
+                               "with host networking (Docker 20.10+ allows it on its own networks); move the app "
+                               "to a port >= 1024 and map it", stage.startline + 1))
+
+    def insert(self, at: int, lines: list[str]) -> None:
+        if not lines:
+            return
+        doc = self.doc
+        n = len(doc.lines)
+        if at >= n:  # after the last line of the file
+            text = doc.text
+            if text.endswith("\n"):
+                doc.set_text(text + "\n".join(lines) + "\n")
+            else:
+                doc.set_text(text + "\n" + "\n".join(lines))
+            return
+        doc.insert_lines(at, lines)
+
+    def above_comments(self, line0: int) -> int:
+        lines = self.doc.lines
+        j = line0
+        while j > 0 and lines[j - 1].strip().startswith("#"):
+            j -= 1
+        return j
+
+    # ---------------------------------------------------------------- checks
+    def check_children(self, stage: Any) -> None:
+        for st in self.doc.stages[stage.index + 1:]:
+            parent = self._stage_named(st.base, before=st.index)
+            if parent is None or parent.index != stage.index:
+                continue
+            for inst in st.instructions:
+                if inst.instruction == "USER":
+                    break
+                if inst.instruction in ("RUN", "COPY", "ADD"):
+                    raise _Leave(f"stage {st.name} is built FROM this stage and runs build steps (line "
+                                 f"{inst.startline + 1}) that would then run as the new user; set USER in "
+                                 "the stages yourself", stage.startline + 1)
+
+    def check_conflicts(self, chain: list, uid: int, gid: int, user: str, group: str) -> None:
+        creates = re.compile(r"\b(useradd|adduser|groupadd|addgroup)\b")
+        for st in chain:
+            for inst in st.find("RUN"):
+                text = inst.value if not inst.heredoc else inst.raw
+                if not creates.search(text):
+                    continue
+                words = set(re.findall(r"[A-Za-z0-9_.-]+", text))
+                clash = [w for w in (user, group, str(uid), str(gid)) if w in words]
+                if clash:
+                    raise _Leave(f"line {inst.startline + 1} already creates a user or group matching "
+                                 f"{'/'.join(dict.fromkeys(clash))}: switch to it with `USER <uid>:<gid>` yourself, "
+                                 "or set the uid/gid/user/group options to other values", inst.startline + 1)
+                names = [w for w in re.findall(r"(?:useradd|adduser)\b[^&;|]*?\s([a-z_][a-z0-9_-]*)\s*(?:$|&&|;|\|)",
+                                               text)]
+                who = f" ({', '.join(names)})" if names else ""
+                self.notes.append((f"this stage creates a user{who} at line {inst.startline + 1} but runs as "
+                                   f"root; harden added {user} ({uid}:{gid}) and switched to it — use yours "
+                                   "instead if the app expects it", inst.startline + 1))
+
+    def low_ports(self, chain: list) -> list[str]:
+        out = []
+        for st in chain:
+            for inst in st.find("EXPOSE"):
+                for tok in _split(inst.value):
+                    m = re.match(r"^(\d+)(?:-\d+)?(?:/\w+)?$", tok)
+                    if m and 0 < int(m.group(1)) < 1024:
+                        out.append(tok)
+        return out
+
+    # ---------------------------------------------------------------- directories
+    def writable_dirs(self, chain: list, uses: list, uid: int, gid: int) -> list[_Dir]:
+        stage = chain[-1]
+        workdir = self.workdir_at(chain)
+        found: list[_Dir] = []
+
+        def add(path: str, why: str, line: int | None, volume_line: int | None = None,
+                loud: bool = True) -> None:
+            if "$" in path:
+                if loud:
+                    self.notes.append((f"{path} ({why}) must be writable by {uid}:{gid}; harden cannot resolve "
+                                       "the variable in it: create and chown it yourself", line))
+                return
+            p = _norm(path, workdir)
+            if p in _SYSTEM_DIRS or p.startswith(("/proc/", "/sys/", "/dev/")) or p.endswith(".sock"):
+                return
+            if _under(workdir, p):
+                if loud:
+                    self.notes.append((f"{p} ({why}) is the app's working directory {workdir} or holds it; harden "
+                                       f"does not hand the code directory to the app user: write data to a "
+                                       f"separate directory, or chown only what must be writable", line))
+                return
+            for d in found:
+                if d.path == p:
+                    if volume_line is not None and d.volume_line is None:
+                        d.volume_line = volume_line
+                    return
+            found.append(_Dir(p, why, volume_line))
+
+        # VOLUME instructions
+        for st in chain:
+            for inst in st.find("VOLUME"):
+                for p in volume_paths(inst):
+                    if st is stage:
+                        add(p, "VOLUME", inst.startline + 1, volume_line=inst.startline)
+                    else:
+                        self.notes.append((f"VOLUME {p} is declared in stage {st.name}: Docker discards changes to "
+                                           "it in later stages, so harden cannot make it writable by "
+                                           f"{uid}:{gid}; prepare it before that VOLUME", inst.startline + 1))
+        # ENV hints in the Dockerfile
+        for st in chain:
+            for inst in st.find("ENV"):
+                for name, value in env_pairs(inst):
+                    for p in self.data_paths(name, value):
+                        add(p, f"ENV {name}", inst.startline + 1)
+        # compose volumes and environment
+        named_volumes = []
+        for u in uses:
+            svc = u.project.service(u.service)
+            if svc is None:
+                continue
+            merged = svc.merged
+            for kind, src, dst, ro in _compose_volumes(merged.get("volumes")):
+                if kind == "bind" and dst.endswith(".sock"):
+                    self.notes.append((f"service {u.service} mounts the socket {dst}: as UID {uid} it needs the "
+                                       "socket's group (compose `group_add:`) to use it", stage.startline + 1))
+                elif kind == "bind":
+                    if not ro:
+                        self.notes.append((f"service {u.service} bind-mounts {src} at {dst}: the host directory "
+                                           f"keeps its owner; make it writable by UID {uid} (or mount it read-only "
+                                           "if the app only reads it)", stage.startline + 1))
+                elif kind == "volume":
+                    before = len(found)
+                    add(dst, f"volume of service {u.service}", stage.startline + 1)
+                    if len(found) > before:
+                        named_volumes.append((u.service, src, dst))
+            env = merged.get("environment")
+            if isinstance(env, list):
+                env = {str(x).partition("=")[0]: str(x).partition("=")[2] for x in env}
+            if isinstance(env, dict):
+                for name, value in env.items():
+                    if value is None:
+                        continue
+                    for p in self.data_paths(str(name), str(value)):
+                        add(p, f"environment {name} of service {u.service}", stage.startline + 1)
+        for svc, src, dst in named_volumes:
+            label = f"volume {src}" if src else "the anonymous volume"
+            self.notes.append((f"{label} of service {svc} at {dst}: a volume created before this change keeps its "
+                               f"root-owned files; chown it once (docker compose run --rm --user root {svc} chown "
+                               f"-R {uid}:{gid} {dst}) or recreate it", stage.startline + 1))
+        return found
+
+    def data_paths(self, name: str, value: str) -> list[str]:
+        out = []
+        for m in _SQLITE_URL.finditer(value):
+            p = m.group(1)
+            if p == ":memory:" or not p:
+                continue
+            out.append(posixpath.dirname(p) or ".")
+        if out or "://" in value:
+            return out
+        if _DATA_NAME.match(name.upper()) and value and not value.startswith("$"):
+            v = value.strip().strip("\"'")
+            if v.startswith(("/", "./")) or "/" in v:
+                if name.upper().endswith("_FILE") or _FILE_EXT.search(v):
+                    v = posixpath.dirname(v) or "."
+                out.append(v)
+        return out
+
+    def copy_chowns(self, chain: list, dirs: list[str], uid: int, gid: int) -> list[tuple[int, str]]:
+        """COPY/ADD instructions of this stage that write into a writable directory: add --chown."""
+        stage = chain[-1]
+        edits = []
+        if not dirs:
+            return edits
+        for inst in stage.instructions:
+            if inst.instruction not in ("COPY", "ADD") or inst.heredoc or "chown" in inst.flags():
+                continue
+            words = inst.words()
+            if len(words) < 2:
+                continue
+            dest = words[-1]
+            if "$" in dest:
+                continue
+            wd = self.workdir_at(chain, stop_line=inst.startline)
+            d = _norm(dest, wd)
+            if not any(_under(d, x) for x in dirs):
+                continue
+            first = inst.lines[0]
+            m = re.match(r"^(\s*)(COPY|ADD)(\s+)", first, re.I)
+            if not m:
+                continue
+            edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {first[m.end():]}"))
+        return edits
+
+
+def _compose_volumes(volumes: Any) -> list[tuple[str, str | None, str, bool]]:
+    """(kind, source, target, read_only) of a service's volumes; kind bind | volume | tmpfs."""
+    out = []
+    if not isinstance(volumes, list):
+        return out
+    for v in volumes:
+        if isinstance(v, str):
+            parts = v.split(":")
+            # a Windows drive letter (C:\x:/y) is part of the source
+            if len(parts) >= 3 and len(parts[0]) == 1 and parts[1].startswith(("\\", "/")):
+                parts = [parts[0] + ":" + parts[1]] + parts[2:]
+            if len(parts) == 1:
+                out.append(("volume", None, parts[0], False))
+                continue
+            src, dst = parts[0], parts[1]
+            opts = parts[2] if len(parts) > 2 else ""
+            ro = "ro" in opts.split(",")
+            bind = src.startswith(("/", ".", "~", "$")) or (len(src) > 1 and src[1] == ":")
+            out.append(("bind" if bind else "volume", src, dst, ro))
+        elif isinstance(v, dict) and v.get("target"):
+            kind = str(v.get("type") or ("volume"))
+            if kind not in ("bind", "volume", "tmpfs"):
+                kind = "volume" if kind != "npipe" else "bind"
+            out.append((kind, v.get("source"), str(v["target"]), bool(v.get("read_only"))))
+    return out
