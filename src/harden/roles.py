@@ -1,0 +1,368 @@
+"""What a compose service *is* and whom it talks to: the shared service classification.
+
+``classify(project, svc, ctx=None) -> Role``. Used by the `networks` and `dev-profiles`
+transforms and by ``harden inspect``. Everything here reads; nothing edits.
+
+Sources, strongest first:
+
+1. per-service overrides from the config: ``ctx.service_option(name, "role")`` and
+   ``ctx.service_option(name, "egress")``;
+2. app-source facts (``ctx.facts(project, name)``: ``serves_http``, ``clients``, ``env_hosts``,
+   ``egress``, ``evidence``) when the service builds Python code harden can read;
+3. the image (``catalog.image_role``): databases, caches, brokers, search engines, object
+   stores, dev tools, reverse proxies;
+4. the compose file itself: ``ports``, ``depends_on``, ``links``, ``network_mode:
+   service:x``, ``volumes_from``, environment values and commands that name another service
+   (``DB_HOST: db``, ``postgres://u:p@db:5432/x``, ``redis://cache:6379``,
+   ``${DB_HOST:-db}``), Traefik labels, and the hosts named in files mounted into a proxy
+   (``proxy_pass http://web:8000``).
+
+Every conclusion carries a line of evidence, so `harden inspect` and the notes can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import image_kind, role_of_kind
+from .model import as_map
+
+ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")
+STORE_ROLES = {"database", "cache", "queue"}
+
+# catalog roles -> our roles (search engines and object stores hold data: they are databases here)
+_CATALOG_TO_ROLE = {
+    "database": "database",
+    "search": "database",
+    "store": "database",
+    "cache": "cache",
+    "queue": "queue",
+    "devtool": "devtool",
+    "proxy": "proxy",
+}
+
+# dev tools that are clients of the stores (database UIs) vs. tools others talk to (mail catchers)
+DB_UI_KINDS = {"adminer", "phpmyadmin", "pgadmin", "redis-commander", "redisinsight", "mongo-express",
+               "kafka-ui", "dbgate", "cloudbeaver"}
+
+# environment variable names that say "this service calls an outside API"
+_EGRESS_KEY = re.compile(
+    r"(?:^|_)(?:BOT_?TOKEN|TELEGRAM|DISCORD|SLACK|OPENAI|ANTHROPIC|STRIPE|TWILIO|SENDGRID|MAILGUN|GITHUB_TOKEN"
+    r"|WEBHOOK_URL|API_KEY|APIKEY|ACCESS_TOKEN|SECRET_KEY_ID|AWS_ACCESS_KEY_ID|S3_ENDPOINT|SMTP_HOST)(?:_|$)",
+    re.I,
+)
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^\s\"'<>]+)", re.I)
+_HOSTPORT = re.compile(r"(?<![\w.@/-])([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?):(\d{1,5})\b", re.I)
+_VAR_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([^}]*)\}")
+_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_PROXY_HOST = re.compile(
+    r"(?:proxy_pass|fastcgi_pass|uwsgi_pass|grpc_pass|server|reverse_proxy|to|upstream|backend|url|"
+    r"forward_auth|proxy)\s+(?:https?://|h2c://|grpc://)?([A-Za-z0-9_.-]+)(?::(\d+))?",
+    re.I,
+)
+_MAX_MOUNTED_FILE = 200_000
+_MAX_MOUNTED_FILES = 20
+
+
+@dataclass
+class Role:
+    name: str
+    role: str  # one of ROLES
+    kind: str | None = None  # catalog kind: "mysql", "adminer", "nginx", ...
+    talks_to: set[str] = field(default_factory=set)
+    talks_known: bool = False  # True when talks_to is complete (facts, or the role says so)
+    egress: bool | None = None  # calls the internet; None = unknown
+    publishes: bool = False
+    network_mode: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> bool:
+        return self.role in STORE_ROLES
+
+    @property
+    def public(self) -> bool:
+        """Reachable from outside: publishes ports or is a reverse proxy."""
+        return self.publishes or self.role == "proxy"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _strings(value: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(value, dict):
+        for v in value.values():
+            out += _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            out += _strings(v)
+    elif value is not None and not isinstance(value, bool):
+        out.append(str(value))
+    return out
+
+
+def _expand_defaults(s: str) -> str:
+    """``${DB_HOST:-db}`` -> ``db``; other variables become a blank."""
+    s = _VAR_DEFAULT.sub(lambda m: m.group(1), s)
+    return _VAR.sub(" ", s)
+
+
+def hosts_in(value: str) -> set[str]:
+    """Host names a configuration string names: URLs, ``host:port`` and bare words."""
+    s = _expand_defaults(value)
+    hosts: set[str] = set()
+    for m in _URL.finditer(s):
+        rest = m.group(2)
+        netloc = rest.split("/", 1)[0].split("?", 1)[0]
+        for part in netloc.split(","):  # mongodb://a:1,b:2/
+            part = part.rsplit("@", 1)[-1]
+            if part.startswith("["):
+                continue
+            host = part.split(":", 1)[0]
+            if host:
+                hosts.add(host.lower())
+    for m in _HOSTPORT.finditer(s):
+        hosts.add(m.group(1).lower())
+    for word in re.split(r"[\s,;]+", s.strip()):
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", word):
+            hosts.add(word.lower())
+    return hosts
+
+
+def _names_of(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [str(k) for k in value]
+    if isinstance(value, list):
+        return [str(x) for x in value if isinstance(x, (str, int))]
+    return []
+
+
+def _service_aliases(project: Any) -> dict[str, str]:
+    """host name -> service: service names, container names, hostnames and network aliases."""
+    out: dict[str, str] = {}
+    for s in project.services():
+        m = s.merged
+        out.setdefault(s.name.lower(), s.name)
+        for key in ("container_name", "hostname"):
+            if isinstance(m.get(key), str):
+                out.setdefault(str(m[key]).lower(), s.name)
+        nets = m.get("networks")
+        if isinstance(nets, dict):
+            for conf in nets.values():
+                if isinstance(conf, dict) and isinstance(conf.get("aliases"), list):
+                    for a in conf["aliases"]:
+                        out.setdefault(str(a).lower(), s.name)
+    return out
+
+
+def _mounted_files(project: Any, svc: Any) -> list[Path]:
+    vols = svc.merged.get("volumes")
+    if not isinstance(vols, list):
+        return []
+    try:
+        folder = Path(getattr(svc.doc, "abspath", svc.doc.path)).parent
+    except Exception:
+        return []
+    out: list[Path] = []
+    for v in vols:
+        src = None
+        if isinstance(v, str) and ":" in v:
+            src = v.split(":", 1)[0]
+        elif isinstance(v, dict) and v.get("type") == "bind":
+            src = v.get("source")
+        if not src or not str(src).startswith((".", "/", "~")) or "$" in str(src):
+            continue
+        p = (folder / str(src)) if not str(src).startswith("/") else Path(str(src))
+        try:
+            if p.is_file():
+                out.append(p)
+            elif p.is_dir():
+                out += sorted(x for x in p.rglob("*") if x.is_file())[:_MAX_MOUNTED_FILES]
+        except OSError:
+            continue
+    return out[:_MAX_MOUNTED_FILES]
+
+
+def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[str, str]:
+    """Services named as upstreams in the config files mounted into a proxy."""
+    found: dict[str, str] = {}
+    for p in _mounted_files(project, svc):
+        try:
+            if p.stat().st_size > _MAX_MOUNTED_FILE:
+                continue
+            text = p.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for m in _PROXY_HOST.finditer(text):
+            host = m.group(1).lower()
+            target = aliases.get(host)
+            if target and target != svc.name:
+                found.setdefault(target, p.name)
+        for m in _URL.finditer(text):
+            host = m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+            target = aliases.get(host)
+            if target and target != svc.name:
+                found.setdefault(target, p.name)
+    return found
+
+
+def _opt(ctx: Any, name: str, key: str) -> Any:
+    if ctx is None:
+        return None
+    try:
+        return ctx.service_option(name, key)
+    except Exception:
+        return None
+
+
+def _facts(ctx: Any, project: Any, name: str) -> Any:
+    if ctx is None or not hasattr(ctx, "facts"):
+        return None
+    try:
+        return ctx.facts(project, name)
+    except Exception:
+        return None
+
+
+def _bool_opt(v: Any) -> bool | None:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        if v.lower() in ("true", "yes", "1", "on"):
+            return True
+        if v.lower() in ("false", "no", "0", "off"):
+            return False
+    return None
+
+
+# ---------------------------------------------------------------------------- classify
+
+
+def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
+    """The role of one service, whom it talks to, whether it calls out, with evidence."""
+    m = svc.merged
+    name = svc.name
+    r = Role(name=name, role="other")
+    ev = r.evidence
+    aliases = _service_aliases(project)
+    others = {k: v for k, v in aliases.items() if v != name}
+
+    image = m.get("image")
+    r.kind = image_kind(str(image)) if image else None
+    cat = role_of_kind(r.kind)
+    ports = m.get("ports")
+    r.publishes = isinstance(ports, list) and len(ports) > 0
+    if r.publishes:
+        ev.append(f"publishes ports ({len(ports)})")
+    nm = m.get("network_mode")
+    r.network_mode = str(nm) if nm is not None else None
+
+    facts = _facts(ctx, project, name)
+
+    # ---- role
+    override = _opt(ctx, name, "role")
+    if isinstance(override, str) and override in ROLES:
+        r.role = override
+        ev.append(f"role {override} set in the configuration")
+    elif cat in _CATALOG_TO_ROLE:
+        r.role = _CATALOG_TO_ROLE[cat]
+        ev.append(f"image {image} is {r.kind} ({cat})")
+    elif facts is not None and getattr(facts, "serves_http", False):
+        r.role = "web"
+        ev.append("the app source serves HTTP")
+    elif r.publishes:
+        r.role = "web"
+    elif m.get("build") is not None or m.get("command") is not None or image:
+        r.role = "worker"
+        ev.append("no published ports: an internal worker")
+
+    # ---- whom it talks to
+    def add(target: str, why: str) -> None:
+        if target != name and target in project.service_names():
+            if target not in r.talks_to:
+                ev.append(f"talks to {target}: {why}")
+            r.talks_to.add(target)
+
+    for dep in _names_of(m.get("depends_on")):
+        add(dep, "depends_on")
+    for link in _names_of(m.get("links")):
+        add(link.split(":", 1)[0], "links")
+    for vf in _names_of(m.get("volumes_from")):
+        if not vf.startswith("container:"):
+            add(vf.split(":", 1)[0], "volumes_from")
+    if r.network_mode and r.network_mode.startswith("service:"):
+        add(r.network_mode.split(":", 1)[1], "network_mode")
+    env = as_map(m.get("environment")) if not isinstance(m.get("environment"), str) else {}
+    external_hosts: list[str] = []
+    for key, value in env.items():
+        for host in hosts_in(str(value)) if value is not None else ():
+            if host in others:
+                add(others[host], f"environment {key}")
+            elif "." in host and not re.fullmatch(r"[\d.]+", host) and host not in ("localhost",):
+                if not host.endswith((".local", ".internal", ".svc", ".lan")) and re.search(r"\.[a-z]{2,}$", host):
+                    external_hosts.append(f"{key} names {host}")
+    for key in ("command", "entrypoint", "healthcheck"):
+        for s in _strings(m.get(key)):
+            for host in hosts_in(s):
+                if host in others and others[host] != name and len(host) > 1:
+                    # a bare word in a command is weaker evidence: require host:port or a URL
+                    if re.search(rf"(?:{re.escape(host)}:\d|//{re.escape(host)}\b|-h\s*{re.escape(host)}\b|--host[= ]{re.escape(host)}\b)", s, re.I):
+                        add(others[host], key)
+    if facts is not None:
+        for host in getattr(facts, "env_hosts", None) or ():
+            if str(host).lower() in others:
+                add(others[str(host).lower()], "the app source reads it")
+        clients = getattr(facts, "clients", None) or ()
+        for client in clients:
+            c = str(client).lower()
+            for other in project.services():
+                if other.name == name:
+                    continue
+                ok = image_kind(other.image) if other.image else None
+                if ok and (ok == c or ok.startswith(c) or c.startswith(ok)):
+                    add(other.name, f"the app source uses a {c} client")
+    if r.role == "proxy" or r.kind == "traefik":
+        if r.kind == "traefik":
+            for other in project.services():
+                labels = other.merged.get("labels")
+                keys = _names_of(labels) if isinstance(labels, dict) else [str(x).split("=", 1)[0] for x in labels or []]
+                if other.name != name and any(k.startswith("traefik.") for k in keys):
+                    add(other.name, "Traefik labels")
+        for target, fname in _proxy_upstreams(project, svc, others).items():
+            add(target, f"upstream in {fname}")
+
+    # is talks_to complete?
+    if r.store or r.role == "proxy":
+        r.talks_known = True
+    elif r.role == "devtool":
+        r.talks_known = r.kind not in DB_UI_KINDS or bool(r.talks_to)
+    elif facts is not None and getattr(facts, "clients", None) is not None:
+        r.talks_known = True
+
+    # ---- egress
+    eg = _bool_opt(_opt(ctx, name, "egress"))
+    if eg is not None:
+        r.egress = eg
+        ev.append(f"egress {'on' if eg else 'off'} set in the configuration")
+    elif facts is not None and getattr(facts, "egress", None) is not None:
+        r.egress = bool(facts.egress)
+        ev.append("the app source calls the internet" if r.egress else "the app source makes no outside calls")
+    elif r.store or r.role == "devtool":
+        r.egress = False
+    else:
+        hints = [f"environment {k}" for k in env if _EGRESS_KEY.search(str(k))]
+        hints += external_hosts
+        if hints:
+            r.egress = True
+            ev.append("calls the internet: " + ", ".join(hints[:3]))
+        elif r.role == "proxy":
+            r.egress = None  # ACME certificates, OAuth: unknown
+    return r
+
+
+def classify_all(project: Any, ctx: Any = None) -> dict[str, Role]:
+    return {s.name: classify(project, s, ctx) for s in project.services()}

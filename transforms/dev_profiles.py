@@ -1,0 +1,191 @@
+"""dev-profiles: dev tools (Adminer, phpMyAdmin, MailHog, ...) start only when asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harden.compose_doc import is_flow, own_keys
+from harden.errors import EditError
+from harden.model import as_map
+from harden.roles import classify
+from harden.transform import Example, Transform
+from harden.transforms.networks import bind_ports_to_loopback
+
+
+def _dependencies(merged: dict) -> set[str]:
+    """Services a service needs started: depends_on, links, volumes_from, network_mode."""
+    out: set[str] = set()
+    dep = merged.get("depends_on")
+    if isinstance(dep, (list, dict)):
+        out |= {str(k) for k in as_map(dep)}
+    for link in merged.get("links") or []:
+        out.add(str(link).split(":", 1)[0])
+    for vf in merged.get("volumes_from") or []:
+        if not str(vf).startswith("container:"):
+            out.add(str(vf).split(":", 1)[0])
+    nm = merged.get("network_mode")
+    if isinstance(nm, str) and nm.startswith("service:"):
+        out.add(nm.split(":", 1)[1])
+    return out
+
+
+def _profiles(merged: dict) -> list[str]:
+    p = merged.get("profiles")
+    return [str(x) for x in p] if isinstance(p, list) else []
+
+
+class DevProfiles(Transform):
+    """What it does: gives dev tools (Adminer, phpMyAdmin, pgAdmin, MailHog, Mailpit, MailDev,
+    MailCatcher, Redis Commander, RedisInsight, mongo-express, kafka-ui, ... by image, with or
+    without registry and namespace, or any service configured with role = "devtool")
+    `profiles: [dev]`, so a plain `docker compose up` no longer starts them, and binds their
+    published ports to 127.0.0.1. `docker compose --profile dev up` starts them.
+
+    Why: a database UI or a mail catcher is a development convenience and an open door in
+    production: Adminer on a public port invites password guessing against the database.
+    Profiles keep them one flag away for developers and out of every other `up`.
+
+    Example:
+        services:                          services:
+          adminer:                           adminer:
+            image: adminer                     image: adminer
+            ports:                             ports:
+              - "8080:8080"                      - "127.0.0.1:8080:8080"
+                                               profiles:
+                                                 - dev
+
+    Safety: `docker compose up` (and CI or deploy scripts that run it) no longer starts the
+    tool; developers add `--profile dev` (docker-compose 1.28+ / Compose v2 understand
+    profiles). The tool's UI answers on 127.0.0.1 only: open it from the same machine or
+    through an SSH tunnel.
+
+    When it refuses: a tool that a service of the default profile (or of another profile)
+    needs — through `depends_on`, `links`, `volumes_from` or `network_mode: service:` — stays
+    as it is, with the reason: Compose rejects a project whose started service depends on a
+    service of an inactive profile. Services that already have `profiles` are left as they
+    are, and so is a service whose `profiles` would have to be written through an anchor.
+    """
+
+    name = "dev-profiles"
+    summary = "Move dev tools (Adminer, phpMyAdmin, MailHog, ...) into profiles: [dev]"
+    kind = "compose"
+    examples = [
+        Example(
+            "adminer",
+            files={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+                "  # DB admin UI\n"
+                "  adminer:\n"
+                "    image: adminer:4\n"
+                "    ports:\n"
+                "      - \"8080:8080\"\n"
+                "    depends_on:\n"
+                "      - db\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+                "  # DB admin UI\n"
+                "  adminer:\n"
+                "    image: adminer:4\n"
+                "    profiles:\n"
+                "      - dev\n"
+                "    ports:\n"
+                "      - \"127.0.0.1:8080:8080\"\n"
+                "    depends_on:\n"
+                "      - db\n"
+            )},
+        ),
+        Example(
+            "needed-by-the-app",
+            files={"compose.yaml": (
+                "services:\n"
+                "  app:\n"
+                "    build: .\n"
+                "    depends_on: [mail]\n"
+                "  mail:\n"
+                "    image: axllent/mailpit\n"
+            )},
+            expect={},
+        ),
+        Example(
+            "already-in-a-profile",
+            files={"compose.yaml": (
+                "services:\n"
+                "  pgadmin:\n"
+                "    image: dpage/pgadmin4\n"
+                "    profiles: [tools]\n"
+            )},
+            expect={},
+        ),
+    ]
+
+    def apply(self, project: Any, ctx: Any) -> None:
+        profile = str(ctx.opt("dev_profile") or "dev")
+        services = {s.name: s for s in project.services()}
+        tools = {}
+        for n, s in services.items():
+            r = classify(project, s, ctx)
+            if r.role == "devtool" and not _profiles(s.merged):
+                tools[n] = s
+        if not tools:
+            return
+        # a tool stays in the default profile when a service that will still start needs it
+        deps = {n: _dependencies(s.merged) for n, s in services.items()}
+        moving = set(tools)
+        blocked: dict[str, str] = {}
+        while True:
+            out = {}
+            for n, s in services.items():
+                if n in moving or profile in _profiles(s.merged):
+                    continue
+                prof = _profiles(s.merged)
+                for d in sorted(deps[n] & moving):
+                    where = f"profile {', '.join(prof)}" if prof else "the default profile"
+                    out.setdefault(d, f"{n} ({where}) needs it (depends_on, links, volumes_from or "
+                                      f"network_mode); in profile {profile} compose would refuse to start {n}")
+            if not out:
+                break
+            for d, why in out.items():
+                moving.discard(d)
+                blocked[d] = why
+        moved: list[str] = []
+        for n in tools:
+            s = services[n]
+            if ctx.service_suppressed(s):
+                continue
+            if n in blocked:
+                ctx.skip_part(n, f"left in the default profile: {blocked[n]}", line=s.line)
+            else:
+                why = self._add_profile(s, profile)
+                if why:
+                    ctx.skip_part(n, why, line=s.line)
+                else:
+                    moved.append(n)
+            if s.merged.get("ports") and not s.merged.get("network_mode"):
+                bind_ports_to_loopback(s, ctx, "the dev tool")
+        if moved:
+            ctx.note(f"{', '.join(moved)} now start{'s' if len(moved) == 1 else ''} only with the {profile} "
+                     f"profile: `docker compose --profile {profile} up` (docker-compose 1.28+: "
+                     f"`docker-compose --profile {profile} up`)")
+
+    @staticmethod
+    def _add_profile(svc: Any, profile: str) -> str | None:
+        if svc.inherited("profiles"):
+            return "its profiles come from an anchor or `extends`"
+        doc, node = svc.defs[0]
+        if is_flow(node):
+            return "the service is written in flow style ({...}); harden leaves it as it is"
+        try:
+            if "profiles" in own_keys(node):  # `profiles:` with no value
+                doc.replace_value(node, "profiles", [profile])
+            else:
+                keys = own_keys(node)
+                after = "image" if "image" in keys else ("build" if "build" in keys else None)
+                doc.add_key(node, "profiles", [profile], after=after)
+        except EditError as e:
+            return str(e)
+        return None

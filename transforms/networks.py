@@ -1,0 +1,596 @@
+"""networks: keep the databases off the public side of a compose project."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harden.compose_doc import is_flow, own_keys
+from harden.errors import EditError
+from harden.roles import Role, classify_all
+from harden.transform import Example, Transform
+
+LOOPBACK = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def _split_outside(s: str, sep: str = ":") -> list[str]:
+    """Split on ``sep`` outside ``${...}`` and ``[...]``."""
+    parts, cur, depth = [], [], 0
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "$" and i + 1 < len(s) and s[i + 1] == "{":
+            depth += 1
+            cur.append("${")
+            i += 2
+            continue
+        if ch == "[":
+            depth += 1
+        elif ch in "}]" and depth:
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+_IP = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]*\])$")
+_PORTISH = re.compile(r"^(?:\d+(?:-\d+)?|\$\{[^}]+\})$")
+
+
+def loopback_port(item: Any) -> tuple[str | None, str | None]:
+    """A short-syntax port mapping bound to 127.0.0.1: (new text, None), or (None, why not).
+    ``(None, None)`` when it is already bound to one address."""
+    s = str(item).strip()
+    proto = ""
+    if "/" in s and not s.endswith("}"):
+        s, _, p = s.rpartition("/")
+        proto = "/" + p
+    parts = _split_outside(s)
+    if len(parts) >= 3 or (parts and _IP.match(parts[0]) and len(parts) > 1):
+        ip = parts[0]
+        if ip in ("0.0.0.0", "[::]", "::"):
+            return None, f"{item} is bound to {ip} on purpose; left as written"
+        return None, None
+    if len(parts) == 1:
+        if not _PORTISH.match(parts[0]) or parts[0].startswith("${") and ":-" not in parts[0]:
+            return None, f"{item} is a variable that may hold a whole mapping; cannot tell how to bind it"
+        return f"{LOOPBACK}::{parts[0]}{proto}", None
+    host, cont = parts
+    if not _PORTISH.match(host) or not _PORTISH.match(cont):
+        return None, f"{item} is not a port mapping harden understands"
+    return f"{LOOPBACK}:{host}:{cont}{proto}", None
+
+
+def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
+    """Bind every published port of ``svc`` to 127.0.0.1, in every file that lists some.
+    Returns True when something changed. Notes say what changed and what could not."""
+    changed: list[str] = []
+    problems: list[str] = []
+    if svc.inherited("ports"):
+        ctx.skip_part(svc.name, "its ports come from an anchor or `extends`; harden does not edit through them, "
+                      "so they stay published on every interface", line=svc.line)
+        return False
+    for doc, node in svc.defs:
+        if not isinstance(node, dict) or "ports" not in own_keys(node):
+            continue
+        ports = node["ports"]
+        if not isinstance(ports, list):
+            continue
+        for i, item in enumerate(list(ports)):
+            if isinstance(item, dict):
+                if "host_ip" in item:
+                    if str(item["host_ip"]) in ("0.0.0.0", "::"):
+                        problems.append(f"host_ip {item['host_ip']} is set on purpose; left as written")
+                    continue
+                try:
+                    doc.add_key(item, "host_ip", LOOPBACK)
+                except EditError as e:
+                    problems.append(f"a long-syntax port could not be edited ({e})")
+                    continue
+                changed.append(f"target {item.get('target')}")
+                continue
+            new, why = loopback_port(item)
+            if new is None:
+                if why:
+                    problems.append(why)
+                continue
+            try:
+                doc.set_scalar(ports, i, new)
+            except EditError as e:
+                problems.append(f"{item}: {e}")
+                continue
+            changed.append(f"{item} -> {new}")
+    line = svc.line
+    if changed:
+        ctx.note(f"{svc.name}: {what}'s published port bound to {LOOPBACK} ({'; '.join(changed)}): tools on "
+                 f"this machine still connect through 127.0.0.1, other machines no longer can", line=line)
+    for p in problems:
+        ctx.note(f"{svc.name}: {what}'s port {p}: it is reachable from other machines", line=line)
+    return bool(changed)
+
+
+# ------------------------------------------------------------------------- planning
+
+
+def current_networks(svc: Any) -> tuple[list[str], bool]:
+    """(networks, explicit): the networks a service is on today; no `networks` -> default."""
+    nets = svc.merged.get("networks")
+    if isinstance(nets, dict) and nets:
+        return [str(k) for k in nets], True
+    if isinstance(nets, list) and nets:
+        return [str(x) for x in nets], True
+    return ["default"], False
+
+
+def _editable(svc: Any) -> str | None:
+    """Why the networks of this service cannot be edited, or None."""
+    if svc.inherited("networks"):
+        return "its networks come from an anchor or `extends`; harden does not edit through them"
+    doc, node = svc.owner("networks")
+    if "networks" in own_keys(node):
+        value = node["networks"]
+        if isinstance(value, dict) and is_flow(value):
+            return "its `networks:` is a flow mapping ({...})"
+        if isinstance(value, list) and is_flow(value):
+            first, last = doc.entry_span(node, "networks")
+            if first != last:
+                return "its `networks:` is a flow list over several lines"
+    elif is_flow(node):
+        return "the service is written in flow style ({...})"
+    if svc.merged.get("networks") is not None and not isinstance(svc.merged.get("networks"), (list, dict)):
+        return "its `networks:` value is not a list or a mapping"
+    return None
+
+
+class Networks(Transform):
+    """What it does: declares a `frontend` and a `backend` network and attaches every service
+    by its role: databases, caches and brokers on `backend` only; services that publish ports
+    or are reverse proxies on `frontend`, plus `backend` when they talk to a store; internal
+    workers on `backend`, plus the project's `default` network when they call the internet;
+    database UIs (Adminer, ...) on both. Whom a service talks to comes from the app's source
+    when harden can read it, else from `depends_on`, `links`, environment values that name a
+    service (`DB_HOST: db`, `postgres://u:p@db:5432/x`), Traefik labels and the upstreams of
+    a proxy's mounted config. A service whose traffic harden cannot see is assumed to talk to
+    the stores (it keeps working). `backend` gets `internal: true` (no way in or out) when no
+    service that is on `backend` alone needs the internet or publishes ports. A database's
+    published host port is bound to 127.0.0.1.
+
+    Why: with one shared network, a compromised public-facing service (a proxy, an admin UI)
+    reaches the database directly. On separate networks an attacker has to get through the
+    app that bridges them first (the DMZ pattern). A published database port is open on every
+    interface of the host: anyone who can reach the machine can try passwords.
+
+    Example:
+        services:                          services:
+          web:                               web:
+            build: .                           build: .
+            ports: ["8000:8000"]               ports: ["8000:8000"]
+            environment:                       environment:
+              DB_HOST: db                        DB_HOST: db
+          db:                                networks:
+            image: postgres:16                 - frontend
+            ports: ["5432:5432"]               - backend
+                                             db:
+                                               image: postgres:16
+                                               ports: ["127.0.0.1:5432:5432"]
+                                               networks:
+                                                 - backend
+                                           networks:
+                                             frontend:
+                                             backend:
+
+    Safety: a service that reaches another by a name harden cannot see (a host name in a
+    config file it does not read) loses that connection; every service keeps a shared network
+    with everything it names. A worker that needs the internet keeps a way out: it joins
+    `default`, or `backend` stays non-internal (a note says which and why). Services without
+    `networks` that harden does not attach stay on `default`; the service they talk to joins
+    `default` too. Remote machines can no longer open the database port; local tools can.
+
+    When it refuses: a service with `network_mode` (its networking belongs to the host or to
+    another service) is left alone; so are projects whose networks already keep the stores
+    away from the public services, stores on external networks (other projects share them),
+    and networks that come from an anchor or `extends`. When a store would have to share a
+    network with a public service it does not need, or a connection cannot be kept, nothing
+    about networks changes and the reason is reported. Existing networks, aliases, links and
+    per-network options are kept; nothing is removed.
+    """
+
+    name = "networks"
+    summary = "Put databases on an internal backend network, public services on frontend"
+    kind = "compose"
+    examples = [
+        Example(
+            "web-and-db",
+            files={"compose.yaml": (
+                "services:\n"
+                "  web:\n"
+                "    build: .\n"
+                "    ports:\n"
+                "      - \"8000:8000\"\n"
+                "    environment:\n"
+                "      DB_HOST: db\n"
+                "\n"
+                "  db:\n"
+                "    image: postgres:16\n"
+                "    ports:\n"
+                "      - \"5432:5432\"   # psql from the host\n"
+                "\n"
+                "volumes:\n"
+                "  data:\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  web:\n"
+                "    build: .\n"
+                "    ports:\n"
+                "      - \"8000:8000\"\n"
+                "    environment:\n"
+                "      DB_HOST: db\n"
+                "    networks:\n"
+                "      - frontend\n"
+                "      - backend\n"
+                "\n"
+                "  db:\n"
+                "    image: postgres:16\n"
+                "    ports:\n"
+                "      - \"127.0.0.1:5432:5432\"   # psql from the host\n"
+                "    networks:\n"
+                "      - backend\n"
+                "\n"
+                "volumes:\n"
+                "  data:\n"
+                "\n"
+                "networks:\n"
+                "  frontend:\n"
+                "  backend:\n"
+            )},
+        ),
+        Example(
+            "worker-that-calls-out",
+            files={"compose.yaml": (
+                "services:\n"
+                "  api:\n"
+                "    build: .\n"
+                "    ports: [\"80:8000\"]\n"
+                "    depends_on: [db]\n"
+                "  bot:\n"
+                "    build: .\n"
+                "    environment:\n"
+                "      DATABASE_URL: mysql://app:app@db:3306/app\n"
+                "      TELEGRAM_TOKEN: ${TELEGRAM_TOKEN}\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  api:\n"
+                "    build: .\n"
+                "    ports: [\"80:8000\"]\n"
+                "    depends_on: [db]\n"
+                "    networks:\n"
+                "      - frontend\n"
+                "      - backend\n"
+                "  bot:\n"
+                "    build: .\n"
+                "    environment:\n"
+                "      DATABASE_URL: mysql://app:app@db:3306/app\n"
+                "      TELEGRAM_TOKEN: ${TELEGRAM_TOKEN}\n"
+                "    networks:\n"
+                "      - backend\n"
+                "      - default\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+                "    networks:\n"
+                "      - backend\n"
+                "networks:\n"
+                "  frontend:\n"
+                "  backend:\n"
+                "    internal: true\n"
+            )},
+        ),
+        Example(
+            "host-network-left-alone",
+            files={"compose.yaml": (
+                "services:\n"
+                "  app:\n"
+                "    build: .\n"
+                "    network_mode: host\n"
+                "  db:\n"
+                "    image: redis:7\n"
+            )},
+            expect={},
+        ),
+    ]
+
+    def apply(self, project: Any, ctx: Any) -> None:
+        fe = str(ctx.opt("frontend_network") or "frontend")
+        be = str(ctx.opt("backend_network") or "backend")
+        services = {s.name: s for s in project.services()}
+        if not services:
+            return
+        roles = classify_all(project, ctx)
+        suppressed = {n for n, s in services.items() if ctx.service_suppressed(s)}
+
+        # 1. a database's published port: bind it to the loopback interface
+        for n, s in services.items():
+            r = roles[n]
+            if n in suppressed or not r.store:
+                continue
+            if r.network_mode:
+                if r.network_mode == "host":
+                    ctx.note(f"{n}: a {r.role} with network_mode: host listens on every interface of the host; "
+                             "harden leaves it (bind it to 127.0.0.1 in its own configuration)", line=s.line)
+                continue
+            if r.publishes:
+                bind_ports_to_loopback(s, ctx, f"the {r.role}")
+
+        # 2. the network plan
+        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
+        if reason:
+            ctx.skip_part("networks", reason, line=None)
+
+    # ----------------------------------------------------------------------- plan
+    def _plan_and_edit(self, project, ctx, services, roles: dict[str, Role], suppressed, fe, be) -> str | None:
+        declared = project.top("networks")
+        external = {k for k, v in declared.items() if isinstance(v, dict) and v.get("external")}
+
+        # who is on which network today
+        cur: dict[str, set[str]] = {}
+        explicit: dict[str, bool] = {}
+        outside: dict[str, str] = {}  # network_mode services that are not placed
+        owner: dict[str, str] = {}  # network namespace owner
+        for n, s in services.items():
+            nm = roles[n].network_mode
+            if nm:
+                if nm.startswith("service:") and nm.split(":", 1)[1] in services:
+                    owner[n] = nm.split(":", 1)[1]
+                else:
+                    outside[n] = nm
+                continue
+            nets, exp = current_networks(s)
+            cur[n], explicit[n] = set(nets), exp
+            owner[n] = n
+        for n, nm in outside.items():
+            ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
+                          line=services[n].line)
+
+        def root(n: str) -> str | None:
+            seen = set()
+            while n in owner and owner[n] != n and n not in seen:
+                seen.add(n)
+                n = owner[n]
+            return n if n in cur else None
+
+        # needs of `network_mode: service:x` users go to x
+        talks: dict[str, set[str]] = {n: set() for n in cur}
+        egress: dict[str, bool | None] = {n: roles[n].egress for n in cur}
+        known: dict[str, bool] = {n: roles[n].talks_known for n in cur}
+        for n in services:
+            rn = root(n)
+            if rn is None:
+                continue
+            for t in roles[n].talks_to:
+                rt = root(t)
+                if rt is not None and rt != rn:
+                    talks[rn].add(rt)
+            if rn != n:
+                e = roles[n].egress
+                egress[rn] = True if (e or egress[rn]) else (None if e is None or egress[rn] is None else False)
+                known[rn] = known[rn] and roles[n].talks_known
+
+        stores = {n for n in cur if roles[n].store}
+        public = {n for n in cur if roles[n].public and not roles[n].store}
+        if not stores or not public:
+            return None
+
+        def talks_to_store(n: str, s: str | None = None) -> bool:
+            targets = {s} if s else stores
+            if talks[n] & targets:
+                return True
+            # traffic harden cannot see: assume it talks to the stores (it keeps working)
+            return not known[n] and roles[n].role != "proxy"
+
+        # already isolated?
+        def violations(nets: dict[str, set[str]], expl: dict[str, bool]) -> list[tuple[str, str, str]]:
+            out = []
+            for s in sorted(stores):
+                for net in sorted(nets[s]):
+                    for p in sorted(public):
+                        if net not in nets[p]:
+                            continue
+                        if net == "default" and not expl[s]:
+                            out.append((s, net, p))
+                        elif net != be and not talks_to_store(p, s):
+                            out.append((s, net, p))
+            return out
+
+        if not violations(cur, explicit):
+            if any(explicit.values()) and not set().union(*cur.values()) <= {fe, be, "default"}:
+                return "the project's networks already keep the stores away from the public services"
+            return None
+
+        for s in sorted(stores):
+            bad = (cur[s] & external) if explicit[s] else set()
+            if bad:
+                return (f"{s} is on the external network {sorted(bad)[0]}, which other projects share; "
+                        "harden cannot see who else is on it")
+
+        # who can be edited
+        why_not: dict[str, str] = {}
+        for n in cur:
+            if n in suppressed:
+                why_not[n] = "# harden: ignore"
+            else:
+                w = _editable(services[n])
+                if w:
+                    why_not[n] = w
+
+        # 3. wanted networks by role
+        nets: dict[str, set[str]] = {}
+        notes: list[str] = []
+        for n in cur:
+            if n in why_not:
+                nets[n] = set(cur[n])
+                continue
+            r = roles[n]
+            base = set(cur[n]) if explicit[n] else set()
+            if n in stores:
+                want = {be}
+            elif n in public:
+                want = {fe}
+                if talks_to_store(n):
+                    want.add(be)
+            else:
+                want = {be}
+                if egress[n] is True:
+                    want.add("default")
+            nets[n] = base | want
+
+        # 4. every connection keeps a shared network
+        def can_add(n: str, net: str) -> bool:
+            if n in why_not:
+                return False
+            if n in stores and net != be:
+                return False
+            return True
+
+        edges = sorted((a, b) for a in talks for b in talks[a])
+        for _ in range(len(cur) * 4 + 4):
+            changed = False
+            for a, b in edges:
+                if nets[a] & nets[b]:
+                    continue
+                options: list[tuple[str, str]] = []
+                if b in stores:
+                    options += [(a, be)]
+                elif a in stores:
+                    options += [(b, be)]
+                else:
+                    if a in public and fe in nets[a]:
+                        options += [(b, fe)]
+                    if be in nets[a]:
+                        options += [(b, be)]
+                    if be in nets[b]:
+                        options += [(a, be)]
+                    options += [(b, x) for x in sorted(nets[a])] + [(a, x) for x in sorted(nets[b])]
+                for who, net in options:
+                    if can_add(who, net):
+                        nets[who].add(net)
+                        changed = True
+                        break
+                else:
+                    stuck = a if a in why_not else b
+                    return (f"{a} talks to {b}, and they could not be given a shared network "
+                            f"({stuck}: {why_not.get(stuck, 'a store stays on ' + be + ' only')}); networks left as they are")
+            if not changed:
+                break
+
+        bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur})
+        if bad:
+            s, net, p = bad[0]
+            why = f" ({why_not[s]})" if s in why_not else ""
+            return (f"{s} would still share the network {net} with the public service {p}{why}; harden adds "
+                    "networks but never removes one, so networks are left as they are")
+
+        # 5. can backend be internal?
+        internal = False
+        be_declared = be in declared
+        blockers: list[str] = []
+        if not be_declared:
+            for n in sorted(nets):
+                if be not in nets[n]:
+                    continue
+                ways_out = [x for x in nets[n] - {be}
+                            if not (isinstance(declared.get(x), dict) and declared[x].get("internal"))]
+                if ways_out:
+                    continue
+                if roles[n].publishes:
+                    blockers.append(f"{n} publishes ports and is on {be} alone (compose drops the published "
+                                    "ports of a service that is only on internal networks)")
+                elif egress[n] is True:
+                    blockers.append(f"{n} calls the internet")
+                elif egress[n] is None:
+                    blockers.append(f"{n} may call the internet (harden cannot tell; set egress = false or true "
+                                    f"for {n} in the harden configuration)")
+            internal = not blockers
+        if blockers:
+            notes.append(f"{be} is not made internal (it keeps a way out to the internet): " + "; ".join(blockers))
+
+        # 6. edits
+        changed_any = False
+        order = [fe, be, "default"]
+
+        def ordered(new: set[str]) -> list[str]:
+            return [x for x in order if x in new] + sorted(new - set(order))
+
+        for n, s in services.items():
+            if n not in nets or n in why_not:
+                continue
+            have = cur[n] if explicit[n] else set()
+            missing = nets[n] - have
+            if not missing:
+                continue
+            self._attach(s, ordered(missing), explicit[n])
+            changed_any = True
+        if not changed_any:
+            return None
+        used = set().union(*nets.values())
+        self._declare(project, [x for x in (fe, be) if x in used and x not in declared], be, internal)
+        for msg in notes:
+            ctx.note(msg)
+        return None
+
+    # ---------------------------------------------------------------------- edits
+    @staticmethod
+    def _attach(svc: Any, add: list[str], explicit: bool) -> None:
+        if explicit:
+            doc, node = svc.owner("networks")
+            value = node["networks"]
+            if isinstance(value, list):
+                for net in add:
+                    doc.append_item(node, "networks", net)
+            else:
+                for net in add:
+                    doc.add_key(value, net, None)
+            return
+        doc, node = svc.defs[0]
+        if "networks" in own_keys(node):  # `networks:` with no value
+            doc.replace_value(node, "networks", list(add))
+        else:
+            doc.add_key(node, "networks", list(add))
+
+    @staticmethod
+    def _declare(project: Any, names: list[str], be: str, internal: bool) -> None:
+        if not names:
+            return
+        doc = project.base
+        data = doc.data
+        value = {n: ({"internal": True} if n == be and internal else None) for n in names}
+        if "networks" in own_keys(data):
+            top = data["networks"]
+            if isinstance(top, dict) and own_keys(top):
+                for n, v in value.items():
+                    doc.add_key(top, n, v)
+            else:
+                doc.replace_value(data, "networks", value)
+            return
+        doc.add_key(data, "networks", value, blank_line=_blank_between_top_keys(doc))
+
+
+def _blank_between_top_keys(doc: Any) -> bool:
+    keys = own_keys(doc.data)
+    for k in keys[1:]:
+        line = doc.data.lc.key(k)[0] - 1
+        while line >= 0 and doc.lines[line].strip().startswith("#"):
+            line -= 1
+        if line >= 0 and not doc.lines[line].strip():
+            return True
+    return False
