@@ -398,6 +398,9 @@ class ComposeDoc:
         anchor = after if after is not None and after in keys else keys[-1]
         col = m.lc.key(keys[0])[1]
         _, last = self.entry_span(m, anchor)
+        # comment lines right below, indented deeper than the keys, belong to the entry above
+        while last + 1 < len(self.lines) and _COMMENT_RE.match(self.lines[last + 1]) and self._indent_of(last + 1) > col:
+            last += 1
         if blank_line is None:
             blank_line = False
         pos = keys.index(anchor) + 1
