@@ -395,15 +395,20 @@ class ComposeDoc:
         keys = own_keys(m)
         if not keys:
             raise EditError("cannot add to an empty mapping")
-        anchor = after if after is not None and after in keys else keys[-1]
-        col = m.lc.key(keys[0])[1]
+        # keys harden added earlier have no position: place the text after the last key that
+        # has one (inserts at the same spot render in the order they were made)
+        placed = [k for k in keys if k in m.lc.data]
+        if not placed:
+            raise EditError("cannot add to a mapping without positions")
+        anchor = after if after is not None and after in placed else placed[-1]
+        col = m.lc.key(placed[0])[1]
         _, last = self.entry_span(m, anchor)
         # comment lines right below, indented deeper than the keys, belong to the entry above
         while last + 1 < len(self.lines) and _COMMENT_RE.match(self.lines[last + 1]) and self._indent_of(last + 1) > col:
             last += 1
         if blank_line is None:
             blank_line = False
-        pos = keys.index(anchor) + 1
+        pos = keys.index(anchor if after is not None and after in placed else keys[-1]) + 1
         if isinstance(m, CommentedMap):
             m.insert(pos, key, value)
         else:

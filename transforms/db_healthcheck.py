@@ -1,0 +1,275 @@
+"""db-healthcheck: give database and broker services a healthcheck that fits their image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harden.catalog import role_of_kind
+from harden.compose_doc import own_keys
+from harden.errors import EditError
+from harden.healthchecks import (
+    NoCheck,
+    healthcheck_state,
+    identify,
+    legacy_version,
+    longer,
+    plan_for,
+    runs_server,
+)
+from harden.transform import Example, Transform
+
+ROLES = {"database", "cache", "queue", "search"}
+
+
+def rel_of(project: Any, doc: Any) -> str:
+    for d, r in zip(project.docs, project.rels):
+        if d is doc:
+            return r
+    return doc.path
+
+
+def ensure_version(project: Any, ctx: Any, need: str) -> None:
+    """Make every file's legacy ``version:`` accept what was written.
+
+    need "start_period": healthcheck.start_period needs 2.3+ / 3.4+ (bump within the major).
+    need "condition": depends_on conditions exist in 2.1+ only and in no 3.x schema: 2.0 is
+    bumped to 2.1, and a 3.x key (obsolete in the Compose Specification) is removed."""
+    for doc in project.docs:
+        v = legacy_version(doc)
+        if v is None:
+            continue
+        line = doc.key_line(doc.data, "version")
+        rel = rel_of(project, doc)
+        old = str(doc.data.get("version"))
+        if need == "condition" and v[0] == 3:
+            doc.delete_key(doc.data, "version")
+            ctx.note(f'removed `version: "{old}"`: depends_on conditions are not valid in the 3.x file '
+                     "format, and the key is obsolete in the Compose Specification", line=line, file=rel)
+            continue
+        new = None
+        if need == "condition" and v[0] == 2 and v < (2, 1):
+            new = "2.1"
+        if need == "start_period" and v[0] == 2 and v < (2, 3):
+            new = "2.3"
+        if need == "start_period" and v[0] == 3 and v < (3, 4):
+            new = "3.4"
+        if new is not None:
+            doc.set_scalar(doc.data, "version", new)
+            ctx.note(f'`version: "{old}"` raised to "{new}": the file format before it does not know '
+                     f"{'healthcheck start_period' if need == 'start_period' else 'depends_on conditions'}",
+                     line=line, file=rel)
+
+
+def _is_shared_anchor(node: Any) -> bool:
+    """The service mapping itself carries an anchor that other mappings may merge."""
+    anchor = getattr(node, "anchor", None)
+    return bool(anchor is not None and getattr(anchor, "value", None))
+
+
+class DbHealthcheck(Transform):
+    """What it does: adds a `healthcheck:` to every database, cache, queue and search service
+    that has none: MySQL `mysqladmin ping -h 127.0.0.1`; MariaDB `healthcheck.sh --connect
+    --innodb_initialized` (tags before 10.4: `mysqladmin ping`); Postgres `pg_isready` over TCP
+    with the container's own `$POSTGRES_USER`/`$POSTGRES_DB`; Redis/Valkey/KeyDB `<cli> ping`;
+    Mongo `mongosh` (`mongo` before 5.0) `db.adminCommand('ping')`; RabbitMQ
+    `rabbitmq-diagnostics -q ping`; Elasticsearch (security off) `_cluster/health`. Services are
+    recognised by image (any registry or namespace) or by the final base of the Dockerfile they
+    build. Interval, timeout, retries and start_period come from the options
+    `healthcheck_interval`, `healthcheck_timeout`, `healthcheck_retries`,
+    `healthcheck_start_period`.
+
+    Why: without a healthcheck, compose only knows that the database container started, not
+    that it accepts connections, so the services that need it start too early and crash. With
+    one, `depends-healthy` can make them wait (`condition: service_healthy`).
+
+    Example:
+
+        db:
+          image: mysql:8.0
+        ->
+        db:
+          image: mysql:8.0
+          healthcheck:
+            test: ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1"]
+            interval: 10s
+            timeout: 5s
+            retries: 5
+            start_period: 30s
+
+    Safety: no check carries a secret. `mysqladmin ping` needs no password (it succeeds on
+    "Access denied" too, which still proves the server answers); MySQL and Postgres are probed
+    over TCP to 127.0.0.1 because the images' first-run temporary servers listen on a socket
+    only, so the check cannot turn green during initialisation. A Redis password given as
+    `--requirepass $${VAR}` or `${VAR}` reaches redis-cli through `REDISCLI_AUTH` (added to the
+    environment as a `${VAR}` reference when needed), never as an argument. MariaDB's
+    healthcheck.sh logs in as the `healthcheck` user the image creates on a new data directory
+    (since 2023-06): an older volume needs one start with `MARIADB_AUTO_UPGRADE=1` (noted).
+    A legacy `version:` that predates `start_period` is raised within its major (2.3 / 3.4).
+
+    When it refuses: a service with any healthcheck (its own, from an anchor, `extends` or an
+    override file, `disable: true`, or one its image or Dockerfile defines) is left alone. It
+    skips, with the reason: a store image that runs another command (a client such as
+    `mysql -h db` or `redis-cli`), images with no safe check (memcached ships no client,
+    Elasticsearch 8 with security on needs a password, SQL Server needs a login, bitnami
+    images that differ from the official ones), Redis with a literal `--requirepass` (the check
+    would have to copy it), a healthcheck mapping without `test`, a service whose mapping is
+    itself an anchor other services merge, and flow-style (`{...}`) services.
+    """
+
+    name = "db-healthcheck"
+    summary = "Add a healthcheck that fits the image to database and broker services"
+    kind = "compose"
+    examples = [
+        Example(
+            "mysql",
+            files={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0  # the database\n"
+                "    environment:\n"
+                "      MYSQL_ROOT_PASSWORD: example\n"
+                "  # the app\n"
+                "  web:\n"
+                "    image: example/web\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0  # the database\n"
+                "    environment:\n"
+                "      MYSQL_ROOT_PASSWORD: example\n"
+                "    healthcheck:\n"
+                '      test: ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1"]\n'
+                "      interval: 10s\n"
+                "      timeout: 5s\n"
+                "      retries: 5\n"
+                "      start_period: 30s\n"
+                "  # the app\n"
+                "  web:\n"
+                "    image: example/web\n"
+            )},
+        ),
+        Example(
+            "postgres-from-another-registry",
+            files={"compose.yaml": (
+                "services:\n"
+                "  pg:\n"
+                "    image: ghcr.io/example/postgres:16-alpine\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  pg:\n"
+                "    image: ghcr.io/example/postgres:16-alpine\n"
+                "    healthcheck:\n"
+                "      test: [\"CMD-SHELL\", 'pg_isready -h 127.0.0.1 -U \"$${POSTGRES_USER:-postgres}\" -d "
+                "\"$${POSTGRES_DB:-$${POSTGRES_USER:-postgres}}\"']\n"
+                "      interval: 10s\n"
+                "      timeout: 5s\n"
+                "      retries: 5\n"
+                "      start_period: 30s\n"
+            )},
+        ),
+        Example(
+            "existing-healthcheck-unchanged",
+            files={"compose.yaml": (
+                "services:\n"
+                "  cache:\n"
+                "    image: redis:7\n"
+                "    healthcheck:\n"
+                "      disable: true\n"
+            )},
+        ),
+        Example(
+            "memcached-skipped",
+            files={"compose.yaml": (
+                "services:\n"
+                "  mc:\n"
+                "    image: memcached:1.6\n"
+            )},
+        ),
+    ]
+
+    def apply(self, project: Any, ctx: Any) -> None:
+        need_version = False
+        for svc in project.services():
+            kind = None
+            ident = identify(project, svc)
+            kind = ident.kind
+            if kind is None or role_of_kind(kind) not in ROLES:
+                continue
+            if ctx.service_suppressed(svc):
+                continue
+            state = healthcheck_state(project, svc)
+            if state in ("compose", "disabled", "image"):
+                continue
+            line = svc.line
+            rel = rel_of(project, svc.doc)
+            if state in ("partial", "image_or_none"):
+                ctx.skip_part(svc.name, "its healthcheck sets no `test` and its image defines none; "
+                              "harden does not complete a healthcheck the user started", line=line, file=rel)
+                continue
+            merged = svc.merged
+            ok, why = runs_server(kind, merged)
+            if not ok:
+                ctx.skip_part(svc.name, f"no healthcheck added: {why}", line=line, file=rel)
+                continue
+            try:
+                plan = plan_for(kind, ident.ref, merged)
+            except NoCheck as e:
+                ctx.skip_part(svc.name, str(e), line=line, file=rel)
+                continue
+            key = "image" if "image" in merged else "build"
+            doc, node = svc.owner(key)
+            if not isinstance(node, dict):
+                continue
+            if _is_shared_anchor(node):
+                ctx.skip_part(svc.name, "the service's mapping is an anchor (&name); a key added here would "
+                              "reach every service that merges it", line=line, file=rel)
+                continue
+            env_doc = env_node = None
+            if plan.env:
+                if svc.inherited("environment"):
+                    ctx.skip_part(svc.name, "the healthcheck needs REDISCLI_AUTH in the environment, which "
+                                  "comes from an anchor or `extends` here; add the healthcheck by hand",
+                                  line=line, file=rel)
+                    continue
+                env_doc, env_node = svc.owner("environment")
+            interval = str(ctx.opt("healthcheck_interval"))
+            timeout = str(ctx.opt("healthcheck_timeout"))
+            retries = ctx.opt("healthcheck_retries")
+            start = longer(str(ctx.opt("healthcheck_start_period")), plan.start_period)
+            hc = {"test": plan.test, "interval": interval, "timeout": timeout,
+                  "retries": int(retries) if str(retries).isdigit() else retries, "start_period": start}
+            token = [d.checkpoint() for d in project.docs]
+            try:
+                if plan.env:
+                    self._add_env(env_doc, env_node, plan.env)
+                doc.add_key(node, "healthcheck", hc)
+            except EditError as e:
+                for d, t in zip(project.docs, token):
+                    d.rollback(t)
+                ctx.skip_part(svc.name, f"cannot add the healthcheck: {e}", line=line, file=rel)
+                continue
+            svc.invalidate()
+            need_version = True
+            for n in plan.notes:
+                ctx.note(f"{svc.name}: {n}", line=line, file=rel_of(project, doc))
+            if ident.source == "variable":
+                ctx.note(f"{svc.name}: the image comes from a variable; the healthcheck fits its default "
+                         f"({ident.ref.raw if ident.ref else '?'})", line=line, file=rel_of(project, doc))
+        if need_version:
+            ensure_version(project, ctx, "start_period")
+
+    @staticmethod
+    def _add_env(doc: Any, node: Any, env: dict) -> None:
+        cur = node.get("environment") if "environment" in own_keys(node) else None
+        if cur is None:
+            doc.add_key(node, "environment", dict(env))
+            return
+        for k, v in env.items():
+            if isinstance(cur, dict):
+                doc.add_key(cur, k, v)
+            elif isinstance(cur, list):
+                doc.append_item(node, "environment", f"{k}={v}")
+            else:
+                raise EditError("environment is neither a mapping nor a list")
