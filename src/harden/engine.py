@@ -21,7 +21,9 @@ from .errors import EditError, HardenError, Skip
 from .io import read_text
 from .project import MAX_FILE_BYTES, Discovery, discover
 
-_PRAGMA = re.compile(r"#\s*harden:\s*(ignore-file|ignore)(?:\[([^\]]*)\])?", re.I)
+# A pragma is a whole comment line: `# harden: ignore`, `# harden: ignore[a, b]`, `# harden: ignore-file`.
+_PRAGMA = re.compile(r"^\s*#\s*harden:\s*(ignore-file|ignore)(?![\w-])\s*(?:\[([^\]]*)\])?", re.I)
+_ANY_PRAGMA = re.compile(r"^\s*#\s*harden\s*:\s*(.*?)\s*$", re.I)
 
 
 @dataclass
@@ -50,6 +52,8 @@ class FileResult:
     before: str
     after: str
     transforms: list[str] = field(default_factory=list)  # those that changed it
+    # (transform, text before, text after) for each transform that changed it, in run order
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -71,10 +75,11 @@ class RunResult:
 
 
 def _leading_comment_block(text: str) -> list[str]:
+    """The comment lines before the first statement (blank lines and a YAML `---` allowed)."""
     out = []
     for line in text.lstrip("\ufeff").splitlines():
         s = line.strip()
-        if not s:
+        if not s or s == "---":
             continue
         if s.startswith("#"):
             out.append(s)
@@ -84,7 +89,7 @@ def _leading_comment_block(text: str) -> list[str]:
 
 
 def _parse_pragma(comment: str) -> tuple[str, set[str] | None] | None:
-    m = _PRAGMA.search(comment)
+    m = _PRAGMA.match(comment)
     if not m:
         return None
     names = None
@@ -93,24 +98,56 @@ def _parse_pragma(comment: str) -> tuple[str, set[str] | None] | None:
     return m.group(1).lower(), names
 
 
+def _union(a: set[str] | None | bool, b: set[str] | None) -> set[str] | None:
+    """Merge two pragmas' name sets; None (= everything) wins."""
+    if a is False:
+        return b
+    if a is None or b is None:
+        return None
+    return set(a) | b
+
+
 def file_pragma(text: str) -> set[str] | None | bool:
     """False: no file pragma; None: ignore everything; a set: ignore those transforms."""
+    found: set[str] | None | bool = False
     for c in _leading_comment_block(text):
         p = _parse_pragma(c)
         if p and p[0] == "ignore-file":
-            return p[1]
-    return False
+            found = _union(found, p[1])
+    return found
 
 
 def pragma_above(lines: list[str], line: int) -> tuple[bool, set[str] | None] | None:
-    """The `# harden: ignore[...]` in the comment block right above 0-based ``line``."""
+    """The `# harden: ignore[...]` pragmas in the comment block right above 0-based ``line``
+    (several merge; a bare `ignore` covers every transform)."""
     j = line - 1
+    found: set[str] | None | bool = False
     while j >= 0 and lines[j].strip().startswith("#"):
         p = _parse_pragma(lines[j])
         if p and p[0] == "ignore":
-            return True, p[1]
+            found = _union(found, p[1])
         j -= 1
-    return None
+    if found is False:
+        return None
+    return True, found
+
+
+def pragma_problems(text: str, known: set[str]) -> list[tuple[int, str]]:
+    """(1-based line, message) for `# harden:` comments that do nothing: an unknown directive
+    or an unknown transform name. A typo in a pragma must not pass in silence."""
+    out = []
+    for i, line in enumerate(text.lstrip("\ufeff").splitlines()):
+        m = _ANY_PRAGMA.match(line)
+        if not m:
+            continue
+        p = _parse_pragma(line)
+        if p is None:
+            out.append((i + 1, f"unknown pragma '# harden: {m.group(1)}' (use ignore, ignore[NAME, ...] or ignore-file)"))
+            continue
+        for n in sorted(p[1] or ()):
+            if n not in known:
+                out.append((i + 1, f"unknown transform {n!r} in '# harden: {m.group(1)}' (known: {', '.join(sorted(known))})"))
+    return out
 
 
 class Context:
@@ -135,6 +172,13 @@ class Context:
     def service_option(self, service: str, key: str, default: Any = None) -> Any:
         return self.options.service(service).get(key, default)
 
+    def _record_suppressed(self, file: str, part: str, reason: str, line: int | None) -> None:
+        key = (self.transform, file, part)
+        if key in self._run._suppressed:  # a transform may ask twice; report once
+            return
+        self._run._suppressed.add(key)
+        self._run.result.outcomes.append(Outcome(self.transform, file, "suppressed", reason, part, line))
+
     def suppressed(self, doc: Any, line0: int | None, part: str) -> bool:
         """True (and recorded) when a `# harden: ignore` pragma above 0-based ``line0`` covers
         this transform."""
@@ -145,20 +189,25 @@ class Context:
             return False
         _, names = p
         if names is None or self.transform in names:
-            self._run.result.outcomes.append(
-                Outcome(self.transform, self._run.rel_of(doc), "suppressed", "# harden: ignore", part, line0 + 1)
-            )
+            self._record_suppressed(self._run.rel_of(doc), part, "# harden: ignore", line0 + 1)
             return True
         return False
 
     def service_suppressed(self, svc: Any) -> bool:
-        doc = svc.doc
-        services = doc.services()
-        try:
-            line0 = services.lc.key(svc.name)[0]
-        except Exception:
-            return False
-        return self.suppressed(doc, line0, svc.name)
+        """True when a pragma above the service's key (in the base file or an override file)
+        or the config's ``[services.NAME] ignore`` covers this transform."""
+        ignored = self.options.service(svc.name).get("ignore") or ()
+        if self.transform in ignored:
+            self._record_suppressed(self._run.rel_of(svc.doc), svc.name, f"[services.{svc.name}] ignore in the config", None)
+            return True
+        for doc, _node in getattr(svc, "defs", [(svc.doc, None)]):
+            try:
+                line0 = doc.services().lc.key(svc.name)[0]
+            except Exception:
+                continue
+            if self.suppressed(doc, line0, svc.name):
+                return True
+        return False
 
     def stage_suppressed(self, doc: Any, stage: Any) -> bool:
         return self.suppressed(doc, stage.startline, f"stage {stage.name}")
@@ -170,8 +219,11 @@ class Context:
 
 class Run:
     def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None,
-                 discovery: Discovery | None = None):
+                 discovery: Discovery | None = None, progress: Any = None):
         self.target = Path(target)
+        self.progress = progress  # progress(phase, done, total) or None
+        self._suppressed: set = set()
+        self._steps: dict[int, list[tuple[str, str, str]]] = {}
         self._given_discovery = discovery
         self.options = options or Options()
         self._transforms = transforms
@@ -209,6 +261,8 @@ class Run:
         doc.abspath = path
         self.docs[key] = doc
         self.rels[id(doc)] = rel
+        if self.progress is not None:
+            self.progress("reading", len(self.docs), self._files_estimate)
         return doc
 
     def load(self) -> None:
@@ -216,6 +270,7 @@ class Run:
 
         d = self.discovery = self._given_discovery or discover(self.target)
         self.result.root = d.root
+        self._files_estimate = sum(len(g.files) for g in d.groups) + len(d.dockerfiles)
         for path, reason in d.skipped:
             self.result.outcomes.append(Outcome("harden", d.rel(path), "skipped", reason))
         errors = self.result.errors
@@ -315,6 +370,33 @@ class Run:
         chosen = set(self.options.selected([c.name for c in classes]))
         return [c for c in classes if c.name in chosen]
 
+    def _check_pragmas(self, transforms: list) -> None:
+        """Notes for pragmas that name no known transform or directive."""
+        if self._transforms is not None:
+            known = {t.name for t in self._transforms}
+        else:
+            from harden.transforms import names
+
+            known = set(names())
+        for doc in self.docs.values():
+            if "harden" not in doc.original:
+                continue
+            for line, msg in pragma_problems(doc.original, known):
+                self.result.notes.append(Note("harden", self.rel_of(doc), msg, line))
+
+    def _record_step(self, doc: Any, name: str, last_text: dict[int, str], before: str | None, after: str | None) -> None:
+        """Remember the text of ``doc`` before and after transform ``name`` (for reports that
+        say which transform made which change)."""
+        try:
+            if after is None:
+                after = doc.render()
+            if before is None:
+                before = last_text.get(id(doc), doc.original)
+        except EditError:
+            return
+        last_text[id(doc)] = after
+        self._steps.setdefault(id(doc), []).append((name, before, after))
+
     def execute(self) -> RunResult:
         self.load()
         if self.result.errors:
@@ -323,6 +405,10 @@ class Run:
         self.result.transforms = [t.name for t in transforms]
         changed_by: dict[int, list[str]] = {}
         file_pragmas: dict[int, Any] = {id(doc): file_pragma(doc.original) for doc in self.docs.values()}
+        self._check_pragmas(transforms)
+        last_text: dict[int, str] = {}
+        total = sum(len(self.units) if t.kind == "dockerfile" else len(self.projects) for t in transforms)
+        done = 0
         for tcls in transforms:
             t = tcls()
             if tcls.kind == "dockerfile":
@@ -330,6 +416,9 @@ class Run:
             else:
                 units = [(p, list(p.docs)) for p in self.projects]
             for unit, docs in units:
+                if self.progress is not None:
+                    self.progress("transforming", done, total)
+                done += 1
                 rel = self.rel_of(docs[0])
                 fp = [file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in docs]
                 if all(fp):
@@ -367,6 +456,8 @@ class Run:
                     for doc, b, a in zip(docs, before, after):
                         if a != b:
                             changed_by.setdefault(id(doc), []).append(t.name)
+                            self._record_step(doc, t.name, last_text, b if doc.kind == "dockerfile" else None,
+                                              a if doc.kind == "dockerfile" else None)
                     self.result.outcomes.append(Outcome(t.name, rel, "changed"))
                 else:
                     self.result.outcomes.append(Outcome(t.name, rel, "unchanged"))
@@ -379,7 +470,9 @@ class Run:
                 self.result.errors.append(HardenError(self.rel_of(doc), f"internal error while rendering: {e}"))
                 continue
             self.result.files.append(FileResult(doc.abspath, self.rel_of(doc), doc.kind, doc.original, after,
-                                                changed_by.get(id(doc), [])))
+                                                changed_by.get(id(doc), []), self._steps.get(id(doc), [])))
+        if self.progress is not None:
+            self.progress("transforming", total, total)
         self.result.files.sort(key=lambda f: f.rel)
         return self.result
 
@@ -446,7 +539,7 @@ def _canonical(result: RunResult) -> RunResult:
 
 
 def run(target: Path, options: Options | None = None, transforms: list | None = None,
-        jobs: int | None = None) -> RunResult:
+        jobs: int | None = None, progress: Any = None) -> RunResult:
     """Run harden on ``target``. Independent sub-projects run in worker processes when there
     are many of them and more than one core (``jobs``, or env HARDEN_JOBS; 1 = sequential)."""
     import os
@@ -457,7 +550,7 @@ def run(target: Path, options: Options | None = None, transforms: list | None = 
     d = discover(Path(target))
     parts = _partitions(d) if jobs > 1 else None
     if not parts:
-        return _canonical(Run(target, options, transforms, discovery=d).execute())
+        return _canonical(Run(target, options, transforms, discovery=d, progress=progress).execute())
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -467,7 +560,9 @@ def run(target: Path, options: Options | None = None, transforms: list | None = 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     chunk = max(1, len(parts) // (jobs * 8))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        for res in pool.map(_run_part, [(target, options, transforms, p) for p in parts], chunksize=chunk):
+        for i, res in enumerate(pool.map(_run_part, [(target, options, transforms, p) for p in parts], chunksize=chunk)):
+            if progress is not None:
+                progress("projects", i + 1, len(parts))
             merged.files += res.files
             merged.outcomes += res.outcomes
             merged.notes += res.notes
