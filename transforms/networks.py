@@ -74,6 +74,7 @@ def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
     Returns True when something changed. Notes say what changed and what could not."""
     changed: list[str] = []
     problems: list[str] = []
+    files: list[Any] = []
     if svc.inherited("ports"):
         ctx.skip_part(svc.name, "its ports come from an anchor or `extends`; harden does not edit through them, "
                       "so they stay published on every interface", line=svc.line)
@@ -84,6 +85,7 @@ def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
         ports = node["ports"]
         if not isinstance(ports, list):
             continue
+        files.append((doc, node))
         for i, item in enumerate(list(ports)):
             if isinstance(item, dict):
                 if "host_ip" in item:
@@ -108,13 +110,21 @@ def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
                 problems.append(f"{item}: {e}")
                 continue
             changed.append(f"{item} -> {new}")
-    line = svc.line
+    doc, node = files[-1] if files else svc.defs[0]
+    where = {"line": doc.key_line(node, "ports"), "file": rel_of(svc.project, doc)}
     if changed:
         ctx.note(f"{svc.name}: {what}'s published port bound to {LOOPBACK} ({'; '.join(changed)}): tools on "
-                 f"this machine still connect through 127.0.0.1, other machines no longer can", line=line)
+                 f"this machine still connect through 127.0.0.1, other machines no longer can", **where)
     for p in problems:
-        ctx.note(f"{svc.name}: {what}'s port {p}: it is reachable from other machines", line=line)
+        ctx.note(f"{svc.name}: {what}'s port {p}: it is reachable from other machines", **where)
     return bool(changed)
+
+
+def rel_of(project: Any, doc: Any) -> str | None:
+    for d, rel in zip(project.docs, project.rels):
+        if d is doc:
+            return rel
+    return None
 
 
 # ------------------------------------------------------------------------- planning
@@ -358,9 +368,6 @@ class Networks(Transform):
             nets, exp = current_networks(s)
             cur[n], explicit[n] = set(nets), exp
             owner[n] = n
-        for n, nm in outside.items():
-            ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
-                          line=services[n].line)
 
         def root(n: str) -> str | None:
             seen = set()
@@ -387,7 +394,7 @@ class Networks(Transform):
                 known[rn] = known[rn] and roles[n].talks_known
 
         stores = {n for n in cur if roles[n].store}
-        public = {n for n in cur if roles[n].public and not roles[n].store}
+        public = {n for n in cur if not roles[n].store and (roles[n].public or (explicit[n] and cur[n] & external))}
         if not stores or not public:
             return None
 
@@ -398,21 +405,22 @@ class Networks(Transform):
             # traffic harden cannot see: assume it talks to the stores (it keeps working)
             return not known[n] and roles[n].role != "proxy"
 
-        # already isolated?
-        def violations(nets: dict[str, set[str]], expl: dict[str, bool]) -> list[tuple[str, str, str]]:
+        # already isolated? A store must not be on the network a public service is reached on:
+        # the implicit `default` everything shares, a public service's only network, or any
+        # network of a public service that does not need the store.
+        def violations(nets: dict[str, set[str]], expl: dict[str, bool], strict: bool) -> list[tuple[str, str, str]]:
             out = []
             for s in sorted(stores):
                 for net in sorted(nets[s]):
                     for p in sorted(public):
-                        if net not in nets[p]:
+                        if net not in nets[p] or (strict and net == be):
                             continue
-                        if net == "default" and not expl[s]:
-                            out.append((s, net, p))
-                        elif net != be and not talks_to_store(p, s):
+                        if strict or (net == "default" and not expl[s]) or len(nets[p]) == 1 \
+                                or not talks_to_store(p, s):
                             out.append((s, net, p))
             return out
 
-        if not violations(cur, explicit):
+        if not violations(cur, explicit, strict=False):
             if any(explicit.values()) and not set().union(*cur.values()) <= {fe, be, "default"}:
                 return "the project's networks already keep the stores away from the public services"
             return None
@@ -440,10 +448,11 @@ class Networks(Transform):
             if n in why_not:
                 nets[n] = set(cur[n])
                 continue
-            r = roles[n]
-            base = set(cur[n]) if explicit[n] else set()
             if n in stores:
                 want = {be}
+            elif explicit[n]:
+                # already on networks of its own: they stay its public side and its way out
+                want = {be} if (n not in public or talks_to_store(n)) else set()
             elif n in public:
                 want = {fe}
                 if talks_to_store(n):
@@ -452,7 +461,7 @@ class Networks(Transform):
                 want = {be}
                 if egress[n] is True:
                     want.add("default")
-            nets[n] = base | want
+            nets[n] = (set(cur[n]) if explicit[n] else set()) | want
 
         # 4. every connection keeps a shared network
         def can_add(n: str, net: str) -> bool:
@@ -493,7 +502,7 @@ class Networks(Transform):
             if not changed:
                 break
 
-        bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur})
+        bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
         if bad:
             s, net, p = bad[0]
             why = f" ({why_not[s]})" if s in why_not else ""
@@ -542,6 +551,9 @@ class Networks(Transform):
             changed_any = True
         if not changed_any:
             return None
+        for n, nm in outside.items():
+            ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
+                          line=services[n].line)
         used = set().union(*nets.values())
         self._declare(project, [x for x in (fe, be) if x in used and x not in declared], be, internal)
         for msg in notes:

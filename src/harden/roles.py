@@ -76,6 +76,7 @@ class Role:
     talks_known: bool = False  # True when talks_to is complete (facts, or the role says so)
     egress: bool | None = None  # calls the internet; None = unknown
     publishes: bool = False
+    ingress: bool = False  # routed to by a proxy of another project (Traefik labels, VIRTUAL_HOST)
     network_mode: str | None = None
     evidence: list[str] = field(default_factory=list)
 
@@ -85,8 +86,8 @@ class Role:
 
     @property
     def public(self) -> bool:
-        """Reachable from outside: publishes ports or is a reverse proxy."""
-        return self.publishes or self.role == "proxy"
+        """Reachable from outside: publishes ports, is a reverse proxy, or a proxy routes to it."""
+        return self.publishes or self.ingress or self.role == "proxy"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -334,6 +335,17 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
                     add(other.name, "Traefik labels")
         for target, fname in _proxy_upstreams(project, svc, others).items():
             add(target, f"upstream in {fname}")
+
+    labels = m.get("labels")
+    label_keys = [str(k) for k in labels] if isinstance(labels, dict) else \
+        [str(x).split("=", 1)[0] for x in labels or [] if isinstance(labels, list)]
+    if any(k.startswith(("traefik.http.routers", "traefik.tcp.routers", "caddy")) or k == "traefik.enable"
+           for k in label_keys):
+        r.ingress = True
+        ev.append("a reverse proxy routes to it (labels)")
+    elif "VIRTUAL_HOST" in env:
+        r.ingress = True
+        ev.append("a reverse proxy routes to it (VIRTUAL_HOST)")
 
     # is talks_to complete?
     if r.store or r.role == "proxy":
