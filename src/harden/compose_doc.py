@@ -277,6 +277,9 @@ class ComposeDoc:
         if isinstance(value, (CommentedMap, CommentedSeq)) and _has_pos(value) and not is_flow(value):
             start = kline
             block_scalar = False
+        elif value is None:
+            start = kline  # `key:` with no value: ruamel places the value at the next token
+            block_scalar = False
         else:
             start = m.lc.value(key)[0] if m.lc.value(key) else kline
             block_scalar = isinstance(value, (LiteralScalarString, FoldedScalarString))
