@@ -248,15 +248,15 @@ _DEBIAN_TAG = re.compile(r"(^|[-_.])(trixie|bookworm|bullseye|buster|stretch|jes
 _WINDOWS_TAG = re.compile(r"windowsservercore|nanoserver|ltsc\d{4}|windows")
 
 _LEAVE_ROLES = {
-    "database": "database server image: its entrypoint starts as root to prepare the data "
-                "directory and drops to its own user itself",
-    "cache": "server image that starts as root and drops to its own user itself",
-    "queue": "server image that starts as root and drops to its own user itself",
-    "search": "server image that runs as its own user or drops privileges itself",
-    "store": "server image that manages its own user",
-    "proxy": "server image that starts as root to bind ports 80/443 and runs its workers as an "
+    "database": "a database server image whose entrypoint starts as root to prepare the data directory "
+                "and then drops to its own user",
+    "cache": "a server image that starts as root and drops to its own user itself",
+    "queue": "a server image that starts as root and drops to its own user itself",
+    "search": "a server image that runs as its own user or drops privileges itself",
+    "store": "a server image that manages its own user",
+    "proxy": "a server image that starts as root to bind ports 80/443 and runs its workers as an "
              "unprivileged user itself",
-    "devtool": "third-party tool image that manages its own user",
+    "devtool": "a third-party tool image that manages its own user",
 }
 # app images built on Apache httpd or php-fpm: the master process is root on purpose
 _APACHE_APPS = {"wordpress", "drupal", "joomla", "nextcloud", "mediawiki", "matomo", "phpmyadmin"}
@@ -275,8 +275,8 @@ def classify(image: str) -> BaseInfo:
     kind = image_kind(ref)
     if kind is not None:
         role = role_of_kind(kind)
-        why = _LEAVE_ROLES.get(role or "", "server image that manages its own user")
-        return BaseInfo(raw, leave=f"base image {raw} is a {kind} {why}; a USER here would break it")
+        why = _LEAVE_ROLES.get(role or "", "a server image that manages its own user")
+        return BaseInfo(raw, leave=f"base image {raw} ({kind}) is {why}; a USER here would break it")
     if name == "php" and ("fpm" in tag or "apache" in tag):
         return BaseInfo(raw, leave=f"base image {raw} runs php-fpm/Apache, whose master process starts as "
                                    "root on purpose and runs the workers as www-data; a USER here would break it")
@@ -591,7 +591,10 @@ class _Planner:
         replace_user = None
         own_user = stage.last("USER")
         if own_user is not None and own_user.startline >= user_at:
-            replace_user = own_user
+            if doc.lines[own_user.startline - 1].strip().startswith("#"):
+                user_at = own_user.endline + 1  # a comment explains it: keep both, add after
+            else:
+                replace_user = own_user
         # where the RUN goes: with USER, or above the first VOLUME whose directory it prepares
         run_at = replace_user.startline if replace_user else user_at
         vol_lines = [d.volume_line for d in run_dirs if d.volume_line is not None]

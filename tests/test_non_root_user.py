@@ -1,0 +1,494 @@
+"""non-root-user: snapshots over the user-* fixtures, the inline examples, the refusals, hadolint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, copy_fixture, harden_run
+from harden.config import DEFAULT_OPTIONS, Options
+from harden.engine import run
+from harden.io import write_atomic
+from harden.report import unified_diff
+from harden.transforms import names
+from harden.transforms.non_root_user import NonRootUser, classify
+
+NAME = "non-root-user"
+USER_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("user-"))
+
+
+def _run(path: Path, **values):
+    opts = Options(select=[NAME], values=dict(DEFAULT_OPTIONS, **values))
+    result = run(path, opts)
+    assert not result.errors, [e.one_line() for e in result.errors]
+    return result
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "proj"
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(text.encode())
+    return root
+
+
+def _after(result, rel: str = "Dockerfile") -> str:
+    for f in result.files:
+        if f.rel == rel:
+            return f.after
+    raise KeyError(rel)
+
+
+def _mine(result, status: str | None = None) -> list:
+    return [o for o in result.outcomes if o.transform == NAME and (status is None or o.status == status)]
+
+
+def _notes(result) -> list[str]:
+    return [n.message for n in result.notes if n.transform == NAME]
+
+
+# ------------------------------------------------------------------ fixtures: snapshots
+
+
+@pytest.mark.parametrize("name", [n for n in USER_FIXTURES if n not in ("user-compose-user", "user-distroless-nonroot",
+                                                                     "user-nonroot-already", "user-pragma", "user-servers")])
+def test_fixture_diff(name, tmp_path, snap_diff):
+    result = _run(copy_fixture(name, tmp_path))
+    assert result.changed_files
+    diff = "".join(unified_diff(f.rel, f.before, f.after) for f in result.changed_files)
+    assert diff == snap_diff
+
+
+@pytest.mark.parametrize("name", USER_FIXTURES)
+def test_fixture_summary(name, tmp_path, snap_text):
+    """What the user reads: files rewritten, skips with their reasons, notes."""
+    result = _run(copy_fixture(name, tmp_path))
+    assert _describe(result) == snap_text
+
+
+def _describe(result) -> str:
+    lines = [f"changed {f.rel}" for f in result.changed_files]
+    for o in _mine(result):
+        if o.status != "changed":
+            part = f" [{o.part}]" if o.part else ""
+            where = f"{o.file}:{o.line}" if o.line else o.file
+            lines.append(f"{o.status}{part} {where}" + (f": {o.reason}" if o.reason else ""))
+    for n in result.notes:
+        if n.transform == NAME:
+            lines.append(f"note {n.file}:{n.line}: {n.message}")
+    return "\n".join(lines) + "\n"
+
+
+# What each fixture must come out as, independent of the snapshots.
+EXPECT = {
+    "user-alpine": ("changed", "USER 10001:10001", None),
+    "user-chainguard": ("changed", "USER 65532:65532", None),
+    "user-compose-target": ("changed", "USER 10001:10001", None),
+    "user-compose-user": ("skipped", None, "sets `user:`"),
+    "user-debian-python": ("changed", "USER 10001:10001", None),
+    "user-distroless": ("changed", "USER 65532:65532", None),
+    "user-distroless-nonroot": ("unchanged", None, None),
+    "user-go-scratch": ("changed", "USER 10001:10001", None),
+    "user-node": ("changed", "USER 1000:1000", None),
+    "user-nonroot-already": ("unchanged", None, None),
+    "user-pragma": ("suppressed", None, "# harden: ignore"),
+    "user-root-at-end": ("changed", "USER 10001:10001", None),
+    "user-servers": ("skipped", None, "a USER here would break it"),
+    "user-syntax-heredoc": ("changed", "USER 10001:10001", None),
+    "user-ubi": ("changed", "USER 10001:10001", None),
+}
+
+
+def test_every_user_fixture_has_an_expectation():
+    assert sorted(EXPECT) == USER_FIXTURES
+
+
+@pytest.mark.parametrize("name", USER_FIXTURES)
+def test_fixture_outcome(name, tmp_path):
+    status, user_line, reason = EXPECT[name]
+    result = _run(copy_fixture(name, tmp_path))
+    statuses = {o.status for o in _mine(result)}
+    assert status in statuses, (statuses, _mine(result))
+    if status == "changed":
+        for f in result.changed_files:
+            assert f.transforms == [NAME]
+            last = _last_user(f.after, f.rel)
+            assert last == user_line.split()[1], f.after
+    else:
+        assert not result.changed_files
+    if reason:
+        assert any(reason in (o.reason or "") for o in _mine(result))
+
+
+def _last_user(text: str, rel: str) -> str | None:
+    """The USER the stage that runs ends with (last stage, or compose target prod)."""
+    from harden.dockerfile_doc import DockerfileDoc
+
+    doc = DockerfileDoc(rel, text)
+    stage = doc.stage_by_name("prod") or doc.stages[-1]
+    u = stage.last("USER")
+    return u.value.strip() if u else None
+
+
+@pytest.mark.parametrize("name", USER_FIXTURES)
+def test_fixture_apply_twice_changes_nothing(name, tmp_path):
+    project = copy_fixture(name, tmp_path)
+    first = _run(project)
+    for f in first.changed_files:
+        write_atomic(f.path, f.after)
+    second = _run(project)
+    assert not second.changed_files
+    # every comment line of the input is still there
+    for f in first.files:
+        before = [ln for ln in f.before.splitlines() if ln.strip().startswith("#")]
+        after = f.after.splitlines()
+        for ln in before:
+            assert ln in after
+
+
+# ------------------------------------------------------------------ hadolint
+
+HADOLINT = shutil.which("hadolint")
+
+
+def _hadolint(path: Path) -> list[str]:
+    proc = subprocess.run([HADOLINT, "--no-color", "--no-fail", "-f", "tty", str(path)], capture_output=True, text=True)
+    return re.findall(r"\b(DL\d{4}|SC\d{4})\b", proc.stdout)
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed")
+@pytest.mark.parametrize("name", USER_FIXTURES)
+def test_hadolint_no_dl3002_no_new_dl3066(name, tmp_path):
+    project = copy_fixture(name, tmp_path)
+    result = _run(project)
+    for f in result.files:
+        before = tmp_path / "before.Dockerfile"
+        after = tmp_path / "after.Dockerfile"
+        before.write_text(f.before)
+        after.write_text(f.after)
+        codes_before, codes_after = _hadolint(before), _hadolint(after)
+        if f.changed:
+            assert "DL3002" not in codes_after, (f.rel, codes_after)
+        assert codes_after.count("DL3066") <= codes_before.count("DL3066"), (f.rel, codes_after)
+        new = set(codes_after) - set(codes_before) - {"DL3059"}  # DL3059: info, consecutive RUNs
+        assert not new, (f.rel, new)
+
+
+# ------------------------------------------------------------------ inline examples
+
+
+@pytest.mark.parametrize("example", NonRootUser.examples, ids=lambda e: e.name)
+def test_inline_examples(example, tmp_path):
+    project = _project(tmp_path, example.files)
+    result = _run(project)
+    for rel, before in example.files.items():
+        assert _after(result, rel) == example.expect.get(rel, before)
+
+
+def test_docstring_has_the_sections():
+    doc = NonRootUser.docs()
+    for section in ("What it does:", "Why:", "Example:", "Safety:", "When it refuses:"):
+        assert section in doc
+
+
+# ------------------------------------------------------------------ base image families
+
+
+@pytest.mark.parametrize(
+    "image, family, existing",
+    [
+        ("python:3.12-slim", "debian", None),
+        ("python:3.12", "debian", None),
+        ("python:3.12-alpine3.20", "alpine", None),
+        ("docker.io/library/python:3.11-slim-bookworm", "debian", None),
+        ("ubuntu:24.04", "debian", None),
+        ("debian:bookworm-slim", "debian", None),
+        ("golang:1.22", "debian", None),
+        ("alpine:3.20", "alpine", None),
+        ("busybox:1.36", "alpine", None),
+        ("node:20", "debian", (1000, 1000, "node")),
+        ("node:20-alpine", "alpine", (1000, 1000, "node")),
+        ("redhat/ubi9:latest", "rhel", None),
+        ("registry.access.redhat.com/ubi8/ubi", "rhel", None),
+        ("fedora:40", "rhel", None),
+        ("rockylinux:9", "rhel", None),
+        ("eclipse-temurin:21-jre", "debian", None),
+        ("eclipse-temurin:21-jre-alpine", "alpine", None),
+        ("gcr.io/distroless/static-debian12", "distroless", (65532, 65532, "nonroot")),
+        ("cgr.dev/chainguard/python:latest", "chainguard", (65532, 65532, "nonroot")),
+        ("cgr.dev/chainguard/wolfi-base", "alpine", None),
+        ("ghcr.io/example/app:1.0-bookworm", "debian", None),
+        ("scratch", "scratch", None),
+    ],
+)
+def test_classify_family(image, family, existing):
+    info = classify(image)
+    assert (info.family, info.existing, info.leave, info.unknown) == (family, existing, None, None)
+
+
+def test_classify_defaults_and_shells():
+    assert classify("gcr.io/distroless/base-debian12:nonroot").default_nonroot
+    assert not classify("gcr.io/distroless/base-debian12").default_nonroot
+    assert not classify("gcr.io/distroless/base-debian12").shell
+    assert classify("cgr.dev/chainguard/python:latest").default_nonroot
+    assert classify("cgr.dev/chainguard/python:latest-dev").shell
+    assert not classify("cgr.dev/chainguard/python:latest").shell
+    assert not classify("scratch").shell
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["nginx:1.27", "httpd:2.4", "postgres:16-alpine", "mysql:8.0", "mariadb:11", "redis:7", "rabbitmq:3",
+     "bitnami/postgresql:16", "php:8.3-fpm-alpine", "php:8.2-apache", "wordpress:6", "haproxy:2.9",
+     "mongo:7", "traefik:v3.0"],
+)
+def test_classify_leaves_servers(image):
+    assert classify(image).leave
+
+
+@pytest.mark.parametrize(
+    "image, why",
+    [
+        ("registry.access.redhat.com/ubi9/ubi-minimal:9.4", "without useradd"),
+        ("redhat/ubi8-minimal", "without useradd"),
+        ("amazonlinux:2023", "Amazon Linux"),
+        ("mcr.microsoft.com/windows/servercore:ltsc2022", "Windows"),
+        ("python:3.12-windowsservercore", "Windows"),
+        ("myorg/base-image:1.4", "cannot tell"),
+    ],
+)
+def test_classify_unknown(image, why):
+    info = classify(image)
+    assert info.unknown and why in info.unknown and info.family is None
+
+
+def test_php_cli_is_debian():
+    assert classify("php:8.3-cli").family == "debian"
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def test_refuses_minimal_rpm_base(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM registry.access.redhat.com/ubi9/ubi-minimal\nCMD [\"sleep\", \"1\"]\n"})
+    result = _run(p)
+    assert not result.changed_files
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "useradd" in o.reason
+
+
+def test_refuses_unknown_base_with_reason(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM ourcorp/platform-base:7\nCMD [\"run\"]\n"})
+    result = _run(p)
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "ourcorp/platform-base:7" in o.reason
+
+
+def test_follows_alias_chain_to_the_base(tmp_path):
+    text = ("FROM python:3.12-alpine AS base\nRUN pip install flask\n\nFROM base AS runtime\nCOPY . /app\n"
+            "CMD [\"python\", \"/app/main.py\"]\n")
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    out = _after(result)
+    assert "adduser -S -D -u 10001 -G app app" in out
+    assert out.index("adduser") > out.index("FROM base AS runtime")
+    assert out.count("USER ") == 1
+
+
+def test_base_from_arg_default_and_compose_override(tmp_path):
+    files = {
+        "Dockerfile": "ARG BASE=python:3.12-slim\nFROM ${BASE}\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n",
+        "compose.yaml": "services:\n  a:\n    build:\n      context: .\n      args:\n        BASE: python:3.12-alpine\n",
+    }
+    result = _run(_project(tmp_path, files))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "differs between build arguments" in o.reason
+    files["compose.yaml"] = "services:\n  a:\n    build:\n      context: .\n      args:\n        BASE: python:3.11-slim\n"
+    result = _run(_project(tmp_path / "b", files))
+    assert "groupadd --system --gid 10001 app" in _after(result)
+
+
+def test_base_from_arg_without_default_is_refused(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "ARG BASE\nFROM ${BASE}\nCMD [\"x\"]\n"})
+    (o,) = _mine(_run(p))
+    assert o.status == "skipped" and "build argument" in o.reason
+
+
+@pytest.mark.parametrize("user", ["root", "0", "0:0", "root:root", "0:root"])
+def test_root_user_spellings_are_replaced(user, tmp_path):
+    p = _project(tmp_path, {"Dockerfile": f"FROM debian:bookworm-slim\nUSER {user}\nRUN true\nCMD [\"true\"]\n"})
+    out = _after(_run(p))
+    lines = out.splitlines()
+    assert lines[1] == f"USER {user}"  # still root for the RUN after it
+    assert lines[-2] == "USER 10001:10001" and lines[-1] == 'CMD ["true"]'
+
+
+def test_variable_user_is_left(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM debian:bookworm-slim\nARG APP_USER=root\nUSER ${APP_USER}\nCMD [\"true\"]\n"})
+    result = _run(p)
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "build variable" in o.reason
+    assert not result.changed_files
+
+
+def test_same_name_or_uid_already_created_is_refused(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM debian:bookworm-slim\nRUN useradd --uid 10001 svc\nCMD [\"true\"]\n"})
+    (o,) = _mine(_run(p))
+    assert o.status == "skipped" and "10001" in o.reason
+
+
+def test_other_user_created_but_unused_gets_a_note(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM debian:bookworm-slim\nRUN useradd -m worker\nCMD [\"true\"]\n"})
+    result = _run(p)
+    assert "USER 10001:10001" in _after(result)
+    assert any("creates a user (worker)" in n for n in _notes(result))
+
+
+def test_child_stage_with_build_steps_blocks_the_target(tmp_path):
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
+                       "FROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
+    }
+    result = _run(_project(tmp_path, files))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "stage test is built FROM this stage" in o.reason
+    assert not result.changed_files
+
+
+def test_two_targets_both_get_the_user(tmp_path):
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS base\nRUN pip install flask\n\nFROM base AS web\nCMD [\"flask\", \"run\"]\n\n"
+                       "FROM base AS worker\nCMD [\"python\", \"-m\", \"worker\"]\n\nFROM base AS test\nRUN pip install pytest\n"),
+        "compose.yaml": ("services:\n  web:\n    build:\n      context: .\n      target: web\n"
+                         "  worker:\n    build:\n      context: .\n      target: worker\n"),
+    }
+    out = _after(_run(_project(tmp_path, files)))
+    from harden.dockerfile_doc import DockerfileDoc
+
+    doc = DockerfileDoc("Dockerfile", out)
+    assert doc.stage_by_name("web").last("USER").value == "10001:10001"
+    assert doc.stage_by_name("worker").last("USER").value == "10001:10001"
+    assert doc.stage_by_name("base").last("USER") is None
+    assert doc.stage_by_name("test").last("USER") is None
+
+
+def test_compose_user_on_one_of_two_services_still_changes(tmp_path):
+    files = {
+        "Dockerfile": "FROM python:3.12-slim\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n",
+        "compose.yaml": "services:\n  a:\n    build: .\n    user: \"1000\"\n  b:\n    build: .\n",
+    }
+    assert "USER 10001:10001" in _after(_run(_project(tmp_path, files)))
+
+
+def test_options_change_ids_and_names(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM alpine:3.20\nCOPY run.sh /\nCMD [\"/run.sh\"]\n"})
+    out = _after(_run(p, uid=2000, gid=3000, user="svc", group="svcs"))
+    assert "addgroup -S -g 3000 svcs" in out and "adduser -S -D -u 2000 -G svcs svc" in out
+    assert "USER 2000:3000" in out
+
+
+def test_low_port_is_noted(tmp_path):
+    p = _project(tmp_path, {"Dockerfile": "FROM python:3.12-slim\nCOPY . /app\nEXPOSE 80 8443/tcp\nCMD [\"python\", \"/app/x.py\"]\n"})
+    result = _run(p)
+    notes = _notes(result)
+    assert any(n.startswith("EXPOSE 80:") for n in notes)
+    assert not any("8443" in n for n in notes)
+
+
+def test_bind_mounts_socket_and_code_volume_are_noted_not_chowned(tmp_path):
+    files = {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"x.py\"]\n",
+        "compose.yaml": ("services:\n  a:\n    build: .\n    volumes:\n      - ./logs:/var/log/a\n"
+                         "      - /var/run/docker.sock:/var/run/docker.sock\n      - code:/app\n"
+                         "volumes:\n  code:\n"),
+    }
+    result = _run(_project(tmp_path, files))
+    out = _after(result)
+    assert "chown" not in out and "mkdir" not in out
+    notes = " | ".join(_notes(result))
+    assert "bind-mounts ./logs at /var/log/a" in notes
+    assert "socket /var/run/docker.sock" in notes
+    assert "/app (volume of service a) is the app's working directory" in notes
+
+
+def test_volume_in_parent_stage_is_noted(tmp_path):
+    text = "FROM debian:bookworm-slim AS base\nVOLUME /data\n\nFROM base\nCOPY x /x\nCMD [\"/x\"]\n"
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    assert "mkdir" not in _after(result)
+    assert any("VOLUME /data is declared in stage base" in n for n in _notes(result))
+
+
+def test_user_block_goes_above_volume_it_prepares(tmp_path):
+    text = ("FROM debian:bookworm-slim\n# state lives here\nVOLUME /var/lib/thing\nRUN apt-get update\n"
+            "CMD [\"thing\"]\n")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    lines = out.splitlines()
+    assert lines[1].startswith("RUN groupadd")  # above the comment that leads the VOLUME
+    assert lines.index("# state lives here") > lines.index("    && chown 10001:10001 /var/lib/thing")
+    assert lines[-2] == "USER 10001:10001"  # USER after the last RUN
+
+
+def test_sqlite_relative_to_code_dir_is_noted(tmp_path):
+    files = {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nENV DATABASE_URL=sqlite:///app.db\nCMD [\"python\", \"x.py\"]\n",
+    }
+    result = _run(_project(tmp_path, files))
+    assert "chown" not in _after(result)
+    assert any("/app (ENV DATABASE_URL)" in n for n in _notes(result))
+
+
+def test_escape_directive_is_used_for_continuations(tmp_path):
+    text = "# escape=`\nFROM debian:bookworm-slim\nVOLUME /data\nCMD [\"x\"]\n"
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert "RUN groupadd --system --gid 10001 app `\n" in out
+    assert "\\" not in out
+
+
+def test_crlf_and_no_final_newline(tmp_path):
+    text = "FROM debian:bookworm-slim\r\nRUN echo hi\r\nCMD [\"x\"]"
+    p = _project(tmp_path, {"Dockerfile": text})
+    out = _after(_run(p))
+    assert out.endswith('CMD ["x"]') and "\r\nUSER 10001:10001\r\n" in out
+    assert "\n" not in out.replace("\r\n", "")
+
+
+def test_stage_ending_in_run_gets_user_at_end_of_file(tmp_path):
+    for text in ("FROM debian:bookworm-slim\nRUN echo hi\n", "FROM debian:bookworm-slim\nRUN echo hi"):
+        p = _project(tmp_path / str(len(text)), {"Dockerfile": text})
+        out = _after(_run(p))
+        assert out.rstrip("\n").endswith("USER 10001:10001")
+        assert out.endswith("\n") == text.endswith("\n")
+
+
+def test_heredoc_at_end_of_stage(tmp_path):
+    text = "FROM debian:bookworm-slim\nRUN <<EOT\nset -e\necho hi\nEOT\n"
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert out.startswith(text) and out.endswith("USER 10001:10001\n")
+
+
+# ------------------------------------------------------------------ with split-stages
+
+
+@pytest.mark.skipif("split-stages" not in names(), reason="split-stages not written yet")
+@pytest.mark.parametrize("name", ["user-debian-python", "user-syntax-heredoc", "user-root-at-end"])
+def test_combined_with_split_stages(name, tmp_path):
+    from harden.dockerfile_doc import DockerfileDoc
+
+    project = copy_fixture(name, tmp_path)
+    result = harden_run(project, select=["split-stages", NAME])
+    assert not result.errors
+    assert not [o for o in result.outcomes if o.status == "failed"], result.outcomes
+    out = _after(result)
+    doc = DockerfileDoc("Dockerfile", out)
+    final = doc.stages[-1]
+    assert final.last("USER") is not None and final.last("USER").value == "10001:10001"
+    for st in doc.stages[:-1]:
+        assert st.last("USER") is None or st.last("USER").value in ("root", "0")
+    # nothing that needs root after the USER of the final stage
+    after_user = [i.instruction for i in final.instructions if i.startline > final.last("USER").startline]
+    assert "RUN" not in after_user
