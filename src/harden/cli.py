@@ -1,11 +1,17 @@
 """The command line: options -> engine -> render -> exit code.
 
 Start-up time is product quality: nothing heavy is imported at module level (ruamel,
-dockerfile-parse and libcst load only when a command needs them).
+dockerfile-parse and libcst load only when a command needs them; json and tomllib only when
+an output or a config file needs them).
+
+Exit codes: 0 nothing to do (or `apply` done), 1 `diff` found pending changes, 2 error (bad
+input, bad option, bad config: one line ``harden: error: WHERE: what is wrong``), 130
+interrupted.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -24,10 +30,15 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "json", "sarif")
+
+
+class _Fail(Exception):
+    """One error line, then exit 2."""
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"harden: error: {msg}\n")
+    sys.stderr.write(f"harden: error: {' '.join(str(msg).split())}\n")
 
 
 def _version(value: bool) -> None:
@@ -50,54 +61,91 @@ def _split(values: Optional[List[str]]) -> list[str]:
     return out
 
 
-def _options(path: Path, select: Optional[List[str]], ignore: Optional[List[str]]):
+def _options(path: Path, select: Optional[List[str]], ignore: Optional[List[str]],
+             sets: Optional[List[str]] = None, config: Optional[Path] = None):
+    """Defaults < config file < command line. ``--select``/``--ignore`` replace the file's lists
+    (``--ignore ''`` clears it); ``--set KEY=VALUE`` replaces one option."""
     from .config import Options
+    from .errors import HardenError
     from harden.transforms import names
 
     known = names()
+    for flag, values in (("--select", select), ("--ignore", ignore)):
+        for n in _split(values):
+            if n not in known:
+                raise _Fail(f"{flag}: unknown transform {n!r} (known: {', '.join(known) or 'none'})")
     opts = Options()
     try:
-        from .settings import load_settings  # config file support, when present
-
-        opts = load_settings(path, opts)
-    except ModuleNotFoundError as e:
+        from .settings import load_settings, parse_set
+    except ModuleNotFoundError as e:  # pragma: no cover - settings.py ships with harden
         if e.name != "harden.settings":
             raise
-    sel, ign = _split(select), _split(ignore)
-    for n in sel + ign:
-        if n not in known:
-            raise typer.BadParameter(f"unknown transform {n!r} (known: {', '.join(known)})")
-    if select:
-        opts.select = sel
-    if ignore:
-        opts.ignore = ign
+    else:
+        opts = load_settings(path, opts, config=config, known=known)
+        for item in sets or []:
+            try:
+                key, value = parse_set(item)
+            except HardenError as e:
+                raise _Fail(e.one_line()) from None
+            opts.values[key] = value
+    if select is not None:
+        opts.select = _split(select)
+    if ignore is not None:
+        opts.ignore = _split(ignore)
     return opts
 
 
-def _execute(path: Path, select, ignore):
+def _check_format(format: str, allowed: tuple[str, ...] = FORMATS) -> None:
+    if format not in allowed:
+        raise _Fail(f"--format: unknown format {format!r} (use {', '.join(allowed)})")
+
+
+def _execute(path: Path, select, ignore, sets=None, config=None):
     from .engine import run
     from .errors import HardenError
 
     if not path.exists() and not path.is_symlink():
-        _err(f"{path}: no such file or directory")
-        raise typer.Exit(EXIT_ERROR)
+        raise _Fail(f"{path}: no such file or directory")
+    if path.is_symlink() and not path.exists():
+        raise _Fail(f"{path}: broken symlink")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise _Fail(f"{path}: cannot read folder: permission denied")
+    progress = None
     try:
-        opts = _options(path, select, ignore)
-        result = run(path, opts)
+        opts = _options(path, select, ignore, sets, config)
+        from .progress import Progress
+
+        progress = Progress.for_stderr()
+        result = run(path, opts, progress=progress)
     except HardenError as e:
-        _err(e.one_line())
-        raise typer.Exit(EXIT_ERROR)
+        raise _Fail(e.one_line()) from None
+    finally:
+        if progress is not None:
+            progress.close()
     if result.errors:
-        for e in result.errors:
+        for e in result.errors[:-1]:
             _err(e.one_line())
-        raise typer.Exit(EXIT_ERROR)
+        raise _Fail(result.errors[-1].one_line())
     return result
 
 
+def _render(result, format: str, *, applied: bool) -> None:
+    from . import report
+
+    if format == "json":
+        sys.stdout.write(report.json_text(result, applied=applied))
+    elif format == "sarif":
+        from .sarif import sarif_text
+
+        sys.stdout.write(sarif_text(result, applied=applied))
+
+
 PathArg = typer.Argument(Path("."), help="Project folder, or one Dockerfile or compose file.", show_default=True)
-SelectOpt = typer.Option(None, "--select", help="Run only these transforms (repeat or comma-separate).")
-IgnoreOpt = typer.Option(None, "--ignore", help="Do not run these transforms.")
+SelectOpt = typer.Option(None, "--select", help="Run only these transforms (repeat or comma-separate). Replaces the config's select.")
+IgnoreOpt = typer.Option(None, "--ignore", help="Do not run these transforms. Replaces the config's ignore ('' clears it).")
 FormatOpt = typer.Option("text", "--format", help="text, json or sarif.")
+SetOpt = typer.Option(None, "--set", metavar="KEY=VALUE", help="Set a transform option (uid=1000, backend_network=db); wins over the config file.")
+ConfigOpt = typer.Option(None, "--config", help="Read this config file instead of PATH/.harden.toml or PATH/pyproject.toml [tool.harden].")
 
 
 @app.command()
@@ -106,23 +154,22 @@ def diff(
     select: Optional[List[str]] = SelectOpt,
     ignore: Optional[List[str]] = IgnoreOpt,
     format: str = FormatOpt,
-    color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the diff (default: on a terminal)."),
+    sets: Optional[List[str]] = SetOpt,
+    config: Optional[Path] = ConfigOpt,
+    color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the diff (default: when stdout is a terminal and NO_COLOR is unset)."),
 ) -> None:
     """Show what apply would change, as a unified diff. Exit 0: nothing to do, 1: changes pending, 2: error."""
     from . import report
 
-    result = _execute(path, select, ignore)
+    _check_format(format)
+    result = _execute(path, select, ignore, sets, config)
     pending = bool(result.changed_files)
-    if format == "json":
-        sys.stdout.write(report.json_text(result, applied=False))
-    elif format == "sarif":
-        from .sarif import sarif_text
-
-        sys.stdout.write(sarif_text(result))
-    else:
-        use_color = sys.stdout.isatty() if color is None else color
+    if format == "text":
+        use_color = (sys.stdout.isatty() and not os.environ.get("NO_COLOR")) if color is None else color
         sys.stdout.write(report.diff_text(result, color=use_color))
         sys.stderr.write(report.summary_text(result, applied=False))
+    else:
+        _render(result, format, applied=False)
     raise typer.Exit(EXIT_PENDING if pending else EXIT_OK)
 
 
@@ -132,28 +179,26 @@ def apply(
     select: Optional[List[str]] = SelectOpt,
     ignore: Optional[List[str]] = IgnoreOpt,
     format: str = FormatOpt,
+    sets: Optional[List[str]] = SetOpt,
+    config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Rewrite the files in place. Exit 0, or 2 on error."""
+    """Rewrite the files in place and print what changed. Exit 0, or 2 on error."""
     from . import report
     from .io import clean_stale_temps, write_atomic
 
-    result = _execute(path, select, ignore)
+    _check_format(format)
+    result = _execute(path, select, ignore, sets, config)
     for folder in {f.path.parent for f in result.files}:
         clean_stale_temps(folder)
     for f in result.changed_files:
         try:
             write_atomic(f.path, f.after)
         except OSError as e:
-            _err(f"{f.rel}: cannot write: {e.strerror or e}")
-            raise typer.Exit(EXIT_ERROR)
-    if format == "json":
-        sys.stdout.write(report.json_text(result, applied=True))
-    elif format == "sarif":
-        from .sarif import sarif_text
-
-        sys.stdout.write(sarif_text(result))
-    else:
+            raise _Fail(f"{f.rel}: cannot write: {e.strerror or e}") from None
+    if format == "text":
         sys.stdout.write(report.summary_text(result, applied=True))
+    else:
+        _render(result, format, applied=True)
     raise typer.Exit(EXIT_OK)
 
 
@@ -162,6 +207,7 @@ def list_(format: str = typer.Option("text", "--format", help="text or json.")) 
     """List the transforms, in the order they run."""
     from harden.transforms import all_transforms
 
+    _check_format(format, ("text", "json"))
     ts = all_transforms()
     if format == "json":
         import json
@@ -180,14 +226,38 @@ def explain(name: str = typer.Argument(..., help="A transform name (see `harden 
 
     t = by_name(name)
     if t is None:
-        _err(f"unknown transform {name!r} (known: {', '.join(names())})")
-        raise typer.Exit(EXIT_ERROR)
+        raise _Fail(f"unknown transform {name!r} (known: {', '.join(names())})")
     sys.stdout.write(f"{t.name}: {t.summary}\n\n{t.docs()}\n")
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point. Usage errors (unknown option, missing value) become one line and exit 2,
+    like every other error."""
+    try:  # typer >= 0.20 vendors click as typer._click; older typer uses click itself
+        from typer import _click as click
+    except ImportError:  # pragma: no cover
+        import click  # type: ignore[no-redef]
+
     try:
-        app()
-    except KeyboardInterrupt:
+        rc = app(args=argv, prog_name="harden", standalone_mode=False)
+    except _Fail as e:
+        _err(str(e))
+        rc = EXIT_ERROR
+    except click.exceptions.NoArgsIsHelpError as e:  # bare `harden`: the help, as before
+        sys.stdout.write((e.ctx.get_help() if e.ctx else "") + "\n")
+        rc = EXIT_ERROR
+    except click.ClickException as e:
+        _err(e.format_message())
+        rc = e.exit_code if e.exit_code else EXIT_ERROR
+    except (click.exceptions.Abort, KeyboardInterrupt):
         _err("interrupted")
-        sys.exit(130)
+        rc = 130
+    except BrokenPipeError:  # `harden diff | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        rc = EXIT_ERROR
+    if isinstance(rc, int):
+        sys.exit(rc)
+    sys.exit(EXIT_OK)
