@@ -1,0 +1,414 @@
+"""depends-healthy: services wait until the databases they use report healthy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harden.catalog import role_of_kind
+from harden.compose_doc import is_flow, own_keys
+from harden.errors import EditError
+from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
+from harden.transform import Example, Transform
+from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
+
+HEALTHY = "service_healthy"
+STARTED = "service_started"
+
+# environment keys that name a host (DB_HOST, DATABASE_URL, REDIS_ADDR, CELERY_BROKER_URL, ...)
+_HOSTISH_KEY = re.compile(r"HOST|URL|URI|ADDR|SERVER|DSN|BROKER|ENDPOINT|CONN|NODES", re.I)
+_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}")
+
+# client libraries (app-source facts) -> the kinds of service they talk to
+CLIENT_KINDS = {
+    "psycopg": {"postgres"}, "psycopg2": {"postgres"}, "asyncpg": {"postgres"}, "pg8000": {"postgres"},
+    "pymysql": {"mysql", "mariadb"}, "mysqlclient": {"mysql", "mariadb"}, "MySQLdb": {"mysql", "mariadb"},
+    "mysql": {"mysql", "mariadb"}, "aiomysql": {"mysql", "mariadb"}, "mysql.connector": {"mysql", "mariadb"},
+    "mariadb": {"mariadb", "mysql"},
+    "redis": {"redis", "valkey", "keydb", "dragonfly"}, "aioredis": {"redis", "valkey", "keydb", "dragonfly"},
+    "pymongo": {"mongo"}, "motor": {"mongo"},
+    "pika": {"rabbitmq"}, "aio_pika": {"rabbitmq"}, "kombu": {"rabbitmq", "redis"},
+    "elasticsearch": {"elasticsearch"},
+}
+
+
+def hosts_in_value(value: Any) -> set[str]:
+    """Host names in an environment value: ``db``, ``db:5432``, ``postgres://u:p@db:5432/x``,
+    ``mongodb://a:27017,b:27017/x``, ``${DB_HOST:-db}``."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return set()
+    s = _DEFAULT.sub(lambda m: m.group(1), str(value)).strip()
+    out: set[str] = set()
+    for part in re.split(r"[\s;]+", s):
+        if not part:
+            continue
+        if "://" in part:
+            try:
+                netloc = urlsplit(part).netloc
+            except ValueError:
+                continue
+            netloc = netloc.rsplit("@", 1)[-1]
+            for h in netloc.split(","):
+                h = h.strip()
+                if h.startswith("["):
+                    continue
+                out.add(h.split(":", 1)[0].lower())
+        else:
+            for h in part.split(","):
+                h = h.rsplit("@", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+                if h:
+                    out.add(h.lower())
+    return out
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        if not path.is_file() or path.stat().st_size > 1_000_000:
+            return out
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, _, v = line.partition("=")
+        k = k.strip()
+        if k.startswith("export "):
+            k = k[7:].strip()
+        v = v.strip()
+        if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+            v = v[1:-1]
+        out[k] = v
+    return out
+
+
+def env_files(svc: Any) -> list[tuple[str, dict[str, str]]]:
+    """(display name, variables) of the service's env_file entries, read relative to the file
+    that sets them."""
+    ef = svc.merged.get("env_file")
+    if ef is None:
+        return []
+    doc, _node = svc.owner("env_file")
+    base = Path(getattr(doc, "abspath", doc.path)).parent
+    items = ef if isinstance(ef, list) else [ef]
+    out = []
+    for it in items:
+        p = it.get("path") if isinstance(it, dict) else it
+        if not isinstance(p, str) or "$" in p:
+            continue
+        out.append((p, _read_env_file(base / p)))
+    return out
+
+
+def dependencies(merged: dict) -> list[str]:
+    d = merged.get("depends_on")
+    if isinstance(d, dict):
+        return [str(k) for k in d]
+    if isinstance(d, list):
+        return [str(x) for x in d if isinstance(x, str)]
+    return []
+
+
+def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        n = todo.pop()
+        if n == goal:
+            return True
+        if n in seen:
+            continue
+        seen.add(n)
+        todo.extend(graph.get(n, ()))
+    return False
+
+
+class DependsHealthy(Transform):
+    """What it does: every `depends_on` edge to a service that has a healthcheck (its own, one
+    db-healthcheck just added, or its image's) becomes `condition: service_healthy`. A short
+    list (`depends_on: [db, cache]`) turns into the long form in place, in the same order and
+    with its comments; its other edges get `condition: service_started` (what the short form
+    meant). Existing conditions are kept. A service whose environment or env file names a
+    database, cache, queue or search service as a host (`DB_HOST: db`,
+    `DATABASE_URL: postgres://u:p@db:5432/app`, `- REDIS_HOST=cache`), or whose source uses its
+    client library (app-source facts), but has no edge to it gets one, with a note.
+
+    Why: `depends_on` alone only orders container start-up. A service that connects to its
+    database once at start-up then races the database's initialisation and crashes. With
+    `service_healthy`, compose starts it only after the database's healthcheck passes.
+
+    Example:
+
+        web:
+          depends_on:
+            - db      # primary store
+            - mailer
+        ->
+        web:
+          depends_on:
+            db:      # primary store
+              condition: service_healthy
+            mailer:
+              condition: service_started
+
+    Safety: `up` now waits for the dependency's healthcheck; a dependency that turns unhealthy
+    stops its dependents from starting (that is the point). `service_healthy` is only written
+    for a dependency with a healthcheck that runs: never for one without, or with
+    `disable: true` (compose would reject or hang). Edits go into the file that writes
+    `depends_on` (base or override). Long-form conditions do not exist in the legacy 3.x file
+    format or in 2.0: a `version: "3.x"` key is removed (obsolete in the Compose
+    Specification) and "2"/"2.0" is raised to "2.1", with a note. New edges are never added
+    when they would close a cycle, or to a service hidden behind a profile the dependent
+    does not share.
+
+    When it refuses: a `depends_on` that comes only from an anchor (`<<: *defaults`) or
+    `extends` (editing it would change every service sharing it), flow-style mappings
+    (`{...}`), and unusual list layouts are left alone with the reason.
+    """
+
+    name = "depends-healthy"
+    summary = "Make dependents wait for healthy databases (condition: service_healthy)"
+    kind = "compose"
+    examples = [
+        Example(
+            "short-list",
+            files={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: postgres:16\n"
+                "    healthcheck:\n"
+                '      test: ["CMD-SHELL", "pg_isready -h 127.0.0.1"]\n'
+                "  mailer:\n"
+                "    image: example/mailer\n"
+                "  web:\n"
+                "    image: example/web\n"
+                "    depends_on:\n"
+                "      - db  # primary store\n"
+                "      # outgoing mail\n"
+                "      - mailer\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: postgres:16\n"
+                "    healthcheck:\n"
+                '      test: ["CMD-SHELL", "pg_isready -h 127.0.0.1"]\n'
+                "  mailer:\n"
+                "    image: example/mailer\n"
+                "  web:\n"
+                "    image: example/web\n"
+                "    depends_on:\n"
+                "      db:  # primary store\n"
+                "        condition: service_healthy\n"
+                "      # outgoing mail\n"
+                "      mailer:\n"
+                "        condition: service_started\n"
+            )},
+        ),
+        Example(
+            "edge-from-environment",
+            files={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+                "    healthcheck:\n"
+                '      test: ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1"]\n'
+                "  worker:\n"
+                "    image: example/worker\n"
+                "    environment:\n"
+                "      - DB_HOST=db\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  db:\n"
+                "    image: mysql:8.0\n"
+                "    healthcheck:\n"
+                '      test: ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1"]\n'
+                "  worker:\n"
+                "    image: example/worker\n"
+                "    environment:\n"
+                "      - DB_HOST=db\n"
+                "    depends_on:\n"
+                "      db:\n"
+                "        condition: service_healthy\n"
+            )},
+        ),
+        Example(
+            "no-healthcheck-unchanged",
+            files={"compose.yaml": (
+                "services:\n"
+                "  cache:\n"
+                "    image: memcached:1.6\n"
+                "  web:\n"
+                "    image: example/web\n"
+                "    depends_on: [cache]\n"
+            )},
+        ),
+    ]
+
+    def apply(self, project: Any, ctx: Any) -> None:
+        services = project.services()
+        by_name = {s.name: s for s in services}
+        capable = {s.name: can_wait_healthy(project, s) for s in services}
+        stores = {}
+        for s in services:
+            kind = identify(project, s).kind
+            if kind is not None and role_of_kind(kind) in ROLES and runs_server(kind, s.merged)[0]:
+                stores[s.name] = kind
+        graph = {s.name: set(dependencies(s.merged)) for s in services}
+        self._needs_long = False
+
+        def cond(dep: str) -> str:
+            return HEALTHY if capable.get(dep) else STARTED
+
+        for svc in services:
+            if ctx.service_suppressed(svc):
+                continue
+            merged = svc.merged
+            line = svc.line
+            rel = rel_of(project, svc.doc)
+            current = set(dependencies(merged))
+            new_edges = self._new_edges(project, ctx, svc, by_name, stores, graph, current)
+            for dep, _why in new_edges:
+                graph.setdefault(svc.name, set()).add(dep)
+            owners = [(d, n) for d, n in svc.defs if isinstance(n, dict) and "depends_on" in own_keys(n)]
+            wants = any(capable.get(d) for d in current) or bool(new_edges)
+            if not wants:
+                continue
+            if not owners and "depends_on" in merged:
+                ctx.skip_part(svc.name, "depends_on comes from an anchor (<<: *...) or `extends`; changing it "
+                              "there would change every service that shares it", line=line, file=rel)
+                continue
+            token = [d.checkpoint() for d in project.docs]
+            needs_long_before = self._needs_long
+            try:
+                extra = [d for d, _ in new_edges]
+                if owners:
+                    for i, (doc, node) in enumerate(owners):
+                        self._convert(doc, node, extra if i == len(owners) - 1 else [], cond)
+                elif extra:
+                    doc, node = svc.defs[0]
+                    if any(capable.get(d) for d in extra):
+                        doc.add_key(node, "depends_on", {d: {"condition": cond(d)} for d in extra})
+                        self._needs_long = True
+                    else:
+                        doc.add_key(node, "depends_on", list(extra))
+            except EditError as e:
+                for d, t in zip(project.docs, token):
+                    d.rollback(t)
+                self._needs_long = needs_long_before
+                ctx.skip_part(svc.name, f"depends_on left as it is: {e}", line=line, file=rel)
+                continue
+            svc.invalidate()
+            for dep, why in new_edges:
+                ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}", line=line,
+                         file=rel_of(project, (owners[-1][0] if owners else svc.defs[0][0])))
+        if self._needs_long:
+            ensure_version(project, ctx, "condition")
+
+    # ---------------------------------------------------------------- editing
+    def _convert(self, doc: Any, node: Any, extra: list[str], cond: Any) -> None:
+        deps = node["depends_on"]
+        if isinstance(deps, list):
+            names = [str(x) for x in deps]
+            if any(not isinstance(x, str) for x in deps) or len(set(names)) != len(names):
+                raise EditError("the depends_on list holds something other than unique service names")
+            if any(cond(n) == HEALTHY for n in names + extra):
+                new_map = {n: {"condition": cond(n)} for n in names + extra}
+                doc.seq_to_map(node, "depends_on", new_map)
+                self._needs_long = True
+            else:
+                for e in extra:
+                    doc.append_item(node, "depends_on", e)
+            return
+        if not isinstance(deps, dict):
+            raise EditError("depends_on is neither a list nor a mapping")
+        if is_flow(deps):
+            raise EditError("depends_on is written in flow style ({...}); harden leaves it as it is")
+        wrote = False
+        for k in own_keys(deps):
+            v = deps[k]
+            if cond(str(k)) != HEALTHY:
+                continue
+            if v is None:
+                doc.replace_value(deps, k, {"condition": HEALTHY})
+                wrote = True
+            elif isinstance(v, dict) and "condition" not in v:
+                if is_flow(v) or not own_keys(v):
+                    doc.replace_value(deps, k, {**{str(a): b for a, b in v.items()}, "condition": HEALTHY})
+                else:
+                    doc.add_key(v, "condition", HEALTHY)
+                wrote = True
+        for e in extra:
+            doc.add_key(deps, e, {"condition": cond(e)})
+            wrote = True
+        if wrote:
+            self._needs_long = True
+
+    # ------------------------------------------------------------- new edges
+    def _new_edges(self, project: Any, ctx: Any, svc: Any, by_name: dict, stores: dict,
+                   graph: dict, current: set[str]) -> list[tuple[str, str]]:
+        if svc.name in stores:
+            return []  # a database's own settings (replication peers, ...) are not dependencies
+        found: dict[str, str] = {}
+        sources: list[tuple[str, dict]] = [("environment", environment(svc.merged))]
+        sources += [(f"env file {p}", vals) for p, vals in env_files(svc)]
+        for where, env in sources:
+            for key, value in env.items():
+                if value is None:
+                    continue
+                sval = str(value)
+                if not (_HOSTISH_KEY.search(str(key)) or "://" in sval):
+                    continue
+                for h in hosts_in_value(sval):
+                    if h in stores and h not in found:
+                        found[h] = f"its {where} sets {key} to that host"
+        facts = None
+        try:
+            facts = ctx.facts(project, svc.name)
+        except Exception:
+            facts = None
+        if facts is not None:
+            env_hosts = getattr(facts, "env_hosts", None)
+            items: list[Any] = []
+            if isinstance(env_hosts, dict):
+                items = list(env_hosts.values()) + list(env_hosts.keys())
+            elif env_hosts:
+                try:
+                    items = list(env_hosts)
+                except TypeError:
+                    items = []
+            for it in items:
+                if isinstance(it, str):
+                    for h in hosts_in_value(it) | {it.lower()}:
+                        if h in stores and h not in found:
+                            found[h] = "the app's source connects to that host"
+            clients = getattr(facts, "clients", None) or ()
+            try:
+                clients = list(clients)
+            except TypeError:
+                clients = []
+            for c in clients:
+                kinds = CLIENT_KINDS.get(str(c)) or CLIENT_KINDS.get(str(c).split(".")[0])
+                if not kinds:
+                    continue
+                match = [n for n, k in stores.items() if k in kinds]
+                if len(match) == 1 and match[0] not in found:
+                    found[match[0]] = f"the app's source uses the {c} client"
+        out = []
+        my_profiles = set(map(str, svc.merged.get("profiles") or []))
+        for dep, why in found.items():
+            if dep == svc.name or dep in current:
+                continue
+            if reaches(graph, dep, svc.name):
+                ctx.note(f"{svc.name}: not adding depends_on {dep}: it would close a cycle", line=svc.line,
+                         file=rel_of(project, svc.doc))
+                continue
+            dep_profiles = set(map(str, by_name[dep].merged.get("profiles") or []))
+            if dep_profiles and not dep_profiles <= my_profiles:
+                continue
+            out.append((dep, why))
+        return out
