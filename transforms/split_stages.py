@@ -1,0 +1,1084 @@
+"""split-stages: a single-stage Dockerfile becomes a builder stage and a production stage."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from harden.errors import Skip
+from harden.transform import Example, Transform
+
+# ---------------------------------------------------------------------------- word tables
+
+PY_TOOLS = {"pip", "setuptools", "wheel", "poetry", "pipenv", "uv", "pip-tools", "virtualenv",
+            "poetry-plugin-export", "poetry-core", "hatch", "pdm"}
+FOREIGN = {
+    "bundle": "Ruby (bundle)", "bundler": "Ruby (bundler)", "gem": "Ruby (gem)", "composer": "PHP (composer)",
+    "cargo": "Rust (cargo)", "rustup": "Rust (rustup)", "mvn": "Java (maven)", "mvnw": "Java (maven)",
+    "gradle": "Java (gradle)", "gradlew": "Java (gradle)", "ant": "Java (ant)", "sbt": "Scala (sbt)",
+    "make": "make", "cmake": "cmake", "configure": "./configure", "conda": "conda", "mamba": "mamba",
+    "micromamba": "micromamba", "dotnet": ".NET (dotnet)", "mix": "Elixir (mix)", "cabal": "Haskell (cabal)",
+    "stack": "Haskell (stack)", "rscript": "R", "easy_install": "easy_install", "bun": "bun", "deno": "deno",
+    "luarocks": "luarocks", "lein": "Clojure (lein)", "opam": "OCaml (opam)", "nix": "nix", "nix-env": "nix",
+    "brew": "brew", "julia": "julia", "pdm": "pdm", "hatch": "hatch", "conan": "conan", "vcpkg": "vcpkg",
+}
+# package names whose tools a builder step may call (their install stays in the builder too)
+FETCH_TOOLS = {"ca-certificates", "curl", "wget", "git", "gnupg", "openssh-client", "unzip", "xz-utils"}
+MANIFEST_RE = re.compile(
+    r"^(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|requirements|pyproject\.toml|poetry\.lock|"
+    r"setup\.py|setup\.cfg|Pipfile|Pipfile\.lock|uv\.lock|\.python-version|poetry\.toml|"
+    r"package\.json|package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|"
+    r"pnpm-workspace\.yaml|\.npmrc|\.yarnrc|\.yarnrc\.yml|\.nvmrc|go\.mod|go\.sum|go\.work|go\.work\.sum)$"
+)
+DOC_RE = re.compile(r"^(README|LICENSE|LICENCE|COPYING|NOTICE|CHANGELOG|CHANGES|AUTHORS)([.-][^/]*)?$", re.I)
+# node-gyp's tools: only needed to compile native modules
+NODE_BUILD_ONLY = {"python3", "python", "make", "g++", "gcc", "build-base", "build-essential"}
+CGO_MODULES = ("github.com/mattn/go-sqlite3", "github.com/confluentinc/confluent-kafka-go",
+               "github.com/h2non/bimg", "github.com/davidbyttow/govips", "gopkg.in/gographics/imagick",
+               "github.com/go-gl/", "github.com/tecbot/gorocksdb", "github.com/linxGnu/grocksdb")
+GO_READS_FILES = re.compile(r"\b(os\.(ReadFile|Open|OpenFile|ReadDir)|ioutil\.ReadFile|ParseFiles|ParseGlob|"
+                            r"http\.Dir|LoadHTMLGlob|LoadHTMLFiles|\.Static\(|godotenv\.Load)\b")
+SEP = {"&&", "||", ";", "|", "&"}
+HELPERS = {"set", "true", "echo", "export", "cd", ":", "rm", "apt-mark", "update-ca-certificates"}
+
+
+@dataclass
+class Cmd:
+    kind: str  # pkg | helper | install | tool | build | venv | other | foreign
+    eco: str | None = None
+    words: list[str] = field(default_factory=list)
+    detail: str = ""
+    pkgs: list[str] = field(default_factory=list)  # installed OS packages (pkg)
+    removed: list[str] = field(default_factory=list)
+    family: str | None = None  # apt | apk
+    venv: str | None = None
+    prod_only: bool = False  # npm ci --omit=dev and the like
+    uv_sync: bool = False
+
+
+@dataclass
+class Item:
+    inst: object
+    lead: list[str]
+    cls: str  # both | prod | copy | copy_from | pkg | build | other
+    workdir: str = "/"
+    cmds: list[Cmd] = field(default_factory=list)
+    eco: str | None = None
+    manifest: bool = False
+    dest: str = ""
+    in_workdir: bool = False
+
+    @property
+    def line(self) -> int:
+        return self.inst.startline + 1
+
+    def out(self) -> list[str]:
+        return self.lead + self.inst.lines
+
+
+def _base(word: str) -> str:
+    return PurePosixPath(word).name.lower() if word else ""
+
+
+def _split_shell(text: str) -> list[list[str]]:
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    cmds: list[list[str]] = [[]]
+    for tok in lex:
+        if tok in SEP:
+            cmds.append([])
+        else:
+            cmds[-1].append(tok)
+    return [c for c in cmds if c]
+
+
+def _strip_prefix(words: list[str]) -> list[str]:
+    i = 0
+    while i < len(words) and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[i]) or words[i] in ("sudo", "exec", "time", "env", "nice")):
+        i += 1
+    return words[i:]
+
+
+def _positional(args: list[str], with_value: set[str]) -> tuple[list[str], dict[str, list[str]]]:
+    pos: list[str] = []
+    opts: dict[str, list[str]] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-"):
+            k, eq, v = a.partition("=")
+            if k in with_value and not eq:
+                opts.setdefault(k, []).append(args[i + 1] if i + 1 < len(args) else "")
+                i += 2
+                continue
+            opts.setdefault(k, []).append(v)
+        else:
+            pos.append(a)
+        i += 1
+    return pos, opts
+
+
+PIP_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+             "--extra-index-url", "-f", "--find-links", "--trusted-host", "-t", "--target", "--prefix",
+             "--root", "--platform", "--python-version", "--implementation", "--abi", "--progress-bar",
+             "--src", "--upgrade-strategy", "--cache-dir", "--global-option", "--config-settings", "-C",
+             "--python", "--only-binary", "--no-binary", "--timeout", "--retries", "--proxy"}
+
+
+def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
+    if not args:
+        return Cmd("tool", "python", words)
+    sub = args[0]
+    if sub not in ("install", "sync"):
+        return Cmd("tool", "python", words) if sub in ("cache", "config", "list", "freeze", "show", "--version", "check", "compile") else Cmd("other", words=words)
+    pos, opts = _positional(args[1:], PIP_VALUE)
+    for bad in ("--user", "-t", "--target", "--prefix", "--root"):
+        if bad in opts:
+            raise Skip(f"`{' '.join(words[:3])} ... {bad}` installs outside an environment harden can copy; "
+                       "split this Dockerfile by hand")
+    names = {re.split(r"[<>=!~\[;@ ]", p, maxsplit=1)[0].lower() for p in pos}
+    if sub == "install" and not ({"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & opts.keys()) \
+            and pos and names <= PY_TOOLS:
+        return Cmd("tool", "python", words)
+    return Cmd("install", "python", words)
+
+
+def classify(words: list[str]) -> Cmd:
+    words = _strip_prefix(words)
+    if not words:
+        return Cmd("helper")
+    w0 = _base(words[0])
+    args = words[1:]
+    # OS packages
+    if w0 in ("apt-get", "apt", "aptitude"):
+        pos, opts = _positional(args, {"-o", "-t", "--target-release", "-c"})
+        sub = pos[0] if pos else ""
+        pkgs = [p for p in pos[1:]] if sub == "install" else []
+        removed = [p for p in pos[1:]] if sub in ("purge", "remove") else []
+        return Cmd("pkg", words=words, pkgs=pkgs, removed=removed, family="apt")
+    if w0 == "apk":
+        pos, opts = _positional(args, {"-t", "--virtual", "-X", "--repository", "--repositories-file", "-p", "--root"})
+        sub = pos[0] if pos else ""
+        return Cmd("pkg", words=words, pkgs=pos[1:] if sub == "add" else [], removed=pos[1:] if sub == "del" else [], family="apk")
+    if w0 in HELPERS or w0 == "find" and "-delete" in args:
+        return Cmd("helper", words=words)
+    # Python
+    if re.fullmatch(r"pip[0-9.]*", w0):
+        return _pip_cmd(args, words)
+    if re.fullmatch(r"python[0-9.]*", w0):
+        if args[:2] == ["-m", "pip"]:
+            return _pip_cmd(args[2:], words)
+        if args[:2] == ["-m", "venv"] or args[:2] == ["-m", "virtualenv"]:
+            pos, _ = _positional(args[2:], {"--prompt"})
+            return Cmd("venv", "python", words, venv=pos[0] if pos else None)
+        if args and args[0] == "setup.py":
+            return Cmd("foreign", words=words, detail="python setup.py")
+        if args and args[0] == "-" :
+            return Cmd("foreign", words=words, detail="a script piped into python")
+        return Cmd("other", words=words)
+    if w0 == "virtualenv":
+        pos, _ = _positional(args, {"-p", "--python", "--prompt"})
+        return Cmd("venv", "python", words, venv=pos[0] if pos else None)
+    if w0 == "poetry":
+        sub = next((a for a in args if not a.startswith("-")), "")
+        if sub in ("install", "sync"):
+            return Cmd("install", "python", words)
+        if sub == "run":
+            return Cmd("other", words=words)
+        return Cmd("tool", "python", words)
+    if w0 == "pipenv":
+        sub = next((a for a in args if not a.startswith("-")), "")
+        if sub in ("install", "sync"):
+            return Cmd("install", "python", words)
+        if sub == "run":
+            return Cmd("other", words=words)
+        return Cmd("tool", "python", words)
+    if w0 == "uv":
+        if args[:1] == ["pip"]:
+            return _pip_cmd(args[1:], words)
+        if args[:1] == ["sync"]:
+            return Cmd("install", "python", words, uv_sync=True)
+        if args[:1] == ["venv"]:
+            pos, _ = _positional(args[1:], {"-p", "--python", "--prompt"})
+            return Cmd("venv", "python", words, venv=pos[0] if pos else ".venv")
+        if args[:1] == ["run"]:
+            return Cmd("other", words=words)
+        return Cmd("tool", "python", words)
+    if w0 in ("curl", "wget") and any(u in " ".join(args) for u in ("install.python-poetry.org", "astral.sh/uv")):
+        return Cmd("tool", "python", words)
+    # Node
+    if w0 == "npm":
+        pos, opts = _positional(args, {"--prefix", "-C", "--workspace", "-w", "--omit", "--include"})
+        sub = pos[0] if pos else ""
+        if sub in ("ci", "install", "i", "add", "clean-install", "isntall"):
+            if "-g" in opts or "--global" in opts:
+                return Cmd("tool", "node", words)
+            prod = "--production" in opts or "dev" in opts.get("--omit", []) or any(
+                v in ("production", "prod") for v in opts.get("--only", []))
+            return Cmd("install", "node", words, prod_only=prod)
+        if sub in ("cache", "config", "set"):
+            return Cmd("helper", words=words)
+        return Cmd("build", "node", words)
+    if w0 == "yarn":
+        pos, opts = _positional(args, {"--cwd", "--modules-folder", "--cache-folder"})
+        sub = pos[0] if pos else "install"
+        if sub == "install":
+            return Cmd("install", "node", words, prod_only="--production" in opts)
+        if sub in ("global", "set", "config", "policies", "plugin"):
+            return Cmd("tool", "node", words)
+        if sub == "cache":
+            return Cmd("helper", words=words)
+        return Cmd("build", "node", words)
+    if w0 == "pnpm":
+        pos, opts = _positional(args, {"--filter", "-F", "--dir", "-C"})
+        sub = pos[0] if pos else ""
+        if sub in ("install", "i", "fetch", "add"):
+            if "-g" in opts or "--global" in opts:
+                return Cmd("tool", "node", words)
+            return Cmd("install", "node", words, prod_only="--prod" in opts or "--production" in opts or "-P" in opts)
+        if sub in ("store", "config", "setup", "env"):
+            return Cmd("tool", "node", words)
+        return Cmd("build", "node", words)
+    if w0 == "corepack":
+        return Cmd("tool", "node", words)
+    if w0 in ("npx", "tsc"):
+        return Cmd("build", "node", words)
+    # Go
+    if w0 == "go":
+        sub = args[0] if args else ""
+        if sub == "mod":
+            return Cmd("install", "go", words)
+        if sub in ("build", "install"):
+            return Cmd("build", "go", words, detail=sub)
+        return Cmd("tool", "go", words)
+    if w0 in FOREIGN:
+        return Cmd("foreign", words=words, detail=FOREIGN[w0])
+    if words[0] in ("./configure", "./mvnw", "./gradlew"):
+        return Cmd("foreign", words=words, detail=FOREIGN[w0.lstrip("./")])
+    return Cmd("other", words=words)
+
+
+def _run_commands(inst) -> list[list[str]]:
+    arr = inst.exec_form()
+    if arr is not None:
+        if len(arr) >= 3 and _base(arr[0]) in ("sh", "bash", "ash", "dash") and arr[1] in ("-c", "-ec", "-ex", "-xc"):
+            return _split_shell(arr[2])
+        return [arr]
+    return _split_shell(inst.args_without_flags())
+
+
+# ---------------------------------------------------------------------------- images
+
+def _split_image(image: str) -> tuple[str, str | None, str | None]:
+    """``reg/name:tag@digest`` -> (repository, tag, digest), textually."""
+    digest = None
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    if colon > slash:
+        return image[:colon], image[colon + 1:], digest
+    return image, None, digest
+
+
+def _resolve(text: str, args: dict[str, str | None]) -> str | None:
+    """Expand ``$X``/``${X}``/``${X:-d}`` from global ARG defaults; None when one has no value."""
+    missing = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal missing
+        name = m.group(1) or m.group(2)
+        default = m.group(4)
+        val = args.get(name)
+        if val is None or val == "":
+            if default is not None:
+                return default
+            missing = True
+            return ""
+        return val
+
+    out = re.sub(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(:?-([^}]*))?\})", sub, text)
+    return None if missing else out
+
+
+def _family_of_repo(repo: str) -> str:
+    low = repo.lower()
+    parts = low.split("/")
+    name = parts[-1]
+    if len(parts) == 1 or "/".join(parts[-2:]) in ("library/" + name,) or (len(parts) == 2 and parts[0] in ("docker.io", "index.docker.io")):
+        return name
+    return ""
+
+
+DEBIAN_RELEASES = ("bookworm", "bullseye", "buster", "trixie", "stretch")
+
+
+def _release_of(tag: str) -> str | None:
+    for r in DEBIAN_RELEASES:
+        if r in tag:
+            return r
+    return None
+
+
+# ---------------------------------------------------------------------------- the transform
+
+class SplitStages(Transform):
+    """What it does: rewrites a single-stage Dockerfile into two stages. ``FROM <base> AS builder``
+    installs the dependencies (and runs the build step); ``FROM <runtime base> AS production``
+    starts clean and copies only the result: the virtualenv for Python, the pruned
+    ``node_modules`` and built files for Node, the binary for Go. Every other instruction stays in
+    the stage that needs it, with its comments: ARG before FROM and parser directives stay first,
+    ENV/ARG/WORKDIR are in both stages, LABEL, EXPOSE, VOLUME, HEALTHCHECK, STOPSIGNAL, ENTRYPOINT
+    and CMD in production; steps such as ``collectstatic`` run in production after the app is
+    copied, so the files they make are there.
+
+    - Python (pip with any requirements files, ``pip install .``, poetry, pipenv, uv): the builder
+      creates a virtualenv (option ``venv``, default ``/opt/venv``; an existing ``python -m venv``
+      is reused) before the first install and puts it first on PATH (``VIRTUAL_ENV`` is set too, so
+      poetry and pipenv install into it; ``uv sync`` gets ``UV_PROJECT_ENVIRONMENT``). Production
+      copies it to the same path (console-script shebangs point into it) and sets the same PATH.
+      A full ``python:X`` base becomes ``python:X-slim`` in production (same Python, same path).
+    - OS packages: compilers, ``build-essential``, ``git``, ``pkg-config`` and ``*-dev`` stay in the
+      builder; production installs the runtime library each ``-dev`` package stood for
+      (``libpq-dev`` -> ``libpq5``, ``default-libmysqlclient-dev`` -> ``libmariadb3``, Alpine
+      ``postgresql-dev`` -> ``libpq``; table in ``harden.runtime_libs``) and keeps every other
+      package (curl for a HEALTHCHECK, ffmpeg, tini ...).
+    - Node (npm, yarn 1, pnpm): install and build run in the builder, which then prunes dev
+      dependencies; production (same base: native modules stay ABI-compatible) copies the work
+      directory from the builder.
+    - Go: the binary is built in the builder with ``CGO_ENABLED=0`` unless the code uses cgo.
+      Production is ``gcr.io/distroless/static-debian12:nonroot`` (real, tiny, carries CA
+      certificates and tzdata, no shell, runs as uid 65532) when nothing in production needs a
+      shell or packages; otherwise ``alpine:3.20`` (Alpine builders) or ``debian:<release>-slim``,
+      with ``ca-certificates``/``tzdata`` installed when the code makes HTTP/TLS calls or loads
+      time zones.
+
+    Why: build tools, headers, caches and dev dependencies make the image several times larger
+    and give an attacker a compiler. The production stage ships only what runs.
+
+    Example:
+
+        FROM python:3.12                      FROM python:3.12 AS builder
+        RUN apt-get update && apt-get \\       RUN apt-get update && apt-get ... gcc default-libmysqlclient-dev
+            install -y gcc \\                  RUN python3 -m venv /opt/venv
+            default-libmysqlclient-dev        ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"
+        COPY requirements.txt .         ->    COPY requirements.txt .
+        RUN pip install -r requirements.txt   RUN pip install -r requirements.txt
+        COPY . .
+        CMD ["gunicorn", "app:app"]           FROM python:3.12-slim AS production
+                                              RUN apt-get ... install -y --no-install-recommends libmariadb3 ...
+                                              COPY --from=builder /opt/venv /opt/venv
+                                              ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"
+                                              COPY . .
+                                              CMD ["gunicorn", "app:app"]
+
+    Safety: production lacks what the builder had. A package built from source against a library
+    harden does not know (an unknown ``-dev``) would fail to load: such ``-dev`` packages are kept
+    in production and a note asks you to replace them. ``python:X-slim`` lacks the full image's
+    libraries: known source-built packages (mysqlclient, psycopg2) get theirs, and a note says so.
+    A Go program that reads files at run time gets the app files copied next to the binary.
+    Build and run the image once after the change.
+
+    When it refuses (nothing is changed, the reason is reported): an installer it does not know
+    (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
+    heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
+    base image it cannot classify (``ubuntu`` with a hand-installed Python, ``${VAR}`` without a
+    default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
+    that runs through ``poetry run``/``pipenv run``/``uv run``. Dockerfiles that already have
+    several stages, or a compose ``target:``, are left as they are.
+    """
+
+    name = "split-stages"
+    summary = "Split a single-stage Dockerfile into a builder stage and a slim production stage"
+    kind = "dockerfile"
+    examples = [
+        Example(
+            "python-pip",
+            files={
+                "Dockerfile": (
+                    "FROM python:3.12-slim\n"
+                    "WORKDIR /app\n"
+                    "COPY requirements.txt .\n"
+                    "RUN pip install --no-cache-dir -r requirements.txt\n"
+                    "COPY . .\n"
+                    'CMD ["python", "app.py"]\n'
+                ),
+                "requirements.txt": "flask==3.0.3\n",
+            },
+            expect={
+                "Dockerfile": (
+                    "FROM python:3.12-slim AS builder\n"
+                    "WORKDIR /app\n"
+                    "COPY requirements.txt .\n"
+                    "RUN python3 -m venv /opt/venv\n"
+                    "ENV VIRTUAL_ENV=/opt/venv \\\n"
+                    '    PATH="/opt/venv/bin:$PATH"\n'
+                    "RUN pip install --no-cache-dir -r requirements.txt\n"
+                    "\n"
+                    "FROM python:3.12-slim AS production\n"
+                    "WORKDIR /app\n"
+                    "COPY --from=builder /opt/venv /opt/venv\n"
+                    "ENV VIRTUAL_ENV=/opt/venv \\\n"
+                    '    PATH="/opt/venv/bin:$PATH"\n'
+                    "COPY . .\n"
+                    'CMD ["python", "app.py"]\n'
+                ),
+            },
+        ),
+        Example(
+            "already-multi-stage",
+            files={
+                "Dockerfile": (
+                    "FROM golang:1.22 AS build\n"
+                    "WORKDIR /src\n"
+                    "COPY . .\n"
+                    "RUN go build -o /out/app .\n"
+                    "FROM gcr.io/distroless/static-debian12:nonroot\n"
+                    "COPY --from=build /out/app /app\n"
+                    'ENTRYPOINT ["/app"]\n'
+                ),
+            },
+        ),
+        Example(
+            "unknown-installer",
+            files={
+                "Dockerfile": (
+                    "FROM ruby:3.3\n"
+                    "WORKDIR /app\n"
+                    "COPY Gemfile Gemfile.lock ./\n"
+                    "RUN bundle install\n"
+                    "COPY . .\n"
+                    'CMD ["ruby", "app.rb"]\n'
+                ),
+            },
+        ),
+    ]
+
+    def apply(self, unit, ctx) -> None:
+        doc = unit.doc
+        stages = doc.stages
+        if len(stages) != 1:
+            return  # already multi-stage: the stages are the author's
+        stage = stages[0]
+        if ctx.stage_suppressed(doc, stage):
+            return
+        for use in unit.uses:
+            if use.target:
+                raise Skip(f"compose service {use.service} builds target {use.target!r}; "
+                           "splitting the stage would change what that target builds")
+        plan = _Planner(unit, ctx, stage).plan()
+        if plan is None:
+            return
+        start, end, new_lines, notes = plan
+        doc.replace_lines(start, end, new_lines)
+        for line, msg in notes:
+            ctx.note(msg, line=line)
+
+
+class _Planner:
+    def __init__(self, unit, ctx, stage):
+        self.unit = unit
+        self.ctx = ctx
+        self.doc = unit.doc
+        self.stage = stage
+        self.notes: list[tuple[int | None, str]] = []
+        self.context = Path(unit.context)
+        self.emitted: set[str] = set()  # runtime packages production installs already
+
+    # -------------------------------------------------------------- reading
+    def _items(self) -> list[Item]:
+        lines = self.doc.lines
+        prev_end = self.stage.from_.endline
+        items: list[Item] = []
+        workdir = "/"
+        for inst in self.stage.instructions:
+            lead = lines[prev_end + 1: inst.startline]
+            prev_end = inst.endline
+            name = inst.instruction
+            if name == "WORKDIR":
+                wd = inst.args_without_flags().strip().strip('"')
+                workdir = str(PurePosixPath(workdir) / wd) if "$" not in wd else wd
+            item = Item(inst, lead, "prod", workdir)
+            if name in ("ENV", "ARG", "WORKDIR"):
+                item.cls = "both"
+            elif name == "SHELL":
+                raise Skip(f"SHELL at line {item.line} changes how RUN is read; split this Dockerfile by hand")
+            elif name in ("COPY", "ADD"):
+                fl = inst.flags()
+                if inst.heredoc:
+                    item.cls = "other"
+                elif "from" in fl:
+                    item.cls = "copy_from"
+                else:
+                    item.cls = "copy"
+                    words = [w for w in inst.words() if not w.startswith("--")]
+                    if len(words) >= 2:
+                        srcs, dest = words[:-1], words[-1]
+                        item.dest = dest
+                        names = [PurePosixPath(s.rstrip("/")).name or "" for s in srcs]
+                        item.manifest = any(MANIFEST_RE.match(n) for n in names) and all(
+                            MANIFEST_RE.match(n) or DOC_RE.match(n) for n in names)
+                        absdest = dest if dest.startswith("/") else str(PurePosixPath(workdir) / dest)
+                        item.in_workdir = workdir != "/" and (absdest.rstrip("/") + "/").startswith(workdir.rstrip("/") + "/")
+            elif name == "RUN":
+                if inst.heredoc:
+                    raise Skip(f"RUN heredoc at line {item.line}: harden does not read scripts in heredocs, "
+                               "so it cannot tell what they install")
+                try:
+                    cmds = [classify(c) for c in _run_commands(inst)]
+                except ValueError as e:
+                    raise Skip(f"cannot read the RUN at line {item.line}: {e}") from None
+                item.cmds = cmds
+                for c in cmds:
+                    if c.kind == "foreign":
+                        raise Skip(f"RUN at line {item.line} uses {c.detail} (`{' '.join(c.words[:3])}`): "
+                                   "harden does not know which files that installer produces")
+                kinds = {c.kind for c in cmds}
+                ecos = {c.eco for c in cmds if c.eco}
+                if len(ecos) > 1:
+                    raise Skip(f"RUN at line {item.line} mixes {' and '.join(sorted(ecos))} installs")
+                if kinds & {"install", "build", "tool", "venv"}:
+                    if "other" in kinds:
+                        other = next(c for c in cmds if c.kind == "other")
+                        raise Skip(f"RUN at line {item.line} mixes dependency installation with "
+                                   f"`{' '.join(other.words[:3])}`; split that RUN by hand first")
+                    item.cls = "build"
+                    item.eco = ecos.pop()
+                elif kinds <= {"pkg", "helper"} and "pkg" in kinds:
+                    item.cls = "pkg"
+                else:
+                    item.cls = "other"
+            items.append(item)
+        return items
+
+    def plan(self):
+        items = self._items()
+        ecos = {i.eco for i in items if i.cls == "build"}
+        if not ecos:
+            return None
+        if len(ecos) > 1:
+            raise Skip(f"this stage installs both {' and '.join(sorted(ecos))} dependencies; "
+                       "harden splits one ecosystem per stage")
+        eco = ecos.pop()
+        if not any(c.kind in ("install", "build") for i in items if i.cls == "build" for c in i.cmds):
+            return None  # only tooling: nothing to build
+        self.items = items
+        self.eco = eco
+        self.cut = max(k for k, i in enumerate(items) if i.cls == "build")
+        for k, i in enumerate(items):
+            if i.inst.instruction == "USER" and k < self.cut:
+                raise Skip(f"USER at line {i.line} comes before the dependency install; "
+                           "the builder would install as that user")
+        # base image
+        pre_args: dict[str, str | None] = {}
+        for a in self.doc.preamble:
+            if a.instruction == "ARG":
+                k, eq, v = a.args_without_flags().strip().partition("=")
+                pre_args[k.strip()] = v.strip().strip('"\'') if eq else None
+        self.base = self.stage.base
+        resolved = _resolve(self.base, pre_args) if "$" in self.base else self.base
+        if resolved is None:
+            raise Skip(f"base image {self.base} uses a build argument without a default; "
+                       "harden cannot tell which image it is")
+        self.repo, self.tag, self.digest = _split_image(self.base)
+        rrepo, rtag, _ = _split_image(resolved)
+        self.family_name = _family_of_repo(rrepo)
+        self.rtag = rtag or "latest"
+        self.alpine = "alpine" in self.rtag
+        self.pkg_family = "apk" if self.alpine else "apt"
+        builder_alias = "builder"
+        self.prod_alias = self.stage.alias or "production"
+        if self.stage.alias == "builder":
+            raise Skip("the only stage is already named builder; rename it and run harden again")
+        self.builder_alias = builder_alias
+        expected = {"python": "python", "node": "node", "go": "golang"}[eco]
+        if self.family_name != expected:
+            raise Skip(f"base image {resolved} is not an official {expected} image; harden cannot tell "
+                       f"which runtime the production stage would need for these {eco} installs")
+        for k in ("CMD", "ENTRYPOINT"):
+            last = self.stage.last(k)
+            if last is not None and re.search(r"\b(poetry|pipenv|uv)\s+run\b", last.value):
+                raise Skip(f"{k} at line {last.startline + 1} runs through `{re.search(r'(poetry|pipenv|uv) run', last.value).group(0)}`, "
+                           "a tool the production stage would not have")
+        builder, production, prod_from = getattr(self, f"_plan_{eco}")()
+        return self._assemble(builder, production, prod_from)
+
+    # ------------------------------------------------------------- helpers
+    def _from_line(self, image: str, alias: str) -> str:
+        first = self.stage.from_.lines[0]
+        kw = first.split()[0]
+        as_kw = "as" if kw.islower() else "AS"
+        flags = [t for t in self.stage.from_.value.split() if t.startswith("--")]
+        return " ".join([kw, *flags, image, as_kw, alias])
+
+    def _assemble(self, builder: list[str], production: list[str], prod_image: str):
+        doc = self.doc
+        st = self.stage
+        lines = doc.lines
+        end = st.endline
+        out = [self._from_line(self.base, self.builder_alias)]
+        out += builder
+        while out and out[-1].strip() == "":
+            out.pop()
+        out.append("")
+        out.append(self._from_line(prod_image, self.prod_alias))
+        out += production
+        # what follows the last instruction (trailing comments, blank lines) stays at the end
+        return st.startline, end, out, self.notes
+
+    def _pkgs(self, items: list[Item]):
+        """OS packages of these RUNs: (family, installed, removed)."""
+        inst, rem = [], set()
+        fam = None
+        for i in items:
+            for c in i.cmds:
+                if c.kind == "pkg":
+                    fam = fam or c.family
+                    inst += c.pkgs
+                    rem |= {p for p in c.removed}
+        return fam, inst, rem
+
+    def _runtime_for(self, items: list[Item], line: int | None, *, base_has: set[str] = frozenset(),
+                     release: str | None = None) -> tuple[list[str], bool]:
+        """Runtime packages for the packages these RUNs install; (packages, any build-only)."""
+        from harden import runtime_libs as rl
+
+        fam, pkgs, removed = self._pkgs(items)
+        fam = fam or self.pkg_family
+        out: list[str] = []
+        build_only = False
+        unknown = []
+        for p in pkgs:
+            name = rl.strip_version(p)
+            if rl.is_build_only(p, fam) or (self.eco == "node" and name in NODE_BUILD_ONLY):
+                build_only = True
+                continue
+            if rl.is_dev(p):
+                build_only = True
+                rt = rl.runtime_of(p, fam, release)
+                if rt is None:
+                    unknown.append(name)
+                    out.append(p)
+                else:
+                    out += [r for r in rt if r not in base_has]
+                continue
+            if name in removed or name.startswith("."):
+                continue
+            out.append(p)
+        if unknown:
+            self.notes.append((line, f"kept {', '.join(unknown)} in the production stage: harden does not know "
+                                     "which runtime library it stands for; replace it with that library"))
+        seen: list[str] = []
+        for p in out:
+            if p not in seen:
+                seen.append(p)
+        return seen, build_only
+
+    @staticmethod
+    def _gen(out: list[str], lines: list[str]) -> None:
+        """Append generated lines, set off by a blank line like the blocks around them."""
+        if out and out[-1].strip():
+            out.append("")
+        out += lines
+
+    def _pkg_run(self, pkgs: list[str], family: str) -> list[str]:
+        if family == "apk":
+            return [f"RUN apk add --no-cache {' '.join(pkgs)}"]
+        return ["RUN apt-get update \\",
+                f"    && apt-get install -y --no-install-recommends {' '.join(pkgs)} \\",
+                "    && rm -rf /var/lib/apt/lists/*"]
+
+    def _builder_needs(self, item: Item) -> bool:
+        """A RUN of runtime-only packages: does a builder step use one of them?"""
+        from harden import runtime_libs as rl
+
+        _, pkgs, _ = self._pkgs([item])
+        names = {rl.strip_version(p) for p in pkgs}
+        if names & FETCH_TOOLS:
+            return True
+        used = {_base(c.words[0]) for i in self.items if i.cls == "build" for c in i.cmds if c.words}
+        return bool(names & used)
+
+    def _split_pkg_runs(self, builder: list[str], production: list[str], k: int, i: Item, *,
+                        base_has: set[str] = frozenset(), release: str | None = None,
+                        ) -> None:
+        """Place a pre-cut OS-package RUN: verbatim in the builder when it installs build tools,
+        and its runtime part in production."""
+        runtime, build_only = self._runtime_for([i], i.line, base_has=base_has, release=release)
+        if not build_only:
+            self.emitted.update(runtime)
+            if self._builder_needs(i):
+                builder += i.out()
+            production += i.out()
+            return
+        builder += i.out()
+        runtime = [p for p in runtime if p not in self.emitted]
+        self.emitted.update(runtime)
+        if runtime:
+            self._gen(production, self._pkg_run(runtime, self.pkg_family))
+
+    def _tool_copy(self, item: Item) -> bool:
+        """``COPY --from=<image> /uv /bin/uv``: a tool only builder steps call."""
+        words = [w for w in item.inst.words() if not w.startswith("--")]
+        if len(words) < 2:
+            return False
+        names = {_base(w.rstrip("/")) for w in words[:-1]} | ({_base(words[-1])} if not words[-1].endswith("/") else set())
+        used_b = {_base(c.words[0]) for i in self.items if i.cls == "build" for c in i.cmds if c.words}
+        after = [i for i in self.items if i.inst.instruction in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")
+                 and i.cls != "build"]
+        return bool(names & used_b) and not (names & self._tools_in_prod(after))
+
+    def _tools_in_prod(self, production_items: list[Item]) -> set[str]:
+        words = set()
+        for i in production_items:
+            if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN"):
+                for w in re.findall(r"[A-Za-z0-9_./-]+", i.inst.value):
+                    words.add(_base(w))
+        return words
+
+    # ------------------------------------------------------------- python
+    def _plan_python(self):
+        from harden import runtime_libs as rl
+
+        items, cut = self.items, self.cut
+        venv = self.ctx.opt("venv") or "/opt/venv"
+        venv_item = next((k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "venv" for c in i.cmds)), None)
+        first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
+        uv_sync = any(c.uv_sync for i in items for c in i.cmds)
+        for i in items:
+            if i.inst.instruction == "ENV":
+                m = re.search(r"\bUV_PROJECT_ENVIRONMENT[= ]\"?([^\s\"]+)", i.inst.value)
+                if m and "$" not in m.group(1):
+                    venv = m.group(1)
+                    uv_sync = False  # already pointed somewhere: use that
+        own_venv = venv_item is None
+        if not own_venv:
+            if venv_item > first_install:
+                raise Skip(f"the virtualenv at line {items[venv_item].line} is created after the first install")
+            c = next(c for c in items[venv_item].cmds if c.kind == "venv")
+            venv = c.venv or venv
+            if not venv.startswith("/"):
+                venv = str(PurePosixPath(items[venv_item].workdir) / venv)
+            anchor = venv_item
+        else:
+            anchor = first_install
+        full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
+        prod_image = self.base
+        if full:
+            if self.digest:
+                self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: it is pinned by digest and "
+                                   "the slim variant has another digest; pin python:<version>-slim by hand for a smaller image"))
+                full = False
+            else:
+                tag = self.tag or "latest"
+                m = re.match(r"^(.*?)(-(?:%s))?$" % "|".join(DEBIAN_RELEASES), tag)
+                core, rel = m.group(1), m.group(2) or ""
+                new_tag = "slim" + rel if core == "latest" else f"{core}-slim{rel}"
+                prod_image = f"{self.repo}:{new_tag}"
+        release = _release_of(self.rtag)
+        base_has = rl.PYTHON_IMAGE_HAS_APK if self.alpine else rl.PYTHON_IMAGE_HAS_APT
+        builder: list[str] = []
+        production: list[str] = []
+        venv_lines_b = [f"RUN python3 -m venv {venv}",
+                        f"ENV VIRTUAL_ENV={venv} \\",
+                        f'    PATH="{venv}/bin:$PATH"' + (" \\" if uv_sync else "")]
+        if uv_sync:
+            venv_lines_b.append(f"    UV_PROJECT_ENVIRONMENT={venv}")
+        venv_lines_p = [f"COPY --from={self.builder_alias} {venv} {venv}"]
+        if own_venv:
+            venv_lines_p += [f"ENV VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"']
+        build_items = [i for i in items if i.cls == "build"]
+        extra_rt, _ = self._runtime_for(build_items, build_items[0].line, base_has=base_has, release=release)
+        prod_items = [i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "copy_from", "other", "both")
+                      or (i.cls == "copy" and not i.manifest)]
+        installed_rt = {rl.strip_version(p) for p in self._pkgs([i for i in items if i.cls == "pkg"])[1]}
+        if full:
+            # python:X-slim lacks the full image's libraries and tools
+            srcbuilt = [(d, libs) for d, libs in rl.PYPI_SOURCE_BUILT.items() if self._python_requires(d)]
+            for dist, libs in srcbuilt:
+                for lib in (libs if not self.alpine else ()):
+                    if lib not in extra_rt and lib not in installed_rt:
+                        extra_rt.append(lib)
+            tools = self._tools_in_prod(prod_items) & {"curl", "wget", "git"}
+            for t in sorted(tools - installed_rt):
+                extra_rt.append(t)
+            msg = (f"production uses {prod_image} (the same Python at the same path as {self.base}, without "
+                   f"compilers and headers); the builder keeps {self.base}")
+            if srcbuilt or tools - installed_rt:
+                added = [lib for _d, libs in srcbuilt for lib in libs] + sorted(tools - installed_rt)
+                msg += f"; production installs {', '.join(dict.fromkeys(added))} that {self.base} had built in"
+            msg += ". Packages compiled from source against other libraries of the full image need those " \
+                   "libraries installed in production: build and run the image once"
+            self.notes.append((self.stage.startline + 1, msg))
+        for k, i in enumerate(items):
+            if k > cut:
+                production += i.out()
+                continue
+            if k == anchor:
+                if own_venv:
+                    builder += venv_lines_b
+                block = []
+                extra_rt = [p for p in extra_rt if p not in self.emitted]
+                self.emitted.update(extra_rt)
+                if extra_rt:
+                    block += self._pkg_run(extra_rt, self.pkg_family)
+                self._gen(production, block + venv_lines_p)
+            if i.cls == "both":
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "prod":
+                production += i.out()
+            elif i.cls == "copy":
+                builder += i.out()
+                if not i.manifest:
+                    production += i.out()
+            elif i.cls == "copy_from" and self._tool_copy(i):
+                builder += i.out()
+            elif i.cls in ("copy_from", "other"):
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "pkg":
+                self._split_pkg_runs(builder, production, k, i, base_has=base_has, release=release)
+            elif i.cls == "build":
+                builder += i.out()
+        return builder, production, prod_image
+
+    def _python_requires(self, dist: str) -> bool:
+        pat = re.compile(r"(?im)^\s*[\"']?%s\s*(?:[\[<>=!~;\"'@ ]|$)" % re.escape(dist))
+        pat_toml = re.compile(r"(?im)^\s*[\"']?%s[\"']?\s*=" % re.escape(dist))
+        seen: set[Path] = set()
+        todo = [p for p in self.context.glob("*") if p.is_file() and (p.suffix in (".txt", ".in", ".toml", ".lock") or p.name.startswith("Pipfile"))]
+        for d in ("requirements", "reqs"):
+            if (self.context / d).is_dir():
+                todo += [p for p in (self.context / d).glob("*") if p.is_file()]
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                text = p.read_text(errors="replace")[:200000]
+            except OSError:
+                continue
+            if pat.search(text) or pat_toml.search(text) or (f'name = "{dist}"' in text and p.suffix == ".lock"):
+                return True
+            for m in re.finditer(r"(?m)^\s*-[rc]\s*(\S+)", text):
+                q = (p.parent / m.group(1))
+                if q.is_file():
+                    todo.append(q)
+        return False
+
+    # --------------------------------------------------------------- node
+    def _plan_node(self):
+        items, cut = self.items, self.cut
+        if any(c.kind == "install" and _base(c.words[0]) == "yarn" for i in items for c in i.cmds if c.words):
+            if (self.context / ".yarnrc.yml").exists() or re.search(r'"packageManager"\s*:\s*"yarn@[2-9]', self._read("package.json")):
+                raise Skip("yarn 2+ (berry) project: pruning dev dependencies needs "
+                           "`yarn workspaces focus --production`; split this Dockerfile by hand")
+        wd = items[cut].workdir
+        if wd == "/" or "$" in wd:
+            raise Skip("the install runs without a WORKDIR; harden cannot tell which files the build produced")
+        cmds = [c for i in items if i.cls == "build" for c in i.cmds]
+        pm = next(_base(c.words[0]) for c in cmds if c.kind == "install")
+        needs_prune = any(c.kind == "build" for c in cmds) or not any(c.prod_only for c in cmds if c.kind == "install")
+        prune = None
+        if needs_prune:
+            if pm == "npm":
+                major = re.match(r"(\d+)", self.rtag)
+                prune = "RUN npm prune --omit=dev" if not major or int(major.group(1)) >= 16 else "RUN npm prune --production"
+            elif pm == "yarn":
+                frozen = " --frozen-lockfile" if (self.context / "yarn.lock").exists() else ""
+                prune = f"RUN yarn install --production{frozen}"
+            elif pm == "pnpm":
+                prune = "RUN pnpm prune --prod"
+        builder: list[str] = []
+        production: list[str] = []
+        copied = False
+        for k, i in enumerate(items):
+            if k > cut:
+                if not copied:
+                    self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                    copied = True
+                production += i.out()
+                continue
+            if i.cls == "both":
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "prod":
+                production += i.out()
+            elif i.cls == "copy":
+                builder += i.out()
+                if i.in_workdir:
+                    if not copied:
+                        self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                        copied = True
+                else:
+                    production += i.out()
+            elif i.cls in ("copy_from", "other"):
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "pkg":
+                self._split_pkg_runs(builder, production, k, i, release=_release_of(self.rtag))
+            elif i.cls == "build":
+                builder += i.out()
+                if k == cut and prune:
+                    builder.append(prune)
+        if not copied:
+            self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+        return builder, production, self.base
+
+    def _read(self, name: str) -> str:
+        try:
+            return (self.context / name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    # ----------------------------------------------------------------- go
+    def _plan_go(self):
+        items, cut = self.items, self.cut
+        env_text = " ".join(i.inst.value for i in items if i.inst.instruction in ("ENV", "ARG"))
+        run_text = " ".join(" ".join(c.words) for i in items if i.cls == "build" for c in i.cmds)
+        sources = self._go_sources()
+        gomod = self._read("go.mod")
+        cgo_set = re.search(r"\bCGO_ENABLED=(\d)", env_text + " " + run_text)
+        if cgo_set:
+            cgo = cgo_set.group(1) == "1"
+        else:
+            cgo = bool(re.search(r'(?m)^import\s+"C"|^\s*"C"\s*$', sources)) or any(m in gomod for m in CGO_MODULES)
+        binaries = self._go_binaries(gomod)
+        needs_certs = bool(re.search(r'"(net/http|crypto/tls|net/smtp)"|https://', sources)) or bool(
+            re.search(r"(?m)^require\b", gomod))
+        needs_tz = "LoadLocation" in sources and '"time/tzdata"' not in sources
+        reads_files = bool(GO_READS_FILES.search(sources))
+        prod_items = [i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "copy_from")]
+        shell = any(i.inst.instruction == "RUN" for i in prod_items) or any(
+            i.inst.instruction in ("CMD", "ENTRYPOINT") and i.inst.exec_form() is None for i in prod_items) or any(
+            i.inst.instruction == "HEALTHCHECK" and "NONE" not in i.inst.value.split()[:1] for i in prod_items)
+        from harden import runtime_libs as rl
+
+        pkg_items = [i for k, i in enumerate(items) if i.cls == "pkg" and k <= cut]
+        runtime, _ = self._runtime_for(pkg_items + [i for i in items if i.cls == "build"], None)
+        runtime = [p for p in runtime if rl.strip_version(p) not in ("ca-certificates", "tzdata")]
+        tools = self._tools_in_prod(prod_items) & {"curl", "wget"}
+        release = _release_of(self.rtag)
+        if self.alpine:
+            m = re.search(r"alpine(3\.\d+)", self.rtag)
+            prod_image = f"alpine:{m.group(1) if m else '3.20'}"
+            fam = "apk"
+            extra = (["ca-certificates"] if needs_certs else []) + (["tzdata"] if needs_tz else []) + sorted(tools - {"wget"})
+            why = "Alpine, like the builder"
+        elif not cgo and not shell and not runtime and not tools:
+            prod_image = "gcr.io/distroless/static-debian12:nonroot"
+            fam, extra = None, []
+            why = "a static binary needs no shell or libraries; distroless carries CA certificates and tzdata"
+        else:
+            if cgo and release is None:
+                raise Skip(f"the Go build uses cgo and {self.base} names no Debian release; harden cannot pick a "
+                           "production base with the same C library")
+            prod_image = f"debian:{release or 'bookworm'}-slim"
+            fam = "apt"
+            extra = (["ca-certificates"] if needs_certs else []) + (["tzdata"] if needs_tz else []) + sorted(tools)
+            why = "cgo links the C library" if cgo else "production needs a shell or packages"
+        runtime = list(dict.fromkeys(runtime + extra))
+        builder: list[str] = []
+        production: list[str] = []
+        cgo_line = None if cgo_set or cgo else "ENV CGO_ENABLED=0"
+        first_go_build = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.detail in ("build", "install") for c in i.cmds))
+        for k, i in enumerate(items):
+            if k > cut:
+                production += i.out()
+                continue
+            if i.cls == "both":
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "prod":
+                production += i.out()
+            elif i.cls == "copy":
+                builder += i.out()
+                if reads_files and not i.manifest:
+                    production += i.out()
+            elif i.cls in ("copy_from", "other"):
+                builder += i.out()
+                production += i.out()
+            elif i.cls == "pkg":
+                builder += i.out()
+            elif i.cls == "build":
+                if k == first_go_build and cgo_line:
+                    builder.append(cgo_line)
+                builder += i.out()
+            if k == cut:
+                block = self._pkg_run(runtime, fam) if runtime else []
+                block += [f"COPY --from={self.builder_alias} {b} {b}" for b in binaries]
+                self._gen(production, block)
+        names = ", ".join(binaries)
+        msg = f"production runs {names} on {prod_image} ({why})"
+        if not reads_files:
+            msg += "; it holds only the binary: if the program reads files at run time (templates, " \
+                   "migrations, config), COPY them into the production stage"
+        self.notes.append((self.stage.startline + 1, msg))
+        return builder, production, prod_image
+
+    def _go_sources(self) -> str:
+        out = []
+        total = 0
+        for p in sorted(self.context.rglob("*.go")):
+            if any(part in ("vendor", "node_modules", ".git", "testdata") for part in p.parts) or p.name.endswith("_test.go"):
+                continue
+            try:
+                t = p.read_text(errors="replace")
+            except OSError:
+                continue
+            out.append(t)
+            total += len(t)
+            if total > 5_000_000:
+                break
+        return "\n".join(out)
+
+    def _go_binaries(self, gomod: str) -> list[str]:
+        out: list[str] = []
+        for i in self.items:
+            if i.cls != "build":
+                continue
+            for c in i.cmds:
+                if c.detail not in ("build", "install"):
+                    continue
+                args = _strip_prefix(c.words)[2:]
+                pos, opts = _positional(args, {"-o", "-ldflags", "-tags", "-gcflags", "-asmflags", "-mod", "-p",
+                                               "-buildmode", "-trimpath", "-pkgdir", "-modfile", "-overlay"})
+                pkgs = [p for p in pos if not p.endswith(".go")] or ["."]
+                if c.detail == "install":
+                    name = self._pkg_name(pkgs[0].split("@")[0], gomod)
+                    gobin = re.search(r"\bGOBIN[= ]\"?([^\s\"]+)", " ".join(x.inst.value for x in self.items if x.inst.instruction == "ENV"))
+                    out.append(f"{gobin.group(1) if gobin else '/go/bin'}/{name}")
+                    continue
+                o = (opts.get("-o") or [None])[-1]
+                if o is None:
+                    if len(pkgs) != 1:
+                        raise Skip(f"`go build` at line {i.line} builds several packages and names no output")
+                    o = self._pkg_name(pkgs[0], gomod)
+                if o.endswith("/") or "$" in o:
+                    raise Skip(f"`go build -o {o}` at line {i.line}: harden cannot tell the binary's path")
+                if not o.startswith("/"):
+                    if "$" in i.workdir:
+                        raise Skip(f"WORKDIR {i.workdir} is a variable; harden cannot tell where the binary is")
+                    o = str(PurePosixPath(i.workdir) / o)
+                out.append(o)
+        if not out:
+            raise Skip("no `go build`/`go install` step: harden cannot tell which binary production runs")
+        return list(dict.fromkeys(out))
+
+    def _pkg_name(self, pkg: str, gomod: str) -> str:
+        if pkg in (".", "./"):
+            m = re.search(r"(?m)^module\s+(\S+)", gomod)
+            if not m:
+                raise Skip("`go build .` without go.mod in the build context: harden cannot tell the binary's name")
+            pkg = m.group(1)
+        parts = [p for p in pkg.strip("./").split("/") if p and p != "..."]
+        if not parts:
+            raise Skip(f"cannot tell the binary name of `{pkg}`")
+        if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1:
+            parts.pop()
+        return parts[-1]
