@@ -210,7 +210,29 @@ class Context:
         return False
 
     def stage_suppressed(self, doc: Any, stage: Any) -> bool:
-        return self.suppressed(doc, stage.startline, f"stage {stage.name}")
+        """True when a pragma above the stage's FROM covers this transform. Earlier transforms
+        may have moved that FROM (split-stages puts a builder stage above the production
+        stage): a stage also counts as covered when the stage it continues had the pragma in
+        the file as read (same alias, or the last stage for the last stage)."""
+        if self.suppressed(doc, stage.startline, f"stage {stage.name}"):
+            return True
+        orig = self._run.original_stage_pragmas(doc)
+        if not orig:
+            return False
+        stages = doc.stages
+        match = None
+        if stage.alias:
+            match = next((o for o in orig if o[0] == stage.alias), None)
+        if match is None and stages and stage is stages[-1] and not (orig[-1][0] and doc.stage_by_name(orig[-1][0])
+                                                                      and doc.stage_by_name(orig[-1][0]) is not stage):
+            match = orig[-1]
+        if match is None or match[2] is False:
+            return False
+        names = match[2]
+        if names is None or self.transform in names:
+            self._record_suppressed(self._run.rel_of(doc), f"stage {stage.name}", "# harden: ignore", match[1])
+            return True
+        return False
 
     def facts(self, project: Any, service: str) -> Any:
         """App-source facts for a service (cached per run); None when unknown."""
@@ -223,6 +245,7 @@ class Run:
         self.target = Path(target)
         self.progress = progress  # progress(phase, done, total) or None
         self._suppressed: set = set()
+        self._stage_pragmas: dict[int, list] = {}
         self._steps: dict[int, list[tuple[str, str, str]]] = {}
         self._given_discovery = discovery
         self.options = options or Options()
@@ -370,6 +393,26 @@ class Run:
         chosen = set(self.options.selected([c.name for c in classes]))
         return [c for c in classes if c.name in chosen]
 
+    def original_stage_pragmas(self, doc: Any) -> list[tuple[str | None, int, Any]]:
+        """For each stage of the Dockerfile as read: (alias, 1-based FROM line, pragma names:
+        False = no pragma, None = all, or a set)."""
+        key = id(doc)
+        if key not in self._stage_pragmas:
+            out: list[tuple[str | None, int, Any]] = []
+            if getattr(doc, "kind", None) == "dockerfile":
+                from .dockerfile_doc import DockerfileDoc
+
+                try:
+                    orig = DockerfileDoc(doc.path, doc.original)
+                    lines = orig.lines
+                    for st in orig.stages:
+                        p = pragma_above(lines, st.startline)
+                        out.append((st.alias, st.startline + 1, False if p is None else p[1]))
+                except Exception:
+                    out = []
+            self._stage_pragmas[key] = out
+        return self._stage_pragmas[key]
+
     def _check_pragmas(self, transforms: list) -> None:
         """Notes for pragmas that name no known transform or directive."""
         if self._transforms is not None:
@@ -424,6 +467,14 @@ class Run:
                 if all(fp):
                     self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore-file"))
                     continue
+                if tcls.kind == "dockerfile":
+                    # a single-stage Dockerfile whose FROM has the pragma: the whole unit is that
+                    # stage, whether or not the transform asks (split-stages rewrites it whole)
+                    sp = self.original_stage_pragmas(docs[0])
+                    if len(sp) == 1 and file_pragma_covers(sp[0][2], t.name):
+                        st_name = sp[0][0] or "0"
+                        self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore", f"stage {st_name}", sp[0][1]))
+                        continue
                 tokens = [doc.checkpoint() for doc in docs]
                 before = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
                 ctx = Context(self, t.name, rel)

@@ -40,7 +40,7 @@ PYPROJECT = "pyproject.toml"
 
 TOP_KEYS = ("select", "ignore", "options", "services")
 SERVICE_KEYS = ("role", "egress", "port", "ignore")
-ROLES = ("app", "web", "worker", "database", "cache", "queue", "search", "store", "proxy", "devtool")
+ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")  # as roles.ROLES
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:us|ms|s|m|h))+$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")  # compose network and profile names
@@ -269,8 +269,12 @@ def option_problem(key: str, value: Any) -> str | None:
 
 def service_problem(key: str, value: Any) -> str | None:
     if key == "role":
-        if not isinstance(value, str) or value not in ROLES:
-            return f"must be one of {', '.join(ROLES)}"
+        try:
+            from .roles import ROLES as roles
+        except ImportError:  # pragma: no cover
+            roles = ROLES
+        if not isinstance(value, str) or value not in roles:
+            return f"must be one of {', '.join(roles)}"
     elif key == "egress":
         if not isinstance(value, bool):
             return f"must be true or false, not {_tname(value)}"
