@@ -1,0 +1,209 @@
+"""db-healthcheck: snapshots over the health-* fixtures, refusals, secrets, examples."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, changed_text, copy_fixture, harden_run
+from harden.compose_doc import ComposeDoc
+from harden.io import write_atomic
+from harden.transforms.db_healthcheck import DbHealthcheck
+
+NAME = "db-healthcheck"
+HEALTH_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("health-"))
+DOCKER_COMPOSE = shutil.which("docker-compose")
+
+
+def compose_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if re.match(r"^(docker-)?compose(\..+)?\.ya?ml$", p.name))
+
+
+def compose_ok(folder: Path) -> tuple[bool, str]:
+    files = compose_files(folder)
+    base = [f for f in files if "override" not in f.name]
+    over = [f for f in files if "override" in f.name]
+    args = [DOCKER_COMPOSE]
+    for f in base[:1] + over:
+        args += ["-f", str(f)]
+    p = subprocess.run(args + ["config", "-q"], cwd=folder, capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    return p.returncode == 0, p.stderr
+
+
+def run_examples(transform, tmp_path: Path) -> None:
+    for ex in transform.examples:
+        folder = tmp_path / ex.name
+        folder.mkdir()
+        for rel, text in ex.files.items():
+            (folder / rel).write_text(text)
+        result = harden_run(folder, select=[transform.name])
+        assert not result.errors
+        for rel, text in ex.files.items():
+            want = ex.expect.get(rel, text)
+            assert changed_text(result, rel) == want, f"example {ex.name}: {rel}"
+
+
+@pytest.mark.parametrize("fixture", HEALTH_FIXTURES)
+def test_snapshot(fixture, tmp_path, snap_compose):
+    folder = copy_fixture(fixture, tmp_path)
+    result = harden_run(folder, select=[NAME])
+    assert not result.errors
+    for f in sorted(result.files, key=lambda f: f.rel):
+        if f.kind == "compose":
+            assert f.after == snap_compose(name=f"{fixture}--{f.rel.replace('/', '_')}")
+
+
+def test_examples(tmp_path):
+    run_examples(DbHealthcheck, tmp_path)
+
+
+def test_docstring_sections():
+    doc = DbHealthcheck.docs()
+    for section in ("What it does:", "Why:", "Example:", "Safety:", "When it refuses:"):
+        assert section in doc
+
+
+def _outcomes(result, status):
+    return {o.part: o.reason for o in result.outcomes if o.transform == NAME and o.status == status and o.part}
+
+
+def _healthcheck_test(text: str, service: str) -> str | None:
+    doc = ComposeDoc("x", text)
+    svc = doc.services().get(service)
+    hc = svc.get("healthcheck") if svc else None
+    return None if hc is None else hc.get("test")
+
+
+def test_checks_per_image_and_tag(tmp_path):
+    folder = copy_fixture("health-mariadb-tags", tmp_path)
+    out = changed_text(harden_run(folder, select=[NAME]), "compose.yaml")
+    assert _healthcheck_test(out, "legacy")[1] == "mysqladmin"  # 10.3: no healthcheck.sh yet
+    for s in ("lts", "eleven", "pinned"):  # 11.x has no mysqladmin; digest only -> healthcheck.sh
+        assert list(_healthcheck_test(out, s)) == ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"]
+    folder = copy_fixture("health-more-stores", tmp_path)
+    out = changed_text(harden_run(folder, select=[NAME]), "compose.yaml")
+    assert _healthcheck_test(out, "mongo-old")[1] == "mongo"
+    assert _healthcheck_test(out, "mongo")[1] == "mongosh"
+    assert list(_healthcheck_test(out, "mysql-elsewhere"))[-2:] == ["-P", "3307"]
+    assert "rabbitmq-diagnostics" in _healthcheck_test(out, "rabbit")
+    assert "9200" in _healthcheck_test(out, "search")[1]
+    assert "start_period: 60s" in out
+
+
+def test_refusals_are_reported(tmp_path):
+    folder = copy_fixture("health-more-stores", tmp_path)
+    result = harden_run(folder, select=[NAME])
+    skipped = _outcomes(result, "skipped")
+    assert set(skipped) == {"secure-search", "memcached", "mssql"}
+    assert "password" in skipped["secure-search"]
+    assert "client" in skipped["memcached"]
+    out = changed_text(result, "compose.yaml")
+    for s in skipped:
+        assert _healthcheck_test(out, s) is None
+    folder = copy_fixture("health-clients", tmp_path)
+    result = harden_run(folder, select=[NAME])
+    skipped = _outcomes(result, "skipped")
+    assert set(skipped) == {"migrate", "redis-cli", "cache", "cache2"}
+    assert "literal --requirepass" in skipped["cache"]
+
+
+def test_existing_healthchecks_left_alone(tmp_path):
+    folder = copy_fixture("health-existing", tmp_path)
+    before = (folder / "compose.yaml").read_text()
+    out = changed_text(harden_run(folder, select=[NAME]), "compose.yaml")
+    # only pgbuilt (FROM postgres, no HEALTHCHECK) gets one
+    assert out.count("healthcheck:") - before.count("healthcheck:") == 1
+    assert _healthcheck_test(out, "pgbuilt")[0] == "CMD-SHELL"
+    # never through the anchor
+    assert out.split("services:")[0] == before.split("services:")[0]
+
+
+def test_no_secret_in_any_added_line(tmp_path):
+    """Values of password-like variables never appear in what harden adds."""
+    for fixture in HEALTH_FIXTURES:
+        folder = copy_fixture(fixture, tmp_path / "s")
+        result = harden_run(folder, select=[NAME, "depends-healthy"])
+        for f in result.files:
+            if f.kind != "compose":
+                continue
+            secrets = set()
+            for m in re.finditer(r"(?im)^\s*-?\s*([A-Z_]*(?:PASSWORD|PASS|SECRET|TOKEN|PWD)[A-Z_]*)\s*[:=]\s*(\S+)", f.before):
+                v = m.group(2).strip("'\"")
+                if len(v) >= 4 and not v.startswith("$"):
+                    secrets.add(v)
+            secrets.add("hunter2")
+            added = [ln for ln in f.after.splitlines() if ln not in f.before.splitlines()]
+            for ln in added:
+                for s in secrets:
+                    assert s not in ln, (fixture, ln)
+                if "test:" in ln:
+                    assert re.search(r"(?<!\$)\$(?!\$)", ln) is None, f"unescaped $ in {ln}"
+                    assert " -p" not in ln.replace(" -p 6", "")  # no password flag
+        shutil.rmtree(tmp_path / "s")
+
+
+def test_idempotent_and_flow_test_lists(tmp_path):
+    for fixture in HEALTH_FIXTURES:
+        folder = copy_fixture(fixture, tmp_path / "i")
+        result = harden_run(folder, select=[NAME])
+        for f in result.changed_files:
+            for ln in f.after.splitlines():
+                if ln.strip().startswith("test:"):
+                    assert ln.strip().startswith("test: [") and ln.rstrip().endswith("]")
+            write_atomic(f.path, f.after)
+        again = harden_run(folder, select=[NAME])
+        assert not again.changed_files, fixture
+        shutil.rmtree(tmp_path / "i")
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose not installed")
+@pytest.mark.parametrize("fixture", HEALTH_FIXTURES)
+def test_output_passes_docker_compose_config(fixture, tmp_path):
+    folder = copy_fixture(fixture, tmp_path)
+    ok_before, _ = compose_ok(folder)
+    result = harden_run(folder, select=[NAME, "depends-healthy"])
+    for f in result.changed_files:
+        write_atomic(f.path, f.after)
+    ok, err = compose_ok(folder)
+    assert ok or not ok_before, err
+
+
+def test_version_key_raised_for_start_period(tmp_path):
+    folder = copy_fixture("health-more-stores", tmp_path)
+    result = harden_run(folder, select=[NAME])
+    assert changed_text(result, "compose.yaml").startswith('version: "2.3"\n')
+    assert any("2.3" in n.message for n in result.notes)
+
+
+def test_redis_password_from_variable_goes_through_env(tmp_path):
+    folder = copy_fixture("health-pg-redis", tmp_path)
+    out = changed_text(harden_run(folder, select=[NAME]), "compose.yaml")
+    redis = ComposeDoc("x", out).services()["redis"]
+    assert redis["environment"]["REDISCLI_AUTH"] == "${REDIS_PASSWORD}"
+    assert "REDIS_PASSWORD" not in str(redis["healthcheck"]["test"])
+
+
+def test_shared_anchor_service_is_skipped(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "compose.yaml").write_text(
+        "services:\n  db: &db\n    image: postgres:16\n  db2:\n    <<: *db\n")
+    result = harden_run(tmp_path / "p", select=[NAME])
+    assert not result.changed_files
+    assert "anchor" in _outcomes(result, "skipped")["db"]
+
+
+def test_add_key_twice_to_the_same_mapping():
+    """compose_doc.add_key after a key harden added earlier (it has no position)."""
+    doc = ComposeDoc("c.yaml", "services:\n  db:\n    image: redis  # x\n  # next\n  web:\n    image: w\n")
+    node = doc.services()["db"]
+    doc.add_key(node, "environment", {"A": "1"})
+    doc.add_key(node, "healthcheck", {"test": ["CMD", "true"]})
+    assert doc.render() == (
+        "services:\n  db:\n    image: redis  # x\n    environment:\n      A: \"1\"\n"
+        "    healthcheck:\n      test:\n        - CMD\n        - \"true\"\n  # next\n  web:\n    image: w\n")
+    assert list(node.keys()) == ["image", "environment", "healthcheck"]

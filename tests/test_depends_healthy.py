@@ -1,0 +1,177 @@
+"""depends-healthy: snapshots (run after db-healthcheck, as in the registry), the rule that
+service_healthy only targets services with a healthcheck, cycles, versions, overrides."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, changed_text, copy_fixture, harden_run
+from harden.compose_doc import ComposeDoc
+from harden.config import Options
+from harden.engine import Run
+from harden.healthchecks import can_wait_healthy
+from harden.io import write_atomic
+from harden.transforms.depends_healthy import DependsHealthy, hosts_in_value
+from test_db_healthcheck import run_examples
+
+NAMES = ["db-healthcheck", "depends-healthy"]
+HEALTH_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("health-"))
+
+
+@pytest.mark.parametrize("fixture", HEALTH_FIXTURES)
+def test_snapshot(fixture, tmp_path, snap_compose, snap_diff):
+    folder = copy_fixture(fixture, tmp_path)
+    result = harden_run(folder, select=NAMES)
+    assert not result.errors
+    for f in sorted(result.files, key=lambda f: f.rel):
+        if f.kind == "compose":
+            assert f.after == snap_compose(name=f"{fixture}--{f.rel.replace('/', '_')}")
+
+
+def test_examples(tmp_path):
+    run_examples(DependsHealthy, tmp_path)
+
+
+def test_docstring_sections():
+    doc = DependsHealthy.docs()
+    for section in ("What it does:", "Why:", "Example:", "Safety:", "When it refuses:"):
+        assert section in doc
+
+
+def _apply(folder, select=NAMES):
+    result = harden_run(folder, select=select)
+    assert not result.errors
+    for f in result.changed_files:
+        write_atomic(f.path, f.after)
+    return result
+
+
+@pytest.mark.parametrize("fixture", HEALTH_FIXTURES)
+def test_service_healthy_only_on_dependencies_with_a_healthcheck(fixture, tmp_path):
+    folder = copy_fixture(fixture, tmp_path)
+    _apply(folder)
+    run = Run(folder, Options(select=[]))
+    run.load()
+    checked = 0
+    for project in run.projects:
+        for svc in project.services():
+            deps = svc.merged.get("depends_on")
+            if not isinstance(deps, dict):
+                continue
+            for dep, spec in deps.items():
+                if isinstance(spec, dict) and spec.get("condition") == "service_healthy":
+                    target = project.service(str(dep))
+                    assert target is not None and can_wait_healthy(project, target), (svc.name, dep)
+                    checked += 1
+    if fixture != "health-extends":
+        assert checked, "fixture produced no service_healthy edge at all"
+    # and a second run changes nothing
+    assert not harden_run(folder, select=NAMES).changed_files
+
+
+def test_conditions_and_order(tmp_path):
+    folder = copy_fixture("health-more-stores", tmp_path)
+    out = changed_text(harden_run(folder, select=NAMES), "compose.yaml")
+    deps = ComposeDoc("x", out).services()["app"]["depends_on"]
+    assert list(deps) == ["mongo", "rabbit", "search", "secure-search", "memcached", "mssql",
+                          "mysql-elsewhere", "mongo-old"]
+    assert {k: v["condition"] for k, v in deps.items()} == {
+        "mongo": "service_healthy", "rabbit": "service_healthy", "search": "service_healthy",
+        "secure-search": "service_started", "memcached": "service_started", "mssql": "service_started",
+        "mysql-elsewhere": "service_healthy", "mongo-old": "service_healthy"}
+
+
+def test_existing_conditions_kept(tmp_path):
+    folder = copy_fixture("health-existing", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    out = changed_text(result, "compose.yaml")
+    app = ComposeDoc("x", out).services()["app"]["depends_on"]
+    assert app["own"]["condition"] == "service_started"  # written by the user: kept
+    app2 = ComposeDoc("x", out).services()["app2"]["depends_on"]
+    assert {k: v["condition"] for k, v in app2.items()} == {
+        "own": "service_healthy", "anchored": "service_healthy", "disabled": "service_started",
+        "oracle": "service_healthy", "pgbuilt": "service_healthy", "withhc": "service_healthy",
+        "partial": "service_started"}
+
+
+def test_comments_kept_in_place(tmp_path):
+    folder = copy_fixture("health-mysql-seed", tmp_path)
+    out = changed_text(harden_run(folder, select=NAMES), "docker-compose.yml")
+    assert "      mysql:   # the bot needs the database\n        condition: service_healthy\n" in out
+    assert "    depends_on:\n      # database first\n      mysql:\n" in out
+    assert "    depends_on:  # UI for the DB\n" in out
+
+
+def test_version_3_removed_with_note(tmp_path):
+    folder = copy_fixture("health-mysql-seed", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    out = changed_text(result, "docker-compose.yml")
+    assert not out.startswith("version")
+    assert out.startswith("\n# A bot and a web app")
+    assert any("removed `version" in n.message for n in result.notes)
+
+
+def test_version_2_0_raised_to_2_1_when_only_conditions_are_needed(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "docker-compose.yml").write_text(
+        "version: '2'\nservices:\n  db:\n    image: postgres:16\n"
+        "    healthcheck:\n      test: [\"CMD\", \"pg_isready\"]\n"
+        "  web:\n    image: w\n    depends_on:\n      - db\n")
+    out = changed_text(harden_run(tmp_path / "p", select=["depends-healthy"]), "docker-compose.yml")
+    assert out.startswith("version: '2.1'\n")
+    assert "      db:\n        condition: service_healthy\n" in out
+
+
+def test_override_edits_go_to_the_file_that_owns_depends_on(tmp_path):
+    folder = copy_fixture("health-override", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    base = changed_text(result, "docker-compose.yml")
+    over = changed_text(result, "docker-compose.override.yml")
+    assert "      db:\n        condition: service_healthy" in base
+    assert "      redis:   # sessions\n        condition: service_healthy" in over
+
+
+def test_anchor_depends_on_is_refused(tmp_path):
+    folder = copy_fixture("health-extends", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    skipped = {o.part: o.reason for o in result.outcomes
+               if o.transform == "depends-healthy" and o.status == "skipped"}
+    assert "anchor" in skipped["worker"]
+    out = changed_text(result, "compose.yaml")
+    assert out.startswith("x-app: &app\n  image: example/app\n  depends_on:\n    - db\n")
+
+
+def test_no_edge_that_closes_a_cycle(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "compose.yaml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    depends_on:\n      - web\n"
+        "  web:\n    image: w\n    environment:\n      DB_HOST: db\n")
+    result = harden_run(tmp_path / "p", select=["depends-healthy"])
+    assert not result.changed_files
+    assert any("cycle" in n.message for n in result.notes)
+
+
+def test_flow_mapping_refused(tmp_path):
+    folder = copy_fixture("health-clients", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    out = changed_text(result, "compose.yaml")
+    assert "depends_on: {db: {condition: service_started}, cache3: {condition: service_started}}" in out
+    assert any(o.part == "flowmap" and o.status == "skipped" for o in result.outcomes)
+
+
+def test_no_healthy_without_healthcheck_alone(tmp_path):
+    """Run alone (no db-healthcheck first): nothing has a healthcheck, nothing becomes healthy."""
+    folder = copy_fixture("health-mysql-seed", tmp_path)
+    result = harden_run(folder, select=["depends-healthy"])
+    assert "service_healthy" not in changed_text(result, "docker-compose.yml")
+
+
+@pytest.mark.parametrize("value,hosts", [
+    ("db", {"db"}), ("db:5432", {"db"}), ("postgres://u:p@db:5432/app", {"db"}),
+    ("mongodb://a:27017,b:27017/x?replicaSet=r", {"a", "b"}), ("${DB_HOST:-mysql}", {"mysql"}),
+    ("redis://:${REDIS_PASSWORD}@redis:6379/0", {"redis"}), ("eleven,newest", {"eleven", "newest"}),
+])
+def test_hosts_in_value(value, hosts):
+    assert hosts_in_value(value) == hosts
