@@ -92,12 +92,9 @@ def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
                     if str(item["host_ip"]) in ("0.0.0.0", "::"):
                         problems.append(f"host_ip {item['host_ip']} is set on purpose; left as written")
                     continue
-                try:
-                    doc.add_key(item, "host_ip", LOOPBACK)
-                except EditError as e:
-                    problems.append(f"a long-syntax port could not be edited ({e})")
-                    continue
-                changed.append(f"target {item.get('target')}")
+                # `host_ip` is Compose v2 only: docker-compose 1.x rejects the file with it
+                problems.append(f"{item.get('target')} (long syntax) is left as written: add `host_ip: 127.0.0.1` "
+                                "if only Compose v2 runs this file (docker-compose 1.x rejects host_ip)")
                 continue
             new, why = loopback_port(item)
             if new is None:
@@ -471,6 +468,10 @@ class Networks(Transform):
                 return False
             return True
 
+        # a service whose traffic harden cannot see is assumed to talk to every store
+        for n in cur:
+            if n not in stores and not known[n] and roles[n].role != "proxy":
+                talks[n] |= stores
         edges = sorted((a, b) for a in talks for b in talks[a])
         for _ in range(len(cur) * 4 + 4):
             changed = False
@@ -478,10 +479,11 @@ class Networks(Transform):
                 if nets[a] & nets[b]:
                     continue
                 options: list[tuple[str, str]] = []
+                first_be = lambda xs: sorted(xs, key=lambda x: (x != be, x))  # noqa: E731
                 if b in stores:
-                    options += [(a, be)]
+                    options += [(a, x) for x in first_be(nets[b])]
                 elif a in stores:
-                    options += [(b, be)]
+                    options += [(b, x) for x in first_be(nets[a])]
                 else:
                     if a in public and fe in nets[a]:
                         options += [(b, fe)]

@@ -1,0 +1,310 @@
+"""networks: snapshot tests over the net-* fixtures, the inline examples, and a semantic check of
+every output through `docker-compose config` (who can reach whom, internal networks, ports)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import FIXTURES, copy_fixture, harden_run
+from harden.compose_doc import ComposeDoc
+from harden.config import Options
+from harden.engine import Run, run
+from harden.roles import classify_all
+from harden.transforms.networks import Networks, loopback_port
+
+DOCKER_COMPOSE = shutil.which("docker-compose")
+NET_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("net-"))
+SNAP_FIXTURES = NET_FIXTURES + ["core-seed", "core-anchors"]
+
+
+def _write(tmp: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = tmp / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return tmp
+
+
+def _apply(path: Path, select: list[str]):
+    res = harden_run(path, select=select)
+    assert not res.errors, [e.one_line() for e in res.errors]
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    return res
+
+
+def _summary(res) -> str:
+    lines = []
+    for o in res.outcomes:
+        if o.transform == "networks" and o.status in ("skipped", "failed"):
+            lines.append(f"# {o.status} [{o.part}] {o.reason}")
+    for n in res.notes:
+        if n.transform == "networks":
+            lines.append(f"# note {n.file}:{n.line}: {n.message}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------ examples
+
+
+@pytest.mark.parametrize("example", Networks.examples, ids=lambda e: e.name)
+def test_inline_examples(example, tmp_path):
+    _write(tmp_path, example.files)
+    res = harden_run(tmp_path, select=["networks"])
+    assert not res.errors
+    for f in res.files:
+        want = example.expect.get(f.rel, example.files.get(f.rel))
+        if want is not None:
+            assert f.after == want, f.rel
+
+
+def test_docstring_has_the_sections():
+    doc = Networks.docs()
+    for section in ("What it does:", "Why:", "Example:", "Safety:", "When it refuses:"):
+        assert section in doc
+
+
+# ----------------------------------------------------------------------- snapshots
+
+
+@pytest.mark.parametrize("name", SNAP_FIXTURES)
+def test_snapshot(name, tmp_path, snap_diff):
+    from harden.report import unified_diff
+
+    path = copy_fixture(name, tmp_path)
+    res = harden_run(path, select=["networks"])
+    assert not res.errors
+    assert not [o for o in res.outcomes if o.status == "failed"], res.outcomes
+    text = "".join(unified_diff(f.rel, f.before, f.after) for f in res.changed_files)
+    assert text + _summary(res) == snap_diff
+
+
+@pytest.mark.parametrize("name", SNAP_FIXTURES)
+def test_idempotent(name, tmp_path):
+    path = copy_fixture(name, tmp_path)
+    _apply(path, ["networks"])
+    again = harden_run(path, select=["networks"])
+    assert not again.changed_files, [f.rel for f in again.changed_files]
+
+
+# -------------------------------------------------- semantics through docker-compose
+
+
+def _compose_files(path: Path) -> list[Path]:
+    res = Run(path)
+    res.load()
+    assert len(res.projects) == 1
+    return [Path(d.abspath) for d in res.projects[0].docs]
+
+
+def _config(path: Path) -> dict:
+    args = [DOCKER_COMPOSE]
+    for f in _compose_files(path):
+        args += ["-f", str(f)]
+    proc = subprocess.run(args + ["config"], cwd=path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert proc.returncode == 0, proc.stderr
+    return YAML(typ="safe").load(proc.stdout)
+
+
+def _nets(cfg: dict, name: str) -> set[str] | None:
+    svc = cfg["services"][name]
+    if "network_mode" in svc:
+        return None
+    return set(svc.get("networks") or {"default": None})
+
+
+def _internal(cfg: dict, net: str) -> bool:
+    conf = (cfg.get("networks") or {}).get(net) or {}
+    return bool(conf.get("internal"))
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose is not installed")
+@pytest.mark.parametrize("name", SNAP_FIXTURES)
+def test_output_keeps_every_connection_and_isolates_stores(name, tmp_path):
+    path = copy_fixture(name, tmp_path)
+    loader = Run(path)
+    loader.load()
+    project = loader.projects[0]
+    roles = classify_all(project)
+    before = _config(path)
+    res = _apply(path, ["networks"])
+    after = _config(path)  # also: docker-compose config passes
+    changed = any(o.transform == "networks" and o.status == "changed" for o in res.outcomes)
+    net_refused = any(o.transform == "networks" and o.status == "skipped" and o.part == "networks"
+                      for o in res.outcomes)
+    for n, r in roles.items():
+        a = after["services"][n]
+        # no published port is dropped or added
+        assert len(a.get("ports") or []) == len(before["services"][n].get("ports") or []), n
+        nets = _nets(after, n)
+        if nets is None:
+            continue
+        way_out = any(not _internal(after, x) for x in nets)
+        if r.publishes:
+            assert way_out, f"{n} publishes ports but is only on internal networks: compose drops them"
+        if r.egress is not False and not r.store:
+            assert way_out, f"{n} may call the internet but is only on internal networks"
+        for t in r.talks_to:
+            tn = _nets(after, t)
+            if tn is not None:
+                assert nets & tn, f"{n} talks to {t} but they share no network"
+        refused = {o.part for o in res.outcomes if o.transform == "networks" and o.status == "skipped"}
+        refused |= {n for n in roles if any(x.message.startswith(f"{n}:") and "left as written" in x.message
+                                            for x in res.notes)}
+        if r.store and r.publishes and n not in refused:
+            for p in a["ports"]:
+                ip = p.get("host_ip") if isinstance(p, dict) else str(p).split(":")[0]
+                assert ip == "127.0.0.1", f"{n}: port {p} is not bound to 127.0.0.1"
+    if changed and not net_refused:
+        for s, rs in roles.items():
+            if not rs.store or _nets(after, s) is None:
+                continue
+            for p, rp in roles.items():
+                if rp.store or not rp.public or _nets(after, p) is None:
+                    continue
+                shared = _nets(after, s) & _nets(after, p)
+                assert shared <= {"backend"}, f"store {s} shares {shared} with public {p}"
+                if rp.role == "proxy" and s not in rp.talks_to:
+                    assert not shared, f"store {s} is reachable from the proxy {p}"
+
+
+# ----------------------------------------------------------------- specific cases
+
+
+def _run_files(tmp_path, files, select=("networks",), **opts):
+    _write(tmp_path, files)
+    o = Options()
+    o.select = list(select)
+    o.values.update(opts)
+    return run(tmp_path, o)
+
+
+def test_network_names_are_options(tmp_path):
+    res = _run_files(tmp_path, {"compose.yaml": "services:\n  web:\n    image: x/web\n    ports: ['80:80']\n"
+                                                 "    depends_on: [db]\n  db:\n    image: postgres\n"},
+                     frontend_network="public", backend_network="private")
+    out = res.files[0].after
+    assert "      - public\n      - private\n" in out
+    assert "networks:\n  public:\n  private:\n    internal: true\n" in out
+
+
+def test_unknown_egress_keeps_backend_open_and_says_so(tmp_path):
+    res = _run_files(tmp_path, {"compose.yaml": "services:\n  web:\n    image: x/web\n    ports: ['80:80']\n"
+                                                 "  jobs:\n    image: x/jobs\n    environment:\n      DB: db:5432\n"
+                                                 "  db:\n    image: postgres\n"})
+    out = res.files[0].after
+    assert "internal: true" not in out
+    assert any("jobs may call the internet" in n.message for n in res.notes)
+
+
+def test_egress_override_from_config(tmp_path):
+    files = {"compose.yaml": "services:\n  web:\n    image: x/web\n    ports: ['80:80']\n"
+                             "  jobs:\n    image: x/jobs\n    environment:\n      DB: db:5432\n"
+                             "  db:\n    image: postgres\n"}
+    _write(tmp_path, files)
+    o = Options()
+    o.select = ["networks"]
+    o.services = {"jobs": {"egress": False}}
+    out = run(tmp_path, o).files[0].after
+    assert "internal: true" in out
+    assert "  jobs:\n    image: x/jobs\n    environment:\n      DB: db:5432\n    networks:\n      - backend\n" in out
+
+
+def test_a_proxy_does_not_reach_the_database(tmp_path):
+    path = copy_fixture("net-reverse-proxy", tmp_path)
+    res = _apply(path, ["networks"])
+    assert not res.errors
+    cfg = YAML(typ="safe").load((path / "compose.yaml").read_text())
+    assert cfg["services"]["proxy"]["networks"] == ["frontend"]
+    assert cfg["services"]["app"]["networks"] == ["frontend", "backend"]
+    assert cfg["services"]["db"]["networks"] == ["backend"]
+
+
+def test_unreadable_upstreams_still_reach_the_app_via_depends_on(tmp_path):
+    res = _run_files(tmp_path, {"compose.yaml": "services:\n  caddy:\n    image: caddy:2\n    ports: ['443:443']\n"
+                                                 "    depends_on: [api]\n  api:\n    build: .\n"
+                                                 "  db:\n    image: mongo:7\n", "Dockerfile": "FROM x\n"})
+    cfg = YAML(typ="safe").load(res.files[0].after if res.files[0].rel == "compose.yaml" else res.files[1].after)
+    assert set(cfg["services"]["caddy"]["networks"]) & set(cfg["services"]["api"]["networks"])
+    assert "backend" not in cfg["services"]["caddy"]["networks"]
+
+
+def test_store_on_external_network_is_refused(tmp_path):
+    files = {"compose.yaml": "services:\n  web:\n    image: x/web\n    ports: ['80:80']\n    networks: [shared]\n"
+                             "  db:\n    image: postgres\n    networks: [shared]\nnetworks:\n  shared:\n    external: true\n"}
+    res = _run_files(tmp_path, files)
+    assert not res.changed_files
+    assert any(o.status == "skipped" and "external network shared" in (o.reason or "") for o in res.outcomes)
+
+
+def test_networks_from_an_anchor_are_not_edited(tmp_path):
+    files = {"compose.yaml": "x-net: &net\n  networks: [appnet]\nservices:\n  web:\n    <<: *net\n    image: x\n"
+                             "    ports: ['80:80']\n  db:\n    <<: *net\n    image: postgres\nnetworks:\n  appnet:\n"}
+    res = _run_files(tmp_path, files)
+    assert not res.changed_files
+    reasons = " ".join(o.reason or "" for o in res.outcomes if o.status == "skipped")
+    assert "anchor" in reasons
+
+
+def test_flow_style_service_is_left_alone(tmp_path):
+    files = {"compose.yaml": "services:\n  web: {image: x, ports: ['80:80']}\n  db:\n    image: postgres\n"}
+    res = _run_files(tmp_path, files)
+    assert not res.changed_files  # web could not be attached: the db would still share default with it
+    assert any(o.status == "skipped" and o.part == "networks" for o in res.outcomes)
+
+
+def test_pragma_leaves_a_service_alone(tmp_path):
+    files = {"compose.yaml": "services:\n  web:\n    image: x\n    ports: ['80:80']\n    depends_on: [db]\n"
+                             "  # harden: ignore[networks]\n  cache:\n    image: redis\n  db:\n    image: postgres\n"}
+    res = _run_files(tmp_path, files)
+    # cache stays on default with web: networks refuse as a whole, nothing half-done
+    assert not res.changed_files
+    assert any(o.status == "suppressed" for o in res.outcomes)
+
+
+def test_network_mode_service_shares_its_needs_with_the_namespace_owner(tmp_path):
+    files = {"compose.yaml": "services:\n  vpn:\n    image: qmcgaw/gluetun\n    ports: ['8080:8080']\n"
+                             "  torrent:\n    image: x/torrent\n    network_mode: service:vpn\n"
+                             "    environment:\n      DB: postgres://db/x\n  db:\n    image: postgres\n"}
+    res = _run_files(tmp_path, files)
+    cfg = YAML(typ="safe").load(res.files[0].after)
+    assert "backend" in cfg["services"]["vpn"]["networks"]
+    assert "networks" not in cfg["services"]["torrent"]
+
+
+@pytest.mark.parametrize("item,want", [
+    ("3306:3306", "127.0.0.1:3306:3306"),
+    ("3306", "127.0.0.1::3306"),
+    (3306, "127.0.0.1::3306"),
+    ("${DB_PORT:-3306}:3306", "127.0.0.1:${DB_PORT:-3306}:3306"),
+    ("5432:5432/tcp", "127.0.0.1:5432:5432/tcp"),
+    ("9000-9001:9000-9001", "127.0.0.1:9000-9001:9000-9001"),
+    ("127.0.0.1:3306:3306", None),
+    ("[::1]:3306:3306", None),
+    ("0.0.0.0:3306:3306", None),
+    ("${DB_PORTS}", None),
+])
+def test_loopback_port(item, want):
+    assert loopback_port(item)[0] == want
+
+
+# -------------------------------------------- ComposeDoc helper fixes this module relies on
+
+
+def test_add_key_keeps_deeper_comment_lines_with_the_entry_above():
+    doc = ComposeDoc("c.yaml", "services:\n  w:\n    depends_on:\n      - a\n      # - b   (later)\n  # next\n  x:\n    image: y\n")
+    doc.add_key(doc.services()["w"], "networks", ["backend"])
+    assert doc.render() == ("services:\n  w:\n    depends_on:\n      - a\n      # - b   (later)\n    networks:\n"
+                            "      - backend\n  # next\n  x:\n    image: y\n")
+
+
+def test_add_key_after_a_key_without_value():
+    doc = ComposeDoc("c.yaml", "services:\n  w:\n    networks:\n      a:\n      b:\n    image: y\n")
+    doc.add_key(doc.services()["w"]["networks"], "backend", None)
+    assert doc.render() == "services:\n  w:\n    networks:\n      a:\n      b:\n      backend:\n    image: y\n"
