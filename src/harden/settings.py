@@ -182,7 +182,8 @@ def _display(cfg: Path, root: Path) -> str:
 def apply_settings(section: dict, opts: Options, src: _Source, known: list[str]) -> None:
     for key in section:
         if key not in TOP_KEYS:
-            raise src.error(f"unknown key {key!r}{_did_you_mean(key, TOP_KEYS)}", (), key)
+            where = f" in {src.table_name(())}" if src.prefix else ""
+            raise src.error(f"unknown key {key!r}{where}{_did_you_mean(key, TOP_KEYS)}", (), key)
     for key in ("select", "ignore"):
         if key in section:
             names = _names(section[key], src, (), key, known)
