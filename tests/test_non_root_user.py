@@ -492,3 +492,36 @@ def test_combined_with_split_stages(name, tmp_path):
     # nothing that needs root after the USER of the final stage
     after_user = [i.instruction for i in final.instructions if i.startline > final.last("USER").startline]
     assert "RUN" not in after_user
+
+
+def test_other_user_sharing_words_with_ours_is_no_conflict(tmp_path):
+    text = "FROM debian:bookworm-slim\nRUN useradd -m worker && chown -R worker /app\nCMD [\"true\"]\n"
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    assert "USER 10001:10001" in _after(result)
+    assert any("creates a user (worker)" in n for n in _notes(result))
+
+
+@pytest.mark.parametrize("cmd", ["addgroup -S app", "groupadd --gid=10001 web", "adduser -D -u 10001 svc",
+                                 "/usr/sbin/useradd app"])
+def test_conflicting_user_or_group_is_refused(cmd, tmp_path):
+    text = f"FROM debian:bookworm-slim\nRUN apt-get update && {cmd}\nCMD [\"true\"]\n"
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "already creates a user or group" in o.reason
+
+
+def test_stage_pragma_leaves_only_that_stage(tmp_path):
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS base\nRUN pip install flask\n\n"
+                       "# harden: ignore[non-root-user] -- binds a raw socket\nFROM base AS probe\nCMD [\"python\", \"-m\", \"probe\"]\n\n"
+                       "FROM base AS web\nCMD [\"flask\", \"run\"]\n"),
+        "compose.yaml": ("services:\n  probe:\n    build:\n      context: .\n      target: probe\n"
+                         "  web:\n    build:\n      context: .\n      target: web\n"),
+    }
+    result = _run(_project(tmp_path, files))
+    from harden.dockerfile_doc import DockerfileDoc
+
+    doc = DockerfileDoc("Dockerfile", _after(result))
+    assert doc.stage_by_name("probe").last("USER") is None
+    assert doc.stage_by_name("web").last("USER").value == "10001:10001"
+    assert any(o.status == "suppressed" and o.part == "stage probe" for o in _mine(result))

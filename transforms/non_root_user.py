@@ -657,24 +657,33 @@ class _Planner:
                                  "the stages yourself", stage.startline + 1)
 
     def check_conflicts(self, chain: list, uid: int, gid: int, user: str, group: str) -> None:
-        creates = re.compile(r"\b(useradd|adduser|groupadd|addgroup)\b")
+        creates = re.compile(r"^(?:\S*/)?(useradd|adduser|groupadd|addgroup)$")
         for st in chain:
             for inst in st.find("RUN"):
-                text = inst.value if not inst.heredoc else inst.raw
-                if not creates.search(text):
-                    continue
-                words = set(re.findall(r"[A-Za-z0-9_.-]+", text))
-                clash = [w for w in (user, group, str(uid), str(gid)) if w in words]
+                text = inst.raw if inst.heredoc else inst.value
+                made_users: list[str] = []
+                clash: list[str] = []
+                for seg in re.split(r"&&|\|\||;|\||\n", text):
+                    toks = _split(seg.replace("\\\n", " "))
+                    while toks and toks[0] in ("sudo", "exec", "then", "do", "else", "{", "("):
+                        toks = toks[1:]
+                    if not toks or not creates.match(toks[0]):
+                        continue
+                    args = toks[1:]
+                    values = set(args) | {a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
+                    clash += [w for w in (user, group, str(uid), str(gid)) if w in values]
+                    names = [a for a in args if not a.startswith("-")]
+                    if creates.match(toks[0]).group(1) in ("useradd", "adduser") and names:
+                        made_users.append(names[-1])
                 if clash:
                     raise _Leave(f"line {inst.startline + 1} already creates a user or group matching "
                                  f"{'/'.join(dict.fromkeys(clash))}: switch to it with `USER <uid>:<gid>` yourself, "
                                  "or set the uid/gid/user/group options to other values", inst.startline + 1)
-                names = [w for w in re.findall(r"(?:useradd|adduser)\b[^&;|]*?\s([a-z_][a-z0-9_-]*)\s*(?:$|&&|;|\|)",
-                                               text)]
-                who = f" ({', '.join(names)})" if names else ""
-                self.notes.append((f"this stage creates a user{who} at line {inst.startline + 1} but runs as "
-                                   f"root; harden added {user} ({uid}:{gid}) and switched to it — use yours "
-                                   "instead if the app expects it", inst.startline + 1))
+                if made_users:
+                    self.notes.append((f"this stage creates a user ({', '.join(made_users)}) at line "
+                                       f"{inst.startline + 1} but runs as root; harden added {user} ({uid}:{gid}) "
+                                       "and switched to it: use yours instead if the app expects it",
+                                       inst.startline + 1))
 
     def low_ports(self, chain: list) -> list[str]:
         out = []
