@@ -12,20 +12,21 @@ from harden.transform import Example, Transform
 from harden.transforms.networks import bind_ports_to_loopback
 
 
-def _dependencies(merged: dict) -> set[str]:
-    """Services a service needs started: depends_on, links, volumes_from, network_mode."""
-    out: set[str] = set()
+def _dependencies(merged: dict) -> dict[str, str]:
+    """Services a service needs started -> the key that says so (depends_on, links, ...)."""
+    out: dict[str, str] = {}
     dep = merged.get("depends_on")
     if isinstance(dep, (list, dict)):
-        out |= {str(k) for k in as_map(dep)}
+        for k in as_map(dep):
+            out.setdefault(str(k), "depends_on")
     for link in merged.get("links") or []:
-        out.add(str(link).split(":", 1)[0])
+        out.setdefault(str(link).split(":", 1)[0], "links")
     for vf in merged.get("volumes_from") or []:
         if not str(vf).startswith("container:"):
-            out.add(str(vf).split(":", 1)[0])
+            out.setdefault(str(vf).split(":", 1)[0], "volumes_from")
     nm = merged.get("network_mode")
     if isinstance(nm, str) and nm.startswith("service:"):
-        out.add(nm.split(":", 1)[1])
+        out.setdefault(nm.split(":", 1)[1], "network_mode")
     return out
 
 
@@ -143,10 +144,10 @@ class DevProfiles(Transform):
                 if n in moving or profile in _profiles(s.merged):
                     continue
                 prof = _profiles(s.merged)
-                for d in sorted(deps[n] & moving):
+                for d in sorted(set(deps[n]) & moving):
                     where = f"profile {', '.join(prof)}" if prof else "the default profile"
-                    out.setdefault(d, f"{n} ({where}) needs it (depends_on, links, volumes_from or "
-                                      f"network_mode); in profile {profile} compose would refuse to start {n}")
+                    out.setdefault(d, f"{n} ({where}) needs it ({deps[n][d]}); in profile {profile} "
+                                      f"compose would refuse to start {n}")
             if not out:
                 break
             for d, why in out.items():

@@ -1,0 +1,124 @@
+"""dev-profiles: inline examples, snapshots over fixtures, and what compose makes of the output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from harden_testlib import FIXTURES, copy_fixture, harden_run
+from harden.config import Options
+from harden.engine import run
+from harden.transforms.dev_profiles import DevProfiles
+
+DOCKER_COMPOSE = shutil.which("docker-compose")
+SNAP_FIXTURES = ["net-seed", "net-prod-needs-devtool", "net-override", "net-long-ports", "core-seed"]
+
+
+def _write(tmp: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = tmp / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return tmp
+
+
+def _run(tmp_path, files, **opts):
+    _write(tmp_path, files)
+    o = Options()
+    o.select = ["dev-profiles"]
+    o.values.update(opts)
+    return run(tmp_path, o)
+
+
+@pytest.mark.parametrize("example", DevProfiles.examples, ids=lambda e: e.name)
+def test_inline_examples(example, tmp_path):
+    _write(tmp_path, example.files)
+    res = harden_run(tmp_path, select=["dev-profiles"])
+    assert not res.errors
+    for f in res.files:
+        want = example.expect.get(f.rel, example.files.get(f.rel))
+        if want is not None:
+            assert f.after == want, f.rel
+
+
+def test_docstring_has_the_sections():
+    doc = DevProfiles.docs()
+    for section in ("What it does:", "Why:", "Example:", "Safety:", "When it refuses:"):
+        assert section in doc
+
+
+@pytest.mark.parametrize("name", SNAP_FIXTURES)
+def test_snapshot(name, tmp_path, snap_diff):
+    from harden.report import unified_diff
+
+    path = copy_fixture(name, tmp_path)
+    res = harden_run(path, select=["dev-profiles"])
+    assert not res.errors
+    assert not [o for o in res.outcomes if o.status == "failed"]
+    text = "".join(unified_diff(f.rel, f.before, f.after) for f in res.changed_files)
+    extra = [f"# {o.status} [{o.part}] {o.reason}" for o in res.outcomes
+             if o.transform == "dev-profiles" and o.status == "skipped"]
+    extra += [f"# note {n.file}:{n.line}: {n.message}" for n in res.notes if n.transform == "dev-profiles"]
+    assert text + "\n".join(extra) + "\n" == snap_diff
+
+
+@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose is not installed")
+@pytest.mark.parametrize("name", SNAP_FIXTURES)
+def test_compose_accepts_the_output_and_only_tools_move(name, tmp_path):
+    path = copy_fixture(name, tmp_path)
+    res = harden_run(path, select=["dev-profiles"])
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    files = sorted((f for f in res.files if f.kind == "compose"), key=lambda f: ("override" in f.rel, f.rel))
+    args = [DOCKER_COMPOSE] + sum((["-f", str(f.path)] for f in files), [])
+    proc = subprocess.run(args + ["config"], cwd=path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert proc.returncode == 0, proc.stderr
+    cfg = YAML(typ="safe").load(proc.stdout)
+    from harden.catalog import is_devtool
+
+    for name_, svc in cfg["services"].items():
+        if "dev" in (svc.get("profiles") or []):
+            assert is_devtool(svc.get("image")), name_
+            for p in svc.get("ports") or []:
+                assert str(p).startswith("127.0.0.1:"), p
+    again = harden_run(path, select=["dev-profiles"])
+    assert not again.changed_files
+
+
+def test_prod_dependency_keeps_the_tool_in_the_default_profile(tmp_path):
+    res = _run(tmp_path, {"compose.yaml": "services:\n  app:\n    build: .\n    links: [mail:smtp]\n"
+                                          "  mail:\n    image: maildev/maildev\n  ui:\n    image: adminer\n"})
+    out = res.files[0].after
+    assert "  ui:\n    image: adminer\n    profiles:\n      - dev\n" in out
+    assert "  mail:\n    image: maildev/maildev\n" in out and out.count("profiles") == 1
+    assert any(o.part == "mail" and "app (the default profile)" in o.reason for o in res.outcomes if o.reason)
+    assert any("--profile dev up" in n.message for n in res.notes)
+
+
+def test_a_tool_needed_only_by_another_tool_moves_with_it(tmp_path):
+    res = _run(tmp_path, {"compose.yaml": "services:\n  pma:\n    image: phpmyadmin/phpmyadmin:5\n"
+                                          "    depends_on: [mail]\n  mail:\n    image: mailhog/mailhog\n"})
+    assert res.files[0].after.count("profiles:\n      - dev\n") == 2
+
+
+def test_profile_name_is_an_option_and_role_override_counts(tmp_path):
+    _write(tmp_path, {"compose.yaml": "services:\n  docs:\n    image: acme/docs-preview\n    ports: ['4000:4000']\n"})
+    o = Options()
+    o.select = ["dev-profiles"]
+    o.values["dev_profile"] = "tools"
+    o.services = {"docs": {"role": "devtool"}}
+    out = run(tmp_path, o).files[0].after
+    assert out == ("services:\n  docs:\n    image: acme/docs-preview\n    profiles:\n      - tools\n"
+                   "    ports: ['127.0.0.1:4000:4000']\n")
+
+
+def test_registry_and_namespace_do_not_hide_a_tool(tmp_path):
+    res = _run(tmp_path, {"compose.yaml": "services:\n  a:\n    image: docker.io/dpage/pgadmin4:8@sha256:abc\n"
+                                          "  b:\n    image: ghcr.io/rediscommander/redis-commander:latest\n"
+                                          "  c:\n    image: registry.example.com:5000/mongo-express\n"})
+    assert res.files[0].after.count("profiles:") == 3
