@@ -49,7 +49,7 @@ class Progress:
         cols = self.width or shutil.get_terminal_size((80, 20)).columns
         label = PHASES.get(phase, phase)
         count = f" {done}/{total} {label}"
-        bar_w = max(10, min(40, cols - len(count) - 12))
+        bar_w = max(10, min(40, cols - 1 - len("harden [] 100%") - len(count)))
         filled = int(bar_w * done / total)
         pct = int(100 * done / total)
         return f"harden [{'#' * filled}{'.' * (bar_w - filled)}] {pct:3d}%{count}"[: max(cols - 1, 20)]
