@@ -200,6 +200,9 @@ class Networks(Transform):
     `default`, or `backend` stays non-internal (a note says which and why). Services without
     `networks` that harden does not attach stay on `default`; the service they talk to joins
     `default` too. Remote machines can no longer open the database port; local tools can.
+    Ports written as a bare number (`- 5432`, a random host port) become `127.0.0.1::5432`.
+    Long-syntax ports are left as written with a note: `host_ip` is Compose v2 only and
+    docker-compose 1.x rejects the file with it.
 
     When it refuses: a service with `network_mode` (its networking belongs to the host or to
     another service) is left alone; so are projects whose networks already keep the stores

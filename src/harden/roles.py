@@ -107,9 +107,9 @@ def _strings(value: Any) -> list[str]:
 
 
 def _expand_defaults(s: str) -> str:
-    """``${DB_HOST:-db}`` -> ``db``; other variables become a blank."""
+    """``${DB_HOST:-db}`` -> ``db``; other variables become a placeholder no service is named."""
     s = _VAR_DEFAULT.sub(lambda m: m.group(1), s)
-    return _VAR.sub(" ", s)
+    return _VAR.sub("\x00", s)
 
 
 def hosts_in(value: str) -> set[str]:

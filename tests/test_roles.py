@@ -1,0 +1,114 @@
+"""roles.classify: role, whom a service talks to, egress, with evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_fixture
+from harden.engine import Run
+from harden.roles import classify, classify_all, hosts_in
+
+
+def _project(path: Path):
+    r = Run(path)
+    r.load()
+    return r.projects[0]
+
+
+def _from_text(tmp_path: Path, text: str, **extra: str):
+    (tmp_path / "compose.yaml").write_text(text)
+    for rel, body in extra.items():
+        p = tmp_path / rel.replace("__", "/")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(body)
+    return _project(tmp_path)
+
+
+@dataclass
+class FakeCtx:
+    options: dict = field(default_factory=dict)
+    fact: object = None
+
+    def service_option(self, name, key, default=None):
+        return self.options.get(name, {}).get(key, default)
+
+    def facts(self, project, name):
+        return self.fact if name == "app" else None
+
+
+@pytest.mark.parametrize("value,hosts", [
+    ("db", {"db"}),
+    ("postgres://u:p@db:5432/x", {"db"}),
+    ("redis://cache:6379/0", {"cache"}),
+    ("mongodb://a:1,b:2/x?replicaSet=rs", {"a", "b"}),
+    ("${DB_HOST:-mysql}", {"mysql"}),
+    ("${DB_HOST}", set()),
+    ("kafka1:9092,kafka2:9092", {"kafka1", "kafka2"}),
+    ("jdbc:postgresql://postgres:5432/api", {"postgres"}),
+])
+def test_hosts_in(value, hosts):
+    assert hosts <= hosts_in(value)
+    if not hosts:
+        assert hosts_in(value) == set()
+
+
+def test_seed_roles(tmp_path):
+    roles = classify_all(_project(copy_fixture("net-seed", tmp_path)))
+    assert roles["mysql"].role == "database" and roles["mysql"].store and roles["mysql"].egress is False
+    assert roles["web"].role == "web" and roles["web"].publishes and roles["web"].talks_to == {"mysql"}
+    assert roles["bot"].role == "worker" and roles["bot"].egress is True
+    assert any("TELEGRAM_BOT_TOKEN" in e for e in roles["bot"].evidence)
+    assert roles["adminer"].role == "devtool" and roles["adminer"].talks_to == {"mysql"}
+    assert roles["adminer"].public
+
+
+def test_proxy_upstreams_from_mounted_config(tmp_path):
+    roles = classify_all(_project(copy_fixture("net-reverse-proxy", tmp_path)))
+    assert roles["proxy"].role == "proxy" and roles["proxy"].talks_to == {"app"}
+    assert any("default.conf" in e for e in roles["proxy"].evidence)
+    assert roles["app"].talks_to == {"db", "redis"}
+    assert roles["redis"].role == "cache" and roles["redis"].store
+
+
+def test_traefik_labels_mean_ingress_and_traefik_talks_to_them(tmp_path):
+    p = _from_text(tmp_path, "services:\n  traefik:\n    image: traefik:v3\n    ports: ['80:80']\n"
+                             "  app:\n    image: x/app\n    labels:\n      traefik.enable: 'true'\n")
+    roles = classify_all(p)
+    assert roles["app"].ingress and roles["app"].public
+    assert roles["traefik"].talks_to == {"app"}
+
+
+def test_overrides_and_facts(tmp_path):
+    p = _from_text(tmp_path, "services:\n  app:\n    build: .\n  sidecar:\n    image: x/unknown\n"
+                             "  pg:\n    image: postgres:16\n", Dockerfile="FROM python:3.12-slim\n")
+
+    @dataclass
+    class Facts:
+        serves_http: bool = True
+        clients: tuple = ("postgres",)
+        env_hosts: tuple = ()
+        egress: bool | None = False
+
+    ctx = FakeCtx(options={"sidecar": {"role": "devtool", "egress": "true"}}, fact=Facts())
+    app = classify(p, p.service("app"), ctx)
+    assert app.role == "web" and app.talks_to == {"pg"} and app.egress is False and app.talks_known
+    side = classify(p, p.service("sidecar"), ctx)
+    assert side.role == "devtool" and side.egress is True
+
+
+def test_unknown_egress_is_none_and_a_command_host_counts(tmp_path):
+    p = _from_text(tmp_path, "services:\n  jobs:\n    image: x/jobs\n    command: wait-for db:5432 -- run\n"
+                             "  db:\n    image: postgres\n")
+    r = classify(p, p.service("jobs"))
+    assert r.egress is None and r.talks_to == {"db"} and not r.talks_known
+
+
+def test_search_and_object_stores_count_as_stores(tmp_path):
+    p = _from_text(tmp_path, "services:\n  es:\n    image: docker.elastic.co/elasticsearch/elasticsearch:8.13.0\n"
+                             "  s3:\n    image: minio/minio\n  q:\n    image: rabbitmq:3-management\n")
+    roles = classify_all(p)
+    assert roles["es"].role == "database" and roles["s3"].role == "database" and roles["q"].role == "queue"
+    assert all(r.store for r in roles.values())
