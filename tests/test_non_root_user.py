@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, copy_fixture, harden_run
+from harden_testlib import FIXTURES, copy_fixture, harden_run
 from harden.config import DEFAULT_OPTIONS, Options
 from harden.engine import run
 from harden.io import write_atomic
@@ -525,3 +525,11 @@ def test_stage_pragma_leaves_only_that_stage(tmp_path):
     assert doc.stage_by_name("probe").last("USER") is None
     assert doc.stage_by_name("web").last("USER").value == "10001:10001"
     assert any(o.status == "suppressed" and o.part == "stage probe" for o in _mine(result))
+
+
+def test_data_folder_made_by_mkdir_becomes_writable(tmp_path):
+    text = ("FROM python:3.12-slim\nWORKDIR /app\nRUN pip install flask && mkdir -p uploads /usr/share/man/man1 "
+            "&& mkdir -m 700 /srv/cache\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert "    && chown 10001:10001 /app/uploads /srv/cache\n" in out
+    assert out.count("man1") == 1

@@ -33,7 +33,8 @@ class NonRootUser(Transform):
     (``mkdir -p DIR && chown UID:GID DIR``, never ``chown -R`` of the app): the stage's VOLUME
     paths, the container paths of named and anonymous volumes that compose mounts into the
     services running the stage, and data folders named by ENV / compose ``environment``
-    (``DATA_DIR``, ``UPLOAD_FOLDER``, ``MEDIA_ROOT``, ``sqlite:////data/app.db``, ...). A
+    (``DATA_DIR``, ``UPLOAD_FOLDER``, ``MEDIA_ROOT``, ``sqlite:////data/app.db``, ...) or
+    created by the Dockerfile with a data-like name (``RUN mkdir -p /app/uploads``). A
     COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
     a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
     VOLUME it prepares.
@@ -734,6 +735,14 @@ class _Planner:
                         self.notes.append((f"VOLUME {p} is declared in stage {st.name}: Docker discards changes to "
                                            "it in later stages, so harden cannot make it writable by "
                                            f"{uid}:{gid}; prepare it before that VOLUME", inst.startline + 1))
+        # data folders the Dockerfile itself creates (RUN mkdir -p /app/uploads)
+        for st in chain:
+            for inst in st.find("RUN"):
+                for p in _mkdir_targets(inst.raw if inst.heredoc else inst.value):
+                    if posixpath.basename(p.rstrip("/")).lower() in _DATA_WORDS:
+                        wd = self.workdir_at(chain, stop_line=inst.startline)
+                        add(_norm(p, wd) if "$" not in p else p, f"created by RUN mkdir at line {inst.startline + 1}",
+                            inst.startline + 1, loud=False)
         # ENV hints in the Dockerfile
         for st in chain:
             for inst in st.find("ENV"):
@@ -819,6 +828,31 @@ class _Planner:
                 continue
             edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {first[m.end():]}"))
         return edits
+
+
+_DATA_WORDS = {"data", "uploads", "upload", "media", "storage", "logs", "log", "state", "db", "database",
+               "sqlite", "instance", "sessions", "attachments", "files", "output", "downloads", "backups", "tmp",
+               "cache", "var"}
+
+
+def _mkdir_targets(text: str) -> list[str]:
+    """Directories ``mkdir`` creates in a RUN's shell text."""
+    out = []
+    for seg in re.split(r"&&|\|\||;|\||\n", text.replace("\\\n", " ")):
+        toks = _split(seg)
+        if not toks or not re.match(r"^(?:\S*/)?mkdir$", toks[0]):
+            continue
+        skip = False
+        for t in toks[1:]:
+            if skip:
+                skip = False
+                continue
+            if t in ("-m", "--mode"):
+                skip = True
+                continue
+            if not t.startswith("-"):
+                out.append(t)
+    return out
 
 
 def _compose_volumes(volumes: Any) -> list[tuple[str, str | None, str, bool]]:
