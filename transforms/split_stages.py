@@ -567,6 +567,7 @@ class _Planner:
             return None  # only tooling: nothing to build
         self.items = items
         self.eco = eco
+        self.airy = any(line.strip() == "" for i in items for line in i.lead)
         self.cut = max(k for k, i in enumerate(items) if i.cls == "build")
         for k, i in enumerate(items):
             if i.inst.instruction == "USER" and k < self.cut:
@@ -624,6 +625,14 @@ class _Planner:
         while out and out[-1].strip() == "":
             out.pop()
         out.append("")
+        # a `# harden: ...` pragma above the FROM meant the stage that runs: repeat it there
+        j = st.startline - 1
+        pragmas = []
+        while j >= 0 and lines[j].strip().startswith("#"):
+            if re.match(r"^\s*#\s*harden:", lines[j]):
+                pragmas.insert(0, lines[j])
+            j -= 1
+        out += pragmas
         out.append(self._from_line(prod_image, self.prod_alias))
         out += production
         # what follows the last instruction (trailing comments, blank lines) stays at the end
@@ -677,17 +686,24 @@ class _Planner:
                 seen.append(p)
         return seen, build_only
 
-    @staticmethod
-    def _gen(out: list[str], lines: list[str]) -> None:
-        """Append generated lines, set off by a blank line like the blocks around them."""
-        if out and out[-1].strip():
+    def _gen(self, out: list[str], lines: list[str]) -> None:
+        """Append generated lines, set off by a blank line when the file sets its blocks off so."""
+        if self.airy and out and out[-1].strip():
             out.append("")
         out += lines
 
+    def _unpinned_input(self, family: str) -> bool:
+        """Did the input already install packages of this family without versions (DL3008/DL3018)?"""
+        return any(c.kind == "pkg" and c.family == family and any("=" not in p for p in c.pkgs)
+                   for i in self.items for c in i.cmds)
+
     def _pkg_run(self, pkgs: list[str], family: str) -> list[str]:
+        # versions of runtime libraries follow the base image's release: not pinned
+        pragma = [] if self._unpinned_input(family) else [
+            f"# hadolint ignore={'DL3018' if family == 'apk' else 'DL3008'}"]
         if family == "apk":
-            return [f"RUN apk add --no-cache {' '.join(pkgs)}"]
-        return ["RUN apt-get update \\",
+            return pragma + [f"RUN apk add --no-cache {' '.join(pkgs)}"]
+        return pragma + ["RUN apt-get update \\",
                 f"    && apt-get install -y --no-install-recommends {' '.join(pkgs)} \\",
                 "    && rm -rf /var/lib/apt/lists/*"]
 

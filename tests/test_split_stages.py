@@ -1,0 +1,412 @@
+"""split-stages: snapshot tests over realistic fixtures, outcomes and notes, refusals, hadolint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harden_testlib import FIXTURES, changed_text, copy_fixture, harden_run
+
+NAME = "split-stages"
+
+SPLIT = [
+    "split-python-mysql", "split-python-req-chain", "split-python-pip-dot", "split-python-poetry",
+    "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
+    "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
+]
+REFUSED = {
+    "split-heredoc": "RUN heredoc at line 5",
+    "split-unknown-installer": "Ruby (bundle)",
+    "split-ubuntu-python": "base image ubuntu:22.04 is not an official python image",
+    "split-python-mixed-run": "mixes dependency installation with `mkdir -p /app/uploads`",
+    "split-compose-target": "builds target 'app'",
+}
+
+
+def _run(tmp_path, name, **opts):
+    proj = copy_fixture(name, tmp_path)
+    if opts:
+        from harden.config import Options
+        from harden.engine import run
+
+        o = Options(select=[NAME])
+        o.values.update(opts)
+        return proj, run(proj, o)
+    return proj, harden_run(proj, select=[NAME])
+
+
+def _outcome(result, file="Dockerfile"):
+    found = [o for o in result.outcomes if o.transform == NAME and o.file == file]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _notes(result):
+    return [n.message for n in result.notes if n.transform == NAME]
+
+
+def _stages(text):
+    return re.findall(r"(?im)^FROM\s+(?:--platform=\S+\s+)?(\S+)\s+AS\s+(\S+)\s*$", text)
+
+
+def _comment_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+# --------------------------------------------------------------------------- snapshots
+
+@pytest.mark.parametrize("name", SPLIT)
+def test_split_snapshot(tmp_path, name, snap_dockerfile):
+    proj, result = _run(tmp_path, name)
+    assert not result.errors
+    assert _outcome(result).status == "changed"
+    after = changed_text(result, "Dockerfile")
+    assert after == snap_dockerfile
+    before = (proj / "Dockerfile").read_text()
+    # two stages, builder first, and the builder is what production copies from
+    stages = _stages(after)
+    assert [alias for _img, alias in stages] == ["builder", "production"]
+    assert "COPY --from=builder " in after
+    # every comment line of the input is still there
+    for c in _comment_lines(before):
+        assert c in _comment_lines(after), c
+    # CMD/ENTRYPOINT end up in production only, unchanged
+    prod = after.split("AS production", 1)[1]
+    for k in ("CMD", "ENTRYPOINT"):
+        for line in before.splitlines():
+            if line.startswith(k + " "):
+                assert line in prod.splitlines()
+                assert line not in after.split("AS production", 1)[0].splitlines()
+
+
+@pytest.mark.parametrize("name", ["split-python-mysql", "split-node-npm", "split-go"])
+def test_split_diff_snapshot(tmp_path, name, snap_diff):
+    from harden.report import unified_diff  # the renderer `harden diff` uses
+
+    _proj, result = _run(tmp_path, name)
+    f = next(f for f in result.files if f.rel == "Dockerfile")
+    assert unified_diff(f.rel, f.before, f.after) == snap_diff
+
+
+# --------------------------------------------------------------------------- outcomes
+
+def test_python_full_base_goes_slim_with_runtime_lib(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-mysql")
+    after = changed_text(result, "Dockerfile")
+    assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]
+    prod = after.split("AS production", 1)[1]
+    builder = after.split("AS production", 1)[0]
+    # compilers and headers stay in the builder; the runtime library and curl (HEALTHCHECK) in production
+    assert "gcc" in builder and "default-libmysqlclient-dev" in builder
+    assert "gcc" not in prod and "-dev" not in prod and "pkg-config" not in prod
+    assert "apt-get install -y --no-install-recommends libmariadb3 curl" in prod
+    assert "rm -rf /var/lib/apt/lists/*" in prod
+    # the venv: created before the install in the builder, same path and PATH in production
+    assert builder.index("RUN python3 -m venv /opt/venv") < builder.index("RUN pip install")
+    assert "COPY --from=builder /opt/venv /opt/venv" in prod
+    assert 'PATH="/opt/venv/bin:$PATH"' in prod
+    assert "requirements-web.txt" not in prod  # only the builder needs it
+    notes = _notes(result)
+    assert len(notes) == 1 and "python:3.12-slim" in notes[0] and "libmariadb3" in notes[0]
+
+
+def test_runtime_steps_run_in_production(tmp_path):
+    """collectstatic/compilemessages make files the app serves: they run in production, after the
+    app and the venv are there; gettext (needed by compilemessages) stays installed."""
+    _proj, result = _run(tmp_path, "split-python-req-chain")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "collectstatic" not in builder and "collectstatic" in prod
+    assert prod.index("COPY --from=builder /opt/venv") < prod.index("COPY . .") < prod.index("collectstatic")
+    assert "libpq5 libjpeg62-turbo gettext" in prod
+    assert "build-essential" not in prod
+    for k in ("LABEL", "VOLUME", "EXPOSE", "STOPSIGNAL"):
+        assert k not in builder
+        assert k in prod
+    assert "ARG DJANGO_ENV=production" in builder and "ARG DJANGO_ENV=production" in prod
+    assert _notes(result) == []
+
+
+def test_syntax_directive_and_global_arg_stay_first(tmp_path):
+    _proj, result = _run(tmp_path, "split-syntax-arg")
+    after = changed_text(result, "Dockerfile")
+    lines = after.splitlines()
+    assert lines[:5] == ["# syntax=docker/dockerfile:1", "# escape=\\", "",
+                         "# Python version for both the build and the image", "ARG PYTHON_VERSION=3.12"]
+    assert lines[5] == "FROM --platform=linux/amd64 python:${PYTHON_VERSION} AS builder"
+    assert "FROM --platform=linux/amd64 python:${PYTHON_VERSION}-slim AS production" in lines
+    # the stage ARG is declared in both stages; LABEL only in production
+    assert lines.count("ARG APP_VERSION=dev") == 2
+    assert after.index("LABEL") > after.index("AS production")
+    assert lines[-2:] == ["# end of file", ""] or lines[-1] == "# end of file"
+    # BuildKit flags of the RUN are kept as written
+    assert "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt" in lines
+
+
+def test_poetry_installs_into_the_venv(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-poetry")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    # poetry itself is installed before the venv exists: it stays out of what production copies
+    assert builder.index('RUN pip install "poetry==$POETRY_VERSION"') < builder.index("RUN python3 -m venv")
+    assert builder.index("ENV VIRTUAL_ENV=/opt/venv") < builder.index("poetry install")
+    assert "poetry" not in prod.replace("POETRY_", "")
+    # psycopg2 has no wheel: built against the full image's libpq, it needs libpq5 in slim
+    assert "libpq5" in prod
+    assert "# hadolint ignore=DL3008" in prod  # the input installed no apt packages to compare with
+
+
+def test_uv_sync_targets_the_venv_and_uv_stays_in_builder(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-uv")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in builder
+    assert "astral-sh/uv" in builder and "astral-sh/uv" not in prod
+    assert "# uv from its official image" in builder
+
+
+def test_alpine_mixed_run_gets_runtime_lib(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-alpine")
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "RUN apk add --no-cache libpq\n" in prod
+    assert "musl-dev" not in prod and "gcc" not in prod
+
+
+def test_pipenv_bullseye_libs_already_in_python_image(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-pipenv")
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "apt-get" not in prod  # libffi7/libssl1.1 ship with python:*-slim
+    assert "pipenv" not in prod
+
+
+def test_venv_option(tmp_path):
+    _proj, result = _run(tmp_path, "split-python-pipenv", venv="/venv")
+    after = changed_text(result, "Dockerfile")
+    assert "RUN python3 -m venv /venv" in after
+    assert "COPY --from=builder /venv /venv" in after
+    assert "/opt/venv" not in after
+
+
+def test_node_build_and_prune(tmp_path):
+    _proj, result = _run(tmp_path, "split-node-npm")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert builder.index("RUN npm run build") < builder.index("RUN npm prune --omit=dev")
+    assert "COPY --from=builder /usr/src/app /usr/src/app" in prod
+    assert "npm" not in prod
+    assert _stages(after) == [("node:20", "builder"), ("node:20", "production")]
+
+
+def test_node_yarn_native_build_tools_stay_in_builder(tmp_path):
+    _proj, result = _run(tmp_path, "split-node-yarn")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "RUN yarn install --production --frozen-lockfile" in builder
+    assert "apk add" not in prod  # python3 make g++ were for node-gyp
+    assert "HEALTHCHECK" in prod
+
+
+def test_node_pnpm(tmp_path):
+    _proj, result = _run(tmp_path, "split-node-pnpm")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "RUN pnpm prune --prod" in builder
+    assert "USER node" in prod and "USER" not in builder
+
+
+def test_go_static_binary_on_distroless(tmp_path):
+    _proj, result = _run(tmp_path, "split-go")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "FROM gcr.io/distroless/static-debian12:nonroot AS production" in after
+    assert "ENV CGO_ENABLED=0" in builder
+    assert "COPY --from=builder /usr/local/bin/server /usr/local/bin/server" in prod
+    assert "COPY . ." not in prod
+    assert any("only the binary" in n for n in _notes(result))
+
+
+def test_go_alpine_with_files_tz_and_shell(tmp_path):
+    _proj, result = _run(tmp_path, "split-go-alpine")
+    after = changed_text(result, "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "FROM alpine:3.20 AS production" in after
+    assert "COPY --from=builder /app/report /app/report" in prod
+    assert "COPY . ." in prod  # template.ParseFiles reads templates/ at run time
+    assert "RUN apk add --no-cache ca-certificates tzdata" in prod
+    assert "git" not in prod
+
+
+def test_already_multi_stage_is_left_alone(tmp_path):
+    proj, result = _run(tmp_path, "split-already-multistage")
+    assert _outcome(result).status == "unchanged"
+    assert changed_text(result, "Dockerfile") == (proj / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refusals_change_nothing(tmp_path, name):
+    proj, result = _run(tmp_path, name)
+    o = _outcome(result)
+    assert o.status == "skipped"
+    assert REFUSED[name] in o.reason
+    assert changed_text(result, "Dockerfile") == (proj / "Dockerfile").read_text()
+
+
+def test_idempotent(tmp_path):
+    for name in SPLIT:
+        proj = copy_fixture(name, tmp_path / "a")
+        first = harden_run(proj, select=[NAME])
+        (proj / "Dockerfile").write_text(changed_text(first, "Dockerfile"))
+        second = harden_run(proj, select=[NAME])
+        assert _outcome(second).status == "unchanged", name
+
+
+def test_pragma_suppresses(tmp_path):
+    proj = copy_fixture("split-python-alpine", tmp_path)
+    df = proj / "Dockerfile"
+    df.write_text("# harden: ignore[split-stages]\n" + df.read_text())
+    result = harden_run(proj, select=[NAME])
+    assert changed_text(result, "Dockerfile") == df.read_text()
+
+
+# --------------------------------------------------------------------------- units
+
+@pytest.mark.parametrize("text, reason", [
+    ("FROM python:3.12\nRUN pip install --user -r r.txt\n", "--user"),
+    ("FROM python:3.12\nSHELL [\"/bin/bash\", \"-c\"]\nRUN pip install -r r.txt\n", "SHELL"),
+    ("FROM python:${PY}\nRUN pip install -r r.txt\n", "without a default"),
+    ("FROM python:3.12\nRUN pip install -r r.txt && npm ci\n", "mixes"),
+    ("FROM python:3.12\nRUN curl -sSL https://example.com/get.sh | sh && pip install x\n", "mixes"),
+    ("FROM python:3.12\nRUN python setup.py install\n", "python setup.py"),
+    ("FROM python:3.12\nUSER app\nRUN pip install -r r.txt\n", "USER at line 2"),
+    ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
+    ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),
+    ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),
+])
+def test_refuses(tmp_path, text, reason):
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    o = _outcome(result)
+    assert o.status == "skipped", o
+    assert reason in o.reason
+    assert changed_text(result, "Dockerfile") == text
+
+
+def test_nothing_to_build_is_unchanged(tmp_path):
+    text = "FROM nginx:1.27-alpine\nRUN apk add --no-cache curl\nCOPY site/ /usr/share/nginx/html/\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    assert _outcome(result).status == "unchanged"
+
+
+def test_arg_default_resolves_base_and_digest_keeps_image(tmp_path):
+    text = ("ARG PY=3.12\nFROM python:${PY}@sha256:" + "a" * 64 + "\nWORKDIR /app\nCOPY r.txt .\n"
+            "RUN pip install -r r.txt\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    img = "python:${PY}@sha256:" + "a" * 64
+    assert _stages(after) == [(img, "builder"), (img, "production")]
+    assert any("pinned by digest" in n for n in _notes(result))
+
+
+def test_unknown_dev_package_is_kept_with_a_note(tmp_path):
+    text = ("FROM python:3.12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libfoo-dev "
+            "&& rm -rf /var/lib/apt/lists/*\nWORKDIR /app\nCOPY r.txt .\nRUN pip install -r r.txt\n"
+            "CMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "libfoo-dev" in prod and "gcc" not in prod
+    assert any("libfoo-dev" in n and "runtime library" in n for n in _notes(result))
+
+
+def test_existing_venv_is_reused(tmp_path):
+    text = ("FROM python:3.12-slim\nRUN python -m venv /venv\nENV PATH=/venv/bin:$PATH\nWORKDIR /app\n"
+            "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert "/opt/venv" not in after
+    assert after.count("ENV PATH=/venv/bin:$PATH") == 2
+    assert "COPY --from=builder /venv /venv" in after
+
+
+def test_runtime_libs_table():
+    from harden import runtime_libs as rl
+
+    assert rl.runtime_of("libpq-dev", "apt") == ("libpq5",)
+    assert rl.runtime_of("default-libmysqlclient-dev", "apt") == ("libmariadb3",)
+    assert rl.runtime_of("libssl-dev", "apt", "bullseye") == ("libssl1.1",)
+    assert rl.runtime_of("libssl-dev", "apt", "trixie") == ("libssl3t64",)
+    assert rl.runtime_of("postgresql-dev", "apk") == ("libpq",)
+    assert rl.runtime_of("mariadb-dev", "apk") == ("mariadb-connector-c",)
+    assert rl.runtime_of("libnothing-dev", "apt") is None
+    assert rl.is_build_only("build-essential", "apt") and rl.is_build_only("gcc-12", "apt")
+    assert not rl.is_build_only("curl", "apt")
+    assert rl.strip_version("curl=7.88.1-10+deb12u5") == "curl"
+
+
+def test_classify_words():
+    from harden.transforms.split_stages import classify
+
+    assert classify(["pip", "install", "--upgrade", "pip", "setuptools"]).kind == "tool"
+    assert classify(["python3", "-m", "pip", "install", "-r", "requirements/prod.txt"]).kind == "install"
+    assert classify(["pip", "install", "poetry==1.8.3"]).kind == "tool"
+    assert classify(["pip", "install", "."]).kind == "install"
+    assert classify(["npm", "ci", "--omit=dev"]).prod_only
+    assert classify(["npm", "install", "-g", "pnpm"]).kind == "tool"
+    assert classify(["go", "build", "-o", "/x", "."]).kind == "build"
+    assert classify(["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "gcc"]).pkgs == ["gcc"]
+    assert classify(["apk", "add", "--virtual", ".build-deps", "gcc"]).pkgs == ["gcc"]
+    assert classify(["bundle", "install"]).kind == "foreign"
+
+
+# --------------------------------------------------------------------------- inline examples
+
+def test_inline_examples(tmp_path):
+    from harden.transforms.split_stages import SplitStages
+
+    assert SplitStages.docs().startswith("What it does:")
+    for section in ("Why:", "Example:", "Safety:", "When it refuses"):
+        assert section in SplitStages.docs()
+    for ex in SplitStages.examples:
+        d = tmp_path / ex.name
+        d.mkdir()
+        for rel, text in ex.files.items():
+            (d / rel).write_text(text)
+        result = harden_run(d, select=[NAME])
+        assert not result.errors
+        for rel, text in ex.files.items():
+            if rel == "Dockerfile" or rel in ex.expect:
+                assert changed_text(result, rel) == ex.expect.get(rel, text), ex.name
+            else:
+                assert (d / rel).read_text() == text  # the engine writes nothing in-process
+        status = _outcome(result).status
+        assert status == ("changed" if ex.expect else "unchanged" if ex.name == "already-multi-stage" else "skipped"), ex.name
+
+
+# --------------------------------------------------------------------------- hadolint
+
+def _hadolint_codes(path: Path) -> set[str]:
+    out = subprocess.run(["hadolint", "--no-fail", "-f", "parseable", str(path)], capture_output=True, text=True)
+    return set(re.findall(r"\b(DL\d{4}|SC\d{4})\b", out.stdout))
+
+
+# DL3059 (info: "consecutive RUN") comes from the prune step the Node builder adds after the
+# build RUN; merging it would mean editing the author's RUN.
+ALLOWED_NEW = {"DL3059"}
+
+
+@pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint not installed")
+@pytest.mark.parametrize("name", SPLIT)
+def test_no_new_hadolint_warnings(tmp_path, name):
+    proj, result = _run(tmp_path, name)
+    before = _hadolint_codes(proj / "Dockerfile")
+    out = tmp_path / "out.Dockerfile"
+    out.write_text(changed_text(result, "Dockerfile"))
+    after = _hadolint_codes(out)
+    assert after - before - ALLOWED_NEW == set()
