@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, changed_text, copy_fixture, harden_run
+from harden_testlib import FIXTURES, changed_text, copy_fixture, harden_run
 from harden.compose_doc import ComposeDoc
 from harden.io import write_atomic
 from harden.transforms.db_healthcheck import DbHealthcheck
@@ -108,7 +108,8 @@ def test_refusals_are_reported(tmp_path):
     folder = copy_fixture("health-clients", tmp_path)
     result = harden_run(folder, select=[NAME])
     skipped = _outcomes(result, "skipped")
-    assert set(skipped) == {"migrate", "redis-cli", "cache", "cache2"}
+    assert set(skipped) == {"migrate", "redis-cli", "cache", "cache2", "cache3"}
+    assert "no shell expands it" in skipped["cache3"]
     assert "literal --requirepass" in skipped["cache"]
 
 

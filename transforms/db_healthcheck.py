@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harden.catalog import role_of_kind
@@ -60,10 +61,22 @@ def ensure_version(project: Any, ctx: Any, need: str) -> None:
                      line=line, file=rel)
 
 
-def _is_shared_anchor(node: Any) -> bool:
-    """The service mapping itself carries an anchor that other mappings may merge."""
+_ANCHOR_AFTER_KEY = re.compile(r"^\s*[^#]*?:\s*&[^\s,\[\]{}]+\s*(?:#.*)?$")
+
+
+def _is_shared_anchor(doc: Any, name: str, node: Any) -> bool:
+    """The service mapping itself carries an anchor (``db: &db``) that others may merge."""
     anchor = getattr(node, "anchor", None)
-    return bool(anchor is not None and getattr(anchor, "value", None))
+    if anchor is not None and getattr(anchor, "value", None):
+        return True
+    services = doc.services()
+    if name not in own_keys(services):
+        return False
+    try:
+        line = services.lc.key(name)[0]
+    except Exception:
+        return False
+    return bool(_ANCHOR_AFTER_KEY.match(doc.lines[line]))
 
 
 class DbHealthcheck(Transform):
@@ -222,7 +235,7 @@ class DbHealthcheck(Transform):
             doc, node = svc.owner(key)
             if not isinstance(node, dict):
                 continue
-            if _is_shared_anchor(node):
+            if _is_shared_anchor(doc, svc.name, node):
                 ctx.skip_part(svc.name, "the service's mapping is an anchor (&name); a key added here would "
                               "reach every service that merges it", line=line, file=rel)
                 continue

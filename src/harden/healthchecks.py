@@ -341,8 +341,11 @@ def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bi
     elif password is not None:
         m = _CONTAINER_VAR.match(password)
         mv = _VAR.match(password)
-        if m:  # $$VAR: the container's own environment
-            auth_var = m.group(1) or m.group(2)
+        if m:
+            # no shell runs a compose command: `$$VAR` reaches redis as the literal text `$VAR`
+            raise NoCheck(f"{kind} is started with --requirepass {password}; no shell expands it, so the password "
+                          "is that literal text and a healthcheck would have to copy it. Use ${VAR} (compose "
+                          "interpolation) instead and rerun")
         elif mv:  # ${VAR}: compose interpolates it from the host or .env
             name = mv.group(1) or mv.group(2)
             same = [k for k, v in env.items() if isinstance(v, str) and _VAR.match(v.strip())
