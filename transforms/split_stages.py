@@ -1002,6 +1002,7 @@ class _Planner:
         builder: list[str] = []
         production: list[str] = []
         cgo_line = None if cgo_set or cgo else "ENV CGO_ENABLED=0"
+        rt_done = False
         first_go_build = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.detail in ("build", "install") for c in i.cmds))
         for k, i in enumerate(items):
             if k > cut:
@@ -1021,12 +1022,15 @@ class _Planner:
                 production += i.out()
             elif i.cls == "pkg":
                 builder += i.out()
+                if runtime and not rt_done:  # packages first, where the author installed them
+                    self._gen(production, self._pkg_run(runtime, fam))
+                    rt_done = True
             elif i.cls == "build":
                 if k == first_go_build and cgo_line:
                     builder.append(cgo_line)
                 builder += i.out()
             if k == cut:
-                block = self._pkg_run(runtime, fam) if runtime else []
+                block = self._pkg_run(runtime, fam) if runtime and not rt_done else []
                 block += [f"COPY --from={self.builder_alias} {b} {b}" for b in binaries]
                 self._gen(production, block)
         names = ", ".join(binaries)

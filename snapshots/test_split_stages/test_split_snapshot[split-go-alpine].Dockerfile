@@ -9,11 +9,11 @@ ENV CGO_ENABLED=0
 RUN go build -o report .
 
 FROM alpine:3.20 AS production
+RUN apk add --no-cache ca-certificates tzdata
 
 WORKDIR /app
 COPY . .
 
-RUN apk add --no-cache ca-certificates tzdata
 COPY --from=builder /app/report /app/report
 
 # the report renders in the office's time zone
