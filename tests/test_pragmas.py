@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, changed_text, run_harden
+from harden_testlib import FIXTURES, changed_text, run_harden
 from harden.config import Options
 from harden.engine import file_pragma, pragma_above, pragma_problems, run
 from tiny_transforms import TINY, AddLabel, StageLabel
@@ -258,11 +258,8 @@ def test_summary_lists_suppressed_work(pragmas_project):
     assert any(ln.startswith("suppressed in tools/Dockerfile by # harden: ignore-file: ") for ln in lines), lines
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "split-stages leaves a stage pragma above the builder FROM it creates; on the next run the "
-    "production stage has no pragma, so non-root-user adds USER. Fix: split-stages repeats the "
-    "original stage's `# harden: ignore[...]` line above the production FROM."))
 def test_stage_pragma_survives_a_second_run(pragmas_project):
+    """split-stages repeats the stage pragma above the production FROM: a second run is a no-op."""
     assert run_harden("apply", str(pragmas_project / "app" / "Dockerfile")).returncode == 0
     p = run_harden("diff", str(pragmas_project / "app" / "Dockerfile"))
     assert p.returncode == 0, p.stdout
