@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, changed_text, copy_fixture, harden_run
+from harden_testlib import FIXTURES, changed_text, copy_fixture, harden_run
 from harden.compose_doc import ComposeDoc
 from harden.config import Options
 from harden.engine import Run
