@@ -91,12 +91,26 @@ def test_overrides_and_facts(tmp_path):
         clients: tuple = ("postgres",)
         env_hosts: tuple = ()
         egress: bool | None = False
+        evidence: tuple = ()
+        truncated: bool = False
 
-    ctx = FakeCtx(options={"sidecar": {"role": "devtool", "egress": "true"}}, fact=Facts())
+    @dataclass
+    class Ev:
+        file: str
+        line: int = 1
+
+    ctx = FakeCtx(options={"sidecar": {"role": "devtool", "egress": "true"}},
+                  fact=Facts(evidence=(Ev("app/main.py"),)))
     app = classify(p, p.service("app"), ctx)
     assert app.role == "web" and app.talks_to == {"pg"} and app.egress is False and app.talks_known
     side = classify(p, p.service("sidecar"), ctx)
     assert side.role == "devtool" and side.egress is True
+
+    # facts that rest on no source file (only the command line) prove no absence
+    thin = classify(p, p.service("app"), FakeCtx(fact=Facts(evidence=(Ev("<command>"),))))
+    assert thin.egress is None and not thin.talks_known and thin.talks_to == {"pg"}
+    partial = classify(p, p.service("app"), FakeCtx(fact=Facts(evidence=(Ev("a.py"),), truncated=True)))
+    assert partial.egress is None and not partial.talks_known
 
 
 def test_unknown_egress_is_none_and_a_command_host_counts(tmp_path):

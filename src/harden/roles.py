@@ -229,6 +229,18 @@ def _facts(ctx: Any, project: Any, name: str) -> Any:
         return None
 
 
+def _grounded(facts: Any) -> bool:
+    """Facts that rest on the app's own source files, read completely: only then does an
+    absence (no outside calls, no database client) mean something."""
+    if facts is None or getattr(facts, "truncated", False):
+        return False
+    for e in getattr(facts, "evidence", None) or ():
+        f = str(getattr(e, "file", "") or "")
+        if f and not f.startswith("<"):
+            return True
+    return False
+
+
 def _bool_opt(v: Any) -> bool | None:
     if isinstance(v, bool):
         return v
@@ -352,27 +364,26 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         r.talks_known = True
     elif r.role == "devtool":
         r.talks_known = r.kind not in DB_UI_KINDS or bool(r.talks_to)
-    elif facts is not None and getattr(facts, "clients", None) is not None:
+    elif _grounded(facts) and getattr(facts, "clients", None) is not None:
         r.talks_known = True
 
-    # ---- egress
+    # ---- egress (the safe side wins: any sign of outside calls beats a "none found")
     eg = _bool_opt(_opt(ctx, name, "egress"))
+    hints = [f"environment {k}" for k in env if _EGRESS_KEY.search(str(k))] + external_hosts
     if eg is not None:
         r.egress = eg
         ev.append(f"egress {'on' if eg else 'off'} set in the configuration")
-    elif facts is not None and getattr(facts, "egress", None) is not None:
-        r.egress = bool(facts.egress)
-        ev.append("the app source calls the internet" if r.egress else "the app source makes no outside calls")
+    elif facts is not None and getattr(facts, "egress", None) is True:
+        r.egress = True
+        ev.append("the app source calls the internet")
     elif r.store or r.role == "devtool":
         r.egress = False
-    else:
-        hints = [f"environment {k}" for k in env if _EGRESS_KEY.search(str(k))]
-        hints += external_hosts
-        if hints:
-            r.egress = True
-            ev.append("calls the internet: " + ", ".join(hints[:3]))
-        elif r.role == "proxy":
-            r.egress = None  # ACME certificates, OAuth: unknown
+    elif hints:
+        r.egress = True
+        ev.append("calls the internet: " + ", ".join(hints[:3]))
+    elif _grounded(facts) and getattr(facts, "egress", None) is False:
+        r.egress = False
+        ev.append("the app source makes no outside calls")
     return r
 
 
