@@ -545,3 +545,56 @@ def test_evidence_type_is_plain_data():
     e = Evidence("a.py", 1, "imports redis")
     assert (e.file, e.line, e.what) == ("a.py", 1, "imports redis")
     assert SourceFacts().clients == set() and SourceFacts().egress is False
+
+
+def test_cd_in_the_command_decides_which_module_is_meant(tmp_path):
+    write(tmp_path, {
+        "main.py": "import pymysql\n",  # an unrelated main.py at the top
+        "backend/main.py": "from fastapi import FastAPI\nimport asyncpg\napp = FastAPI()\n",
+        "requirements.txt": "fastapi\n",
+    })
+    f = analyze(tmp_path, ["sh", "-c", "cd backend && uvicorn main:app --host 0.0.0.0"])
+    assert f.clients == {"postgres"}
+    assert ("backend/main.py", 3, "FastAPI app") in ev(f)
+    f = analyze(tmp_path, ["uvicorn", "main:app"])
+    assert f.clients == {"mysql"}
+
+
+def test_celery_worker_of_a_web_app_module_does_not_serve_http(tmp_path):
+    write(tmp_path, {"tasks.py": (
+        "from celery import Celery\nfrom flask import Flask\n\napp = Flask(__name__)\n"
+        "celery = Celery(app.name, broker='amqp://guest:guest@rabbit:5672//')\n")})
+    f = analyze(tmp_path, ["celery", "-A", "tasks.celery", "worker"], service_names=frozenset({"rabbit"}))
+    assert f.serves_http is False
+    assert f.clients == {"rabbitmq"}
+    assert "the command runs a worker" in notes(f)
+    assert referenced_services(f) == {"rabbit"}
+
+
+def test_console_script_from_pyproject(tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "bot"\n[project.scripts]\nrun-bot = "mybot.cli:main"\n',
+        "mybot/__init__.py": "",
+        "mybot/cli.py": "import telebot\nimport pymongo\n",
+        "mybot/unused.py": "import redis\n",
+    })
+    f = analyze(tmp_path, ["run-bot"])
+    assert f.entrypoint == "run-bot (mybot.cli:main)"
+    assert f.egress is True
+    assert f.clients == {"mongo"}
+
+
+def test_service_names_keep_their_spelling(tmp_path):
+    write(tmp_path, {"a.py": "import redis\nr = redis.Redis(host='Cache-1')\n"})
+    f = analyze(tmp_path, ["python", "a.py"], service_names=frozenset({"Cache-1"}))
+    assert referenced_services(f) == {"Cache-1"}
+    assert f.egress is False
+
+
+def test_aiohttp_webhook_server_in_a_bot(tmp_path):
+    write(tmp_path, {"bot.py": (
+        "from aiohttp import web\nfrom aiogram import Bot\n\napp = web.Application()\n"
+        "web.run_app(app, host='0.0.0.0', port=8443)\n")})
+    f = analyze(tmp_path, ["python", "bot.py"])
+    assert f.serves_http is True and f.port == 8443 and f.egress is True
+    assert ("bot.py", 4, "aiohttp app") in ev(f)

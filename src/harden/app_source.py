@@ -403,7 +403,8 @@ class _Run:
     def __init__(self, context: Path, service_names: Iterable[str], max_files: int, max_bytes: int):
         self.ctx = context.resolve()
         self.facts = SourceFacts()
-        self.services = {str(s).lower() for s in service_names if s}
+        # hostnames are case-insensitive; evidence names the service as the project spells it
+        self.services = {str(s).lower(): str(s) for s in service_names if s}
         self.max_files = max(0, int(max_files))
         self.max_bytes = max(0, int(max_bytes))
         self.files_read = 0
@@ -458,7 +459,7 @@ class _Run:
         if not h:
             return "unknown"
         if h in self.services:
-            self.ev(file, line, f"refers to service {h}")
+            self.ev(file, line, f"refers to service {self.services[h]}")
             return "service"
         if h in ("localhost", "0.0.0.0", "::", "::1", "*", "host.docker.internal", "gateway.docker.internal"):
             return "local"
@@ -966,6 +967,12 @@ class _Commands:
         if node is not None:
             return node
 
+        script = self.console_script(b)
+        if script is not None:
+            mod, _, func = script.partition(":")
+            la = _Launch(language="python", kind="script", entry=f"{b} ({script})", modules=[mod.strip()])
+            la.evidence.append((file, line, f"runs console script {b} = {script}"))
+            return la
         if b in ("cd", "echo", "printf", "sleep", "set", "export", "true", "false", "mkdir", "chown", "chmod", "cp",
                  "mv", "rm", "ln", "cat", "test", "[", "[[", "trap", "ulimit", "umask", "source", ".", "if", "then",
                  "else", "elif", "fi", "for", "while", "do", "done", "case", "esac", "function", "{", "}", "return",
@@ -973,6 +980,34 @@ class _Commands:
                  "curl", "wget", "envsubst", "sed", "nginx", "crond", "supervisord", "tail", "python3-config"):
             return _Launch(kind="oneoff")
         return _Launch(kind="binary", go_binary=prog, evidence=[(file, line, f"runs {shown}")])
+
+    def console_script(self, name: str) -> str | None:
+        """'module:function' of a console script the project declares ([project.scripts],
+        [tool.poetry.scripts] in pyproject.toml; console_scripts in setup.cfg/setup.py)."""
+        if not hasattr(self, "_console"):
+            self._console: dict[str, str] = {}
+            pyproject = self.run.ctx / "pyproject.toml"
+            text = self.run.text(pyproject) if pyproject.is_file() else None
+            if text:
+                try:
+                    import tomllib
+
+                    data = tomllib.loads(text)
+                except (ValueError, ImportError):
+                    data = {}
+                for table in (data.get("project", {}).get("scripts"),
+                              data.get("tool", {}).get("poetry", {}).get("scripts")):
+                    if isinstance(table, dict):
+                        for k, v in table.items():
+                            if isinstance(v, str) and ":" in v:
+                                self._console.setdefault(str(k), v.strip())
+            for fname in ("setup.cfg", "setup.py"):
+                p = self.run.ctx / fname
+                t = self.run.text(p) if p.is_file() else None
+                if t and "console_scripts" in t:
+                    for m in re.finditer(r"([A-Za-z0-9_.\-]+)\s*=\s*([A-Za-z_][\w.]*:[A-Za-z_][\w.]*)", t):
+                        self._console.setdefault(m.group(1), m.group(2))
+        return self._console.get(name)
 
     def script(self, prog: str, args: list[str], file: str, line: int, cwd: Path, depth: int) -> _Launch | None:
         """A shell script: its arguments when it ends with exec "$@", else the commands it runs."""
