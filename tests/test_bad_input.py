@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_harden
+from harden_testlib import run_harden
 
 GOOD_DOCKERFILE = "FROM python:3.12-slim\nCMD [\"python\"]\n"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, run_harden
+from harden_testlib import FIXTURES, run_harden
 from harden import __version__
 from harden.progress import Progress
 

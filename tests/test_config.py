@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, run_harden
+from harden_testlib import FIXTURES, run_harden
 from harden.config import DEFAULT_OPTIONS, Options
 from harden.errors import HardenError
 from harden.settings import load_settings, parse_set

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, fixture_names, harden_run
+from harden_testlib import FIXTURES, fixture_names, harden_run
 from harden.io import write_atomic
 
 DOCKER_COMPOSE = shutil.which("docker-compose")

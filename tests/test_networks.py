@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import FIXTURES, copy_fixture, harden_run
+from harden_testlib import FIXTURES, copy_fixture, harden_run
 from harden.compose_doc import ComposeDoc
 from harden.config import Options
 from harden.engine import Run, run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import FIXTURES, run_harden
+from harden_testlib import FIXTURES, run_harden
 from harden.config import Options
 from harden.engine import run
 from harden.report import changes, json_text, to_json

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO
+from harden_testlib import FIXTURES, REPO
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_fixture
+from harden_testlib import copy_fixture
 from harden.engine import Run
 from harden.roles import classify, classify_all, hosts_in
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import FIXTURES, run_harden
+from harden_testlib import FIXTURES, run_harden
 from harden.config import Options
 from harden.engine import run
 from harden.sarif import to_sarif
