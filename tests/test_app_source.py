@@ -598,3 +598,19 @@ def test_aiohttp_webhook_server_in_a_bot(tmp_path):
     f = analyze(tmp_path, ["python", "bot.py"])
     assert f.serves_http is True and f.port == 8443 and f.egress is True
     assert ("bot.py", 4, "aiohttp app") in ev(f)
+
+
+def test_port_from_argparse_default_and_from_the_command(tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "inv"\n[project.scripts]\ninv-api = "inv.cli:main"\n',
+        "inv/__init__.py": "",
+        "inv/cli.py": ("import argparse\n\nimport uvicorn\n\n\ndef main():\n    p = argparse.ArgumentParser()\n"
+                       "    p.add_argument('--port', type=int, default=8080)\n    a = p.parse_args()\n"
+                       "    uvicorn.run('inv.web:app', host='0.0.0.0', port=a.port)\n"),
+        "inv/web.py": "from fastapi import FastAPI\nimport motor\napp = FastAPI()\n",
+    })
+    f = analyze(tmp_path, ["inv-api"])
+    assert (f.serves_http, f.port, f.clients) == (True, 8080, {"mongo"})
+    assert ("inv/cli.py", 10, "runs uvicorn server on port 8080 (option default)") in ev(f)
+    f = analyze(tmp_path, ["inv-api", "--port", "9090"])
+    assert f.port == 9090

@@ -392,7 +392,7 @@ class _Launch:
     urls: list[str] = field(default_factory=list)
     evidence: list[tuple[str, int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    app_module_hint: str | None = None  # flask --app / fastapi path, for framework detection
+    arg_port: int | None = None  # --port N passed to a script/module/console script
 
 
 class _Stop(Exception):
@@ -791,6 +791,21 @@ _WRAPPERS = {"exec", "nohup", "time", "tini", "dumb-init", "catatonit", "ddtrace
              "stdbuf", "setsid", "chpst", "s6-setuidgid", "cross-env"}
 
 
+def _arg_port(args: list[str]) -> int | None:
+    """``--port N`` / ``--port=N`` / ``-p N`` among a script's own arguments."""
+    for i, a in enumerate(args):
+        val = None
+        if a in ("--port", "-p", "--http-port") and i + 1 < len(args):
+            val = args[i + 1]
+        elif a.startswith(("--port=", "--http-port=")):
+            val = a.split("=", 1)[1]
+        if val is not None:
+            port, _ = _port_value(val)
+            if port:
+                return port
+    return None
+
+
 def _module_of_target(target: str) -> str:
     """'app.main:app' -> 'app.main'; 'proj.wsgi' -> 'proj.wsgi'; 'app:create_app()' -> 'app'."""
     return target.split(":", 1)[0].strip()
@@ -948,7 +963,8 @@ class _Commands:
                 if mod in _PY_TOOLS or mod == "django" or mod == "http.server":
                     return self.py_tool("django-admin" if mod == "django" else mod, rest[2:], file, line, cwd,
                                         shown=shown)
-                la = _Launch(language="python", kind="script", entry=f"python -m {mod}", modules=[mod])
+                la = _Launch(language="python", kind="script", entry=f"python -m {mod}", modules=[mod],
+                             arg_port=_arg_port(rest[2:]))
                 la.evidence.append((file, line, f"runs python -m {mod}"))
                 if mod.split(".")[0] in ("pip", "alembic", "pytest", "unittest", "compileall", "venv"):
                     la.kind = "oneoff"
@@ -970,7 +986,8 @@ class _Commands:
         script = self.console_script(b)
         if script is not None:
             mod, _, func = script.partition(":")
-            la = _Launch(language="python", kind="script", entry=f"{b} ({script})", modules=[mod.strip()])
+            la = _Launch(language="python", kind="script", entry=f"{b} ({script})", modules=[mod.strip()],
+                         arg_port=_arg_port(args))
             la.evidence.append((file, line, f"runs console script {b} = {script}"))
             return la
         if b in ("cd", "echo", "printf", "sleep", "set", "export", "true", "false", "mkdir", "chown", "chmod", "cp",
@@ -1060,7 +1077,8 @@ class _Commands:
             return self.django(path, args, file, line, cwd)
         loc = self.run.locate(path, cwd)
         rel = self.run.rel(loc) if loc else path.lstrip("./")
-        la = _Launch(language="python", kind="script", entry=rel, scripts=[str(loc) if loc else path])
+        la = _Launch(language="python", kind="script", entry=rel, scripts=[str(loc) if loc else path],
+                     arg_port=_arg_port(args))
         la.evidence.append((file, line, f"runs python {rel}"))
         return la
 
@@ -1516,6 +1534,7 @@ def _visitor_class() -> Any:
             self.consts: dict[str, Any] = {}
             self.app_vars: dict[str, str] = {}  # var -> framework label
             self.pending_calls: list[tuple[int, Any]] = []
+            self.arg_defaults: dict[str, Any] = {}  # argparse dest -> default node
             self.settings_like = 0
             self._skip_strings: set[int] = set()
 
@@ -1701,6 +1720,11 @@ def _visitor_class() -> Any:
                 self.pending_calls.append((ln, ("app", label, fn)))
             if last in _PY_CLIENT_CALLS:
                 self.hits.append((ln, "client_call", last))
+            if last == "add_argument" and pos and "default" in kw:
+                flag = string(pos[-1]) or ""
+                dest = string(kw["dest"]) if "dest" in kw else flag.lstrip("-").replace("-", "_")
+                if dest:
+                    self.arg_defaults.setdefault(dest, kw["default"])
             if last in ("SMTP", "SMTP_SSL") and self.has("smtplib"):
                 h = string(pos[0]) if pos else (string(kw["host"]) if "host" in kw else None)
                 if h:
@@ -1808,6 +1832,9 @@ def _visitor_class() -> Any:
                 return v, "env default" if v is not None else ""
             if isinstance(node, cst.Name) and node.value in self.consts:
                 return self.int_of(self.consts[node.value], depth + 1)
+            if isinstance(node, cst.Attribute) and node.attr.value in self.arg_defaults:
+                v, _ = self.int_of(self.arg_defaults[node.attr.value], depth + 1)
+                return v, "option default" if v is not None else ""
             return None, ""
 
         def str_of(self, node: Any, depth: int = 0) -> str | None:
@@ -2592,6 +2619,9 @@ def _finish(run: _Run, launch: _Launch | None) -> None:
             facts.serves_http = True
         elif launch.kind in ("worker", "oneoff"):
             facts.serves_http = False
+        if launch.arg_port is not None and facts.serves_http and launch.kind == "script":
+            facts.port = launch.arg_port
+            run.ev(COMMAND_FILE, 0, f"listens on port {launch.arg_port} (--port in the command)")
         if launch.port is not None:
             facts.port = launch.port
             run.ev(COMMAND_FILE, 0, f"listens on port {launch.port}" + (f" ({launch.port_what})" if launch.port_what else ""))
