@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# app-source facts are cached between runs (facts_cache.py): keep the tests' cache apart from
+# the user's and fresh for every session (subprocesses inherit it)
+os.environ["HARDEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="harden-test-cache-")
 
 from harden_testlib import *  # noqa: F401,F403  (kept for modules that import from conftest)
 from harden_testlib import (

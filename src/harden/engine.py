@@ -366,18 +366,25 @@ class Run:
         unit = project.dockerfiles.get(service)
         if unit is not None:
             try:
-                from .app_source import analyze, effective_command
+                from .facts_cache import cached_facts
 
                 svc = project.service(service)
                 stage = unit.doc.stages[-1]
                 ent = stage.last("ENTRYPOINT")
                 cmd = stage.last("CMD")
-                command = effective_command(
+                raw = (
                     svc.merged.get("command") if svc else None,
                     ent.exec_form() or ent.args_without_flags() if ent else None,
                     cmd.exec_form() or cmd.args_without_flags() if cmd else None,
                 )
-                result = analyze(unit.context, command, service_names=frozenset(project.service_names()))
+                names = frozenset(project.service_names())
+
+                def compute() -> Any:
+                    from .app_source import analyze, effective_command
+
+                    return analyze(unit.context, effective_command(*raw), service_names=names)
+
+                result = cached_facts(unit.context, raw, names, compute)
             except Exception:
                 result = None
         self._facts[key] = result
