@@ -14,12 +14,14 @@ Every helper records how to undo itself; the engine rolls back a transform that 
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.compat import ordereddict
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, FoldedScalarString
 
@@ -85,7 +87,35 @@ def _has_pos(node: Any) -> bool:
 
 
 def is_flow(node: Any) -> bool:
-    return isinstance(node, (CommentedMap, CommentedSeq)) and node.fa.flow_style()
+    # a collection read from the text without items can only be `[]` or `{}` (ruamel leaves its
+    # flow_style unset; items harden appended later have no position)
+    return isinstance(node, (CommentedMap, CommentedSeq)) and bool(
+        node.fa.flow_style() or (node.lc.line is not None and not node.lc.data)
+    )
+
+
+def _del_own(m: Any, key: Any) -> None:
+    """Delete ``m``'s own ``key``. A value ``<<: *anchor`` merges in for the same key shows
+    again, as it does when the text is read back (ruamel 0.19 drops it from the mapping)."""
+    if key not in m:
+        return
+    del m[key]
+    if isinstance(m, CommentedMap):
+        for src in getattr(m, merge_attrib, None) or []:
+            if isinstance(src, dict) and key in src:
+                ordereddict.__setitem__(m, key, src[key])  # a merged key, not an own one
+                break
+
+
+def _reinsert(m: Any, idx: int, key: Any, value: Any) -> None:
+    """Put ``key`` back at position ``idx`` (undo of a delete); plain dicts have no insert()."""
+    if isinstance(m, CommentedMap):
+        m.insert(idx, key, value)
+        return
+    items = list(m.items())
+    items.insert(idx, (key, value))
+    m.clear()
+    m.update(items)
 
 
 @dataclass
@@ -121,6 +151,7 @@ class ComposeDoc:
         self._patches: list[_Patch] = []
         self._undo: list[Callable[[], None]] = []
         self._seq = 0
+        self._spans: dict[tuple[int, Any], tuple[Any, tuple[int, int]]] = {}
 
     # ------------------------------------------------------------------ loading
     def _load(self) -> CommentedMap:
@@ -271,7 +302,14 @@ class ComposeDoc:
         return last
 
     def entry_span(self, m: CommentedMap, key: Any) -> tuple[int, int]:
-        """(first line, last content line) of ``key: value`` in mapping ``m``."""
+        """(first line, last content line) of ``key: value`` in mapping ``m``.
+
+        Measured once, on the original text: after an edit replaced the value in the tree, the
+        entry still spans the lines the original value held (a second edit must not reach
+        further, e.g. over the comment lines that follow)."""
+        memo = self._spans.get((id(m), key))
+        if memo is not None and memo[0] is m:
+            return memo[1]
         kline, kcol = m.lc.key(key)
         value = m[key]
         if isinstance(value, (CommentedMap, CommentedSeq)) and _has_pos(value) and not is_flow(value):
@@ -284,6 +322,7 @@ class ComposeDoc:
             start = m.lc.value(key)[0] if m.lc.value(key) else kline
             block_scalar = isinstance(value, (LiteralScalarString, FoldedScalarString))
         end = self._block_end(max(start, kline), kcol, block_scalar, allow_dash_at_col=True)
+        self._spans[(id(m), key)] = (m, (kline, end))  # m is kept alive: its id stays unique
         return kline, end
 
     def item_span(self, seq: CommentedSeq, i: int) -> tuple[int, int]:
@@ -338,20 +377,27 @@ class ComposeDoc:
     def render(self) -> str:
         if not self._patches:
             return self.original
-        patches = sorted(self._patches, key=lambda p: (p.start, p.seq))
-        # an edit that replaces a span supersedes the edits inside it
-        kept: list[_Patch] = []
-        for p in patches:
-            if kept and p.start < kept[-1].end:
-                outer = kept[-1]
-                if p.end <= outer.end:
+        # A replacement that lies inside a larger one is superseded by it (the larger one renders
+        # from the tree, which holds the inner edit); of two with the same span the first one is
+        # kept (both render the same tree). Partial overlaps are a bug. An insert strictly inside
+        # a kept replacement is superseded too; an insert at a replacement's start goes before it.
+        reps = sorted((p for p in self._patches if p.end > p.start), key=lambda p: (p.start, -p.end, p.seq))
+        kept_reps: list[_Patch] = []
+        for p in reps:
+            if kept_reps and p.start < kept_reps[-1].end:
+                if p.end <= kept_reps[-1].end:
                     continue
                 raise EditError(f"{self.path}: overlapping edits")
-            if kept and p.start == kept[-1].start and kept[-1].end > kept[-1].start and p.end == p.start:
-                # an insert at the start of a replaced span goes before it
-                kept.insert(len(kept) - 1, p)
-                continue
-            kept.append(p)
+            kept_reps.append(p)
+        starts = [r.start for r in kept_reps]
+        inserts = []
+        for p in self._patches:
+            if p.end == p.start:
+                i = bisect.bisect_left(starts, p.start) - 1  # the last replacement starting before it
+                if i >= 0 and p.start < kept_reps[i].end:
+                    continue
+                inserts.append(p)
+        kept = sorted(kept_reps + inserts, key=lambda p: (p.start, p.end > p.start, p.seq))
         out: list[str] = []
         pos = 0
         for p in kept:
@@ -392,7 +438,7 @@ class ComposeDoc:
         if not _has_pos(m):
             # a mapping harden created: its text renders from the tree
             m[key] = value
-            self._undo.append(lambda: m.pop(key, None))
+            self._undo.append(lambda: _del_own(m, key))
             return
         self._require_editable(m, "the mapping")
         keys = own_keys(m)
@@ -416,7 +462,7 @@ class ComposeDoc:
             m.insert(pos, key, value)
         else:
             m[key] = value
-        self._undo.append(lambda: m.pop(key, None))
+        self._undo.append(lambda: _del_own(m, key))
         style = self.style
 
         def render() -> list[str]:
@@ -435,10 +481,34 @@ class ComposeDoc:
             container[key] = value
             self._undo.append(lambda: container.__setitem__(key, old))
             return
+        if key not in (container.lc.data or {}):
+            # a key or item harden added in this run: its text renders from the tree
+            container[key] = value
+            self._undo.append(lambda: container.__setitem__(key, old))
+            return
         if isinstance(container, CommentedSeq):
             line, col = container.lc.item(key)
         else:
             line, col = container.lc.value(key)
+            kline, kcol = container.lc.key(key)
+            ktext = self.lines[kline]
+            if ktext[kcol : kcol + 1] in ("'", '"'):
+                ktok = self._scalar_token(ktext, kcol) or ""
+                colon = ktext.find(":", kcol + len(ktok))
+            else:
+                cm = re.compile(r":(?=\s|$)").search(ktext, kcol)
+                colon = cm.start() if cm else -1
+            after = ktext[colon + 1 :].strip() if colon >= 0 else None
+            if old is None and (line != kline or not after or after.startswith("#")):
+                # `key:` with no value: ruamel places the value at the next token (a later line,
+                # or the comment); write the new value right after the colon instead
+                if colon < 0:
+                    raise EditError("cannot find the key's colon")
+                container[key] = value
+                self._undo.append(lambda: container.__setitem__(key, old))
+                off = self._offset(kline, colon + 1)
+                self._add_patch(off, off, lambda: " " + scalar(container[key], self.style))
+                return
         text = self.lines[line]
         token = self._scalar_token(text, col)
         if token is None:
@@ -542,6 +612,7 @@ class ComposeDoc:
             raise EditError("seq_to_map: the new mapping must keep the list's order")
         kline, kcol = m.lc.key(key)
         style = self.style
+        self.entry_span(m, key)  # measure (and remember) the span of the list before the tree changes
         m[key] = new_map
         self._undo.append(lambda: m.__setitem__(key, old))
         if is_flow(old):
@@ -579,7 +650,6 @@ class ComposeDoc:
             self._add_patch(start, end, render_flow)
             return
         # block list: each "- name" becomes "name:" and its body follows on new lines
-        extra = [k for k in new_map.keys() if str(k) not in names]
         for i, name in enumerate(names):
             line, col = old.lc.item(i)
             dash = self._dash_col(old, i)
@@ -607,16 +677,20 @@ class ComposeDoc:
                 # re-indent the item line so keys line up at item_col
                 pad_start = self._offset(line, 0)
                 self._add_patch(pad_start, start, (lambda c=item_col: " " * c))
-        if extra:
-            _, last = self.entry_span(m, key)
+        # keys beyond the list's items, now or added to the new mapping later: rendered from
+        # the tree at render time, after the last item
+        _, last = self.entry_span(m, key)
 
-            def more() -> list[str]:
-                out: list[str] = []
-                for k in extra:
-                    out += entry_lines(k, m[key][k], kcol + style.indent, style)
-                return out
+        def more() -> list[str]:
+            out: list[str] = []
+            cur = m[key]
+            if isinstance(cur, dict):
+                for k in cur:
+                    if str(k) not in names:
+                        out += entry_lines(k, cur[k], kcol + style.indent, style)
+            return out
 
-            self._insert_after_line(last, more)
+        self._insert_after_line(last, more)
 
     def append_item(self, m: CommentedMap, key: Any, item: Any) -> None:
         """Append ``item`` to the sequence ``m[key]``."""
@@ -628,8 +702,7 @@ class ComposeDoc:
             self._undo.append(lambda: seq.pop())
             return
         style = self.style
-        seq.append(item)
-        self._undo.append(lambda: seq.pop())
+        n = len(seq)  # index of the new item; refuse before the tree changes
         if is_flow(seq):
             vline, vcol = m.lc.value(key)
             text = self.lines[vline]
@@ -638,27 +711,41 @@ class ComposeDoc:
                 raise EditError("flow list over several lines")
             inner = text[vcol + 1 : close].strip()
             off = self._offset(vline, close)
-            self._add_patch(off, off, (lambda: (", " if inner else "") + flow(item, style)))
+            seq.append(item)
+            self._undo.append(lambda: seq.pop())
+            # rendered from the tree: a later edit of the new item shows; a second append to an
+            # empty `[]` gets its comma
+            self._add_patch(off, off, (lambda: (", " if inner or n > 0 else "") + flow(seq[n], style)))
             return
-        n = len(seq) - 1
         if n == 0:
             raise EditError("empty block list")
+        if (n - 1) not in (seq.lc.data or {}):
+            # the last item is one harden appended: the insert that wrote it writes this one too
+            seq.append(item)
+            self._undo.append(lambda: seq.pop())
+            return
         dash = self._dash_col(seq, n - 1)
         _, last = self.item_span(seq, n - 1)
-        self._insert_after_line(last, lambda: seq_item_lines([item], dash or 0, style))
+        seq.append(item)
+        self._undo.append(lambda: seq.pop())
+        # every item from n on, rendered from the tree (later appends and edits of them show)
+        self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style))
 
     def delete_key(self, m: CommentedMap, key: Any) -> None:
         """Remove ``key: value``; full comment lines inside it are kept."""
         old = m[key]
         idx = list(m.keys()).index(key)
         if not _has_pos(m):
-            del m[key]
-            self._undo.append(lambda: m.insert(idx, key, old))
+            _del_own(m, key)
+            self._undo.append(lambda: _reinsert(m, idx, key, old))
             return
+        if own_keys(m) == [key] and not has_merge(m):
+            # the mapping's text would be left empty, which reads back as null, not {}
+            raise EditError(f"cannot delete {key!r}: it is the mapping's only key")
         first, last = self.entry_span(m, key)
         kept = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
-        del m[key]
-        self._undo.append(lambda: m.insert(idx, key, old))
+        _del_own(m, key)
+        self._undo.append(lambda: _reinsert(m, idx, key, old))
         start = self._line_starts[first]
         end = self._line_starts[last + 1] if last + 1 < len(self.lines) else len(self.src)
         self._add_patch(start, end, lambda: "".join(k + "\n" for k in kept))

@@ -42,7 +42,7 @@ _SEXAGESIMAL = re.compile(r"^[-+]?\d[\d_]*(?::[0-5]?\d)+(?:\.\d*)?$")
 
 
 def needs_quotes(s: str) -> bool:
-    if s == "" or s != s.strip() or "\n" in s:
+    if s == "" or s == "=" or s != s.strip() or "\n" in s:  # a lone "=" is YAML's value tag
         return True
     if _SPECIAL_WORDS.match(s) or _NUMBER_LIKE.match(s) or _SEXAGESIMAL.match(s):
         return True
