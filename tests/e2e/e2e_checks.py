@@ -60,6 +60,24 @@ class OriginalChecks:
                 f"{svc} crashed, but not because the database was unreachable:\n{logs[-3000:]}"
             )
 
+    def test_dependents_start_before_stores_accept_connections(self, original: Stack):
+        """A bare `depends_on` waits for the container, not for the server inside it."""
+        checked = 0
+        for dependent, store in self.example.waits:
+            marker = self.example.ready_markers.get(store)
+            if not marker:
+                continue  # starts too fast to show the race reliably (e.g. redis)
+            ready = original.first_log_time(store, marker)
+            started = _start_time(original.require_container(dependent))
+            log(f"original: {dependent} started {started.time()}, {store} serving from {ready.time()}")
+            assert started < ready, (
+                f"{dependent} started at {started}, after {store} began serving ({ready}): "
+                "the race harden's healthcheck prevents did not happen"
+            )
+            checked += 1
+        if not checked:
+            pytest.skip("no store with a readiness marker")
+
     def test_stores_have_no_healthcheck(self, original: Stack):
         for store in self.example.stores:
             info = original.require_container(store)
@@ -113,6 +131,11 @@ class HardenedChecks:
             before = (e2e_lib.EXAMPLES / self.example.name / name).read_text()
             after = (hardened.dir / name).read_text()
             assert before != after, f"harden apply left {name} unchanged"
+
+    def test_harden_reports_no_failed_transform(self, hardened: Stack):
+        failed = [line for line in hardened.harden_output.splitlines()
+                  if line.lower().startswith(("failed", "error"))]
+        assert not failed, "harden apply reported:\n" + "\n".join(failed)
 
     def test_images_build(self, hardened: Stack):
         # the fixture built them; this reports sizes and names the stage that was kept

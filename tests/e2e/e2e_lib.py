@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -73,8 +74,6 @@ def _run(cmd: list[str], timeout: float = 30, **kw) -> subprocess.CompletedProce
 
 
 def engine_problem() -> str | None:
-    if os.environ.get("HARDEN_E2E", "1") == "0":
-        return "HARDEN_E2E=0"
     if shutil.which("docker") is None:
         return "no docker CLI on PATH (run sudo .ci/e2e.sh)"
     try:
@@ -132,6 +131,9 @@ class Example:
     startup_connectors: tuple[str, ...] = ()
     # dev tools: service -> its host port var (for a reachability check with --profile dev)
     dev_tools: dict[str, str] = field(default_factory=dict)
+    # store -> a log line its image prints just before the server that takes connections
+    # starts (after first-run initialisation); for the "started too early" check
+    ready_markers: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- stack
@@ -152,6 +154,8 @@ class Stack:
         self.env = {**os.environ, **COMPOSE_ENV, **{k: str(v) for k, v in self.ports.items()}}
         self.transcript: list[tuple[str, str]] = []
         self.build_output = ""
+        self.harden_output = ""
+        self.build_outputs: list[str] = []
         self.up_started: float | None = None
         self._down_done = False
 
@@ -193,11 +197,13 @@ class Stack:
             cwd=self.dir.parent, capture_output=True, text=True, timeout=300,
         )
         self.transcript.append(("harden apply", f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"))
+        self.harden_output = proc.stdout + proc.stderr
         return proc
 
     def build(self) -> None:
         proc = self.compose("build", "--force-rm", timeout=1200, check=False)
         self.build_output = proc.stdout + proc.stderr
+        self.build_outputs.append(self.build_output)
         if proc.returncode != 0:
             raise CommandFailed(
                 f"`docker-compose build` of {self.dir} failed (exit {proc.returncode}):\n"
@@ -256,8 +262,24 @@ class Stack:
                         if _run(["docker", "volume", "inspect", v]).returncode == 0]
             if leftover:
                 _run(["docker", "volume", "rm", *leftover], timeout=60)
+            if os.environ.get("HARDEN_E2E_KEEP_BUILD_CACHE") != "1":
+                self._remove_build_leftovers()
             if self in ACTIVE_STACKS:
                 ACTIVE_STACKS.remove(self)
+
+    def _remove_build_leftovers(self) -> None:
+        """Remove the untagged images our builds left (a builder stage is not the tagged
+        image's parent, so `--rmi local` leaves it). Tagged images are never touched, and
+        `docker rmi` without --force refuses an image another image or container uses."""
+        ids: list[str] = []
+        for text in self.build_outputs:
+            for m in re.finditer(r"^ ---> ([0-9a-f]{12})\s*$", text, re.M):
+                if m.group(1) not in ids:
+                    ids.append(m.group(1))
+        for image_id in reversed(ids):
+            proc = _run(["docker", "image", "inspect", "-f", "{{len .RepoTags}}", image_id])
+            if proc.returncode == 0 and proc.stdout.strip() == "0":
+                _run(["docker", "rmi", image_id], timeout=60)
 
     # ---- inspection
 
@@ -340,6 +362,19 @@ class Stack:
                 last = repr(exc)
             time.sleep(1)
         raise AssertionError(f"{url} did not answer with success within {timeout}s; last: {last}")
+
+    def first_log_time(self, service: str, marker: str, timeout: float = 90) -> dt.datetime:
+        """Timestamp of the first log line of the service containing `marker` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        cid = self.container_ids(service)[0]
+        while True:
+            proc = _run(["docker", "logs", "--timestamps", cid], timeout=60)
+            for line in (proc.stdout + proc.stderr).splitlines():
+                if marker in line:
+                    return parse_time(line.split(" ", 1)[0])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{service}: no log line with {marker!r} within {timeout}s")
+            time.sleep(1)
 
     def exec_uid(self, service: str) -> int:
         proc = self.compose("exec", "-T", service, "id", "-u", timeout=60)

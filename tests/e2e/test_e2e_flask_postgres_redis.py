@@ -19,6 +19,7 @@ FLASK = Example(
     web_expect="first note",
     stores={"db": 5432, "redis": 6379},
     waits=(("app", "db"), ("app", "redis")),
+    ready_markers={"db": 'listening on IPv4 address "0.0.0.0"'},
 )
 
 

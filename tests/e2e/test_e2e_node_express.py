@@ -19,6 +19,7 @@ NODE = Example(
     waits=(("api", "mysql"),),
     startup_connectors=("api",),
     dev_tools={"adminer": "ADMINER_PORT"},
+    ready_markers={"mysql": "Starting mysqld on 0.0.0.0:3306"},
 )
 
 

@@ -22,6 +22,7 @@ SEED = Example(
     waits=(("bot", "mysql"), ("web", "mysql")),
     startup_connectors=("bot",),
     dev_tools={"adminer": "ADMINER_PORT"},
+    ready_markers={"mysql": "Starting mysqld on 0.0.0.0:3306"},
 )
 
 
