@@ -170,8 +170,6 @@ def effective_command(
 
 # --------------------------------------------------------------------------- tables
 
-_STORE_KINDS = ("mysql", "postgres", "redis", "mongo", "rabbitmq", "elasticsearch", "memcached")
-
 # Python modules -> store kind
 _PY_CLIENTS = {
     "pymysql": "mysql", "MySQLdb": "mysql", "aiomysql": "mysql", "asyncmy": "mysql",
@@ -452,7 +450,7 @@ class _Run:
         else:
             self.ev(file, line, f"reads env {name}")
 
-    def host_literal(self, host: str, file: str, line: int, *, web: bool = False, port: int | None = None) -> str:
+    def host_literal(self, host: str, file: str, line: int) -> str:
         """Classify a literal host: 'service', 'external', 'local' or 'unknown'. Records evidence
         for services; external hosts are recorded by the caller (egress may need a client)."""
         h = host.strip().lower().rstrip(".")
@@ -495,7 +493,7 @@ class _Run:
                 continue
             if host is None:
                 continue
-            cls = self.host_literal(host, file, line, web=True, port=port)
+            cls = self.host_literal(host, file, line)
             if cls == "external":
                 if kind or not gated:
                     self.egress(file, line, f"calls {host}")
@@ -1492,8 +1490,13 @@ def _visitor_class() -> Any:
     global _VISITOR_CLS
     if _VISITOR_CLS is not None:
         return _VISITOR_CLS
-    import libcst as cst
-    from libcst.metadata import PositionProvider
+    import warnings
+
+    with warnings.catch_warnings():
+        # libcst.metadata imports mypy_extensions.TypedDict, deprecated: not our users' concern
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import libcst as cst
+        from libcst.metadata import MetadataWrapper, PositionProvider  # noqa: F401
 
     def dotted(node: Any) -> str | None:
         parts = []
