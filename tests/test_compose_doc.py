@@ -509,3 +509,64 @@ def test_deleting_an_override_of_a_merged_key_shows_the_merged_value_again():
     assert_consistent(doc)
     doc.rollback(0)
     assert web["restart"] == "always"
+
+
+# ------------------------------------------------------- fast loader == ruamel loader
+
+def _shape(x, out, path=()):
+    """Everything downstream reads from a loaded tree: values, own keys, positions, flow style,
+    merge position, scalar string type."""
+    from ruamel.yaml.comments import merge_attrib
+
+    if isinstance(x, (CommentedMap, CommentedSeq)):
+        out.append((path, type(x).__name__, bool(is_flow(x)), x.lc.line, x.lc.col))
+        if isinstance(x, CommentedMap):
+            out.append((path, "own", [to_plain(k) for k in own_keys(x)]))
+            mv = getattr(x, merge_attrib, None)
+            out.append((path, "merge_pos", getattr(mv, "merge_pos", None) if mv else None))
+            for k in own_keys(x):
+                # a null value's position differs (ruamel: the next token, fast: after the colon);
+                # the helpers never use it (see test_set_scalar_on_a_key_without_value)
+                vpos = tuple(x.lc.value(k)) if x[k] is not None else None
+                out.append((path, k, tuple(x.lc.key(k)), vpos))
+                _shape(x[k], out, path + (to_plain(k),))
+        else:
+            for i, v in enumerate(x):
+                out.append((path, i, tuple(x.lc.item(i))))
+                _shape(v, out, path + (i,))
+    else:
+        out.append((path, type(x).__name__, to_plain(x)))
+    return out
+
+
+@settings(max_examples=n_examples(200))
+@given(compose_cases())
+def test_fast_loader_builds_the_tree_ruamel_builds(case):
+    fast_yaml = pytest.importorskip("harden.fast_yaml")
+    from harden.compose_doc import _yaml
+
+    src = case.text.lstrip("\ufeff").replace("\r\n", "\n")
+    fast = fast_yaml.load(src, "c.yaml")
+    if fast is None:
+        return  # libyaml missing or it refused: ruamel loads
+    slow = list(_yaml().load_all(src))
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        assert to_plain(a) == to_plain(b)
+        assert _shape(a, []) == _shape(b, [])
+
+
+def test_inserts_after_the_same_line_nest_deeper_first():
+    # found by tests/test_properties.py (db-healthcheck + depends-healthy on an indentless
+    # list): `condition:` for `- redis` and a new `healthcheck:` for the service were both
+    # inserted after the last line; the later, deeper one landed under `healthcheck:` -> the
+    # output did not parse ("mapping values are not allowed here")
+    text = ("services:\n    redis:\n        image: redis\n    db:\n        image: mariadb:11\n"
+            "        depends_on:\n        - redis   # c9\n")
+    doc = ComposeDoc("c.yaml", text)
+    db = doc.services()["db"]
+    doc.add_key(db, "healthcheck", {"test": Flow(["CMD", "true"]), "retries": 5})
+    doc.seq_to_map(db, "depends_on", {"redis": {"condition": "service_healthy"}})
+    doc.add_key(db["depends_on"], "cache", {"condition": "service_started"})
+    out = assert_consistent(doc)
+    assert "# c9" in out

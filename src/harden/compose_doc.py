@@ -124,6 +124,7 @@ class _Patch:
     end: int
     seq: int
     render: Callable[[], str]
+    col: int = 0  # for inserts: the column of the inserted block (deeper ones go first)
 
 
 _COMMENT_RE = re.compile(r"^\s*#")
@@ -348,20 +349,23 @@ class ComposeDoc:
         return None
 
     # ------------------------------------------------------------- patches
-    def _add_patch(self, start: int, end: int, render: Callable[[], str]) -> None:
+    def _add_patch(self, start: int, end: int, render: Callable[[], str], col: int = 0) -> None:
         self._seq += 1
-        p = _Patch(start, end, self._seq, render)
+        p = _Patch(start, end, self._seq, render, col)
         self._patches.append(p)
         self._undo.append(lambda: self._patches.remove(p))
 
-    def _insert_after_line(self, line: int, render_lines: Callable[[], list[str]]) -> None:
+    def _insert_after_line(self, line: int, render_lines: Callable[[], list[str]], col: int = 0) -> None:
+        """Insert lines after ``line``. ``col`` is the column of the inserted block: of several
+        inserts after the same line the deeper one goes first, as it continues the block above
+        (a key added to a nested mapping, then one added to its parent)."""
         if line + 1 < len(self.lines):
             off = self._line_starts[line + 1]
-            self._add_patch(off, off, lambda: "".join(ln + "\n" for ln in render_lines()))
+            self._add_patch(off, off, lambda: "".join(ln + "\n" for ln in render_lines()), col)
         else:
             # after the last line: keep a missing final newline missing
             off = len(self.src)
-            self._add_patch(off, off, lambda: "".join("\n" + ln for ln in render_lines()))
+            self._add_patch(off, off, lambda: "".join("\n" + ln for ln in render_lines()), col)
 
     @property
     def changed(self) -> bool:
@@ -397,7 +401,7 @@ class ComposeDoc:
                 if i >= 0 and p.start < kept_reps[i].end:
                     continue
                 inserts.append(p)
-        kept = sorted(kept_reps + inserts, key=lambda p: (p.start, p.end > p.start, p.seq))
+        kept = sorted(kept_reps + inserts, key=lambda p: (p.start, p.end > p.start, -p.col, p.seq))
         out: list[str] = []
         pos = 0
         for p in kept:
@@ -469,7 +473,7 @@ class ComposeDoc:
             lines = entry_lines(key, m[key], col, style)
             return ([""] if blank_line else []) + lines
 
-        self._insert_after_line(last, render)
+        self._insert_after_line(last, render, col)
 
     def set_scalar(self, container: Any, key: Any, value: Any) -> None:
         """Replace the scalar at ``container[key]`` (mapping key or sequence index) in place,
@@ -672,7 +676,7 @@ class ComposeDoc:
                     out += entry_lines(kk, vv, c + style.indent, style)
                 return out
 
-            self._insert_after_line(line, body)
+            self._insert_after_line(line, body, item_col + style.indent)
             if dash != item_col:
                 # re-indent the item line so keys line up at item_col
                 pad_start = self._offset(line, 0)
@@ -690,7 +694,7 @@ class ComposeDoc:
                         out += entry_lines(k, cur[k], kcol + style.indent, style)
             return out
 
-        self._insert_after_line(last, more)
+        self._insert_after_line(last, more, kcol + style.indent)
 
     def append_item(self, m: CommentedMap, key: Any, item: Any) -> None:
         """Append ``item`` to the sequence ``m[key]``."""
@@ -729,7 +733,7 @@ class ComposeDoc:
         seq.append(item)
         self._undo.append(lambda: seq.pop())
         # every item from n on, rendered from the tree (later appends and edits of them show)
-        self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style))
+        self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style), dash or 0)
 
     def delete_key(self, m: CommentedMap, key: Any) -> None:
         """Remove ``key: value``; full comment lines inside it are kept."""
