@@ -404,3 +404,22 @@ def count_missing(needles: list[str], text: str) -> list[str]:
         if text.count(needle) < n:
             missing.append(needle)
     return missing
+
+
+def lost_comments(comments: list[str], before: str, after: str) -> list[str]:
+    """Comments of ``before`` missing from ``after``. A full-line comment must always survive;
+    an end-of-line comment only while the line it sits on does (a key a transform deleted or
+    rewrote on purpose may take its end-of-line comment with it)."""
+    lost = []
+    out_lines = [ln.strip() for ln in after.lstrip("\ufeff").splitlines()]
+    for c in comments:
+        if c in after:
+            continue
+        for ln in before.lstrip("\ufeff").splitlines():
+            if c not in ln:
+                continue
+            code = ln[: ln.index(c)].strip()
+            if not code or any(o.startswith(code) for o in out_lines):
+                lost.append(c)
+            break
+    return lost

@@ -570,3 +570,17 @@ def test_inserts_after_the_same_line_nest_deeper_first():
     doc.add_key(db["depends_on"], "cache", {"condition": "service_started"})
     out = assert_consistent(doc)
     assert "# c9" in out
+
+
+def test_item_appended_to_an_indentless_list_stays_in_it():
+    # found by the docker-compose property (db-healthcheck then networks): `healthcheck:` was
+    # added after `networks:` and then `- backend` appended to the indentless networks list;
+    # both inserts sat after the same line at the same column and the item landed under
+    # healthcheck -> "expected <block end>, but found '-'"
+    text = "services:\n  db:\n    image: mysql:8.0\n    networks:\n    - front\nnetworks:\n  front:\n"
+    doc = ComposeDoc("c.yaml", text)
+    db = doc.services()["db"]
+    doc.add_key(db, "healthcheck", {"test": Flow(["CMD", "true"])})
+    doc.append_item(db, "networks", "backend")
+    out = assert_consistent(doc)
+    assert "    - front\n    - backend\n    healthcheck:" in out

@@ -733,7 +733,8 @@ class ComposeDoc:
         seq.append(item)
         self._undo.append(lambda: seq.pop())
         # every item from n on, rendered from the tree (later appends and edits of them show)
-        self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style), dash or 0)
+        # col: an item of an indentless list (dash at its key's column) is still inside that key
+        self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style), (dash or 0) + 1)
 
     def delete_key(self, m: CommentedMap, key: Any) -> None:
         """Remove ``key: value``; full comment lines inside it are kept."""
