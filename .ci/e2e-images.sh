@@ -147,7 +147,7 @@ build_derived() {
 }
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20-slim node:20)
+[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20)  # node:20 builds node:20-slim first
 build_base
 for img in "${want[@]}"; do
 	case "$img" in
