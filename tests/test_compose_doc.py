@@ -584,3 +584,14 @@ def test_item_appended_to_an_indentless_list_stays_in_it():
     doc.append_item(db, "networks", "backend")
     out = assert_consistent(doc)
     assert "    - front\n    - backend\n    healthcheck:" in out
+
+
+@pytest.mark.parametrize("ch", ["\r", "\x85", "\u2028", "\u2029"])
+def test_other_line_breaks_are_refused(ch):
+    # found by tests/test_mutations.py: a lone CR made ruamel's line numbers differ from ours,
+    # and an edit was spliced into the wrong line ("heal"127.0.0.1:5432:5432"")
+    text = "services:\n  web:\n" + ch + "    image: x\n    ports:\n      - 5432:5432\n"
+    with pytest.raises(HardenError) as e:
+        ComposeDoc("c.yaml", text)
+    assert e.value.line == 3
+    assert ComposeDoc("c.yaml", text.replace(ch, "").replace("\n", "\r\n")).newline == "\r\n"

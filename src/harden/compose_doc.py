@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -128,6 +129,7 @@ class _Patch:
 
 
 _COMMENT_RE = re.compile(r"^\s*#")
+_OTHER_BREAK = re.compile("[\r\x85\u2028\u2029]")
 
 
 class ComposeDoc:
@@ -141,6 +143,12 @@ class ComposeDoc:
         body = text[1:] if self.bom else text
         self.newline = "\r\n" if "\r\n" in body else "\n"
         self.src = body.replace("\r\n", "\n") if self.newline == "\r\n" else body
+        m = _OTHER_BREAK.search(self.src)
+        if m:
+            # YAML reads these as line breaks, so its line numbers would not be ours
+            line = self.src.count("\n", 0, m.start()) + 1
+            what = "a carriage return without a line feed" if m.group() == "\r" else f"line separator U+{ord(m.group()):04X}"
+            raise HardenError(path, f"{what}: harden edits only files with LF or CRLF line endings", line)
         self.lines = self.src.split("\n")
         self._line_starts: list[int] = []
         pos = 0
@@ -162,7 +170,9 @@ class ComposeDoc:
                 if stripped.startswith("\t") and stripped.strip() and not stripped.strip().startswith("#"):
                     raise HardenError(self.path, "tab character used for indentation (YAML allows spaces only)", i + 1)
         try:
-            docs = list(_yaml().load_all(self.src))
+            with warnings.catch_warnings():  # ruamel warns on stderr (a reused anchor): not ours to print
+                warnings.simplefilter("ignore")
+                docs = list(_yaml().load_all(self.src))
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark is not None else None

@@ -356,6 +356,9 @@ class Run:
                 continue
             units[key] = DockerfileUnit(doc, self.rel_of(doc), path.parent)
         self.units = list(units.values())
+        # a file that fails to load is tried once per service that uses it: report it once
+        seen: set[str] = set()
+        errors[:] = [e for e in errors if not (e.one_line() in seen or seen.add(e.one_line()))]
 
     # ---------------------------------------------------------- facts
     def facts(self, project: Any, service: str) -> Any:
