@@ -230,6 +230,38 @@ def explain(name: str = typer.Argument(..., help="A transform name (see `harden 
     sys.stdout.write(f"{t.name}: {t.summary}\n\n{t.docs()}\n")
 
 
+@app.command("inspect")
+def inspect_(
+    path: Path = PathArg,
+    format: str = typer.Option("text", "--format", help="text or json."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Show each compose service's role, port, whom it talks to and egress, with the evidence (file:line). Writes nothing."""
+    from .errors import HardenError
+
+    _check_format(format, ("text", "json"))
+    if not path.exists() and not path.is_symlink():
+        raise _Fail(f"{path}: no such file or directory")
+    if path.is_symlink() and not path.exists():
+        raise _Fail(f"{path}: broken symlink")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise _Fail(f"{path}: cannot read folder: permission denied")
+    from . import inspect as inspect_mod
+
+    try:
+        opts = _options(path, None, None, None, config)
+        result = inspect_mod.inspect(path, opts, config)
+    except HardenError as e:
+        errors = inspect_mod.errors_of(e)
+        for x in errors[:-1]:
+            _err(x.one_line())
+        raise _Fail(errors[-1].one_line()) from None
+    if format == "json":
+        sys.stdout.write(inspect_mod.json_text(result))
+    else:
+        sys.stdout.write(inspect_mod.text(result, str(path)))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point. Usage errors (unknown option, missing value) become one line and exit 2,
     like every other error."""
