@@ -169,10 +169,16 @@ class ComposeDoc:
                 stripped = ln.lstrip(" ")
                 if stripped.startswith("\t") and stripped.strip() and not stripped.strip().startswith("#"):
                     raise HardenError(self.path, "tab character used for indentation (YAML allows spaces only)", i + 1)
+        from . import fast_yaml
+
+        fast = fast_yaml.load(self.src, self.path)
         try:
-            with warnings.catch_warnings():  # ruamel warns on stderr (a reused anchor): not ours to print
-                warnings.simplefilter("ignore")
-                docs = list(_yaml().load_all(self.src))
+            if fast is not None:
+                docs = fast
+            else:
+                with warnings.catch_warnings():  # ruamel warns on stderr (a reused anchor): not ours to print
+                    warnings.simplefilter("ignore")
+                    docs = list(_yaml().load_all(self.src))
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark is not None else None

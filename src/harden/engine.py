@@ -239,6 +239,13 @@ class Context:
         return self._run.facts(project, service)
 
 
+def _names_and_key(project: Any) -> tuple[frozenset, str]:
+    import hashlib
+
+    names = frozenset(project.service_names())
+    return names, hashlib.sha256("\0".join(sorted(names)).encode()).hexdigest()
+
+
 class Run:
     def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None,
                  discovery: Discovery | None = None, progress: Any = None):
@@ -254,6 +261,7 @@ class Run:
         self.docs: dict[Path, Any] = {}
         self.rels: dict[int, str] = {}
         self._facts: dict[tuple[int, str], Any] = {}
+        self._facts_by_input: dict[tuple, Any] = {}  # services sharing a context and command
         self.discovery: Discovery | None = None
         self.projects: list = []
         self.units: list = []
@@ -380,14 +388,19 @@ class Run:
                     ent.exec_form() or ent.args_without_flags() if ent else None,
                     cmd.exec_form() or cmd.args_without_flags() if cmd else None,
                 )
-                names = frozenset(project.service_names())
+                names, names_key = project.memo("facts_names", lambda: _names_and_key(project))
+                memo_key = (str(unit.context), repr(raw), names_key)
+                if memo_key in self._facts_by_input:
+                    result = self._facts_by_input[memo_key]
+                else:
 
-                def compute() -> Any:
-                    from .app_source import analyze, effective_command
+                    def compute() -> Any:
+                        from .app_source import analyze, effective_command
 
-                    return analyze(unit.context, effective_command(*raw), service_names=names)
+                        return analyze(unit.context, effective_command(*raw), service_names=names)
 
-                result = cached_facts(unit.context, raw, names, compute)
+                    result = cached_facts(unit.context, raw, names_key, compute)
+                    self._facts_by_input[memo_key] = result
             except Exception:
                 result = None
         self._facts[key] = result

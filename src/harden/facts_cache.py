@@ -103,7 +103,7 @@ def _from_json(cls: Any, data: dict) -> Any:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def cached_facts(context: Path, command: Any, service_names: frozenset[str], compute: Callable[[], Any]) -> Any:
+def cached_facts(context: Path, command: Any, service_names: Any, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result, from the cache when the context has not changed since."""
     folder = cache_dir()
     if folder is None:
@@ -111,8 +111,8 @@ def cached_facts(context: Path, command: Any, service_names: frozenset[str], com
     fp = fingerprint(context)
     if fp is None:
         return compute()
-    key_src = json.dumps([_code_version(), str(Path(context).resolve()), command, sorted(service_names)],
-                         default=str)
+    names = service_names if isinstance(service_names, str) else sorted(service_names)
+    key_src = json.dumps([_code_version(), str(Path(context).resolve()), command, names], default=str)
     key = hashlib.sha256(key_src.encode()).hexdigest()
     path = folder / "facts-v1" / key[:2] / f"{key}.json"
     from .app_source import SourceFacts

@@ -118,7 +118,13 @@ class ComposeProject:
     def base(self) -> ComposeDoc:
         return self.docs[0]
 
-    def services(self) -> list[Service]:
+    def _index(self) -> dict[str, Service]:
+        """Services by name, built once and rebuilt only when a services mapping changed
+        (transforms edit services, they do not add or remove them)."""
+        stamp = tuple((id(d.services()), len(d.services())) for d in self.docs)
+        cached = self.__dict__.get("_index_cache")
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         seen: dict[str, Service] = {}
         for doc in self.docs:
             for name, node in doc.walk():
@@ -126,19 +132,30 @@ class ComposeProject:
                     seen[name].defs.append((doc, node))
                 else:
                     seen[name] = Service(name, self, [(doc, node)])
-        return list(seen.values())
+        self.__dict__["_index_cache"] = (stamp, seen)
+        return seen
+
+    def services(self) -> list[Service]:
+        return list(self._index().values())
 
     def service(self, name: str) -> Service | None:
-        for s in self.services():
-            if s.name == name:
-                return s
-        return None
+        return self._index().get(name)
 
     def service_names(self) -> list[str]:
-        return [s.name for s in self.services()]
+        return list(self._index())
 
     def invalidate(self) -> None:
         self._merged.clear()
+        self.__dict__.pop("_index_cache", None)
+        for k in [k for k in self.__dict__ if k.startswith("_cache_")]:
+            del self.__dict__[k]
+
+    def memo(self, name: str, compute):
+        """A value derived from the whole project, kept until the next invalidate()."""
+        key = "_cache_" + name
+        if key not in self.__dict__:
+            self.__dict__[key] = compute()
+        return self.__dict__[key]
 
     def _merge(self, name: str, depth: int = 0) -> dict:
         result: dict = {}

@@ -44,11 +44,11 @@ project, a remote build context, ...) and notes with transform "harden" are abou
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import fastdiff
 from .engine import FileResult, RunResult
 
 JSON_FORMAT_VERSION = 1
@@ -58,7 +58,7 @@ def unified_diff(rel: str, before: str, after: str) -> str:
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
     out = []
-    for line in difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}", n=3):
+    for line in fastdiff.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}", n=3):
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         out.append(line)
@@ -131,9 +131,8 @@ def _provenance(f: FileResult) -> tuple[list[str | None], dict[int, str]]:
         steps.append(((f.transforms or ["harden"])[-1], "", f.after))
     for name, _before, after in steps:
         new = after.splitlines(keepends=True)
-        sm = difflib.SequenceMatcher(None, cur, new, autojunk=False)
         nxt: list[tuple[str, Any]] = []
-        for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        for tag, i1, i2, j1, j2 in fastdiff.opcodes(cur, new):
             if tag == "equal":
                 nxt += origin[i1:i2]
                 continue
@@ -155,8 +154,7 @@ def changes(f: FileResult, order: list[str] | None = None) -> list[Change]:
     writer, remover = _provenance(f)
     rank = {n: i for i, n in enumerate(order or f.transforms)}
     out: list[Change] = []
-    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+    for tag, i1, i2, j1, j2 in fastdiff.opcodes(old, new):
         if tag == "equal":
             continue
         names = {remover[i] for i in range(i1, i2) if i in remover}
@@ -201,7 +199,7 @@ def summary_text(result: RunResult, *, applied: bool) -> str:
         old = f.before.splitlines()
         new = f.after.splitlines()
         plus = minus = 0
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        for tag, i1, i2, j1, j2 in fastdiff.opcodes(old, new):
             if tag != "equal":
                 minus += i2 - i1
                 plus += j2 - j1

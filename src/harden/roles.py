@@ -22,6 +22,8 @@ Every conclusion carries a line of evidence, so `harden inspect` and the notes c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,8 +144,38 @@ def _names_of(value: Any) -> list[str]:
     return []
 
 
+class _Others(Mapping):
+    """The alias table without one service's own names (a view: no copy per service)."""
+
+    def __init__(self, aliases: dict[str, str], name: str):
+        self._a = aliases
+        self._name = name
+
+    def __getitem__(self, key: str) -> str:
+        v = self._a[key]
+        if v == self._name:
+            raise KeyError(key)
+        return v
+
+    def __contains__(self, key: object) -> bool:
+        return self._a.get(key) not in (None, self._name)  # type: ignore[arg-type]
+
+    def __iter__(self):
+        return (k for k, v in self._a.items() if v != self._name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def _service_aliases(project: Any) -> dict[str, str]:
     """host name -> service: service names, container names, hostnames and network aliases."""
+    memo = getattr(project, "memo", None)
+    if memo is not None:
+        return memo("service_aliases", lambda: _compute_service_aliases(project))
+    return _compute_service_aliases(project)
+
+
+def _compute_service_aliases(project: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for s in project.services():
         m = s.merged
@@ -262,7 +294,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     r = Role(name=name, role="other")
     ev = r.evidence
     aliases = _service_aliases(project)
-    others = {k: v for k, v in aliases.items() if v != name}
+    others = _Others(aliases, name)
 
     image = m.get("image")
     r.kind = image_kind(str(image)) if image else None
@@ -295,7 +327,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
 
     # ---- whom it talks to
     def add(target: str, why: str) -> None:
-        if target != name and target in project.service_names():
+        if target != name and project.service(target) is not None:
             if target not in r.talks_to:
                 ev.append(f"talks to {target}: {why}")
             r.talks_to.add(target)
