@@ -198,7 +198,21 @@ def test_node_build_and_prune(tmp_path):
     assert builder.index("RUN npm run build") < builder.index("RUN npm prune --omit=dev")
     assert "COPY --from=builder /usr/src/app /usr/src/app" in prod
     assert "npm" not in prod
+    assert _stages(after) == [("node:20", "builder"), ("node:20-slim", "production")]
+    assert any("production uses node:20-slim" in n.message for n in result.notes)
+
+
+def test_node_full_base_kept_when_production_runs_curl(tmp_path):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "package.json").write_text('{"name": "x", "dependencies": {"express": "^4"}}\n')
+    (proj / "Dockerfile").write_text(
+        "FROM node:20\nWORKDIR /app\nCOPY package.json ./\nRUN npm install\nCOPY . .\n"
+        "HEALTHCHECK CMD curl -fsS http://127.0.0.1:3000/ || exit 1\nCMD [\"node\", \"server.js\"]\n")
+    result = harden_run(proj, select=["split-stages"])
+    after = changed_text(result, "Dockerfile")
     assert _stages(after) == [("node:20", "builder"), ("node:20", "production")]
+    assert any("node:*-slim does not have" in n.message and "curl" in n.message for n in result.notes)
 
 
 def test_node_yarn_native_build_tools_stay_in_builder(tmp_path):

@@ -347,8 +347,9 @@ class SplitStages(Transform):
       ``postgresql-dev`` -> ``libpq``; table in ``harden.runtime_libs``) and keeps every other
       package (curl for a HEALTHCHECK, ffmpeg, tini ...).
     - Node (npm, yarn 1, pnpm): install and build run in the builder, which then prunes dev
-      dependencies; production (same base: native modules stay ABI-compatible) copies the work
-      directory from the builder.
+      dependencies; production copies the work directory from the builder. A full ``node:X``
+      base becomes ``node:X-slim`` in production (same Node, same Debian release and glibc, so
+      native modules keep working), unless production runs a tool only the full image has.
     - Go: the binary is built in the builder with ``CGO_ENABLED=0`` unless the code uses cgo.
       Production is ``gcr.io/distroless/static-debian12:nonroot`` (real, tiny, carries CA
       certificates and tzdata, no shell, runs as uid 65532) when nothing in production needs a
@@ -944,7 +945,30 @@ class _Planner:
                     builder.append(prune)
         if not copied:
             self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
-        return builder, production, self.base
+        return builder, production, self._node_runtime_image(items, cut)
+
+    def _node_runtime_image(self, items, cut) -> str:
+        """The full node image holds compilers, headers and a Debian toolbox the app does not
+        run with: production uses the slim variant of the same Node and Debian release
+        (native modules built in the builder link against the same glibc)."""
+        tag = self.tag or "latest"
+        if (self.alpine or self.digest or "$" in self.base or re.search(r"slim|alpine|windows|nanoserver", tag)
+                or _base(self.repo) != "node"):
+            return self.base
+        prod_items = [i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "both")]
+        tools = self._tools_in_prod(prod_items) & {"curl", "wget", "git", "python3", "make", "g++", "gcc"}
+        installed = {w for i in items if i.cls == "pkg" for c in i.cmds for w in c.words}
+        missing = sorted(tools - installed)
+        if missing:
+            self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: the image runs "
+                               f"{', '.join(missing)} that node:*-slim does not have"))
+            return self.base
+        prod = f"{self.repo}:{'slim' if tag == 'latest' else tag + '-slim'}"
+        self.notes.append((self.stage.startline + 1, f"production uses {prod} (the same Node on the same Debian "
+                           f"release, without compilers, headers and the full image's tools); the builder keeps "
+                           f"{self.base}. A native module that links a library of the full image needs that "
+                           "library installed in production: build and run the image once"))
+        return prod
 
     def _read(self, name: str) -> str:
         try:

@@ -11,7 +11,7 @@ COPY src/ src/
 RUN npm run build
 RUN npm prune --omit=dev
 
-FROM node:20 AS production
+FROM node:20-slim AS production
 
 WORKDIR /usr/src/app
 
