@@ -184,17 +184,17 @@ def apply(
 ) -> None:
     """Rewrite the files in place and print what changed. Exit 0, or 2 on error."""
     from . import report
-    from .io import clean_stale_temps, write_atomic
+    from .errors import HardenError
+    from .io import clean_stale_temps, write_all_atomic
 
     _check_format(format)
     result = _execute(path, select, ignore, sets, config)
     for folder in {f.path.parent for f in result.files}:
         clean_stale_temps(folder)
-    for f in result.changed_files:
-        try:
-            write_atomic(f.path, f.after)
-        except OSError as e:
-            raise _Fail(f"{f.rel}: cannot write: {e.strerror or e}") from None
+    try:  # every file to a temporary first, then all renamed: a write error changes nothing
+        write_all_atomic([(f.path, f.after, f.rel) for f in result.changed_files])
+    except HardenError as e:
+        raise _Fail(e.one_line()) from None
     if format == "text":
         sys.stdout.write(report.summary_text(result, applied=True))
     else:

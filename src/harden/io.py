@@ -41,27 +41,83 @@ def read_text(path: Path, display: str | None = None, limit: int | None = None) 
     return text
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    folder = path.parent
+def _test_pause() -> None:
+    """Test hook, off unless HARDEN_TEST_SLOW_WRITES=seconds is set: a pause before and after
+    each rename, so tests/test_interrupted_writes.py can kill apply between any two steps."""
+    delay = os.environ.get("HARDEN_TEST_SLOW_WRITES")
+    if delay:
+        import time
+
+        time.sleep(float(delay))
+
+
+def _stage(path: Path, text: str) -> tuple[str, Path]:
+    """Write ``text`` to a temporary file beside ``path`` (flushed, with the original's mode);
+    returns (temporary path, real path). Leaves nothing behind when it fails."""
+    # a symlink (inside the project) is written through: replacing the link itself would leave
+    # its target unchanged and turn the link into a copy
+    real = Path(os.path.realpath(path))
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        mode = os.stat(real).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=real.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
         raise
+    return tmp, real
+
+
+def _unlink(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp, real = _stage(Path(path), text)
+    try:
+        _test_pause()
+        os.replace(tmp, real)
+        _test_pause()
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def write_all_atomic(files: list[tuple[Path, str, str]]) -> None:
+    """Write several files, each atomically, and all or none as far as the system allows:
+    every new version is written to a temporary file first, and only when all of them are
+    written are they renamed over the originals. A failure while writing (disk full, a
+    read-only folder) leaves every original as it was. ``files``: (path, text, display name).
+    Raises HardenError naming the file."""
+    staged: list[tuple[str, Path, str]] = []
+    try:
+        for path, text, name in files:
+            try:
+                tmp, real = _stage(Path(path), text)
+            except OSError as e:
+                raise HardenError(name, f"cannot write: {e.strerror or e}") from None
+            staged.append((tmp, real, name))
+        while staged:
+            tmp, real, name = staged[0]
+            _test_pause()
+            try:
+                os.replace(tmp, real)
+            except OSError as e:
+                raise HardenError(name, f"cannot write: {e.strerror or e}") from None
+            staged.pop(0)
+            _test_pause()
+    finally:
+        for tmp, _real, _name in staged:
+            _unlink(tmp)
 
 
 def clean_stale_temps(folder: Path) -> None:
