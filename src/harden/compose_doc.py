@@ -767,8 +767,18 @@ class ComposeDoc:
         kept = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
         _del_own(m, key)
         self._undo.append(lambda: _reinsert(m, idx, key, old))
+        # an entry set off by blank lines (or the top of the file) takes one blank line with it,
+        # so no doubled blank line (or blank first line) is left where it was
+        above_blank = first == 0 or not self.lines[first - 1].strip()
+        if not kept and above_blank and last + 2 < len(self.lines) and not self.lines[last + 1].strip():
+            last += 1
+        elif not kept and first > 0 and not self.lines[first - 1].strip() \
+                and all(not ln for ln in self.lines[last + 1:]):
+            first -= 1  # the last entry of the file: drop the blank line that set it off
         start = self._line_starts[first]
         end = self._line_starts[last + 1] if last + 1 < len(self.lines) else len(self.src)
+        if end == len(self.src) and not self.src.endswith("\n") and start > 0 and not kept:
+            start -= 1  # keep a missing final newline missing
         self._add_patch(start, end, lambda: "".join(k + "\n" for k in kept))
 
     def set_item(self, seq: CommentedSeq, i: int, value: Any) -> None:
