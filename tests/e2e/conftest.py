@@ -10,8 +10,6 @@ Prepare the engine and the base images with ``sudo .ci/e2e.sh``.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
