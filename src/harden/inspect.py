@@ -246,6 +246,14 @@ class _Config:
         return f"{self.display}:{line}" if line else self.display
 
 
+def _grounded(facts: Any) -> bool:
+    """Facts read completely from the app's own files (as roles._grounded): only then does a
+    "serves no HTTP" mean something."""
+    if facts is None or getattr(facts, "truncated", False):
+        return False
+    return any(str(getattr(e, "file", "") or "")[:1] not in ("", "<") for e in getattr(facts, "evidence", None) or ())
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -315,8 +323,13 @@ def _port(run: Any, loc: _Locator, unit: Any, facts: Any, fact_lines: list[str],
             for ins in stage.find("EXPOSE"):
                 for word in ins.words():
                     p = _port_number(word)
-                    if p is not None:
-                        return p, f"{unit.rel}:{ins.startline + 1}: port {p}: EXPOSE {ins.value.strip()}"
+                    if p is None:
+                        continue
+                    where = f"{unit.rel}:{ins.startline + 1}"
+                    if _grounded(facts) and not getattr(facts, "serves_http", False):
+                        # one image, several services: EXPOSE speaks for the image's own CMD
+                        return None, f"{where}: EXPOSE {ins.value.strip()} is not its port: the app source serves no HTTP"
+                    return p, f"{where}: port {p}: EXPOSE {ins.value.strip()}"
     return None, None
 
 
