@@ -380,15 +380,11 @@ def test_the_same_bots_said_offline_do_land_on_internal_networks(tmp_path):
 # ------------------------------------------- known wrong beliefs (inspect shows them)
 
 
-@pytest.mark.xfail(strict=True, reason="roles.classify reads a bare word in any environment value as a host: "
-                                       "POSTGRES_USER: notes makes notes-db 'talk to' the notes service")
 def test_a_user_name_is_not_a_host(tmp_path):
     s = _by_name(_json(_copy(tmp_path, "reverse-proxy")))
     assert s["notes-db"]["talks_to"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="app_source does not read gunicorn.conf.py's f-string bind "
-                                       "(bind = f\"0.0.0.0:{os.environ.get('PORT', '5000')}\"): it falls back to 8000")
 def test_gunicorn_config_bind_is_the_port(tmp_path):
     s = _by_name(_json(_copy(tmp_path, "flask-pg-redis")))
     assert s["web"]["port"] == 5000

@@ -381,11 +381,17 @@ class DependsHealthy(Transform):
                     items = list(env_hosts)
                 except TypeError:
                     items = []
+            # env_hosts are the names of the variables the code reads for hosts: their values
+            # in this service's environment (or env files) name the hosts
+            env_all: dict = {}
+            for _where, env in sources:
+                env_all.update(env)
             for it in items:
-                if isinstance(it, str):
-                    for h in hosts_in_value(it) | {it.lower()}:
-                        if h in stores and h not in found:
-                            found[h] = "the app's source connects to that host"
+                if not isinstance(it, str) or env_all.get(it) is None:
+                    continue
+                for h in hosts_in_value(str(env_all[it])):
+                    if h in stores and h not in found:
+                        found[h] = f"the app's source reads {it}, which names that host"
             clients = getattr(facts, "clients", None) or ()
             try:
                 clients = list(clients)

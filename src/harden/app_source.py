@@ -1385,6 +1385,14 @@ class _Commands:
             if m:
                 la.evidence.append((self.run.rel(path), i, f"gunicorn bind {m.group(1)} (env default)"))
                 return [m.group(1)]
+            # bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"  (an f-string with env defaults)
+            m = re.match(r"\s*bind\s*=\s*\[?\s*f(['\"])(.*)\1\s*\]?\s*(?:#.*)?$", ln)
+            if m:
+                value = re.sub(r"\{[^{}]*?(?:getenv|environ\.get)\(\s*['\"][A-Za-z_][A-Za-z0-9_]*['\"]\s*,\s*['\"]?([^'\")]+?)['\"]?\s*\)[^{}]*\}",
+                               r"\1", m.group(2))
+                if "{" not in value and value:
+                    la.evidence.append((self.run.rel(path), i, f"gunicorn bind {value} (env default)"))
+                    return [value]
         return []
 
     # ---------------------------------------------------------------- node

@@ -114,8 +114,18 @@ def _expand_defaults(s: str) -> str:
     return _VAR.sub("\x00", s)
 
 
-def hosts_in(value: str) -> set[str]:
-    """Host names a configuration string names: URLs, ``host:port`` and bare words."""
+_HOSTISH_KEY = re.compile(r"(HOST|ADDR|SERVER|ENDPOINT|URL|URI|DSN|BROKER|NODES|UPSTREAM|BACKEND|PROXY|SERVICE)", re.I)
+
+
+def hostish_key(key: str) -> bool:
+    """An environment variable whose bare-word value names a host (``DB_HOST: db``), unlike
+    ``POSTGRES_USER: notes``, whose value only happens to match a service name."""
+    return bool(_HOSTISH_KEY.search(str(key)))
+
+
+def hosts_in(value: str, bare: bool = True) -> set[str]:
+    """Host names a configuration string names: URLs, ``host:port`` and (with ``bare``) bare
+    words."""
     s = _expand_defaults(value)
     hosts: set[str] = set()
     for m in _URL.finditer(s):
@@ -130,9 +140,10 @@ def hosts_in(value: str) -> set[str]:
                 hosts.add(host.lower())
     for m in _HOSTPORT.finditer(s):
         hosts.add(m.group(1).lower())
-    for word in re.split(r"[\s,;]+", s.strip()):
-        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", word):
-            hosts.add(word.lower())
+    if bare:
+        for word in re.split(r"[\s,;]+", s.strip()):
+            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", word):
+                hosts.add(word.lower())
     return hosts
 
 
@@ -344,7 +355,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     env = as_map(m.get("environment")) if not isinstance(m.get("environment"), str) else {}
     external_hosts: list[str] = []
     for key, value in env.items():
-        for host in hosts_in(str(value)) if value is not None else ():
+        for host in hosts_in(str(value), bare=hostish_key(key)) if value is not None else ():
             if host in others:
                 add(others[host], f"environment {key}")
             elif "." in host and not re.fullmatch(r"[\d.]+", host) and host not in ("localhost",):
@@ -358,9 +369,20 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
                     if re.search(rf"(?:{re.escape(host)}:\d|//{re.escape(host)}\b|-h\s*{re.escape(host)}\b|--host[= ]{re.escape(host)}\b)", s, re.I):
                         add(others[host], key)
     if facts is not None:
-        for host in getattr(facts, "env_hosts", None) or ():
-            if str(host).lower() in others:
-                add(others[str(host).lower()], "the app source reads it")
+        # env variables the code reads for hosts: their values in this service's environment
+        for var in getattr(facts, "env_hosts", None) or ():
+            value = env.get(var)
+            for host in hosts_in(str(value)) if value is not None else ():
+                if host in others:
+                    add(others[host], f"the app source reads {var}")
+        try:
+            from .app_source import referenced_services
+
+            for target in referenced_services(facts):
+                if str(target).lower() in others:
+                    add(others[str(target).lower()], "the app source refers to it")
+        except Exception:  # facts from an older cache entry
+            pass
         clients = getattr(facts, "clients", None) or ()
         for client in clients:
             c = str(client).lower()
