@@ -66,7 +66,7 @@ def fingerprint(context: Path) -> str | None:
 def _code_version() -> str:
     parts = [__version__]
     here = Path(__file__).resolve().parent
-    for name in ("app_source.py", "facts_cache.py"):
+    for name in ("app_source.py", "facts.py", "facts_cache.py"):
         try:
             st = (here / name).stat()
             parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
@@ -89,7 +89,7 @@ def _to_json(facts: Any) -> Any:
 
 
 def _from_json(cls: Any, data: dict) -> Any:
-    from .app_source import Evidence
+    from .facts import Evidence
 
     def conv(x: Any) -> Any:
         if isinstance(x, dict) and "__set__" in x:
@@ -115,7 +115,7 @@ def cached_facts(context: Path, command: Any, service_names: Any, compute: Calla
     key_src = json.dumps([_code_version(), str(Path(context).resolve()), command, names], default=str)
     key = hashlib.sha256(key_src.encode()).hexdigest()
     path = folder / "facts-v1" / key[:2] / f"{key}.json"
-    from .app_source import SourceFacts
+    from .facts import SourceFacts
 
     try:
         with open(path, encoding="utf-8") as f:

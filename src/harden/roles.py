@@ -376,7 +376,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
                 if host in others:
                     add(others[host], f"the app source reads {var}")
         try:
-            from .app_source import referenced_services
+            from .facts import referenced_services
 
             for target in referenced_services(facts):
                 if str(target).lower() in others:
