@@ -189,7 +189,7 @@ LOSSLESS_OPS = {"add_key", "set_scalar", "append_item", "seq_to_map", "refused"}
 
 # ---------------------------------------------------------------------------- no-op
 
-@settings(max_examples=n_examples(300))
+@settings(max_examples=n_examples(150))
 @given(compose_cases())
 def test_untouched_render_is_byte_identical(case):
     doc = ComposeDoc("compose.yaml", case.text)
@@ -539,7 +539,7 @@ def _shape(x, out, path=()):
     return out
 
 
-@settings(max_examples=n_examples(200))
+@settings(max_examples=n_examples(100))
 @given(compose_cases())
 def test_fast_loader_builds_the_tree_ruamel_builds(case):
     fast_yaml = pytest.importorskip("harden.fast_yaml")

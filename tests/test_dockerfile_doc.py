@@ -13,7 +13,7 @@ from harden.errors import HardenError
 from strategies import dockerfile_cases, n_examples
 
 
-@settings(max_examples=n_examples(300))
+@settings(max_examples=n_examples(200))
 @given(dockerfile_cases())
 def test_untouched_render_is_byte_identical_and_parse_is_consistent(case):
     doc = DockerfileDoc("Dockerfile", case.text)
@@ -37,7 +37,7 @@ def test_untouched_render_is_byte_identical_and_parse_is_consistent(case):
             assert inst.lines[-1] == "EOF"
 
 
-@settings(max_examples=n_examples(300))
+@settings(max_examples=n_examples(200))
 @given(dockerfile_cases(), st.data())
 def test_splices_keep_every_other_line_and_roll_back(case, data):
     doc = DockerfileDoc("Dockerfile", case.text)

@@ -43,7 +43,10 @@ def _files(root: Path) -> dict[str, bytes]:
     for dirpath, _dirs, files in os.walk(root):
         for fn in files:
             p = Path(dirpath) / fn
-            out[str(p.relative_to(root))] = p.read_bytes()
+            try:
+                out[str(p.relative_to(root))] = p.read_bytes()
+            except FileNotFoundError:  # a temporary file renamed while we looked
+                continue
     return out
 
 
