@@ -11,6 +11,7 @@ from typing import Any
 
 from harden.catalog import image_kind, parse_image, role_of_kind
 from harden.errors import Skip
+from harden.model import parse_volumes
 from harden.transform import Example, Transform
 
 
@@ -756,7 +757,7 @@ class _Planner:
             if svc is None:
                 continue
             merged = svc.merged
-            for kind, src, dst, ro in _compose_volumes(merged.get("volumes")):
+            for kind, src, dst, ro in parse_volumes(merged.get("volumes")):
                 if kind == "bind" and dst.endswith(".sock"):
                     self.notes.append((f"service {u.service} mounts the socket {dst}: as UID {uid} it needs the "
                                        "socket's group (compose `group_add:`) to use it", stage.startline + 1))
@@ -852,31 +853,4 @@ def _mkdir_targets(text: str) -> list[str]:
                 continue
             if not t.startswith("-"):
                 out.append(t)
-    return out
-
-
-def _compose_volumes(volumes: Any) -> list[tuple[str, str | None, str, bool]]:
-    """(kind, source, target, read_only) of a service's volumes; kind bind | volume | tmpfs."""
-    out = []
-    if not isinstance(volumes, list):
-        return out
-    for v in volumes:
-        if isinstance(v, str):
-            parts = v.split(":")
-            # a Windows drive letter (C:\x:/y) is part of the source
-            if len(parts) >= 3 and len(parts[0]) == 1 and parts[1].startswith(("\\", "/")):
-                parts = [parts[0] + ":" + parts[1]] + parts[2:]
-            if len(parts) == 1:
-                out.append(("volume", None, parts[0], False))
-                continue
-            src, dst = parts[0], parts[1]
-            opts = parts[2] if len(parts) > 2 else ""
-            ro = "ro" in opts.split(",")
-            bind = src.startswith(("/", ".", "~", "$")) or (len(src) > 1 and src[1] == ":")
-            out.append(("bind" if bind else "volume", src, dst, ro))
-        elif isinstance(v, dict) and v.get("target"):
-            kind = str(v.get("type") or ("volume"))
-            if kind not in ("bind", "volume", "tmpfs"):
-                kind = "volume" if kind != "npipe" else "bind"
-            out.append((kind, v.get("source"), str(v["target"]), bool(v.get("read_only"))))
     return out

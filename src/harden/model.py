@@ -275,20 +275,36 @@ class DockerfileUnit:
         return sorted(set(out))
 
 
-def container_paths_of_volumes(volumes: Any) -> list[str]:
+def parse_volumes(volumes: Any) -> list[tuple[str, str | None, str, bool]]:
+    """(kind, source, target, read_only) of a service's volumes; kind bind | volume | tmpfs."""
     out = []
     if not isinstance(volumes, list):
         return out
     for v in volumes:
         if isinstance(v, str):
             parts = v.split(":")
-            if len(parts) >= 2:
-                out.append(parts[1])
-            elif parts:
-                out.append(parts[0])
+            # a Windows drive letter (C:\x:/y) is part of the source
+            if len(parts) >= 3 and len(parts[0]) == 1 and parts[1].startswith(("\\", "/")):
+                parts = [parts[0] + ":" + parts[1]] + parts[2:]
+            if len(parts) == 1:
+                out.append(("volume", None, parts[0], False))
+                continue
+            src, dst = parts[0], parts[1]
+            opts = parts[2] if len(parts) > 2 else ""
+            ro = "ro" in opts.split(",")
+            bind = src.startswith(("/", ".", "~", "$")) or (len(src) > 1 and src[1] == ":")
+            out.append(("bind" if bind else "volume", src, dst, ro))
         elif isinstance(v, dict) and v.get("target"):
-            out.append(str(v["target"]))
-    return [str(PurePosixPath(p)) for p in out if p]
+            kind = str(v.get("type") or ("volume"))
+            if kind not in ("bind", "volume", "tmpfs"):
+                kind = "volume" if kind != "npipe" else "bind"
+            out.append((kind, v.get("source"), str(v["target"]), bool(v.get("read_only"))))
+    return out
+
+
+def container_paths_of_volumes(volumes: Any) -> list[str]:
+    """The container-side paths a service mounts."""
+    return [str(PurePosixPath(dst)) for _kind, _src, dst, _ro in parse_volumes(volumes) if dst]
 
 
 def iter_services(projects: list[ComposeProject]) -> Iterator[tuple[ComposeProject, Service]]:
