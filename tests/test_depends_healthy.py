@@ -175,3 +175,19 @@ def test_no_healthy_without_healthcheck_alone(tmp_path):
 ])
 def test_hosts_in_value(value, hosts):
     assert hosts_in_value(value) == hosts
+
+
+def test_no_new_depends_on_in_a_service_others_extend(tmp_path):
+    """docker-compose refuses `depends_on` in a service that another service extends."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "docker-compose.yml").write_text(
+        "version: '2'\nservices:\n  app:\n    image: x\n    environment:\n      CELERY_BROKER: redis://redis\n"
+        "  worker:\n    extends:\n      service: app\n    command: celery worker\n"
+        "  redis:\n    image: redis:7\n")
+    result = harden_run(tmp_path / "p", select=NAMES)
+    out = changed_text(result, "docker-compose.yml")
+    from harden.compose_doc import ComposeDoc
+
+    services = ComposeDoc("c", out).data["services"]
+    assert "depends_on" not in services["app"]
+    assert any("other services extend it" in n.message for n in result.notes)

@@ -424,3 +424,15 @@ def test_no_new_hadolint_warnings(tmp_path, name):
     out.write_text(changed_text(result, "Dockerfile"))
     after = _hadolint_codes(out)
     assert after - before - ALLOWED_NEW == set()
+
+
+def test_python_2_is_refused(tmp_path):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "requirements.txt").write_text("flask==1.1.4\n")
+    (proj / "Dockerfile").write_text("FROM python:2.7\nWORKDIR /app\nCOPY . /app\nRUN pip install -r requirements.txt\n"
+                                     "CMD [\"python\", \"app.py\"]\n")
+    result = harden_run(proj, select=["split-stages"])
+    assert changed_text(result, "Dockerfile") == (proj / "Dockerfile").read_text()
+    skips = [o for o in result.outcomes if o.status == "skipped" and o.transform == "split-stages"]
+    assert skips and "Python 2" in skips[0].reason

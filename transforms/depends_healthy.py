@@ -264,6 +264,16 @@ class DependsHealthy(Transform):
         def cond(dep: str) -> str:
             return HEALTHY if capable.get(dep) else STARTED
 
+        # services other services `extends`: compose (1.x, and the 2.x file format) refuses a
+        # depends_on there, so harden adds no new edge to them
+        extended = set()
+        for s in services:
+            for _d, node in s.defs:
+                ext = node.get("extends") if isinstance(node, dict) else None
+                target = ext if isinstance(ext, str) else ext.get("service") if isinstance(ext, dict) else None
+                if target is not None and not (isinstance(ext, dict) and "file" in ext):
+                    extended.add(str(target))
+
         for svc in services:
             if ctx.service_suppressed(svc):
                 continue
@@ -272,6 +282,10 @@ class DependsHealthy(Transform):
             rel = rel_of(project, svc.doc)
             current = set(dependencies(merged))
             new_edges = self._new_edges(project, ctx, svc, by_name, stores, graph, current)
+            if new_edges and svc.name in extended and "depends_on" not in merged:
+                ctx.note(f"{svc.name}: not adding depends_on on {', '.join(d for d, _ in new_edges)}: other services "
+                         "extend it, and compose does not allow depends_on in an extended service", line=line, file=rel)
+                new_edges = []
             for dep, _why in new_edges:
                 graph.setdefault(svc.name, set()).add(dep)
             owners = [(d, n) for d, n in svc.defs if isinstance(n, dict) and "depends_on" in own_keys(n)]

@@ -761,6 +761,9 @@ class _Planner:
         from harden import runtime_libs as rl
 
         items, cut = self.items, self.cut
+        if re.match(r"^2(?:\.|$|-)", self.rtag):
+            raise Skip(f"{self.base} is Python 2: it has no `python3 -m venv` to install into; "
+                       "split this Dockerfile by hand (or move to Python 3 first)")
         venv = self.ctx.opt("venv") or "/opt/venv"
         venv_item = next((k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "venv" for c in i.cmds)), None)
         first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
