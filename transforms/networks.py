@@ -603,11 +603,21 @@ class Networks(Transform):
 
 
 def _blank_between_top_keys(doc: Any) -> bool:
-    keys = own_keys(doc.data)
-    for k in keys[1:]:
-        line = doc.data.lc.key(k)[0] - 1
-        while line >= 0 and doc.lines[line].strip().startswith("#"):
-            line -= 1
-        if line >= 0 and not doc.lines[line].strip():
-            return True
-    return False
+    """Does the file set its entries off with blank lines (top-level keys, else services)?"""
+    def blank_before(m: Any, keys: list) -> bool:
+        for k in keys[1:]:
+            try:
+                line = m.lc.key(k)[0] - 1
+            except (KeyError, TypeError, AttributeError):
+                continue
+            while line >= 0 and doc.lines[line].strip().startswith("#"):
+                line -= 1
+            if line >= 0 and not doc.lines[line].strip():
+                return True
+        return False
+
+    keys = [k for k in own_keys(doc.data) if k in doc.data and doc.key_line(doc.data, k)]
+    if len(keys) > 1:
+        return blank_before(doc.data, keys)
+    services = doc.data.get("services")
+    return isinstance(services, dict) and blank_before(services, own_keys(services))
