@@ -27,7 +27,7 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
-settings.register_profile("harden-deep", parent=settings.get_profile("harden"), derandomize=False, max_examples=2000)
+settings.register_profile("harden-deep", parent=settings.get_profile("harden"), derandomize=False)
 # local debugging: stop at the first bug, shrink little
 settings.register_profile("harden-debug", parent=settings.get_profile("harden"), report_multiple_bugs=False,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate])

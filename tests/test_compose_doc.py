@@ -595,3 +595,34 @@ def test_other_line_breaks_are_refused(ch):
         ComposeDoc("c.yaml", text)
     assert e.value.line == 3
     assert ComposeDoc("c.yaml", text.replace(ch, "").replace("\n", "\r\n")).newline == "\r\n"
+
+
+def test_values_changed_inside_a_seq_to_map_result():
+    # found by a deeper hypothesis run (HARDEN_HYPOTHESIS_PROFILE=harden-deep): replacing an
+    # item's value in the mapping seq_to_map created by a list made render() crash
+    # ('list' object has no attribute 'items'); deleting an item crashed with KeyError
+    text = ("services:\n  redis:\n    image: redis\n    networks: # c4 note\n#c5 keep: me\n\n"
+            "    - front #  c6 note\n    - back\n    restart: 'no' # c7 note\nnetworks:\n  front:\n  back:")
+    for value in (["yes", 524], "plain", [], {}, None, Flow(["a"])):
+        doc = ComposeDoc("c.yaml", text)
+        r = doc.services()["redis"]
+        doc.seq_to_map(r, "networks", {"front": {"aliases": ["x"]}, "back": None})
+        doc.replace_value(r["networks"], "front", value)
+        out = assert_consistent(doc)
+        assert "#  c6 note" in out and "#c5 keep: me" in out
+        doc.delete_key(r["networks"], "back")
+        assert_consistent(doc)
+
+
+def test_deleting_a_key_added_in_the_same_run():
+    # found by a deeper hypothesis run: delete_key of a key add_key had added looked up its
+    # (missing) position -> KeyError
+    text = "services:\n  web:\n    image: x\n  db:\n    image: y\n"
+    doc = ComposeDoc("c.yaml", text)
+    web = doc.services()["web"]
+    doc.add_key(web, "healthcheck", {"test": "x"})
+    tok = doc.checkpoint()
+    doc.delete_key(web, "healthcheck")
+    assert assert_consistent(doc) == text
+    doc.rollback(tok)
+    assert "healthcheck:" in assert_consistent(doc)

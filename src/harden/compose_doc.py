@@ -27,7 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, FoldedScalarString
 
 from .errors import EditError, HardenError
-from .yaml_emit import Style, entry_lines, scalar, seq_item_lines, flow
+from .yaml_emit import Flow, FlowMap, Style, entry_lines, scalar, seq_item_lines, flow
 
 
 def _patch_add_referent() -> None:
@@ -106,6 +106,11 @@ def _del_own(m: Any, key: Any) -> None:
             if isinstance(src, dict) and key in src:
                 ordereddict.__setitem__(m, key, src[key])  # a merged key, not an own one
                 break
+
+
+def _block_value(v: Any) -> bool:
+    """A value written on lines of its own below its key (not on the key's line)."""
+    return isinstance(v, (dict, list)) and bool(v) and not isinstance(v, (Flow, FlowMap))
 
 
 def _reinsert(m: Any, idx: int, key: Any, value: Any) -> None:
@@ -486,6 +491,8 @@ class ComposeDoc:
         style = self.style
 
         def render() -> list[str]:
+            if key not in m:  # deleted again by a later edit
+                return []
             lines = entry_lines(key, m[key], col, style)
             return ([""] if blank_line else []) + lines
 
@@ -680,17 +687,31 @@ class ComposeDoc:
             item_col = kcol + style.indent
             start = self._offset(line, dash)
             end = self._offset(line, col + len(token))
-            self._add_patch(start, end, (lambda n=name: scalar(n, style) + ":"))
+            def head(n=name) -> str:
+                # a key deleted from the new mapping later leaves only its line's comment; a
+                # scalar or flow value goes on the key's line, before that comment
+                cur = m[key]
+                if not isinstance(cur, dict) or n not in cur:
+                    return ""
+                v = cur[n]
+                if v is None or _block_value(v):
+                    return scalar(n, style) + ":"
+                return scalar(n, style) + ": " + flow(v, style)
+
+            self._add_patch(start, end, head)
             _, iend = self.item_span(old, i)
 
             def body(n=name, c=item_col) -> list[str]:
-                v = m[key][n]
-                if v is None:
-                    return []
-                out: list[str] = []
-                for kk, vv in v.items():
-                    out += entry_lines(kk, vv, c + style.indent, style)
-                return out
+                cur = m[key]
+                v = cur.get(n) if isinstance(cur, dict) else None
+                if not _block_value(v):
+                    return []  # nothing, or written on the key's line by head()
+                if isinstance(v, dict):
+                    out: list[str] = []
+                    for kk, vv in v.items():
+                        out += entry_lines(kk, vv, c + style.indent, style)
+                    return out
+                return seq_item_lines(v, c + style.seq_offset, style)
 
             self._insert_after_line(line, body, item_col + style.indent)
             if dash != item_col:
@@ -757,6 +778,11 @@ class ComposeDoc:
         old = m[key]
         idx = list(m.keys()).index(key)
         if not _has_pos(m):
+            _del_own(m, key)
+            self._undo.append(lambda: _reinsert(m, idx, key, old))
+            return
+        if key not in (m.lc.data or {}):
+            # a key harden added in this run: its insert renders from the tree, so it goes too
             _del_own(m, key)
             self._undo.append(lambda: _reinsert(m, idx, key, old))
             return
