@@ -240,10 +240,10 @@ class Context:
 
 
 def _names_and_key(project: Any) -> tuple[frozenset, str]:
-    import hashlib
+    from .facts_cache import _hash
 
     names = frozenset(project.service_names())
-    return names, hashlib.sha256("\0".join(sorted(names)).encode()).hexdigest()
+    return names, _hash("\0".join(sorted(names)).encode(), digest_size=32).hexdigest()
 
 
 class Run:

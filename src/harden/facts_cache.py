@@ -13,13 +13,17 @@ project, and a cache that cannot be read or written is simply not used.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
+
+try:  # hashlib loads OpenSSL (~5 ms at start-up); blake2 is built into CPython
+    from _blake2 import blake2b as _hash
+except ImportError:  # pragma: no cover - other Pythons
+    from hashlib import blake2b as _hash
 
 MAX_ENTRIES = 20_000
 _SKIP = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
@@ -38,7 +42,7 @@ def cache_dir() -> Path | None:
 
 def fingerprint(context: Path) -> str | None:
     """A hash of (path, size, mtime) of every file under ``context``; None when too many."""
-    h = hashlib.sha256()
+    h = _hash(digest_size=32)
     count = 0
     stack = [Path(context)]
     while stack:
@@ -113,7 +117,7 @@ def cached_facts(context: Path, command: Any, service_names: Any, compute: Calla
         return compute()
     names = service_names if isinstance(service_names, str) else sorted(service_names)
     key_src = json.dumps([_code_version(), str(Path(context).resolve()), command, names], default=str)
-    key = hashlib.sha256(key_src.encode()).hexdigest()
+    key = _hash(key_src.encode(), digest_size=32).hexdigest()
     path = folder / "facts-v1" / key[:2] / f"{key}.json"
     from .facts import SourceFacts
 
