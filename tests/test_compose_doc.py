@@ -626,3 +626,39 @@ def test_deleting_a_key_added_in_the_same_run():
     assert assert_consistent(doc) == text
     doc.rollback(tok)
     assert "healthcheck:" in assert_consistent(doc)
+
+
+# ------------------------------------------------ regressions found by CI's hypothesis 6.170
+
+def test_replace_value_of_a_key_added_in_the_same_run():
+    doc = ComposeDoc("c.yml", "networks:\n  front:\n")
+    doc.add_key(doc.data["networks"], "back", {"internal": True})
+    doc.replace_value(doc.data["networks"], "back", [True, False])
+    assert_consistent(doc)
+
+
+def test_flow_list_items_with_flow_indicators_are_quoted():
+    doc = ComposeDoc("c.yml", "services:\n  redis:\n    image: redis\n")
+    doc.add_key(doc.data["services"], "healthcheck", ["${VAR:-x}", "a,b", "[x]"])
+    from harden.yaml_emit import Flow
+
+    doc.add_key(doc.data["services"]["redis"], "command", Flow(["${VAR:-x}", "{y}"]))
+    assert_consistent(doc)
+
+
+def test_seq_to_map_refuses_a_list_with_appended_items():
+    doc = ComposeDoc("c.yml", "services:\n  web:\n    image: x\n    ports:\n      - \"80:80\"\n")
+    web = doc.data["services"]["web"]
+    doc.append_item(web, "ports", "8080:80")
+    with pytest.raises(EditError):
+        doc.seq_to_map(web, "ports", {"80:80": None, "8080:80": None})
+    assert_consistent(doc)
+
+
+def test_deleting_the_only_key_of_a_new_mapping_is_refused():
+    doc = ComposeDoc("c.yml", "services:\n  web:\n    image: x\n    volumes:\n      - data:/d\n")
+    web = doc.data["services"]["web"]
+    doc.seq_to_map(web, "volumes", {"data:/d": {"condition": "service_healthy"}})
+    with pytest.raises(EditError):
+        doc.delete_key(web["volumes"], "data:/d")
+    assert_consistent(doc)

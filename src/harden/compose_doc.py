@@ -599,7 +599,8 @@ class ComposeDoc:
         """Replace the whole value of an existing key with a new one written by harden.
         Comment lines inside the old value are kept, after the new value."""
         old = m[key]
-        if not _has_pos(m):
+        if not _has_pos(m) or key not in (m.lc.data or {}):
+            # a mapping or a key harden added: its text renders from the tree
             m[key] = value
             self._undo.append(lambda: m.__setitem__(key, old))
             return
@@ -634,6 +635,8 @@ class ComposeDoc:
         if not isinstance(old, CommentedSeq) or not _has_pos(old):
             self.replace_value(m, key, new_map)
             return
+        if any(i not in (old.lc.data or {}) for i in range(len(old))):
+            raise EditError("the list has items harden appended in this run; convert it before appending")
         names = [str(x) for x in old]
         if list(map(str, new_map.keys()))[: len(names)] != names:
             raise EditError("seq_to_map: the new mapping must keep the list's order")
@@ -777,6 +780,9 @@ class ComposeDoc:
         """Remove ``key: value``; full comment lines inside it are kept."""
         old = m[key]
         idx = list(m.keys()).index(key)
+        if own_keys(m) == [key] and not has_merge(m):
+            # the mapping's text would be left empty, which reads back as null, not {}
+            raise EditError(f"cannot delete {key!r}: it is the mapping's only key")
         if not _has_pos(m):
             _del_own(m, key)
             self._undo.append(lambda: _reinsert(m, idx, key, old))

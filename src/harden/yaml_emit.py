@@ -89,12 +89,23 @@ def scalar(value: object, style: Style = Style()) -> str:
     return s
 
 
-def flow(value: object, style: Style) -> str:
+_FLOW_INDICATORS = set(",[]{}#")
+
+
+def _flow_scalar(value: object, style: Style) -> str:
+    """A scalar inside ``[...]`` or ``{...}``: flow indicators must be quoted there."""
+    out = scalar(value, style)
+    if isinstance(value, str) and out == str(value) and _FLOW_INDICATORS & set(out):
+        return double_quoted(str(value))
+    return out
+
+
+def flow(value: object, style: Style, _inner: bool = False) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar(k, style)}: {flow(v, style)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_flow_scalar(k, style)}: {flow(v, style, True)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(flow(v, style) for v in value) + "]"
-    return scalar(value, style)
+        return "[" + ", ".join(flow(v, style, True) for v in value) + "]"
+    return _flow_scalar(value, style) if _inner else scalar(value, style)
 
 
 def _is_block(value: object) -> bool:
