@@ -21,17 +21,8 @@ _REGISTRY = [
 
 
 def all_transforms() -> list:
-    """Transform classes in run order (modules that do not exist yet are left out)."""
-    out = []
-    for mod, cls in _REGISTRY:
-        try:
-            module = importlib.import_module(f"harden.transforms.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name == f"harden.transforms.{mod}":
-                continue
-            raise
-        out.append(getattr(module, cls))
-    return out
+    """Transform classes in run order."""
+    return [getattr(importlib.import_module(f"harden.transforms.{mod}"), cls) for mod, cls in _REGISTRY]
 
 
 def names() -> list[str]:

@@ -155,9 +155,5 @@ def image_role(image: str | None) -> str | None:
 STORE_ROLES = {"database", "cache", "queue", "search", "store"}
 
 
-def is_store(image: str | None) -> bool:
-    return image_role(image) in STORE_ROLES
-
-
 def is_devtool(image: str | None) -> bool:
     return image_role(image) == "devtool"

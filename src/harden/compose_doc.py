@@ -364,12 +364,6 @@ class ComposeDoc:
                 return None
         return None
 
-    def node_line(self, node: Any) -> int | None:
-        if _has_pos(node):
-            return node.lc.line + 1
-        return None
-
-    # ------------------------------------------------------------- patches
     def _add_patch(self, start: int, end: int, render: Callable[[], str], col: int = 0) -> None:
         self._seq += 1
         p = _Patch(start, end, self._seq, render, col)
@@ -449,12 +443,6 @@ class ComposeDoc:
     def _require_editable(self, m: Any, what: str) -> None:
         if is_flow(m):
             raise EditError(f"{what} is written in flow style ({{...}}); harden leaves it as it is")
-
-    def _child_col(self, m: CommentedMap, parent_map: Any = None, parent_key: Any = None) -> int:
-        keys = own_keys(m)
-        if keys:
-            return m.lc.key(keys[0])[1]
-        raise EditError("cannot place a key in an empty mapping")
 
     def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None) -> None:
         """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key)."""
@@ -792,9 +780,6 @@ class ComposeDoc:
             _del_own(m, key)
             self._undo.append(lambda: _reinsert(m, idx, key, old))
             return
-        if own_keys(m) == [key] and not has_merge(m):
-            # the mapping's text would be left empty, which reads back as null, not {}
-            raise EditError(f"cannot delete {key!r}: it is the mapping's only key")
         first, last = self.entry_span(m, key)
         kept = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
         _del_own(m, key)
@@ -813,10 +798,6 @@ class ComposeDoc:
             start -= 1  # keep a missing final newline missing
         self._add_patch(start, end, lambda: "".join(k + "\n" for k in kept))
 
-    def set_item(self, seq: CommentedSeq, i: int, value: Any) -> None:
-        self.set_scalar(seq, i, value)
-
-    # ---------------------------------------------------------- utilities
     def walk(self) -> Iterator[tuple[str, CommentedMap]]:
         services = self.services()
         for name in own_keys(services):

@@ -250,18 +250,6 @@ class DockerfileDoc:
                 return st
         return None
 
-    def line_has_pragma(self, line: int) -> str | None:
-        """The text of a ``# harden: ...`` comment on the line above ``line`` (0-based)."""
-        lines = self.lines
-        j = line - 1
-        while j >= 0 and lines[j].strip().startswith("#"):
-            m = re.match(r"^\s*#\s*harden:\s*(.*)$", lines[j])
-            if m:
-                return m.group(1).strip()
-            j -= 1
-        return None
-
-    # -------------------------------------------------------------- edits
     def replace_lines(self, start: int, end: int, new_lines: list[str]) -> None:
         """Replace lines ``start..end`` (0-based, inclusive; end = start - 1 inserts)."""
         lines = self.lines

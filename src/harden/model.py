@@ -3,10 +3,9 @@ view of every service) and a Dockerfile unit (the document plus what compose say
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from .compose_doc import ComposeDoc, own_keys
 from .dockerfile_doc import DockerfileDoc
@@ -306,12 +305,3 @@ def container_paths_of_volumes(volumes: Any) -> list[str]:
     """The container-side paths a service mounts."""
     return [str(PurePosixPath(dst)) for _kind, _src, dst, _ro in parse_volumes(volumes) if dst]
 
-
-def iter_services(projects: list[ComposeProject]) -> Iterator[tuple[ComposeProject, Service]]:
-    for p in projects:
-        for s in p.services():
-            yield p, s
-
-
-def deepcopy_plain(x: Any) -> Any:
-    return copy.deepcopy(plain(x))
