@@ -1,3 +1,3 @@
-from harden.cli import main
+from harden.entry import main
 
 main()

@@ -29,16 +29,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "sarif")
-
-
-class _Fail(Exception):
-    """One error line, then exit 2."""
-
-
-def _err(msg: str) -> None:
-    sys.stderr.write(f"harden: error: {' '.join(str(msg).split())}\n")
+from .commands import EXIT_ERROR, EXIT_OK, Fail as _Fail, check_format as _check_format, check_path as _check_path, err as _err, options as _options
 
 
 def _version(value: bool) -> None:
@@ -52,92 +43,6 @@ def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     pass
-
-
-def _split(values: Optional[List[str]]) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out += [x.strip() for x in v.split(",") if x.strip()]
-    return out
-
-
-def _options(path: Path, select: Optional[List[str]], ignore: Optional[List[str]],
-             sets: Optional[List[str]] = None, config: Optional[Path] = None):
-    """Defaults < config file < command line. ``--select``/``--ignore`` replace the file's lists
-    (``--ignore ''`` clears it); ``--set KEY=VALUE`` replaces one option."""
-    from .config import Options
-    from .errors import HardenError
-    from harden.transforms import names
-
-    known = names()
-    for flag, values in (("--select", select), ("--ignore", ignore)):
-        for n in _split(values):
-            if n not in known:
-                raise _Fail(f"{flag}: unknown transform {n!r} (known: {', '.join(known) or 'none'})")
-    opts = Options()
-    try:
-        from .settings import load_settings, parse_set
-    except ModuleNotFoundError as e:  # pragma: no cover - settings.py ships with harden
-        if e.name != "harden.settings":
-            raise
-    else:
-        opts = load_settings(path, opts, config=config, known=known)
-        for item in sets or []:
-            try:
-                key, value = parse_set(item)
-            except HardenError as e:
-                raise _Fail(e.one_line()) from None
-            opts.values[key] = value
-    if select is not None:
-        opts.select = _split(select)
-    if ignore is not None:
-        opts.ignore = _split(ignore)
-    return opts
-
-
-def _check_format(format: str, allowed: tuple[str, ...] = FORMATS) -> None:
-    if format not in allowed:
-        raise _Fail(f"--format: unknown format {format!r} (use {', '.join(allowed)})")
-
-
-def _execute(path: Path, select, ignore, sets=None, config=None):
-    from .engine import run
-    from .errors import HardenError
-
-    if not path.exists() and not path.is_symlink():
-        raise _Fail(f"{path}: no such file or directory")
-    if path.is_symlink() and not path.exists():
-        raise _Fail(f"{path}: broken symlink")
-    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
-        raise _Fail(f"{path}: cannot read folder: permission denied")
-    progress = None
-    try:
-        opts = _options(path, select, ignore, sets, config)
-        from .progress import Progress
-
-        progress = Progress.for_stderr()
-        result = run(path, opts, progress=progress)
-    except HardenError as e:
-        raise _Fail(e.one_line()) from None
-    finally:
-        if progress is not None:
-            progress.close()
-    if result.errors:
-        for e in result.errors[:-1]:
-            _err(e.one_line())
-        raise _Fail(result.errors[-1].one_line())
-    return result
-
-
-def _render(result, format: str, *, applied: bool) -> None:
-    from . import report
-
-    if format == "json":
-        sys.stdout.write(report.json_text(result, applied=applied))
-    elif format == "sarif":
-        from .sarif import sarif_text
-
-        sys.stdout.write(sarif_text(result, applied=applied))
 
 
 PathArg = typer.Argument(Path("."), help="Project folder, or one Dockerfile or compose file.", show_default=True)
@@ -159,18 +64,9 @@ def diff(
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Colour the diff (default: when stdout is a terminal and NO_COLOR is unset)."),
 ) -> None:
     """Show what apply would change, as a unified diff. Exit 0: nothing to do, 1: changes pending, 2: error."""
-    from . import report
+    from . import commands
 
-    _check_format(format)
-    result = _execute(path, select, ignore, sets, config)
-    pending = bool(result.changed_files)
-    if format == "text":
-        use_color = (sys.stdout.isatty() and not os.environ.get("NO_COLOR")) if color is None else color
-        sys.stdout.write(report.diff_text(result, color=use_color))
-        sys.stderr.write(report.summary_text(result, applied=False))
-    else:
-        _render(result, format, applied=False)
-    raise typer.Exit(EXIT_PENDING if pending else EXIT_OK)
+    raise typer.Exit(commands.diff(path, select, ignore, format, sets, config, color))
 
 
 @app.command()
@@ -183,23 +79,9 @@ def apply(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Rewrite the files in place and print what changed. Exit 0, or 2 on error."""
-    from . import report
-    from .errors import HardenError
-    from .io import clean_stale_temps, write_all_atomic
+    from . import commands
 
-    _check_format(format)
-    result = _execute(path, select, ignore, sets, config)
-    for folder in {f.path.parent for f in result.files}:
-        clean_stale_temps(folder)
-    try:  # every file to a temporary first, then all renamed: a write error changes nothing
-        write_all_atomic([(f.path, f.after, f.rel) for f in result.changed_files])
-    except HardenError as e:
-        raise _Fail(e.one_line()) from None
-    if format == "text":
-        sys.stdout.write(report.summary_text(result, applied=True))
-    else:
-        _render(result, format, applied=True)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(commands.apply(path, select, ignore, format, sets, config))
 
 
 @app.command("list")
@@ -240,12 +122,7 @@ def inspect_(
     from .errors import HardenError
 
     _check_format(format, ("text", "json"))
-    if not path.exists() and not path.is_symlink():
-        raise _Fail(f"{path}: no such file or directory")
-    if path.is_symlink() and not path.exists():
-        raise _Fail(f"{path}: broken symlink")
-    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
-        raise _Fail(f"{path}: cannot read folder: permission denied")
+    _check_path(path)
     from . import inspect as inspect_mod
 
     try:
