@@ -6,7 +6,7 @@ import json
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass, field
+from harden.record import field, record
 from typing import Any
 
 from harden.catalog import image_kind, parse_image, role_of_kind
@@ -215,7 +215,7 @@ class _Leave(Exception):
         self.line = line
 
 
-@dataclass
+@record
 class BaseInfo:
     """What a base image means for creating a user."""
 
@@ -419,14 +419,14 @@ def _under(path: str, parent: str) -> bool:
 # --------------------------------------------------------------------------- the planner
 
 
-@dataclass
+@record
 class _Dir:
     path: str
     why: str
     volume_line: int | None = None  # 0-based startline of the stage's VOLUME that declares it
 
 
-@dataclass
+@record
 class _Planner:
     unit: Any
     ctx: Any

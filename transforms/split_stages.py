@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from harden.record import field, record
 from pathlib import Path, PurePosixPath
 
 from harden.errors import Skip
@@ -44,7 +44,7 @@ SEP = {"&&", "||", ";", "|", "&"}
 HELPERS = {"set", "true", "echo", "export", "cd", ":", "rm", "apt-mark", "update-ca-certificates"}
 
 
-@dataclass
+@record
 class Cmd:
     kind: str  # pkg | helper | install | tool | build | venv | other | foreign
     eco: str | None = None
@@ -58,7 +58,7 @@ class Cmd:
     uv_sync: bool = False
 
 
-@dataclass
+@record
 class Item:
     inst: object
     lead: list[str]

@@ -36,7 +36,7 @@ import re
 import shlex
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator
 
@@ -340,7 +340,7 @@ def _url_host(rest: str) -> tuple[str | None, int | None]:
 # --------------------------------------------------------------------------- internal run state
 
 
-@dataclass
+@record
 class _Launch:
     language: str | None = None
     kind: str = "unknown"  # server | worker | script | oneoff | binary | unknown

@@ -10,10 +10,10 @@ Transforms extend the tables here rather than keep their own copies.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from .record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageRef:
     raw: str
     registry: str | None

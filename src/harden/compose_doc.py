@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import re
 import warnings
-from dataclasses import dataclass
+from .record import record
 from typing import Any, Callable, Iterator
 
 from ruamel.yaml import YAML
@@ -124,7 +124,7 @@ def _reinsert(m: Any, idx: int, key: Any, value: Any) -> None:
     m.update(items)
 
 
-@dataclass
+@record
 class _Patch:
     start: int
     end: int

@@ -6,7 +6,7 @@ line override them, the command line last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 from typing import Any
 
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -25,7 +25,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-@dataclass
+@record
 class Options:
     select: list[str] | None = None  # None: all
     ignore: list[str] = field(default_factory=list)

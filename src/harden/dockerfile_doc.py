@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 import shlex
-from dataclasses import dataclass, field
+from .record import field, record
 
 from .errors import HardenError
 
@@ -26,7 +26,7 @@ _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
 
 
-@dataclass
+@record
 class Instruction:
     instruction: str  # upper case, e.g. "RUN"
     value: str  # arguments, continuation lines joined (dockerfile-parse's value)
@@ -80,7 +80,7 @@ class Instruction:
             return self.args_without_flags().split()
 
 
-@dataclass
+@record
 class Stage:
     index: int
     from_: Instruction

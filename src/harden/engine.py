@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ _PRAGMA = re.compile(r"^\s*#\s*harden:\s*(ignore-file|ignore)(?![\w-])\s*(?:\[([
 _ANY_PRAGMA = re.compile(r"^\s*#\s*harden\s*:\s*(.*?)\s*$", re.I)
 
 
-@dataclass
+@record
 class Note:
     transform: str
     file: str
@@ -34,7 +34,7 @@ class Note:
     line: int | None = None
 
 
-@dataclass
+@record
 class Outcome:
     transform: str
     file: str
@@ -44,7 +44,7 @@ class Outcome:
     line: int | None = None
 
 
-@dataclass
+@record
 class FileResult:
     path: Path
     rel: str
@@ -60,7 +60,7 @@ class FileResult:
         return self.before != self.after
 
 
-@dataclass
+@record
 class RunResult:
     root: Path
     files: list[FileResult] = field(default_factory=list)

@@ -3,17 +3,17 @@ in a module of their own so that a cached result loads without the analyser and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 
 
-@dataclass
+@record
 class Evidence:
     file: str  # path relative to the build context (posix)
     line: int  # 1-based
     what: str  # e.g. "imports pymysql", "FastAPI app", "reads env DB_HOST", "calls api.telegram.org"
 
 
-@dataclass
+@record
 class SourceFacts:
     language: str | None = None  # "python" | "node" | "go" | None
     entrypoint: str | None = None  # e.g. "app.main:app (uvicorn)", "bot.py", "manage.py runserver", "celery worker -A proj"

@@ -12,7 +12,7 @@ project, and a cache that cannot be read or written is simply not used.
 
 from __future__ import annotations
 
-import dataclasses
+from . import record
 import json
 import os
 from pathlib import Path
@@ -89,7 +89,7 @@ def _to_json(facts: Any) -> Any:
             return {k: conv(v) for k, v in x.items()}
         return x
 
-    return conv(dataclasses.asdict(facts))
+    return conv(record.asdict(facts))
 
 
 def _from_json(cls: Any, data: dict) -> Any:
@@ -103,7 +103,7 @@ def _from_json(cls: Any, data: dict) -> Any:
     values = {k: conv(v) for k, v in data.items()}
     if "evidence" in values:
         values["evidence"] = [Evidence(**e) if isinstance(e, dict) else e for e in values["evidence"]]
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = set(record.fields(cls))
     return cls(**{k: v for k, v in values.items() if k in names})
 
 

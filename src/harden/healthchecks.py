@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from .record import field, record
 from typing import Any
 
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
@@ -50,7 +50,7 @@ _ENTRYPOINTS = {"docker-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", "
 SLOW_START = {"elasticsearch": "60s", "opensearch": "60s", "rabbitmq": "30s", "mssql": "30s"}
 
 
-@dataclass
+@record
 class Plan:
     """A healthcheck to write: ``test`` plus advice; ``env`` is added to the service's
     environment (only ever variable references, never values)."""
@@ -83,7 +83,7 @@ def _resolve_default(image: str) -> str | None:
     return image
 
 
-@dataclass
+@record
 class Identity:
     kind: str | None
     ref: ImageRef | None

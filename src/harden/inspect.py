@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path
 from typing import Any
 
 from .errors import HardenError
 
 
-@dataclass
+@record
 class ServiceReport:
     project: str  # the compose file's folder relative to PATH ("." for PATH itself)
     name: str
@@ -54,7 +54,7 @@ class ServiceReport:
         return out
 
 
-@dataclass
+@record
 class InspectResult:
     services: list[ServiceReport]
     projects: list[str]

@@ -3,7 +3,7 @@ view of every service) and a Dockerfile unit (the document plus what compose say
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -56,7 +56,7 @@ def merge_service(base: dict, over: dict) -> dict:
     return out
 
 
-@dataclass
+@record
 class Service:
     name: str
     project: "ComposeProject"
@@ -104,7 +104,7 @@ class Service:
         return self.doc.key_line(self.doc.services(), self.name)
 
 
-@dataclass
+@record
 class ComposeProject:
     folder: Path
     docs: list[ComposeDoc]
@@ -219,7 +219,7 @@ class ComposeProject:
         return None
 
 
-@dataclass
+@record
 class BuildInfo:
     context: Path
     dockerfile: str | None
@@ -236,7 +236,7 @@ class BuildInfo:
         return self.context / (self.dockerfile or "Dockerfile")
 
 
-@dataclass
+@record
 class ServiceUse:
     """A compose service that builds a Dockerfile."""
 
@@ -248,7 +248,7 @@ class ServiceUse:
     command: Any = None
 
 
-@dataclass
+@record
 class DockerfileUnit:
     doc: DockerfileDoc
     rel: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path
 
 COMPOSE_BASES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -33,7 +33,7 @@ def is_dockerfile_name(name: str) -> bool:
     return bool(_DOCKERFILE_RE.match(name))
 
 
-@dataclass
+@record
 class ComposeGroup:
     """One compose project: a base file and the override files that apply to it."""
 
@@ -41,7 +41,7 @@ class ComposeGroup:
     files: list[Path] = field(default_factory=list)  # base first
 
 
-@dataclass
+@record
 class Discovery:
     root: Path  # the folder paths are shown relative to
     target: Path  # what the user named (folder or file)

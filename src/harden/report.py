@@ -45,7 +45,7 @@ project, a remote build context, ...) and notes with transform "harden" are abou
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from .record import field, record
 from typing import Any
 
 from . import fastdiff
@@ -93,7 +93,7 @@ def colorize(d: str) -> str:
 
 
 # ------------------------------------------------------------------ changes and attribution
-@dataclass
+@record
 class Change:
     """One changed line range of a file: old lines [old_start, old_end) replaced by new lines
     [new_start, new_end) (0-based, end exclusive)."""

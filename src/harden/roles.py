@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import re
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ _MAX_MOUNTED_FILE = 200_000
 _MAX_MOUNTED_FILES = 20
 
 
-@dataclass
+@record
 class Role:
     name: str
     role: str  # one of ROLES

@@ -13,11 +13,11 @@ discarded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import field, record
 from typing import Any, ClassVar
 
 
-@dataclass
+@record
 class Example:
     """An inline example. ``files`` maps a relative path to its text; ``expect`` maps a path to
     the text after this transform alone (paths not named must stay unchanged)."""

@@ -9,7 +9,7 @@ for healthcheck ``test:``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from .record import record
 
 
 class Flow(list):
@@ -24,7 +24,7 @@ class Quoted(str):
     """A string that is always written double-quoted."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Style:
     """How a file lays out block collections."""
 
