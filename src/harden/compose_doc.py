@@ -26,6 +26,7 @@ from ruamel.yaml.compat import ordereddict
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, FoldedScalarString
 
+from . import lineends
 from .errors import EditError, HardenError
 from .yaml_emit import Flow, FlowMap, Style, entry_lines, scalar, seq_item_lines, flow
 
@@ -146,8 +147,7 @@ class ComposeDoc:
         self.original = text
         self.bom = text.startswith("\ufeff")
         body = text[1:] if self.bom else text
-        self.newline = "\r\n" if "\r\n" in body else "\n"
-        self.src = body.replace("\r\n", "\n") if self.newline == "\r\n" else body
+        self.src, self.newline, self._crlf_lines = lineends.split(body)
         m = _OTHER_BREAK.search(self.src)
         if m:
             # YAML reads these as line breaks, so its line numbers would not be ours
@@ -424,9 +424,7 @@ class ComposeDoc:
             out.append(p.render())
             pos = max(pos, p.end)
         out.append(self.src[pos:])
-        text = "".join(out)
-        if self.newline == "\r\n":
-            text = text.replace("\n", "\r\n")
+        text = lineends.join(self.src, self._crlf_lines, "".join(out), self.newline)
         if self.bom:
             text = "\ufeff" + text
         return text

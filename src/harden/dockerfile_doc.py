@@ -16,6 +16,7 @@ import re
 import shlex
 from .record import field, record
 
+from . import lineends
 from .errors import HardenError
 
 KNOWN = {
@@ -136,9 +137,9 @@ class DockerfileDoc:
         self.original = text
         self.bom = text.startswith("\ufeff")
         body = text[1:] if self.bom else text
-        self.newline = "\r\n" if "\r\n" in body else "\n"
         self.final_newline = body.endswith("\n")
-        body = body.replace("\r\n", "\n") if self.newline == "\r\n" else body
+        body, self.newline, self._crlf_lines = lineends.split(body)
+        self._source = body
         self._text = body
         self._history: list[str] = []
         self._parsed_for: str | None = None
@@ -278,9 +279,7 @@ class DockerfileDoc:
             del self._history[token:]
 
     def render(self) -> str:
-        text = self._text
-        if self.newline == "\r\n":
-            text = text.replace("\n", "\r\n")
+        text = lineends.join(self._source, self._crlf_lines, self._text, self.newline)
         if self.bom:
             text = "\ufeff" + text
         return text

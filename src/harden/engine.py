@@ -11,7 +11,6 @@ A transform that raises Skip or fails is rolled back: only its own edits are dis
 from __future__ import annotations
 
 import re
-import traceback
 from .record import field, record
 from pathlib import Path
 from typing import Any
@@ -519,6 +518,8 @@ class Run:
                         import os
 
                         if os.environ.get("HARDEN_DEBUG"):
+                            import traceback
+
                             traceback.print_exc()
                     self.result.outcomes.append(Outcome(t.name, rel, "failed", msg))
                     continue

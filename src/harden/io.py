@@ -9,7 +9,6 @@ sees the old file or the new one, never a mix.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import HardenError
@@ -61,6 +60,8 @@ def _stage(path: Path, text: str) -> tuple[str, Path]:
         mode = os.stat(real).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
+    import tempfile  # only when writing: its import (with shutil, random) costs ~4 ms
+
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=real.parent)
     try:
         with os.fdopen(fd, "wb") as f:

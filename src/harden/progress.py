@@ -10,7 +10,6 @@ Use: ``bar = Progress.for_stderr()``; pass ``bar`` (a callable ``(phase, done, t
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from typing import TextIO
@@ -46,7 +45,11 @@ class Progress:
 
     def line(self, phase: str, done: int, total: int) -> str:
         total = max(total, done, 1)
-        cols = self.width or shutil.get_terminal_size((80, 20)).columns
+        cols = self.width
+        if not cols:
+            import shutil  # only on a terminal: its import costs ~2 ms
+
+            cols = shutil.get_terminal_size((80, 20)).columns
         label = PHASES.get(phase, phase)
         count = f" {done}/{total} {label}"
         bar_w = max(10, min(40, cols - 1 - len("harden [] 100%") - len(count)))

@@ -44,7 +44,6 @@ project, a remote build context, ...) and notes with transform "harden" are abou
 
 from __future__ import annotations
 
-import json
 from .record import field, record
 from typing import Any
 
@@ -279,4 +278,6 @@ def to_json(result: RunResult, *, applied: bool) -> dict[str, Any]:
 
 
 def json_text(result: RunResult, *, applied: bool) -> str:
+    import json
+
     return json.dumps(to_json(result, applied=applied), indent=2, ensure_ascii=False) + "\n"
