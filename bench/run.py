@@ -160,6 +160,20 @@ def generate(quick: bool) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------ measuring
+# Linux keeps a process's peak RSS across exec, and a child starts as a copy of its parent:
+# spawned straight from this (larger) process, every command would report at least this
+# process's own peak. So each run goes through a small launcher (a bare interpreter, -S -I,
+# about 8 MB) that spawns the command, waits, and reports the time and the child's peak RSS.
+_LAUNCHER = (
+    "import os, sys, time\n"
+    "null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]\n"
+    "t = time.perf_counter()\n"
+    "pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ, file_actions=null)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(time.perf_counter() - t, usage.ru_maxrss)\n"
+)
+
+
 def _once(cmd: list[str], env: dict, fresh: Path | None, cwd: Path | None) -> tuple[float, float]:
     """One timed run of ``cmd``: (seconds, peak RSS of the child in MB). With ``fresh``, the run
     gets a new copy of that folder (the copy is not timed) and ``{}`` in cmd is replaced by it."""
@@ -170,13 +184,11 @@ def _once(cmd: list[str], env: dict, fresh: Path | None, cwd: Path | None) -> tu
         dst = tmp / fresh.name
         shutil.copytree(fresh, dst)
         args = [str(dst) if a == "{}" else a for a in cmd]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
-    _, _status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", _LAUNCHER, *args], capture_output=True, text=True,
+                         env=env, cwd=cwd, check=True).stdout.split()
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-    return elapsed, usage.ru_maxrss / 1024  # KB -> MB on Linux
+    return float(out[0]), int(out[1]) / 1024  # KB -> MB on Linux
 
 
 def measure_together(specs: list[tuple[list[str], dict]], runs: int) -> list[dict]:
