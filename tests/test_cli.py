@@ -186,3 +186,26 @@ def test_engine_calls_the_progress_callback(tmp_path):
     assert phases == {"reading", "transforming"}
     last = [c for c in calls if c[0] == "transforming"][-1]
     assert last[1] == last[2] > 0
+
+
+def test_a_failing_transform_exits_2_and_keeps_the_others(tmp_path, monkeypatch, capsys):
+    """An unexpected error in one transform: that transform's edits are rolled back, the others
+    are shown/written, and the exit code says something went wrong (2), with one error line."""
+    from harden import entry
+    from harden.transforms.networks import Networks
+
+    def boom(self, unit, ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Networks, "apply", boom)
+    proj = _proj(tmp_path)
+    for argv in (["diff", str(proj)], ["apply", str(proj)]):
+        with pytest.raises(SystemExit) as e:
+            entry.main(argv)
+        out, errtext = capsys.readouterr()
+        assert e.value.code == 2, (argv, out, errtext)
+        assert "failed networks on compose.yaml: RuntimeError: boom" in (out + errtext)
+        last = errtext.strip().splitlines()[-1]
+        assert last.startswith("harden: error: compose.yaml: networks failed") and "bug in harden" in last
+    text = (proj / "compose.yaml").read_text()
+    assert "service_healthy" in text and "frontend" not in text  # the others written, networks not

@@ -5,8 +5,8 @@ dockerfile-parse and libcst load only when a command needs them; json and tomlli
 an output or a config file needs them).
 
 Exit codes: 0 nothing to do (or `apply` done), 1 `diff` found pending changes, 2 error (bad
-input, bad option, bad config: one line ``harden: error: WHERE: what is wrong``), 130
-interrupted.
+input, bad option, bad config: one line ``harden: error: WHERE: what is wrong``; also when a
+transform failed inside harden, after the rest of the output), 130 interrupted.
 """
 
 from __future__ import annotations

@@ -107,6 +107,19 @@ def _render(result, format: str, *, applied: bool) -> None:
         sys.stdout.write(sarif_text(result, applied=applied))
 
 
+def _failures(result) -> int:
+    """Exit 2 when a transform failed (an unexpected error inside harden, already reported in
+    the summary; that transform's edits were rolled back, the others stand): a run that could
+    not do everything it should must not look like success to CI."""
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    if not failed:
+        return 0
+    names = sorted({o.transform for o in failed})
+    err(f"{failed[0].file}: {', '.join(names)} failed ({len(failed)} in all, listed above); "
+        "the other transforms' results stand. This is a bug in harden: please report it with the file")
+    return EXIT_ERROR
+
+
 def diff(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[str]] = None,
          format: str = "text", sets: Optional[List[str]] = None, config: Optional[Path] = None,
          color: Optional[bool] = None) -> int:
@@ -121,7 +134,7 @@ def diff(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[s
         sys.stderr.write(report.summary_text(result, applied=False))
     else:
         _render(result, format, applied=False)
-    return EXIT_PENDING if pending else EXIT_OK
+    return _failures(result) or (EXIT_PENDING if pending else EXIT_OK)
 
 
 def apply(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[str]] = None,
@@ -142,7 +155,7 @@ def apply(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[
         sys.stdout.write(report.summary_text(result, applied=True))
     else:
         _render(result, format, applied=True)
-    return EXIT_OK
+    return _failures(result) or EXIT_OK
 
 
 def guarded(call) -> int:
