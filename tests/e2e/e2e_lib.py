@@ -134,6 +134,8 @@ class Example:
     # store -> a log line its image prints just before the server that takes connections
     # starts (after first-run initialisation); for the "started too early" check
     ready_markers: dict[str, str] = field(default_factory=dict)
+    # the project's folder when it is not examples/<name> (e.g. a tests/fixtures project)
+    source: Path | None = None
 
 
 # --------------------------------------------------------------------------- stack
@@ -148,7 +150,7 @@ class Stack:
         self.example = example
         self.label = label
         self.dir = tmp / example.name
-        shutil.copytree(EXAMPLES / example.name, self.dir, symlinks=True)
+        shutil.copytree(example.source or EXAMPLES / example.name, self.dir, symlinks=True)
         self.project = f"harden-e2e-{example.name}-{label}-{secrets.token_hex(3)}"
         self.ports = {var: free_port() for var in example.port_vars}
         self.env = {**os.environ, **COMPOSE_ENV, **{k: str(v) for k, v in self.ports.items()}}
