@@ -17,6 +17,7 @@ SPLIT = [
     "split-python-mysql", "split-python-req-chain", "split-python-pip-dot", "split-python-poetry",
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
+    "split-python-pip-global-opts",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -24,6 +25,8 @@ REFUSED = {
     "split-ubuntu-python": "base image ubuntu:22.04 is not an official python image",
     "split-python-mixed-run": "mixes dependency installation with `mkdir -p /app/uploads`",
     "split-compose-target": "builds target 'app'",
+    # `pip --no-cache-dir install` is an install too: the sed beside it is what stops the split
+    "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
 }
 
 
@@ -371,6 +374,10 @@ def test_classify_words():
     assert classify(["python3", "-m", "pip", "install", "-r", "requirements/prod.txt"]).kind == "install"
     assert classify(["pip", "install", "poetry==1.8.3"]).kind == "tool"
     assert classify(["pip", "install", "."]).kind == "install"
+    # pip's general options before the subcommand
+    assert classify(["pip", "--no-cache-dir", "install", "-r", "r.txt"]).kind == "install"
+    assert classify(["pip3", "-q", "--timeout", "60", "install", "."]).kind == "install"
+    assert classify(["python", "-m", "pip", "--no-cache-dir", "install", "-U", "pip"]).kind == "tool"
     assert classify(["npm", "ci", "--omit=dev"]).prod_only
     assert classify(["npm", "install", "-g", "pnpm"]).kind == "tool"
     assert classify(["go", "build", "-o", "/x", "."]).kind == "build"

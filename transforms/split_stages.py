@@ -128,7 +128,15 @@ PIP_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-
              "--python", "--only-binary", "--no-binary", "--timeout", "--retries", "--proxy"}
 
 
+# pip's general options, which may come before the subcommand (`pip --no-cache-dir install ...`)
+PIP_GENERAL_VALUE = {"--proxy", "--timeout", "--retries", "--cache-dir", "--log", "--log-file", "--exists-action",
+                     "--cert", "--client-cert", "--trusted-host", "--python", "--use-feature", "--use-deprecated",
+                     "--keyring-provider", "--local-log"}
+
+
 def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
+    while args and args[0].startswith("-"):
+        args = args[2:] if args[0] in PIP_GENERAL_VALUE else args[1:]
     if not args:
         return Cmd("tool", "python", words)
     sub = args[0]
