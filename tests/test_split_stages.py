@@ -17,7 +17,7 @@ SPLIT = [
     "split-python-mysql", "split-python-req-chain", "split-python-pip-dot", "split-python-poetry",
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
-    "split-python-pip-global-opts",
+    "split-python-pip-global-opts", "split-node-global-cli",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -301,6 +301,8 @@ def test_pragma_suppresses(tmp_path):
     ("FROM python:3.12\nUSER app\nRUN pip install -r r.txt\n", "USER at line 2"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
     ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),
+    ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
+     "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps"),
     ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),
 ])
 def test_refuses(tmp_path, text, reason):
@@ -352,6 +354,35 @@ def test_existing_venv_is_reused(tmp_path):
     assert "COPY --from=builder /venv /venv" in after
 
 
+def test_global_cli_builds_in_builder_and_is_installed_where_it_runs(tmp_path):
+    """`npm i -g @nestjs/cli` then `RUN nest build` and `CMD nest start`: the build step is a
+    builder step (it was left for production, where `nest` did not exist), and production, whose
+    CMD runs `nest`, installs the CLI too."""
+    _proj, result = _run(tmp_path, "split-node-global-cli")
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert builder.index("RUN nest build") < builder.index("RUN npm prune --omit=dev")
+    assert "nest build" not in prod
+    assert "RUN npm install -g @nestjs/cli@10" in builder and "RUN npm install -g @nestjs/cli@10" in prod
+    assert prod.index("RUN npm install -g @nestjs/cli@10") < prod.index("CMD nest start")
+
+
+@pytest.mark.parametrize("install, cmd, in_prod", [
+    ("npm install pm2 -g", '["pm2-runtime", "ecosystem.config.js"]', True),
+    ("yarn global add serve@14", '["serve", "-s", "build"]', True),
+    ("corepack enable", '["pnpm", "start"]', True),
+    ("npm install -g typescript", '["node", "dist/index.js"]', False),  # tsc only builds
+    ("npm i -g @angular/cli", '["ng", "serve", "--host", "0.0.0.0"]', True),
+])
+def test_global_node_tools_follow_their_use(tmp_path, install, cmd, in_prod):
+    text = (f"FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN {install}\nRUN npm ci\nCOPY . .\n"
+            f"RUN npm run build\nCMD {cmd}\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert f"RUN {install}\n" in builder
+    assert (f"RUN {install}\n" in prod) is in_prod
+
+
 def test_runtime_libs_table():
     from harden import runtime_libs as rl
 
@@ -384,6 +415,11 @@ def test_classify_words():
     assert classify(["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "gcc"]).pkgs == ["gcc"]
     assert classify(["apk", "add", "--virtual", ".build-deps", "gcc"]).pkgs == ["gcc"]
     assert classify(["bundle", "install"]).kind == "foreign"
+    from harden.transforms.split_stages import node_global_bins
+    assert node_global_bins(classify(["npm", "i", "-g", "@nestjs/cli@10.3.2"])) == {"nest"}
+    assert node_global_bins(classify(["npm", "install", "--global", "@scope/tool"])) == {"tool"}
+    assert node_global_bins(classify(["corepack", "enable", "pnpm"])) == {"pnpm", "pnpx"}
+    assert node_global_bins(classify(["npm", "ci"])) == set()
 
 
 # --------------------------------------------------------------------------- inline examples

@@ -269,6 +269,45 @@ def classify(words: list[str]) -> Cmd:
     return Cmd("other", words=words)
 
 
+# npm packages whose commands are not named after the package
+NODE_BINS = {
+    "@nestjs/cli": ("nest",), "@angular/cli": ("ng",), "@vue/cli": ("vue",), "@ionic/cli": ("ionic",),
+    "typescript": ("tsc", "tsserver"), "pm2": ("pm2", "pm2-runtime", "pm2-docker"), "firebase-tools": ("firebase",),
+    "sequelize-cli": ("sequelize", "sequelize-cli"), "@prisma/cli": ("prisma",), "pnpm": ("pnpm", "pnpx"),
+    "yarn": ("yarn", "yarnpkg"), "npm": ("npm", "npx"), "corepack": ("corepack", "pnpm", "pnpx", "yarn", "yarnpkg"),
+    "ts-node": ("ts-node", "ts-node-esm"), "@strapi/strapi": ("strapi",), "@medusajs/medusa-cli": ("medusa",),
+}
+
+
+def node_global_bins(c: Cmd) -> set[str]:
+    """Commands a global npm/yarn/pnpm install or ``corepack enable`` puts on PATH (empty for
+    anything else). A package's command is its name (without scope and version) unless
+    ``NODE_BINS`` says otherwise."""
+    if c.kind != "tool" or c.eco != "node" or not c.words:
+        return set()
+    w0, args = _base(c.words[0]), c.words[1:]
+    pos, opts = _positional(args, {"--prefix", "-C", "--filter", "-F", "--dir", "--cwd"})
+    if w0 == "corepack":
+        if not pos or pos[0] != "enable":
+            return set()
+        return set(pos[1:]) | ({"pnpm", "pnpx", "yarn", "yarnpkg"} if len(pos) == 1 else set()) | {
+            "pnpx" for n in pos[1:] if n == "pnpm"} | {"yarnpkg" for n in pos[1:] if n == "yarn"}
+    if w0 == "yarn":
+        pkgs = pos[2:] if pos[:2] == ["global", "add"] else []
+    elif "-g" in opts or "--global" in opts:
+        pkgs = pos[1:]
+    else:
+        return set()
+    out: set[str] = set()
+    for p in pkgs:
+        m = re.match(r"^(@[^/@]+/[^@]+|[^@]+)", p)
+        if not m:
+            continue
+        name = m.group(1)
+        out.update(NODE_BINS.get(name, (name.rsplit("/", 1)[-1],)))
+    return out
+
+
 def _run_commands(inst) -> list[list[str]]:
     arr = inst.exec_form()
     if arr is not None:
@@ -503,6 +542,16 @@ class _Planner:
         prev_end = self.stage.from_.endline
         items: list[Item] = []
         workdir = "/"
+        # commands that global installs (`npm i -g @nestjs/cli`, `corepack enable`) put on PATH:
+        # a RUN calling one (`nest build`) is a build step of the builder
+        self.global_bins: set[str] = set()
+        for inst in self.stage.instructions:
+            if inst.instruction == "RUN" and not inst.heredoc:
+                try:
+                    for c in _run_commands(inst):
+                        self.global_bins |= node_global_bins(classify(c))
+                except ValueError:
+                    pass
         for inst in self.stage.instructions:
             lead = lines[prev_end + 1: inst.startline]
             prev_end = inst.endline
@@ -542,6 +591,8 @@ class _Planner:
                     raise Skip(f"cannot read the RUN at line {item.line}: {e}") from None
                 item.cmds = cmds
                 for c in cmds:
+                    if c.kind == "other" and c.words and _base(c.words[0]) in self.global_bins:
+                        c.kind, c.eco = "build", "node"
                     if c.kind == "foreign":
                         raise Skip(f"RUN at line {item.line} uses {c.detail} (`{' '.join(c.words[:3])}`): "
                                    "harden does not know which files that installer produces")
@@ -922,6 +973,19 @@ class _Planner:
                 prune = f"RUN yarn install --production{frozen}"
             elif pm == "pnpm":
                 prune = "RUN pnpm prune --prod"
+        # global tools (`npm i -g pm2`, `corepack enable`) that production runs are installed there too
+        used = self._tools_in_prod([i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "both")])
+        global_in_prod: set[int] = set()
+        for k, i in enumerate(items):
+            if k > cut or i.cls != "build":
+                continue
+            need = set().union(*(node_global_bins(c) for c in i.cmds)) & used
+            if not need:
+                continue
+            if not all(c.kind == "helper" or node_global_bins(c) for c in i.cmds):
+                raise Skip(f"production runs {', '.join(sorted(need))}, which the RUN at line {i.line} installs "
+                           "together with other build steps; split that RUN by hand first")
+            global_in_prod.add(k)
         builder: list[str] = []
         production: list[str] = []
         copied = False
@@ -952,6 +1016,8 @@ class _Planner:
                 self._split_pkg_runs(builder, production, k, i, release=_release_of(self.rtag))
             elif i.cls == "build":
                 builder += i.out()
+                if k in global_in_prod:
+                    production += i.out()
                 if k == cut and prune:
                     builder.append(prune)
         if not copied:
