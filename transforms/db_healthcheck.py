@@ -36,6 +36,8 @@ def ensure_version(project: Any, ctx: Any, need: str) -> None:
     need "condition": depends_on conditions exist in 2.1+ only and in no 3.x schema: 2.0 is
     bumped to 2.1, and a 3.x key (obsolete in the Compose Specification) is removed."""
     for doc in project.docs:
+        if getattr(project, "included", None) and project.included(doc):
+            continue  # only Compose 2.20+ reads an included file, and it ignores `version:`
         v = legacy_version(doc)
         if v is None:
             continue

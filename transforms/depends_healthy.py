@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from harden.catalog import role_of_kind
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError
+from harden.model import doc_dir
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
 from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
@@ -93,7 +94,7 @@ def env_files(svc: Any) -> list[tuple[str, dict[str, str]]]:
     if ef is None:
         return []
     doc, _node = svc.owner("env_file")
-    base = Path(getattr(doc, "abspath", doc.path)).parent
+    base = doc_dir(doc)
     items = ef if isinstance(ef, list) else [ef]
     out = []
     for it in items:
@@ -286,6 +287,18 @@ class DependsHealthy(Transform):
                 ctx.note(f"{svc.name}: not adding depends_on on {', '.join(d for d, _ in new_edges)}: other services "
                          "extend it, and compose does not allow depends_on in an extended service", line=line, file=rel)
                 new_edges = []
+            if new_edges and hasattr(project, "visible"):
+                edit_doc = next((d for d, n in reversed(svc.defs) if isinstance(n, dict) and "depends_on" in own_keys(n)),
+                                svc.defs[0][0])
+                vis = project.visible(edit_doc)
+                if vis is not None:
+                    hidden = [d for d, _ in new_edges if d not in vis]
+                    if hidden:
+                        ctx.note(f"{svc.name}: not adding depends_on on {', '.join(hidden)}: "
+                                 f"{rel_of(project, edit_doc)} is an included file (`include:`) and compose "
+                                 "validates it on its own, where that service is not defined",
+                                 line=line, file=rel_of(project, edit_doc))
+                        new_edges = [(d, w) for d, w in new_edges if d in vis]
             for dep, _why in new_edges:
                 graph.setdefault(svc.name, set()).add(dep)
             owners = [(d, n) for d, n in svc.defs if isinstance(n, dict) and "depends_on" in own_keys(n)]

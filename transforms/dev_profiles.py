@@ -9,7 +9,7 @@ from harden.errors import EditError
 from harden.model import as_map
 from harden.roles import classify
 from harden.transform import Example, Transform
-from harden.transforms.networks import bind_ports_to_loopback
+from harden.transforms.networks import bind_ports_to_loopback, rel_of
 
 
 def _dependencies(merged: dict) -> dict[str, str]:
@@ -159,19 +159,23 @@ class DevProfiles(Transform):
             if ctx.service_suppressed(s):
                 continue
             if n in blocked:
-                ctx.skip_part(n, f"left in the default profile: {blocked[n]}", line=s.line)
+                ctx.skip_part(n, f"left in the default profile: {blocked[n]}", line=s.line,
+                              file=rel_of(project, s.doc))
             else:
                 why = self._add_profile(s, profile)
                 if why:
-                    ctx.skip_part(n, why, line=s.line)
+                    ctx.skip_part(n, why, line=s.line, file=rel_of(project, s.doc))
                 else:
                     moved.append(n)
             if s.merged.get("ports") and not s.merged.get("network_mode"):
                 bind_ports_to_loopback(s, ctx, "the dev tool")
-        if moved:
-            ctx.note(f"{', '.join(moved)} now start{'s' if len(moved) == 1 else ''} only with the {profile} "
+        by_file: dict = {}
+        for n in moved:  # one note per file that defines moved tools (included files too)
+            by_file.setdefault(rel_of(project, services[n].doc), []).append(n)
+        for rel, names in by_file.items():
+            ctx.note(f"{', '.join(names)} now start{'s' if len(names) == 1 else ''} only with the {profile} "
                      f"profile: `docker compose --profile {profile} up` (docker-compose 1.28+: "
-                     f"`docker-compose --profile {profile} up`)")
+                     f"`docker-compose --profile {profile} up`)", file=rel)
 
     @staticmethod
     def _add_profile(svc: Any, profile: str) -> str | None:

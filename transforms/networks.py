@@ -77,7 +77,7 @@ def bind_ports_to_loopback(svc: Any, ctx: Any, what: str) -> bool:
     files: list[Any] = []
     if svc.inherited("ports"):
         ctx.skip_part(svc.name, "its ports come from an anchor or `extends`; harden does not edit through them, "
-                      "so they stay published on every interface", line=svc.line)
+                      "so they stay published on every interface", line=svc.line, file=rel_of(svc.project, svc.doc))
         return False
     for doc, node in svc.defs:
         if not isinstance(node, dict) or "ports" not in own_keys(node):
@@ -337,12 +337,23 @@ class Networks(Transform):
             if r.network_mode:
                 if r.network_mode == "host":
                     ctx.note(f"{n}: a {r.role} with network_mode: host listens on every interface of the host; "
-                             "harden leaves it (bind it to 127.0.0.1 in its own configuration)", line=s.line)
+                             "harden leaves it (bind it to 127.0.0.1 in its own configuration)", line=s.line,
+                             file=rel_of(project, s.doc))
                 continue
             if r.publishes:
                 bind_ports_to_loopback(s, ctx, f"the {r.role}")
 
         # 2. the network plan
+        incs = getattr(project, "includes", None) or []
+        if incs:
+            top = [e for e in incs if not project.included(e.doc)] or incs
+            files = ", ".join(dict.fromkeys(e.raw for e in top))
+            ctx.skip_part("networks", f"the project uses `include:` ({files}): compose validates each included "
+                          "file as a model of its own, so its services cannot join networks declared in the "
+                          "including file, and services moved off the default network would no longer reach "
+                          "them; harden does not plan networks across included files", line=incs[0].line,
+                          file=rel_of(project, incs[0].doc))
+            return
         reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
         if reason:
             ctx.skip_part("networks", reason, line=None)

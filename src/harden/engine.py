@@ -264,6 +264,8 @@ class Run:
         self.discovery: Discovery | None = None
         self.projects: list = []
         self.units: list = []
+        self._included_by: dict[int, str] = {}
+        self._shared: dict[int, list[str]] = {}  # id(doc) -> projects that include it
 
     def rel_of(self, doc: Any) -> str:
         return self.rels.get(id(doc), doc.path)
@@ -304,6 +306,7 @@ class Run:
         for path, reason in d.skipped:
             self.result.outcomes.append(Outcome("harden", d.rel(path), "skipped", reason))
         errors = self.result.errors
+        loaded_groups = []
         for group in d.groups:
             docs = []
             for f in group.files:
@@ -312,7 +315,10 @@ class Run:
                 except HardenError as e:
                     errors.append(e)
             if docs and len(docs) == len(group.files):
-                self.projects.append(ComposeProject(group.folder, docs, [self.rel_of(x) for x in docs]))
+                loaded_groups.append((group, docs))
+        for group, docs, entries, scopes in self._with_includes(loaded_groups):
+            self.projects.append(ComposeProject(group.folder, docs, [self.rel_of(x) for x in docs],
+                                                includes=entries, scopes=scopes))
         units: dict[Path, DockerfileUnit] = {}
         root_real = d.root.resolve()
         # Dockerfiles that compose services build
@@ -366,6 +372,116 @@ class Run:
         # a file that fails to load is tried once per service that uses it: report it once
         seen: set[str] = set()
         errors[:] = [e for e in errors if not (e.one_line() in seen or seen.add(e.one_line()))]
+
+    # -------------------------------------------------------- include:
+    def _include_closure(self, start: list, report: bool) -> tuple[list, list, dict]:
+        """Follow the `include:` items of ``start`` (a project's own files), recursively.
+        Returns (every entry, the included docs in order, scopes: id(doc) -> ids of the docs
+        whose services it may name). ``report``: record conflicts as problems."""
+        from .model import doc_dir
+        from .project import include_entries, inside
+
+        assert self.discovery is not None
+        d = self.discovery
+        root_real = d.root.resolve()
+        entries: list = []
+        included: list = []
+        scopes: dict[int, set[int]] = {}
+        own_names = {n for doc in start for n in own_keys_of(doc.services())}
+        seen = {id(x) for x in start}
+        own_ids = set(seen)
+
+        def visit(doc: Any, base: Path, stack: tuple) -> set[int]:
+            reached: set[int] = set()
+            for e in include_entries(doc, base):
+                entries.append(e)
+                if e.problem:
+                    continue
+                for p in e.paths:
+                    if not inside(root_real, p):
+                        e.problem = f"{d.rel(p)} is outside the project"
+                    elif not p.is_file():
+                        e.problem = f"{d.rel(p)} not found"
+                    if e.problem:
+                        break
+                if e.problem:
+                    continue
+                try:
+                    loaded = [self._load(p, "compose") for p in e.paths]
+                except HardenError as err:
+                    self.result.errors.append(err)
+                    e.problem = "the included file cannot be read"
+                    continue
+                if any(id(x) in stack or x is doc for x in loaded):
+                    e.problem = "an include cycle"
+                    continue
+                if report and any(id(x) in own_ids for x in loaded):
+                    e.problem = "a file that is also one of the project's own files"
+                    continue
+                clash = sorted({n for x in loaded for n in own_keys_of(x.services())} & own_names)
+                if clash and report:
+                    e.problem = (f"service {', '.join(clash)} is defined both here and in the included file "
+                                 "(compose rejects such a conflict)")
+                    continue
+                e.docs = loaded
+                pdir = e.project_dir if e.project_dir is not None else e.paths[0].parent
+                ids = {id(x) for x in loaded}
+                for x in loaded:
+                    if getattr(x, "base_dir", None) is None:
+                        x.base_dir = pdir
+                    self._included_by.setdefault(id(x), self.rel_of(doc))
+                for x in loaded:
+                    if id(x) not in seen:
+                        seen.add(id(x))
+                        included.append(x)
+                        ids |= visit(x, pdir, stack + (id(x),))
+                for x in loaded:
+                    scopes.setdefault(id(x), set()).update(ids)
+                reached |= ids
+            return reached
+
+        for doc in start:
+            visit(doc, doc_dir(doc), (id(doc),))
+        return entries, included, scopes
+
+    def _with_includes(self, groups: list) -> list:
+        """(group, docs, include entries, scopes) per compose project. A file that some
+        project includes belongs to that project: it leaves the group discovery put it in
+        (as an override, or as the base of a project of its own), so no file is edited as
+        part of two projects. A file several projects include is read by each of them and
+        edited by none (``_shared``)."""
+        self._included_by: dict[int, str] = {}
+        if not any("include" in doc.data for _g, docs in groups for doc in docs):
+            return [(g, docs, [], {}) for g, docs in groups]
+        # pass 1: every file some project includes
+        included_ids: set[int] = set()
+        for _g, docs in groups:
+            entries, _inc, _s = self._include_closure(docs, report=False)
+            included_ids |= {id(x) for e in entries for x in e.docs}
+        self._included_by = {}
+        out = []
+        users: dict[int, list[str]] = {}
+        for group, docs in groups:
+            if id(docs[0]) in included_ids:
+                for x in docs[1:]:
+                    if id(x) not in included_ids:
+                        self.result.outcomes.append(Outcome(
+                            "harden", self.rel_of(x), "skipped",
+                            f"it overrides {self.rel_of(docs[0])}, which another compose file includes "
+                            "(`include:`); harden does not process it on its own"))
+                continue
+            own = [x for x in docs if id(x) not in included_ids]
+            entries, inc, scopes = self._include_closure(own, report=True)
+            for e in entries:
+                if e.problem:
+                    self.result.outcomes.append(Outcome(
+                        "harden", self.rel_of(e.doc), "skipped",
+                        f"`include:` {e.raw} not followed: {e.problem}", line=e.line))
+            for x in inc:
+                users.setdefault(id(x), []).append(self.rel_of(own[0]))
+            out.append((group, own + [x for x in inc if x not in own], entries, scopes))
+        self._shared = {k: v for k, v in users.items() if len(v) > 1}
+        return out
 
     # ---------------------------------------------------------- facts
     def facts(self, project: Any, service: str) -> Any:
@@ -505,6 +621,10 @@ class Run:
                     for doc, covered in zip(docs, fp):
                         if covered and doc.checkpoint() != tokens[docs.index(doc)]:
                             raise Skip(f"{self.rel_of(doc)} has # harden: ignore-file")
+                        if id(doc) in self._shared and doc.checkpoint() != tokens[docs.index(doc)]:
+                            raise Skip(f"{self.rel_of(doc)} is included (`include:`) by several compose files "
+                                       f"({', '.join(self._shared[id(doc)])}); an edit there would change "
+                                       "all of them, so harden leaves it as it is")
                 except Skip as s:
                     for doc, tok in zip(docs, tokens):
                         doc.rollback(tok)
@@ -550,6 +670,12 @@ class Run:
             self.progress("transforming", total, total)
         self.result.files.sort(key=lambda f: f.rel)
         return self.result
+
+
+def own_keys_of(m: Any) -> list[str]:
+    from .compose_doc import own_keys
+
+    return [str(k) for k in own_keys(m)] if isinstance(m, dict) else []
 
 
 def file_pragma_covers(pragma: Any, name: str) -> bool:

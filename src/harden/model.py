@@ -40,6 +40,15 @@ def as_map(value: Any, *, list_sep: str = "=") -> dict:
     return out
 
 
+def doc_dir(doc: Any) -> Path:
+    """The folder relative paths in ``doc`` resolve against: the file's own folder, or the
+    `project_directory` an `include:` entry gave it."""
+    base = getattr(doc, "base_dir", None)
+    if base is not None:
+        return Path(base)
+    return Path(getattr(doc, "abspath", doc.path)).parent
+
+
 def merge_service(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -112,6 +121,11 @@ class ComposeProject:
     _merged: dict = field(default_factory=dict)
     _extends_docs: dict = field(default_factory=dict)
     dockerfiles: dict = field(default_factory=dict)  # service name -> DockerfileUnit
+    # `include:` entries of the project's files (harden.project.IncludeEntry), followed or not
+    includes: list = field(default_factory=list)
+    # id(doc) of an included file -> ids of the files whose services it can name (itself, the
+    # files merged with it, what they include); files of the project itself see everything
+    scopes: dict = field(default_factory=dict)
 
     @property
     def base(self) -> ComposeDoc:
@@ -156,6 +170,18 @@ class ComposeProject:
             self.__dict__[key] = compute()
         return self.__dict__[key]
 
+    def included(self, doc: Any) -> bool:
+        """True when ``doc`` is a file the project pulls in with `include:`."""
+        return id(doc) in self.scopes
+
+    def visible(self, doc: Any) -> set[str] | None:
+        """Services a key written in ``doc`` may name (compose validates an included file as a
+        model of its own); None: every service of the project."""
+        ids = self.scopes.get(id(doc))
+        if ids is None:
+            return None
+        return {s.name for s in self.services() if any(id(d) in ids for d, _n in s.defs)}
+
     def _merge(self, name: str, depth: int = 0) -> dict:
         result: dict = {}
         for doc in self.docs:
@@ -175,7 +201,7 @@ class ComposeProject:
             return {}
         target = str(ext["service"])
         if "file" in ext:
-            path = (Path(getattr(doc, "abspath", doc.path)).parent / str(ext["file"])).resolve()
+            path = (doc_dir(doc) / str(ext["file"])).resolve()
             other = self._extends_docs.get(path)
             if other is None:
                 try:
@@ -209,7 +235,7 @@ class ComposeProject:
         b = svc.merged.get("build")
         if b is None:
             return None
-        folder = Path(getattr(svc.owner("build")[0], "abspath", svc.owner("build")[0].path)).parent
+        folder = doc_dir(svc.owner("build")[0])
         if isinstance(b, str):
             return BuildInfo(context=(folder / b), dockerfile=None, target=None, raw=b)
         if isinstance(b, dict):

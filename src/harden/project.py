@@ -146,3 +146,68 @@ def group_compose_files(folder: Path, files: list[Path]) -> list[ComposeGroup]:
         else:
             g.files.append(f)
     return groups
+
+
+# ------------------------------------------------------------------ include:
+
+@record
+class IncludeEntry:
+    """One item of a compose file's top-level `include:` (Compose 2.20+)."""
+
+    doc: object  # the ComposeDoc that includes
+    line: int | None  # 1-based line of the item
+    raw: str  # the paths as written, for messages
+    paths: list[Path] = field(default_factory=list)  # resolved, first one is the main file
+    project_dir: Path | None = None
+    problem: str | None = None  # why it is not followed (None: followed)
+    docs: list = field(default_factory=list)  # the ComposeDocs loaded for it
+
+
+def _is_remote(s: str) -> bool:
+    return "://" in s or s.startswith("git@") or bool(re.match(r"^[\w.-]+@[\w.-]+:", s))
+
+
+def include_entries(doc: object, base: Path) -> list[IncludeEntry]:
+    """The `include:` items of ``doc`` (data already parsed), paths resolved against ``base``
+    (the including file's project directory). Items harden cannot follow carry a problem."""
+    data = getattr(doc, "data", None)
+    if not isinstance(data, dict) or "include" not in data:
+        return []
+    inc = data["include"]
+    items = inc if isinstance(inc, list) else [inc]
+    out: list[IncludeEntry] = []
+    lc = getattr(inc, "lc", None)
+    for i, item in enumerate(items):
+        line = None
+        try:
+            line = (lc.item(i)[0] + 1) if lc is not None and isinstance(inc, list) else (data.lc.key("include")[0] + 1)
+        except Exception:
+            line = None
+        if isinstance(item, str):
+            raw_paths, pdir = [item], None
+        elif isinstance(item, dict) and "path" in item:
+            p = item["path"]
+            raw_paths = [p] if isinstance(p, str) else list(p) if isinstance(p, list) else []
+            pdir = item.get("project_directory")
+        else:
+            out.append(IncludeEntry(doc, line, str(item), problem="an include item without `path`"))
+            continue
+        raw = ", ".join(str(x) for x in raw_paths)
+        e = IncludeEntry(doc, line, raw)
+        out.append(e)
+        if not raw_paths or not all(isinstance(x, str) and x.strip() for x in raw_paths):
+            e.problem = "an include path that is not a file name"
+            continue
+        if any(_is_remote(x) for x in raw_paths + ([pdir] if isinstance(pdir, str) else [])):
+            e.problem = "a remote include (git/https/oci); harden reads local files only"
+            continue
+        if any("$" in x for x in raw_paths) or (isinstance(pdir, str) and "$" in pdir):
+            e.problem = "the include path uses a variable that harden does not resolve"
+            continue
+        e.paths = [Path(os.path.normpath(base / os.path.expanduser(x))) for x in raw_paths]
+        if pdir is not None:
+            if not isinstance(pdir, str):
+                e.problem = "project_directory is not a path"
+                continue
+            e.project_dir = Path(os.path.normpath(base / os.path.expanduser(pdir)))
+    return out

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import image_kind, role_of_kind
-from .model import as_map
+from .model import as_map, doc_dir
 
 ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")
 STORE_ROLES = {"database", "cache", "queue"}
@@ -208,7 +208,7 @@ def _mounted_files(project: Any, svc: Any) -> list[Path]:
     if not isinstance(vols, list):
         return []
     try:
-        folder = Path(getattr(svc.doc, "abspath", svc.doc.path)).parent
+        folder = doc_dir(svc.doc)
     except Exception:
         return []
     out: list[Path] = []
