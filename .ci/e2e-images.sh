@@ -13,6 +13,12 @@
 #   node:20-slim   Debian's nodejs (18) + npm, user `node` uid/gid 1000 like the official
 #                  image, npm trusts the host CA bundle (/etc/npmrc cafile=)
 #   node:20        node:20-slim + gcc, g++, make, python3 (the "full" image: node-gyp works)
+#   golang:1.22    Go 1.22 (bookworm-backports) + gcc, git; GOPATH=/go, GOTOOLCHAIN=local
+#   gcr.io/distroless/static-debian12:nonroot
+#                  FROM scratch: passwd/group with nonroot 65532, CA bundle, tzdata; USER 65532
+#   ghcr.io/astral-sh/uv:0.13.9
+#                  FROM scratch: /uv and /uvx from the uv wheel on PyPI (built FROM python:3.12-slim
+#                  of ../shared/e2e/images.sh, which .ci/e2e.sh builds first)
 #
 # The derived images are `docker build`s (legacy builder) whose RUN lines use apt against
 # deb.debian.org, like a Dockerfile in the wild would.
@@ -29,6 +35,9 @@ declare -A VERSIONS=(
 	[redis:7]=1
 	[node:20-slim]=1
 	[node:20]=1
+	[golang:1.22]=1
+	[gcr.io/distroless/static-debian12:nonroot]=1
+	[ghcr.io/astral-sh/uv:0.13.9]=1
 )
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -137,6 +146,14 @@ build_derived() {
 	fi
 	rm -rf "$CTX"; CTX=""
 	REBUILT+=("$img")
+	# a multi-stage recipe leaves its earlier stages as untagged images: drop those this build
+	# made (`docker rmi` without --force refuses an image anything else still uses)
+	local id
+	for id in $(grep -oE '^ ---> [0-9a-f]{12}$' "$WORK/$(echo "$img" | tr ':/' '__').build.log" | awk '{print $2}' | tac); do
+		if [ "$(docker image inspect -f '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
+			docker rmi "$id" >/dev/null 2>&1 || true
+		fi
+	done
 	# drop the superseded stand-in if it is now untagged (never touches other images)
 	if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$img")" ]; then
 		if [ "$(docker image inspect -f '{{len .RepoTags}}' "$old" 2>/dev/null)" = 0 ]; then
@@ -147,7 +164,7 @@ build_derived() {
 }
 
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20)  # node:20 builds node:20-slim first
+[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20 golang:1.22 gcr.io/distroless/static-debian12:nonroot ghcr.io/astral-sh/uv:0.13.9)  # node:20 builds node:20-slim first
 build_base
 for img in "${want[@]}"; do
 	case "$img" in
@@ -157,6 +174,10 @@ for img in "${want[@]}"; do
 		node:20)
 			build_derived node:20-slim "$BASE" node-slim.Dockerfile
 			build_derived node:20 node:20-slim node-full.Dockerfile ;;
+		golang:1.22) build_derived golang:1.22 "$BASE" golang.Dockerfile ;;
+		gcr.io/distroless/static-debian12:nonroot)
+			build_derived gcr.io/distroless/static-debian12:nonroot "$BASE" distroless-static.Dockerfile ;;
+		ghcr.io/astral-sh/uv:0.13.9) build_derived ghcr.io/astral-sh/uv:0.13.9 python:3.12-slim uv.Dockerfile ;;
 		*) log "unknown image $img"; exit 2 ;;
 	esac
 done
