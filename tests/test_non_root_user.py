@@ -56,6 +56,7 @@ def _notes(result) -> list[str]:
 
 
 @pytest.mark.parametrize("name", [n for n in USER_FIXTURES if n not in ("user-compose-user", "user-distroless-nonroot",
+                                                                     "user-gosu-entrypoint",
                                                                      "user-nonroot-already", "user-pragma", "user-servers")])
 def test_fixture_diff(name, tmp_path, snap_diff):
     result = _run(copy_fixture(name, tmp_path))
@@ -93,6 +94,7 @@ EXPECT = {
     "user-debian-python": ("changed", "USER 10001:10001", None),
     "user-distroless": ("changed", "USER 65532:65532", None),
     "user-distroless-nonroot": ("unchanged", None, None),
+    "user-gosu-entrypoint": ("skipped", None, "installs gosu (RUN at line 4) to switch to another user at start-up"),
     "user-go-scratch": ("changed", "USER 10001:10001", None),
     "user-node": ("changed", "USER 1000:1000", None),
     "user-nonroot-already": ("unchanged", None, None),
@@ -533,3 +535,31 @@ def test_data_folder_made_by_mkdir_becomes_writable(tmp_path):
     out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
     assert "    && chown 10001:10001 /app/uploads /srv/cache\n" in out
     assert out.count("man1") == 1
+
+
+@pytest.mark.parametrize("script, dockerfile_tail, why", [
+    # gosu copied from its image (no RUN names it): the script gives it away
+    ('#!/bin/sh\nexec gosu app "$@"\n', 'COPY --from=tianon/gosu /gosu /usr/local/bin/\nENTRYPOINT ["/entrypoint.sh"]\n',
+     "runs `gosu`"),
+    ('#!/bin/sh\nchown -R app /data\nexec su-exec app "$@"\n', 'ENTRYPOINT ["/entrypoint.sh"]\n', "runs `su-exec`"),
+    ('#!/bin/bash\nuseradd -u "$LOCAL_UID" -o -m user\nexec "$@"\n', 'ENTRYPOINT ["/entrypoint.sh"]\n',
+     "runs `useradd`"),
+    ('#!/bin/sh\nsu -s /bin/sh app -c "python app.py"\n', 'CMD ["sh", "/entrypoint.sh"]\n', "runs `su -s /bin/sh app -c`"),
+])
+def test_entrypoint_that_switches_user_is_left(tmp_path, script, dockerfile_tail, why):
+    text = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCOPY docker/entrypoint.sh /entrypoint.sh\n" + dockerfile_tail
+    root = _project(tmp_path, {"Dockerfile": text, "docker/entrypoint.sh": script, "app.py": "print(1)\n"})
+    result = _run(root)
+    skipped = _mine(result, "skipped")
+    assert len(skipped) == 1 and why in skipped[0].reason and "must start as root" in skipped[0].reason
+    assert not result.changed_files
+
+
+def test_entrypoint_that_only_starts_the_app_gets_the_user(tmp_path):
+    """The control: an entrypoint script that neither switches user nor creates one."""
+    script = '#!/bin/sh\n# gosu is not used here\npython manage.py migrate\nexec "$@"\n'
+    text = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCOPY docker/entrypoint.sh /entrypoint.sh\n"
+            'ENTRYPOINT ["/entrypoint.sh"]\nCMD ["gunicorn", "app:app"]\n')
+    root = _project(tmp_path, {"Dockerfile": text, "docker/entrypoint.sh": script})
+    result = _run(root)
+    assert "USER 10001:10001" in _after(result)

@@ -7,6 +7,7 @@ import posixpath
 import re
 import shlex
 from harden.record import field, record
+from pathlib import Path
 from typing import Any
 
 from harden.catalog import image_kind, parse_image, role_of_kind
@@ -76,6 +77,9 @@ class NonRootUser(Transform):
     service running the stage sets ``user:`` (compose wins); the base image starts as root on
     purpose and drops privileges itself or needs root for its ports (nginx, httpd, php-fpm and
     php-apache, postgres, mysql, mariadb, redis, rabbitmq and the other servers in catalog.py);
+    the image installs ``gosu``/``su-exec``, or its entrypoint script switches user (``gosu``,
+    ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
+    image must start as root;
     the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
     Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; another
@@ -547,6 +551,7 @@ class _Planner:
         if base.unknown:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
+        self.check_drops_privileges(chain)
         self.check_children(stage)
 
         if base.existing is not None:
@@ -645,6 +650,47 @@ class _Planner:
         return j
 
     # ---------------------------------------------------------------- checks
+    def check_drops_privileges(self, chain: list) -> None:
+        """An image that installs gosu/su-exec, or whose entrypoint script switches user (or
+        creates one) at start-up, must start as root: a USER would break it."""
+        for st in chain:
+            for inst in st.instructions:
+                if inst.instruction == "RUN":
+                    m = _PRIV_TOOL.search(inst.value)
+                    if m:
+                        raise _Leave(f"the image installs {m.group(1)} (RUN at line {inst.startline + 1}) to switch "
+                                     "to another user at start-up: it must start as root, so a USER here would "
+                                     "break it", inst.startline + 1)
+        for script, line in self.entry_scripts(chain):
+            text = _read_script(Path(self.unit.context), script)
+            m = _PRIV_SWITCH.search(text) if text else None
+            if m:
+                raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
+                             "creates one): it must start as root, so a USER here would break it", line)
+
+    def entry_scripts(self, chain: list) -> list[tuple[str, int]]:
+        """Scripts the container starts with: the first word of ENTRYPOINT (or of CMD when there is
+        no ENTRYPOINT), or the script a shell runs (``["sh", "/entrypoint.sh"]``)."""
+        out = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = None
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is not None:
+                    break
+            if inst is None:
+                continue
+            arr = inst.exec_form() if hasattr(inst, "exec_form") else None
+            words = arr if arr is not None else _split(inst.value)
+            if words and posixpath.basename(words[0]) in ("sh", "bash", "ash", "dash") and len(words) > 1 \
+                    and not words[1].startswith("-"):
+                words = words[1:]
+            if words and re.search(r"\.(sh|bash)$|entrypoint|docker-entry|start", posixpath.basename(words[0]), re.I):
+                out.append((words[0], inst.startline + 1))
+            if kind == "ENTRYPOINT":
+                break  # CMD is then only the entrypoint's arguments
+        return out
+
     def check_children(self, stage: Any) -> None:
         for st in self.doc.stages[stage.index + 1:]:
             parent = self._stage_named(st.base, before=st.index)
@@ -829,6 +875,33 @@ class _Planner:
                 continue
             edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {first[m.end():]}"))
         return edits
+
+
+# tools that switch user: an image that installs them starts as root on purpose
+_PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
+# what an entrypoint script does when it switches user or creates one at start-up
+_PRIV_SWITCH = re.compile(r"(?m)^[^#\n]*?(?<![\w/.-])((?:\S*/)?(?:gosu|su-exec|setpriv|runuser|s6-setuidgid|chpst\s+-u|"
+                          r"useradd|adduser|usermod|groupadd|addgroup)(?![\w.-])|(?<![\w/.-])su\s[^\n]*?\s(?:-c|--command)(?![\w-]))")
+
+
+def _read_script(context: Path, script: str) -> str:
+    """The text of the build-context file an image path most likely came from: the same
+    relative path, or a file with that name near the top of the context."""
+    if "$" in script:
+        return ""
+    name = posixpath.basename(script)
+    cands = [context / script.lstrip("/"), context / name]
+    try:
+        cands += sorted(p for p in context.glob(f"*/{name}")) + sorted(p for p in context.glob(f"*/*/{name}"))
+    except (OSError, ValueError):
+        pass
+    for p in cands:
+        try:
+            if p.is_file():
+                return p.read_text(errors="replace")[:200000]
+        except OSError:
+            continue
+    return ""
 
 
 _DATA_WORDS = {"data", "uploads", "upload", "media", "storage", "logs", "log", "state", "db", "database",
