@@ -304,6 +304,8 @@ def test_pragma_suppresses(tmp_path):
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
      "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps"),
     ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),
+    ("FROM golang:1.14-alpine\nWORKDIR /go/src/app\nCOPY . .\nRUN go install -v\nCMD [\"app\"]\n",
+     "`go build`/`go install` of the current folder without go.mod in the build context (GOPATH mode)"),
 ])
 def test_refuses(tmp_path, text, reason):
     (tmp_path / "Dockerfile").write_text(text)
@@ -381,6 +383,28 @@ def test_global_node_tools_follow_their_use(tmp_path, install, cmd, in_prod):
     builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
     assert f"RUN {install}\n" in builder
     assert (f"RUN {install}\n" in prod) is in_prod
+
+
+def test_author_prune_after_build_is_not_repeated(tmp_path):
+    """The Dockerfile reinstalls production dependencies only after the build: no second prune."""
+    text = ("FROM node:18-alpine\nWORKDIR /app\nCOPY package.json yarn.lock ./\nRUN yarn install --frozen-lockfile\n"
+            "COPY . .\nRUN yarn build\nRUN yarn install --frozen-lockfile --production\nCMD [\"yarn\", \"start\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "yarn.lock").write_text("\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert after.count("--production") == 1
+    assert "COPY --from=builder /app /app" in after.split("AS production", 1)[1]
+
+
+def test_alpine_release_guess_is_said(tmp_path):
+    text = ("FROM golang:alpine\nWORKDIR /src\nCOPY . .\nRUN go build -o /bin/app .\nCMD [\"/bin/app\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text('package main\n\nimport "os"\n\nfunc main() { os.ReadFile("x") }\n')
+    result = harden_run(tmp_path, select=[NAME])
+    assert "FROM alpine:3.20 AS production" in changed_text(result, "Dockerfile")
+    assert any("the release is a guess" in n for n in _notes(result))
 
 
 def test_runtime_libs_table():

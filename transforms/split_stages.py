@@ -963,6 +963,9 @@ class _Planner:
         cmds = [c for i in items if i.cls == "build" for c in i.cmds]
         pm = next(_base(c.words[0]) for c in cmds if c.kind == "install")
         needs_prune = any(c.kind == "build" for c in cmds) or not any(c.prod_only for c in cmds if c.kind == "install")
+        steps = [c for c in cmds if c.kind in ("install", "build")]
+        if steps and steps[-1].kind == "install" and steps[-1].prod_only:
+            needs_prune = False  # the author's last step already reinstalls production dependencies only
         prune = None
         if needs_prune:
             if pm == "npm":
@@ -1086,7 +1089,9 @@ class _Planner:
             prod_image = f"alpine:{m.group(1) if m else '3.20'}"
             fam = "apk"
             extra = (["ca-certificates"] if needs_certs else []) + (["tzdata"] if needs_tz else []) + sorted(tools - {"wget"})
-            why = "Alpine, like the builder"
+            why = "Alpine, like the builder" if m else (
+                f"Alpine, like the builder; the release is a guess, as {self.base} names none: use the "
+                "Alpine release of your builder image")
         elif not cgo and not shell and not runtime and not tools:
             prod_image = "gcr.io/distroless/static-debian12:nonroot"
             fam, extra = None, []
@@ -1195,7 +1200,8 @@ class _Planner:
         if pkg in (".", "./"):
             m = re.search(r"(?m)^module\s+(\S+)", gomod)
             if not m:
-                raise Skip("`go build .` without go.mod in the build context: harden cannot tell the binary's name")
+                raise Skip("`go build`/`go install` of the current folder without go.mod in the build context "
+                           "(GOPATH mode): harden cannot tell the binary's name")
             pkg = m.group(1)
         parts = [p for p in pkg.strip("./").split("/") if p and p != "..."]
         if not parts:
