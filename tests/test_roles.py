@@ -126,3 +126,17 @@ def test_search_and_object_stores_count_as_stores(tmp_path):
     roles = classify_all(p)
     assert roles["es"].role == "database" and roles["s3"].role == "database" and roles["q"].role == "queue"
     assert all(r.store for r in roles.values())
+
+
+def test_a_store_built_from_its_official_image_is_a_store(tmp_path):
+    """rabbitmq built from `FROM rabbitmq:3.13-management` (no `image:`): the Dockerfile's base
+    says what it is, as db-healthcheck reads it; the app source in the same context (a Node
+    app using amqplib) must not make it a web service (found on a real project: its ports
+    stayed public and it got no network plan)."""
+    path = copy_fixture("net-built-broker", tmp_path)
+    run = Run(path)
+    run.load()
+    roles = classify_all(run.projects[0])
+    assert roles["rabbitmq"].role == "queue" and roles["rabbitmq"].store
+    assert roles["app"].role == "web"
+    assert roles["user-worker"].role == "worker"

@@ -309,6 +309,16 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
 
     image = m.get("image")
     r.kind = image_kind(str(image)) if image else None
+    built_from = None
+    if getattr(project, "dockerfiles", {}).get(name) is not None:
+        # a built service is what its Dockerfile's final base is (`FROM rabbitmq:3-management`),
+        # as db-healthcheck reads it; `image:` then only names the result
+        from .healthchecks import identify
+
+        ident = identify(project, svc)
+        if ident.kind is not None:
+            r.kind = ident.kind
+            built_from = ident.ref.raw if ident.ref is not None else None
     cat = role_of_kind(r.kind)
     ports = m.get("ports")
     r.publishes = isinstance(ports, list) and len(ports) > 0
@@ -326,7 +336,8 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         ev.append(f"role {override} set in the configuration")
     elif cat in _CATALOG_TO_ROLE:
         r.role = _CATALOG_TO_ROLE[cat]
-        ev.append(f"image {image} is {r.kind} ({cat})")
+        ev.append(f"built from {built_from}, which is {r.kind} ({cat})" if built_from
+                  else f"image {image} is {r.kind} ({cat})")
     elif facts is not None and getattr(facts, "serves_http", False):
         r.role = "web"
         ev.append("the app source serves HTTP")
