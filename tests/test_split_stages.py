@@ -27,6 +27,8 @@ REFUSED = {
     "split-compose-target": "builds target 'app'",
     # `pip --no-cache-dir install` is an install too: the sed beside it is what stops the split
     "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
+    # uv ignores VIRTUAL_ENV with --system: production would copy an empty virtualenv
+    "split-python-uv-system": "`uv pip install ... --system` installs outside an environment harden can copy",
 }
 
 
@@ -298,6 +300,10 @@ def test_pragma_suppresses(tmp_path):
     ("FROM python:3.12\nRUN pip install -r r.txt && npm ci\n", "mixes"),
     ("FROM python:3.12\nRUN curl -sSL https://example.com/get.sh | sh && pip install x\n", "mixes"),
     ("FROM python:3.12\nRUN python setup.py install\n", "python setup.py"),
+    ("FROM python:3.12\nENV UV_SYSTEM_PYTHON=1\nRUN pip install uv\nRUN uv pip install -r r.txt\n",
+     "UV_SYSTEM_PYTHON at line 2 makes `uv pip install` install into the system Python"),
+    ("FROM python:3.12\nRUN pip install uv\nRUN UV_SYSTEM_PYTHON=true uv pip install -r r.txt\n",
+     "`UV_SYSTEM_PYTHON=true uv pip ...` installs into the system Python"),
     ("FROM python:3.12\nUSER app\nRUN pip install -r r.txt\n", "USER at line 2"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
     ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),

@@ -143,10 +143,11 @@ def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
     if sub not in ("install", "sync"):
         return Cmd("tool", "python", words) if sub in ("cache", "config", "list", "freeze", "show", "--version", "check", "compile") else Cmd("other", words=words)
     pos, opts = _positional(args[1:], PIP_VALUE)
-    for bad in ("--user", "-t", "--target", "--prefix", "--root"):
+    for bad in ("--user", "-t", "--target", "--prefix", "--root", "--system"):
         if bad in opts:
             raise Skip(f"`{' '.join(words[:3])} ... {bad}` installs outside an environment harden can copy; "
-                       "split this Dockerfile by hand")
+                       "split this Dockerfile by hand" + (" (or drop --system: uv then installs into the "
+                                                          "virtualenv VIRTUAL_ENV names)" if bad == "--system" else ""))
     names = {re.split(r"[<>=!~\[;@ ]", p, maxsplit=1)[0].lower() for p in pos}
     if sub == "install" and not ({"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & opts.keys()) \
             and pos and names <= PY_TOOLS:
@@ -155,6 +156,8 @@ def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
 
 
 def classify(words: list[str]) -> Cmd:
+    system_python = next((w for w in words[:len(words) - len(_strip_prefix(words))]
+                          if re.match(r"(?i)^UV_SYSTEM_PYTHON=(1|true|yes|on)$", w)), None)
     words = _strip_prefix(words)
     if not words:
         return Cmd("helper")
@@ -206,7 +209,11 @@ def classify(words: list[str]) -> Cmd:
         return Cmd("tool", "python", words)
     if w0 == "uv":
         if args[:1] == ["pip"]:
-            return _pip_cmd(args[1:], words)
+            c = _pip_cmd(args[1:], words)
+            if system_python and c.kind == "install":
+                raise Skip(f"`{system_python} uv pip ...` installs into the system Python, outside an environment "
+                           "harden can copy; split this Dockerfile by hand")
+            return c
         if args[:1] == ["sync"]:
             return Cmd("install", "python", words, uv_sync=True)
         if args[:1] == ["venv"]:
@@ -550,8 +557,8 @@ class _Planner:
                 try:
                     for c in _run_commands(inst):
                         self.global_bins |= node_global_bins(classify(c))
-                except ValueError:
-                    pass
+                except (ValueError, Skip):
+                    pass  # the pass below reports it, in the order of the file
         for inst in self.stage.instructions:
             lead = lines[prev_end + 1: inst.startline]
             prev_end = inst.endline
@@ -823,6 +830,14 @@ class _Planner:
         if re.match(r"^2(?:\.|$|-)", self.rtag):
             raise Skip(f"{self.base} is Python 2: it has no `python3 -m venv` to install into; "
                        "split this Dockerfile by hand (or move to Python 3 first)")
+        uv_pip = [i for i in items if i.cls == "build" and any(
+            c.kind == "install" and _base(c.words[0]) == "uv" and c.words[1:2] == ["pip"] for c in i.cmds)]
+        for i in items:
+            if i.inst.instruction in ("ENV", "ARG") and uv_pip and i.inst.startline < uv_pip[-1].inst.startline and \
+                    re.search(r"(?i)\bUV_SYSTEM_PYTHON(=|\s+)[\"']?(1|true|yes|on)\b", i.inst.value):
+                raise Skip(f"UV_SYSTEM_PYTHON at line {i.line} makes `uv pip install` install into the system Python, "
+                           "outside an environment harden can copy; split this Dockerfile by hand (or drop it: uv "
+                           "then installs into the virtualenv VIRTUAL_ENV names)")
         venv = self.ctx.opt("venv") or "/opt/venv"
         venv_item = next((k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "venv" for c in i.cmds)), None)
         first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
