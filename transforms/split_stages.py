@@ -848,6 +848,10 @@ class _Planner:
                 if m and "$" not in m.group(1):
                     venv = m.group(1)
                     uv_sync = False  # already pointed somewhere: use that
+        if venv_item is None and not any(re.search(r"\bUV_PROJECT_ENVIRONMENT\b", i.inst.value) for i in items):
+            named = self._project_venv_named(items[first_install].workdir)
+            if named:
+                venv = named
         own_venv = venv_item is None
         if not own_venv:
             if venv_item > first_install:
@@ -939,6 +943,38 @@ class _Planner:
             elif i.cls == "build":
                 builder += i.out()
         return builder, production, prod_image
+
+    def _project_venv_named(self, install_wd: str) -> str | None:
+        """The in-project virtualenv (``<dir>/.venv``) the Dockerfile runs from, if it names one:
+        ``uv sync`` (and poetry/pipenv set to in-project) create it beside the project, and a
+        CMD ``/app/.venv/bin/gunicorn`` or ``ENV PATH=/app/.venv/bin:$PATH`` relies on that path.
+        The venv harden creates must then live there too, or production runs a missing file."""
+        found: list[str] = []
+        for i in self.items:
+            if i.cls == "build" or i.inst.instruction not in ("CMD", "ENTRYPOINT", "ENV", "RUN", "HEALTHCHECK"):
+                continue
+            for m in re.finditer(r"(?<![\w.$/-])((?:/[\w.-]+)*/)?(?:\./)?\.venv(?=/|\b)", i.inst.value):
+                path = m.group(0)
+                if not path.startswith("/"):
+                    if "$" in i.workdir:
+                        continue
+                    path = str(PurePosixPath(i.workdir) / path)
+                path = str(PurePosixPath(path))
+                if path not in found:
+                    found.append(path)
+        if not found:
+            return None
+        if len(found) > 1:
+            raise Skip(f"the Dockerfile names several virtualenvs ({', '.join(found)}); harden cannot tell which "
+                       "one production runs from")
+        venv = found[0]
+        if install_wd != "/" and "$" not in install_wd and PurePosixPath(install_wd) in PurePosixPath(venv).parents:
+            ignore = self._read(".dockerignore")
+            if not re.search(r"(?m)^\s*(\*\*/)?/?\.venv/?\s*$", ignore):
+                self.notes.append((self.stage.startline + 1, f"production copies the virtualenv to {venv}, inside the "
+                                   "app folder: keep a local .venv out of the build context (add `.venv` to "
+                                   ".dockerignore), or a later COPY of the app writes over it"))
+        return venv
 
     def _python_requires(self, dist: str) -> bool:
         pat = re.compile(r"(?im)^\s*[\"']?%s\s*(?:[\[<>=!~;\"'@ ]|$)" % re.escape(dist))

@@ -48,7 +48,7 @@ class Project:
     service: str
     hello: str  # what the app answers under "hello"
     tools: tuple[str, ...]  # build tools the production image must not hold (bin/<name>)
-    tool_dirs: tuple[str, ...] = ()  # and folders (site-packages/<pkg>/, the Go root)
+    tool_dirs: tuple[str, ...] = ()  # and folders (site- or dist-packages/<pkg>/, the Go root)
     original_has_compiler: bool = True
     downloads: bool = True  # fetches packages during the build (needs the host CA, see _trust_host_ca)
 
@@ -62,8 +62,8 @@ class Project:
 
 
 PROJECTS = [
-    Project("build-poetry-flask", "web", "poetry", ("poetry",), ("site-packages/poetry/",)),
-    Project("build-pipenv-flask", "web", "pipenv", ("pipenv",), ("site-packages/pipenv/",)),
+    Project("build-poetry-flask", "web", "poetry", ("poetry",), ("-packages/poetry/",)),
+    Project("build-pipenv-flask", "web", "pipenv", ("pipenv",), ("-packages/pipenv/",)),
     # python:3.12-slim: no compiler in the original either; uv comes from its own image
     Project("build-uv-flask", "web", "uv", ("uv", "uvx"), original_has_compiler=False),
     # no external modules: no Go module proxy is reachable from these machines
@@ -94,21 +94,16 @@ def _image_files(image: str) -> list[str]:
 
 
 def _forbidden(files: list[str], project: Project) -> list[str]:
-    """The compilers and build tools among the image's files."""
+    """The compilers and build tools among the image's files: every bin/<tool>, and the first
+    path under each tool folder (site-packages/poetry/, the Go root)."""
     names = set(COMPILERS) | set(project.tools)
-    found = []
-    for f in files:
-        parts = f.rsplit("/", 2)
-        if len(parts) >= 2 and parts[-2] == "bin" and parts[-1] in names:
-            found.append(f)
-        elif any(d in f for d in project.tool_dirs):
-            found.append(f)
-    # one line per tool folder is enough
-    out: list[str] = []
-    for f in sorted(found):
-        if not any(f.startswith(o.rstrip("/") + "/") for o in out):
-            out.append(f)
-    return out
+    bins = sorted(f for f in files if f.rsplit("/", 2)[-2:-1] == ["bin"] and f.rsplit("/", 1)[-1] in names)
+    folders: list[str] = []
+    for d in project.tool_dirs:
+        hits = sorted(f for f in files if d in f)
+        if hits:
+            folders.append(hits[0])
+    return bins + folders
 
 
 def _answer(stack: Stack) -> dict:

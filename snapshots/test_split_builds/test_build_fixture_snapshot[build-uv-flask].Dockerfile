@@ -1,0 +1,39 @@
+FROM python:3.12-slim AS builder
+
+# uv from its official image
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/
+
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy
+
+WORKDIR /app
+
+# the locked dependencies first, then the project
+COPY pyproject.toml uv.lock ./
+RUN python3 -m venv /app/.venv
+ENV VIRTUAL_ENV=/app/.venv \
+    PATH="/app/.venv/bin:$PATH" \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY . .
+RUN uv sync --frozen --no-dev
+
+FROM python:3.12-slim AS production
+
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy
+
+WORKDIR /app
+
+COPY --from=builder /app/.venv /app/.venv
+ENV VIRTUAL_ENV=/app/.venv \
+    PATH="/app/.venv/bin:$PATH"
+
+COPY . .
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app
+USER 10001:10001
+
+EXPOSE 8000
+CMD ["/app/.venv/bin/gunicorn", "--bind", "0.0.0.0:8000", "hello:app"]

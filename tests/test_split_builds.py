@@ -1,0 +1,142 @@
+"""The rewrites tests/e2e/test_split_builds.py builds and runs (tests/fixtures/build-*), pinned as
+snapshots, and the rules those builds taught split-stages (unit tests without an engine)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harden_testlib import changed_text, copy_fixture, harden_run
+
+BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http"]
+
+
+def _split(tmp_path, files: dict[str, str]):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return harden_run(tmp_path, select=["split-stages"])
+
+
+def _outcome(result):
+    found = [o for o in result.outcomes if o.transform == "split-stages" and o.file == "Dockerfile"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _notes(result):
+    return [n.message for n in result.notes if n.transform == "split-stages"]
+
+
+@pytest.mark.parametrize("name", BUILD)
+def test_build_fixture_snapshot(tmp_path, name, snap_dockerfile):
+    """split-stages + non-root-user as the e2e test builds them (read these as code)."""
+    proj = copy_fixture(name, tmp_path)
+    result = harden_run(proj, select=["split-stages", "non-root-user"])
+    assert not result.errors
+    after = changed_text(result, "Dockerfile")
+    assert after == snap_dockerfile
+    assert [a for a in re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)\s*$", after)] == ["builder", "production"]
+
+
+UV_PROJECT = {
+    "pyproject.toml": '[project]\nname = "x"\nversion = "0.1.0"\ndependencies = ["flask"]\n',
+    "uv.lock": "version = 1\n",
+    "app.py": "import flask\n",
+}
+
+
+def _uv_dockerfile(tail: str, head: str = "") -> str:
+    return (
+        "FROM python:3.12-slim\n"
+        "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/\n"
+        f"{head}"
+        "WORKDIR /app\n"
+        "COPY pyproject.toml uv.lock ./\n"
+        "RUN uv sync --frozen --no-dev --no-install-project\n"
+        "COPY . .\n"
+        f"{tail}"
+    )
+
+
+def test_uv_cmd_from_project_venv_keeps_that_path(tmp_path):
+    """CMD /app/.venv/bin/gunicorn: the venv lives at /app/.venv in both stages (was /opt/venv:
+    the container failed to start, `stat /app/.venv/bin/gunicorn: no such file`)."""
+    result = _split(tmp_path, {**UV_PROJECT, ".dockerignore": ".venv\n", "Dockerfile": _uv_dockerfile(
+        'CMD ["/app/.venv/bin/gunicorn", "app:app"]\n')})
+    after = changed_text(result, "Dockerfile")
+    builder, production = after.split("AS production", 1)
+    assert "RUN python3 -m venv /app/.venv\n" in builder
+    assert "UV_PROJECT_ENVIRONMENT=/app/.venv" in builder
+    assert "COPY --from=builder /app/.venv /app/.venv\n" in production
+    assert "/opt/venv" not in after
+    assert not _notes(result) or not any(".dockerignore" in n for n in _notes(result))
+
+
+def test_relative_venv_path_in_env_resolves_against_workdir(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, ".dockerignore": "**/.venv\n", "Dockerfile": _uv_dockerfile(
+        'ENV PATH=".venv/bin:$PATH"\nCMD ["gunicorn", "app:app"]\n')})
+    after = changed_text(result, "Dockerfile")
+    assert "COPY --from=builder /app/.venv /app/.venv\n" in after
+
+
+def test_project_venv_without_dockerignore_gets_a_note(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, "Dockerfile": _uv_dockerfile(
+        'ENV PATH="/app/.venv/bin:$PATH"\nCMD ["gunicorn", "app:app"]\n')})
+    assert _outcome(result).status == "changed"
+    assert any("add `.venv` to .dockerignore" in n for n in _notes(result)), _notes(result)
+
+
+def test_no_venv_named_keeps_the_default(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, "Dockerfile": _uv_dockerfile('CMD ["gunicorn", "app:app"]\n')})
+    after = changed_text(result, "Dockerfile")
+    assert "COPY --from=builder /opt/venv /opt/venv\n" in after
+    assert ".venv" not in after
+
+
+def test_explicit_uv_project_environment_wins(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, "Dockerfile": _uv_dockerfile(
+        'CMD ["/app/.venv/bin/gunicorn", "app:app"]\n', head="ENV UV_PROJECT_ENVIRONMENT=/srv/env\n")})
+    after = changed_text(result, "Dockerfile")
+    assert "COPY --from=builder /srv/env /srv/env\n" in after
+
+
+def test_two_project_venvs_named_is_refused(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, "Dockerfile": _uv_dockerfile(
+        'ENV PATH="/app/.venv/bin:$PATH"\nCMD ["/srv/.venv/bin/gunicorn", "app:app"]\n')})
+    out = _outcome(result)
+    assert out.status == "skipped"
+    assert "several virtualenvs (/app/.venv, /srv/.venv)" in out.reason
+    assert not result.files or all(f.after == f.before for f in result.files)
+
+
+def test_venvs_folder_or_variable_path_is_not_a_project_venv(tmp_path):
+    result = _split(tmp_path, {**UV_PROJECT, "Dockerfile": _uv_dockerfile(
+        'ENV PATH="$HOME/.venv/bin:/opt/.venvs/x/bin:$PATH"\nCMD ["gunicorn", "app:app"]\n')})
+    after = changed_text(result, "Dockerfile")
+    assert "COPY --from=builder /opt/venv /opt/venv\n" in after
+
+
+def test_poetry_in_project_venv_on_path(tmp_path):
+    """POETRY_VIRTUALENVS_IN_PROJECT + PATH=/app/.venv/bin: poetry installs into the active
+    VIRTUAL_ENV, which is now that path."""
+    result = _split(tmp_path, {
+        "pyproject.toml": '[tool.poetry]\nname = "x"\nversion = "0.1.0"\n',
+        "poetry.lock": "",
+        ".dockerignore": ".venv\n",
+        "Dockerfile": (
+            "FROM python:3.12\n"
+            "RUN pip install poetry==2.5.1\n"
+            "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+            "WORKDIR /app\n"
+            "COPY pyproject.toml poetry.lock ./\n"
+            "RUN poetry install --only main --no-root\n"
+            "COPY . .\n"
+            'ENV PATH="/app/.venv/bin:$PATH"\n'
+            'CMD ["gunicorn", "app:app"]\n'
+        ),
+    })
+    after = changed_text(result, "Dockerfile")
+    assert "RUN python3 -m venv /app/.venv\nENV VIRTUAL_ENV=/app/.venv" in after
+    assert "COPY --from=builder /app/.venv /app/.venv\n" in after
