@@ -57,6 +57,7 @@ def _notes(result) -> list[str]:
 
 @pytest.mark.parametrize("name", [n for n in USER_FIXTURES if n not in ("user-compose-user", "user-distroless-nonroot",
                                                                      "user-gosu-entrypoint",
+                                                                     "user-django-startup-collectstatic",
                                                                      "user-nonroot-already", "user-pragma", "user-servers")])
 def test_fixture_diff(name, tmp_path, snap_diff):
     result = _run(copy_fixture(name, tmp_path))
@@ -94,6 +95,7 @@ EXPECT = {
     "user-debian-python": ("changed", "USER 10001:10001", None),
     "user-distroless": ("changed", "USER 65532:65532", None),
     "user-distroless-nonroot": ("unchanged", None, None),
+    "user-django-startup-collectstatic": ("skipped", None, "runs `manage.py collectstatic` at start-up"),
     "user-gosu-entrypoint": ("skipped", None, "installs gosu (RUN at line 4) to switch to another user at start-up"),
     "user-go-scratch": ("changed", "USER 10001:10001", None),
     "user-node": ("changed", "USER 1000:1000", None),
@@ -563,3 +565,26 @@ def test_entrypoint_that_only_starts_the_app_gets_the_user(tmp_path):
     root = _project(tmp_path, {"Dockerfile": text, "docker/entrypoint.sh": script})
     result = _run(root)
     assert "USER 10001:10001" in _after(result)
+
+
+@pytest.mark.parametrize("where", ["cmd", "compose"])
+def test_collectstatic_at_startup_is_left(tmp_path, where):
+    cmd = 'sh -c "python manage.py collectstatic --noinput && gunicorn config.wsgi"'
+    files = {"Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n" + (f"CMD {cmd}\n" if where == "cmd" else "")}
+    if where == "compose":
+        files["compose.yaml"] = f"services:\n  web:\n    build: .\n    command: {cmd}\n"
+    result = _run(_project(tmp_path, files))
+    skipped = _mine(result, "skipped")
+    assert len(skipped) == 1 and "runs `manage.py collectstatic` at start-up" in skipped[0].reason
+    assert not result.changed_files
+
+
+def test_collectstatic_into_a_prepared_volume_gets_the_user(tmp_path):
+    """The control: STATIC_ROOT on a named volume harden makes writable."""
+    files = {"Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n",
+             "compose.yaml": "services:\n  web:\n    build: .\n    command: sh -c \"python manage.py collectstatic "
+                             "--noinput && gunicorn config.wsgi\"\n    volumes:\n      - static:/app/staticfiles\n"
+                             "volumes:\n  static:\n"}
+    result = _run(_project(tmp_path, files))
+    after = _after(result)
+    assert "USER 10001:10001" in after and "chown 10001:10001 /app/staticfiles" in after

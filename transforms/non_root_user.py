@@ -79,7 +79,9 @@ class NonRootUser(Transform):
     php-apache, postgres, mysql, mariadb, redis, rabbitmq and the other servers in catalog.py);
     the image installs ``gosu``/``su-exec``, or its entrypoint script switches user (``gosu``,
     ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
-    image must start as root;
+    image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
+    collectstatic`` at start-up and no static directory is made writable (it would fail with
+    Permission denied);
     the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
     Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; another
@@ -563,6 +565,7 @@ class _Planner:
             self.check_conflicts(chain, uid, gid, uname, group)
 
         dirs = self.writable_dirs(chain, uses, uid, gid)
+        self.check_startup_writes(chain, uses, dirs)
         copy_edits = self.copy_chowns(chain, [d.path for d in dirs], uid, gid)
         run_dirs = [d for d in dirs]
         if run_dirs and not base.shell:
@@ -667,6 +670,36 @@ class _Planner:
             if m:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
+
+    def check_startup_writes(self, chain: list, uses: list, dirs: list) -> None:
+        """``manage.py collectstatic`` at start-up writes STATIC_ROOT, usually inside the root-owned
+        app folder: as the new user it fails with Permission denied and the container exits. Left
+        unless a static directory is one harden makes writable (a volume, a data folder)."""
+        if any("static" in d.path.lower() for d in dirs):
+            return
+        texts: list[tuple[str, str, int | None]] = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is not None:
+                    texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+                    break
+        for script, line in self.entry_scripts(chain):
+            texts.append((f"the entrypoint {script}", _read_script(Path(self.unit.context), script), line))
+        for u in uses:
+            svc = u.project.service(u.service)
+            for key in ("command", "entrypoint"):
+                val = svc.merged.get(key) if svc is not None else None
+                if val:
+                    texts.append((f"the `{key}:` of compose service {u.service}",
+                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        for label, text, line in texts:
+            m = _STARTUP_WRITE.search(text or "")
+            if m:
+                raise _Leave(f"{label} runs `{m.group(1)}` at start-up: it writes STATIC_ROOT, which as a "
+                             "non-root user fails with Permission denied in the root-owned app folder; run it at "
+                             "build time (RUN python manage.py collectstatic --noinput) or give STATIC_ROOT a "
+                             "volume, then run harden again", line)
 
     def entry_scripts(self, chain: list) -> list[tuple[str, int]]:
         """Scripts the container starts with: the first word of ENTRYPOINT (or of CMD when there is
@@ -882,6 +915,10 @@ _PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
 # what an entrypoint script does when it switches user or creates one at start-up
 _PRIV_SWITCH = re.compile(r"(?m)^[^#\n]*?(?<![\w/.-])((?:\S*/)?(?:gosu|su-exec|setpriv|runuser|s6-setuidgid|chpst\s+-u|"
                           r"useradd|adduser|usermod|groupadd|addgroup)(?![\w.-])|(?<![\w/.-])su\s[^\n]*?\s(?:-c|--command)(?![\w-]))")
+
+
+# start-up commands that write into the app folder
+_STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
 
 
 def _read_script(context: Path, script: str) -> str:
