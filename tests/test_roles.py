@@ -140,3 +140,25 @@ def test_a_store_built_from_its_official_image_is_a_store(tmp_path):
     assert roles["rabbitmq"].role == "queue" and roles["rabbitmq"].store
     assert roles["app"].role == "web"
     assert roles["user-worker"].role == "worker"
+
+
+def test_a_service_that_reaches_the_docker_host_or_a_lan_address_calls_out(tmp_path):
+    """host.docker.internal (extra_hosts: host-gateway) and a literal LAN address are outside
+    the compose networks: on an internal network only, they are unreachable, so they count
+    as egress even when the source shows no internet client."""
+    path = copy_fixture("net-host-gateway", tmp_path)
+    run = Run(path)
+    run.load()
+    roles = classify_all(run.projects[0])
+    assert roles["syncer"].egress is True
+    assert any("host.docker.internal" in e and "extra_hosts" in e for e in roles["syncer"].evidence)
+    assert roles["reporter"].egress is True
+    assert any("192.168.10.20" in e for e in roles["reporter"].evidence)
+    # control: the same services naming only the stack's own database do not call out
+    compose = path / "docker-compose.yml"
+    text = compose.read_text().replace("host.docker.internal", "db").replace("192.168.10.20", "db")
+    compose.write_text(text.replace('    extra_hosts:\n      - "db:host-gateway"\n', ""))
+    run = Run(path)
+    run.load()
+    roles = classify_all(run.projects[0])
+    assert roles["syncer"].egress is not True and roles["reporter"].egress is not True

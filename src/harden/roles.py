@@ -95,6 +95,9 @@ class Role:
 # ----------------------------------------------------------------------------- helpers
 
 
+_DOCKER_HOST_NAMES = {"host.docker.internal", "gateway.docker.internal", "host.containers.internal"}
+
+
 def _strings(value: Any) -> list[str]:
     out: list[str] = []
     if isinstance(value, dict):
@@ -369,9 +372,21 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         for host in hosts_in(str(value), bare=hostish_key(key)) if value is not None else ():
             if host in others:
                 add(others[host], f"environment {key}")
-            elif "." in host and not re.fullmatch(r"[\d.]+", host) and host not in ("localhost",):
+            elif host in _DOCKER_HOST_NAMES:
+                # the Docker host itself: routed through the network's gateway, which an
+                # internal network does not have
+                external_hosts.append(f"{key} names the Docker host ({host})")
+            elif re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host):
+                if not host.startswith(("127.", "0.")):
+                    external_hosts.append(f"{key} names the address {host}, outside the compose networks")
+            elif "." in host and host not in ("localhost",):
                 if not host.endswith((".local", ".internal", ".svc", ".lan")) and re.search(r"\.[a-z]{2,}$", host):
                     external_hosts.append(f"{key} names {host}")
+    for entry in _strings(m.get("extra_hosts")) if not isinstance(m.get("extra_hosts"), dict) else \
+            [f"{k}:{v}" for k, v in m.get("extra_hosts").items()]:
+        hname, _, addr = entry.replace("=", ":", 1).partition(":")
+        if hname and addr:
+            external_hosts.append(f"extra_hosts maps {hname.strip()} to {addr.strip()}, outside the compose networks")
     for key in ("command", "entrypoint", "healthcheck"):
         for s in _strings(m.get(key)):
             for host in hosts_in(s):
