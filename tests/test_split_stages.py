@@ -413,6 +413,23 @@ def test_alpine_release_guess_is_said(tmp_path):
     assert any("the release is a guess" in n for n in _notes(result))
 
 
+@pytest.mark.parametrize("prefix, prod_base", [
+    ("CGO_ENABLED=1", "debian:bookworm-slim"),  # a cgo binary needs the C library
+    ("CGO_ENABLED=0 GOOS=linux", "gcr.io/distroless/static-debian12:nonroot"),
+])
+def test_cgo_set_in_the_run_prefix_is_read(tmp_path, prefix, prod_base):
+    """`CGO_ENABLED=1 go build` in the RUN itself: production needs the C library, and no
+    `ENV CGO_ENABLED=0` goes in front of a build that sets it anyway."""
+    text = f"FROM golang:1.22-bookworm\nWORKDIR /src\nCOPY . .\nRUN {prefix} go build -o /bin/app .\nCMD [\"/bin/app\"]\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert f"FROM {prod_base} AS production" in after
+    assert "ENV CGO_ENABLED" not in after
+
+
 def test_runtime_libs_table():
     from harden import runtime_libs as rl
 

@@ -1111,7 +1111,8 @@ class _Planner:
     def _plan_go(self):
         items, cut = self.items, self.cut
         env_text = " ".join(i.inst.value for i in items if i.inst.instruction in ("ENV", "ARG"))
-        run_text = " ".join(" ".join(c.words) for i in items if i.cls == "build" for c in i.cmds)
+        # the RUN text as written: `CGO_ENABLED=1 go build` sets it in a prefix the commands drop
+        run_text = " ".join(i.inst.value for i in items if i.cls == "build")
         sources = self._go_sources()
         gomod = self._read("go.mod")
         cgo_set = re.search(r"\bCGO_ENABLED=(\d)", env_text + " " + run_text)
