@@ -17,7 +17,7 @@ SPLIT = [
     "split-python-mysql", "split-python-req-chain", "split-python-pip-dot", "split-python-poetry",
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
-    "split-python-pip-global-opts", "split-node-global-cli",
+    "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -428,6 +428,15 @@ def test_cgo_set_in_the_run_prefix_is_read(tmp_path, prefix, prod_base):
     after = changed_text(result, "Dockerfile")
     assert f"FROM {prod_base} AS production" in after
     assert "ENV CGO_ENABLED" not in after
+
+
+def test_tools_the_entrypoint_script_runs_stay_available(tmp_path):
+    """python:X -> python:X-slim drops curl; the entrypoint script (not the Dockerfile) calls it."""
+    _proj, result = _run(tmp_path, "split-python-entrypoint-tools")
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "apt-get install -y --no-install-recommends curl \\" in prod
+    assert "wget" not in prod and "git" not in prod  # only named in a comment
+    assert any("production installs curl" in n for n in _notes(result))
 
 
 def test_runtime_libs_table():

@@ -815,12 +815,38 @@ class _Planner:
         return bool(names & used_b) and not (names & self._tools_in_prod(after))
 
     def _tools_in_prod(self, production_items: list[Item]) -> set[str]:
+        """Command words production runs: in its RUN/CMD/ENTRYPOINT/HEALTHCHECK and in the
+        entrypoint scripts CMD/ENTRYPOINT start (read from the build context)."""
         words = set()
         for i in production_items:
             if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN"):
-                for w in re.findall(r"[A-Za-z0-9_./-]+", i.inst.value):
-                    words.add(_base(w))
+                found = re.findall(r"[A-Za-z0-9_./-]+", i.inst.value)
+                words.update(_base(w) for w in found)
+                if i.inst.instruction in ("CMD", "ENTRYPOINT"):
+                    for w in found:
+                        if re.search(r"\.(sh|bash)$|entrypoint|docker-entry|^start", _base(w)):
+                            text = self._script_text(w)
+                            words.update(_base(x) for x in re.findall(r"[A-Za-z0-9_./-]+", re.sub(r"(?m)#.*$", "", text)))
         return words
+
+    def _script_text(self, path: str) -> str:
+        """The build-context file an image path most likely came from (same relative path, or that
+        name at the top of the context or one or two folders down)."""
+        if "$" in path:
+            return ""
+        name = PurePosixPath(path).name
+        cands = [self.context / path.lstrip("/"), self.context / name]
+        try:
+            cands += sorted(self.context.glob(f"*/{name}")) + sorted(self.context.glob(f"*/*/{name}"))
+        except (OSError, ValueError):
+            pass
+        for c in cands:
+            try:
+                if c.is_file():
+                    return c.read_text(errors="replace")[:200000]
+            except OSError:
+                continue
+        return ""
 
     # ------------------------------------------------------------- python
     def _plan_python(self):
