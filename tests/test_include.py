@@ -231,3 +231,33 @@ def test_apply_twice_changes_nothing(tmp_path):
         assert run_harden("apply", str(folder)).returncode in (0, 1)
         again = run_harden("diff", str(folder))
         assert again.returncode == 0, (fx, again.stdout, again.stderr)
+
+
+def test_override_file_may_change_an_included_service(tmp_path):
+    """Compose rejects a service both the including file and the included file define, but a
+    global override file (compose.override.yaml) may change the merged model: the included
+    service keeps its definition in the included file, the override applies on top."""
+    _write(tmp_path, {
+        "compose.yaml": "include:\n  - db.yaml\nservices:\n  app:\n    image: x/app\n    depends_on: [db]\n",
+        "compose.override.yaml": "services:\n  db:\n    ports:\n      - \"5432:5432\"\n",
+        "db.yaml": "services:\n  db:\n    image: postgres:16\n",
+    })
+    res = harden_run(tmp_path)
+    assert not res.errors
+    assert not any("defined both" in (o.reason or "") for o in res.outcomes)
+    db = _after(res, "db.yaml")
+    assert "healthcheck:" in db and "pg_isready" in db  # where the service is defined
+    assert "healthcheck" not in _after(res, "compose.override.yaml")
+    assert '"127.0.0.1:5432:5432"' in _after(res, "compose.override.yaml")
+    assert "service_healthy" in _after(res, "compose.yaml")
+
+
+def test_same_service_in_two_includes_is_a_conflict(tmp_path):
+    _write(tmp_path, {
+        "compose.yaml": "include:\n  - a.yaml\n  - b.yaml\nservices:\n  app:\n    image: x/app\n",
+        "a.yaml": "services:\n  db:\n    image: postgres:16\n",
+        "b.yaml": "services:\n  db:\n    image: postgres:15\n",
+    })
+    res = harden_run(tmp_path)
+    assert any("b.yaml" in (o.reason or "") and "defined both" in (o.reason or "") for o in res.outcomes)
+    assert "b.yaml" not in _changed(res)

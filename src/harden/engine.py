@@ -387,7 +387,7 @@ class Run:
         entries: list = []
         included: list = []
         scopes: dict[int, set[int]] = {}
-        own_names = {n for doc in start for n in own_keys_of(doc.services())}
+        imported: set[str] = set()  # services already brought in by an include (updated in place)
         seen = {id(x) for x in start}
         own_ids = set(seen)
 
@@ -418,11 +418,15 @@ class Run:
                 if report and any(id(x) in own_ids for x in loaded):
                     e.problem = "a file that is also one of the project's own files"
                     continue
-                clash = sorted({n for x in loaded for n in own_keys_of(x.services())} & own_names)
+                # compose rejects a service the including file (or an earlier include) defines
+                # too; an override file (compose.override.yaml, -f) may still change it
+                names = {n for x in loaded for n in own_keys_of(x.services())}
+                clash = sorted(names & (set(own_keys_of(doc.services())) | imported))
                 if clash and report:
                     e.problem = (f"service {', '.join(clash)} is defined both here and in the included file "
                                  "(compose rejects such a conflict)")
                     continue
+                imported.update(names)
                 e.docs = loaded
                 pdir = e.project_dir if e.project_dir is not None else e.paths[0].parent
                 ids = {id(x) for x in loaded}
@@ -440,8 +444,11 @@ class Run:
                 reached |= ids
             return reached
 
+        self._included_under = {}
         for doc in start:
+            n = len(included)
             visit(doc, doc_dir(doc), (id(doc),))
+            self._included_under[id(doc)] = included[n:]
         return entries, included, scopes
 
     def _with_includes(self, groups: list) -> list:
@@ -479,7 +486,13 @@ class Run:
                         f"`include:` {e.raw} not followed: {e.problem}", line=e.line))
             for x in inc:
                 users.setdefault(id(x), []).append(self.rel_of(own[0]))
-            out.append((group, own + [x for x in inc if x not in own], entries, scopes))
+            # compose reads each file with what it includes, then merges the next file on top:
+            # an override file's services override the included ones
+            ordered = []
+            for x in own:
+                ordered.append(x)
+                ordered += [y for y in self._included_under.get(id(x), []) if y not in own and y not in ordered]
+            out.append((group, ordered, entries, scopes))
         self._shared = {k: v for k, v in users.items() if len(v) > 1}
         return out
 
