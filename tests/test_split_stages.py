@@ -18,6 +18,7 @@ SPLIT = [
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
     "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
+    "split-python-poetry-installer",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -437,6 +438,23 @@ def test_tools_the_entrypoint_script_runs_stay_available(tmp_path):
     assert "apt-get install -y --no-install-recommends curl \\" in prod
     assert "wget" not in prod and "git" not in prod  # only named in a comment
     assert any("production installs curl" in n for n in _notes(result))
+
+
+def test_official_installers_piped_to_python_or_sh_are_tools(tmp_path):
+    """`curl install.python-poetry.org | python3 -` and the uv installer: tools of the builder,
+    with the `ln -s` that links them; production gets neither, nor the manifests (poetry.lock*)."""
+    _proj, result = _run(tmp_path, "split-python-poetry-installer")
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "install.python-poetry.org" in builder and builder.index("ln -s") < builder.index("RUN python3 -m venv")
+    assert "poetry" not in prod and "pyproject.toml" not in prod
+    assert "FROM python:3.11-slim AS production" in changed_text(result, "Dockerfile")
+    text = ("FROM python:3.12-slim\nRUN curl -LsSf https://astral.sh/uv/install.sh | sh\nENV PATH=/root/.local/bin:$PATH\n"
+            "WORKDIR /app\nCOPY requirements.txt .\nRUN uv pip install -r requirements.txt\nCOPY . .\n"
+            "CMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "uv").mkdir()
+    (tmp_path / "uv" / "Dockerfile").write_text(text)
+    after = changed_text(harden_run(tmp_path / "uv", select=[NAME]), "Dockerfile")
+    assert "astral.sh" not in after.split("AS production", 1)[1]
 
 
 def test_runtime_libs_table():

@@ -584,6 +584,7 @@ class _Planner:
                         srcs, dest = words[:-1], words[-1]
                         item.dest = dest
                         names = [PurePosixPath(s.rstrip("/")).name or "" for s in srcs]
+                        names = [n.replace("*", "") for n in names]  # poetry.lock*, requirements*.txt
                         item.manifest = any(MANIFEST_RE.match(n) for n in names) and all(
                             MANIFEST_RE.match(n) or DOC_RE.match(n) for n in names)
                         absdest = dest if dest.startswith("/") else str(PurePosixPath(workdir) / dest)
@@ -597,6 +598,17 @@ class _Planner:
                 except ValueError as e:
                     raise Skip(f"cannot read the RUN at line {item.line}: {e}") from None
                 item.cmds = cmds
+                fetched = False  # `curl <known installer> | python3 -` (poetry, uv): a tool install
+                for c in cmds:
+                    if c.kind == "tool" and c.eco == "python" and c.words and _base(c.words[0]) in ("curl", "wget"):
+                        fetched = True
+                    elif fetched and c.words and (c.detail == "a script piped into python" or (
+                            c.kind == "other" and _base(c.words[0]) in ("sh", "bash") and len(c.words) <= 2)):
+                        c.kind, c.eco, c.detail = "tool", "python", ""
+                if any(c.kind == "tool" for c in cmds) and not any(c.kind in ("install", "build", "venv") for c in cmds):
+                    for c in cmds:  # linking or marking the tool just installed
+                        if c.kind == "other" and c.words and _base(c.words[0]) in ("ln", "chmod"):
+                            c.kind = "helper"
                 for c in cmds:
                     if c.kind == "other" and c.words and _base(c.words[0]) in self.global_bins:
                         c.kind, c.eco = "build", "node"
