@@ -208,3 +208,25 @@ def test_add_key_twice_to_the_same_mapping():
         "services:\n  db:\n    image: redis  # x\n    environment:\n      A: \"1\"\n"
         "    healthcheck:\n      test:\n        - CMD\n        - \"true\"\n  # next\n  web:\n    image: w\n")
     assert list(node.keys()) == ["image", "environment", "healthcheck"]
+
+
+@pytest.mark.parametrize("command, port", [
+    (["postgres", "-p", "5433"], "5433"),
+    ("postgres -c port=5434 -c max_connections=200", "5434"),
+    (["postgres", "-c", "max_connections=200", "-c", "port=5436"], "5436"),
+    (["postgres", "-cport=5437"], "5437"),
+    ("postgres --port=5438", "5438"),
+    ("postgres -c max_connections=200", None),  # control: default port, no -p
+])
+def test_postgres_check_follows_the_server_port(command, port):
+    """A server moved to another port with `-c port=N` (the form the postgres docs and many
+    compose files use) must be probed there: pg_isready on 5432 would never turn healthy."""
+    from harden.catalog import parse_image
+    from harden.healthchecks import plan_for
+
+    plan = plan_for("postgres", parse_image("postgres:16"), {"image": "postgres:16", "command": command})
+    text = str(plan.test)
+    if port is None:
+        assert " -p " not in text
+    else:
+        assert f"-p {port} " in text

@@ -211,6 +211,25 @@ def _flag_value(words: list[str], *names: str) -> str | None:
     return None
 
 
+def _pg_setting(words: list[str], name: str) -> str | None:
+    """A server setting given as `-c name=value` / `-cname=value` / `--name=value` (last wins,
+    as postgres reads them)."""
+    found = None
+    for i, w in enumerate(words):
+        item = None
+        if w == "-c" and i + 1 < len(words):
+            item = words[i + 1]
+        elif w.startswith("-c") and len(w) > 2 and not w.startswith("--"):
+            item = w[2:]
+        elif w.startswith(f"--{name}="):
+            item = w[2:]
+        if item is not None:
+            key, sep, value = item.partition("=")
+            if sep and key.strip().replace("-", "_") == name:
+                found = value.strip()
+    return found
+
+
 def environment(merged: dict) -> dict[str, Any]:
     env = merged.get("environment")
     out: dict[str, Any] = {}
@@ -284,7 +303,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         else:
             user = "$${POSTGRES_USER:-postgres}"
             db = "$${POSTGRES_DB:-$${POSTGRES_USER:-postgres}}"
-        port = _flag_value(words, "-p", "--port")
+        port = _flag_value(words, "-p", "--port") or _pg_setting(words, "port")
         extra = f" -p {port}" if port and port.isdigit() and port != "5432" else ""
         # over TCP: the image's first-run temporary server listens on the socket only
         return Plan(shell(f'pg_isready -h 127.0.0.1{extra} -U "{user}" -d "{db}"'))
