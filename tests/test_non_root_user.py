@@ -588,3 +588,21 @@ def test_collectstatic_into_a_prepared_volume_gets_the_user(tmp_path):
     result = _run(_project(tmp_path, files))
     after = _after(result)
     assert "USER 10001:10001" in after and "chown 10001:10001 /app/staticfiles" in after
+
+
+@pytest.mark.parametrize("tail, port", [
+    ('CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "80"]\n', "80"),
+    ("ENV PORT=80\nCMD gunicorn -b 0.0.0.0:${PORT} app:app\n", "80"),
+    ('CMD ["gunicorn", "--bind=:443", "app:app"]\n', "443"),
+    ('CMD ["uvicorn", "app.main:app", "--port", "8000"]\n', None),
+    ("ENV PORT=8080\nCMD gunicorn -b 0.0.0.0:$PORT app:app\n", None),
+])
+def test_low_port_bound_by_the_command_is_noted(tmp_path, tail, port):
+    """No EXPOSE: the server's own port option says it binds a privileged port."""
+    text = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n" + tail
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    low = [n for n in _notes(result) if "below 1024" in n]
+    if port is None:
+        assert low == []
+    else:
+        assert len(low) == 1 and f"binds port {port}" in low[0]

@@ -70,7 +70,8 @@ class NonRootUser(Transform):
     directory must be writable by the UID (noted). A named volume created before this change
     keeps its root-owned contents: chown it once or recreate it (noted). Binding a port below
     1024 as non-root works on Docker 20.10+ (it sets ``ip_unprivileged_port_start=0``) but not
-    on Kubernetes or with host networking: an EXPOSE below 1024 is noted. Entrypoint scripts
+    on Kubernetes or with host networking: an EXPOSE below 1024, or a
+    CMD that binds one (``--port 80``, ``-b 0.0.0.0:$PORT`` with ``ENV PORT=80``), is noted. Entrypoint scripts
     that call ``apt-get``, ``chown`` or ``su`` at start-up break.
 
     When it refuses: the stage already runs as a non-root user (unchanged); every compose
@@ -627,7 +628,7 @@ class _Planner:
         self.changed = True
 
         for p in self.low_ports(chain):
-            self.notes.append((f"EXPOSE {p}: a non-root process cannot bind ports below 1024 on Kubernetes or "
+            self.notes.append((f"{p if ' ' in p else 'EXPOSE ' + p}: a non-root process cannot bind ports below 1024 on Kubernetes or "
                                "with host networking (Docker 20.10+ allows it on its own networks); move the app "
                                "to a port >= 1024 and map it", stage.startline + 1))
 
@@ -774,6 +775,22 @@ class _Planner:
                     m = re.match(r"^(\d+)(?:-\d+)?(?:/\w+)?$", tok)
                     if m and 0 < int(m.group(1)) < 1024:
                         out.append(tok)
+        # the port the server command itself binds (`uvicorn --port 80`, `gunicorn -b 0.0.0.0:$PORT`)
+        env: dict[str, str] = {}
+        for st in chain:
+            for inst in st.find("ENV"):
+                env.update(dict(env_pairs(inst)))
+        for kind in ("CMD", "ENTRYPOINT"):
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is None:
+                    continue
+                text = _VAR.sub(lambda v: env.get(v.group(1) or v.group(4) or "", v.group(0)), inst.value)
+                for m in _BIND_PORT.finditer(text):
+                    port = m.group(1) or m.group(2)
+                    if 0 < int(port) < 1024 and port not in [o.split("/")[0] for o in out]:
+                        out.append(f"{kind} at line {inst.startline + 1} binds port {port}")
+                break
         return out
 
     # ---------------------------------------------------------------- directories
@@ -916,6 +933,9 @@ _PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
 _PRIV_SWITCH = re.compile(r"(?m)^[^#\n]*?(?<![\w/.-])((?:\S*/)?(?:gosu|su-exec|setpriv|runuser|s6-setuidgid|chpst\s+-u|"
                           r"useradd|adduser|usermod|groupadd|addgroup)(?![\w.-])|(?<![\w/.-])su\s[^\n]*?\s(?:-c|--command)(?![\w-]))")
 
+
+# a server's own port option: --port 80, -p 80, --bind 0.0.0.0:80, -b :80, --listen=:443
+_BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-])(?:--bind|-b|--listen|--addr)[=\s\"',]+[\w.\[\]:${}-]*?:(\d{1,5})\b")
 
 # start-up commands that write into the app folder
 _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
