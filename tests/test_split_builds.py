@@ -9,7 +9,7 @@ import pytest
 
 from harden_testlib import changed_text, copy_fixture, harden_run
 
-BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http"]
+BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http", "build-go-install"]
 
 
 def _split(tmp_path, files: dict[str, str]):
@@ -140,3 +140,45 @@ def test_poetry_in_project_venv_on_path(tmp_path):
     after = changed_text(result, "Dockerfile")
     assert "RUN python3 -m venv /app/.venv\nENV VIRTUAL_ENV=/app/.venv" in after
     assert "COPY --from=builder /app/.venv /app/.venv\n" in after
+
+
+GO_PROJECT = {
+    "go.mod": "module example.com/hello\n\ngo 1.22\n",
+    "cmd/hello/main.go": 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hi") }\n',
+}
+
+
+def _go(tmp_path, build: str, cmd: str, env: str = ""):
+    result = _split(tmp_path, {**GO_PROJECT, "Dockerfile": (
+        f"FROM golang:1.22\nWORKDIR /go/src/app\n{env}COPY . .\n{build}\n{cmd}\n")})
+    return changed_text(result, "Dockerfile").split("AS production", 1)[1]
+
+
+def test_go_install_called_by_name_gets_its_folder_on_path(tmp_path):
+    """`go install` + CMD ["hello"]: /go/bin is on PATH only in the golang image (was: the
+    distroless container failed, `exec: "hello": executable file not found in $PATH`)."""
+    prod = _go(tmp_path, "RUN go install ./cmd/hello", 'CMD ["hello"]')
+    assert 'COPY --from=builder /go/bin/hello /go/bin/hello\nENV PATH="/go/bin:$PATH"\n' in prod
+
+
+def test_go_binary_on_the_default_path_needs_no_path(tmp_path):
+    prod = _go(tmp_path, "RUN go build -o /usr/local/bin/hello ./cmd/hello", 'CMD ["hello"]')
+    assert "COPY --from=builder /usr/local/bin/hello /usr/local/bin/hello\n" in prod
+    assert "PATH" not in prod
+
+
+@pytest.mark.parametrize("cmd", ['CMD ["/go/bin/hello"]', 'ENTRYPOINT ["/go/bin/hello", "serve"]'])
+def test_go_binary_called_by_its_path_needs_no_path(tmp_path, cmd):
+    prod = _go(tmp_path, "RUN go install ./cmd/hello", cmd)
+    assert "PATH" not in prod
+
+
+def test_go_relative_binary_needs_no_path(tmp_path):
+    prod = _go(tmp_path, "RUN go build -o server ./cmd/hello", 'CMD ["./server"]')
+    assert "COPY --from=builder /go/src/app/server /go/src/app/server\n" in prod
+    assert "PATH" not in prod
+
+
+def test_go_folder_the_dockerfile_already_puts_on_path(tmp_path):
+    prod = _go(tmp_path, "RUN go install ./cmd/hello", 'CMD ["hello"]', env='ENV PATH="$PATH:/go/bin"\n')
+    assert prod.count("ENV PATH") == 1  # the author's ENV, kept in both stages; nothing added

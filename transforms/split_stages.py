@@ -1228,6 +1228,7 @@ class _Planner:
             if k == cut:
                 block = self._pkg_run(runtime, fam) if runtime and not rt_done else []
                 block += [f"COPY --from={self.builder_alias} {b} {b}" for b in binaries]
+                block += self._go_path_env(binaries, prod_items)
                 self._gen(production, block)
         names = ", ".join(binaries)
         msg = f"production runs {names} on {prod_image} ({why})"
@@ -1236,6 +1237,28 @@ class _Planner:
                    "migrations, config), COPY them into the production stage"
         self.notes.append((self.stage.startline + 1, msg))
         return builder, production, prod_image
+
+    def _go_path_env(self, binaries: list[str], prod_items: list[Item]) -> list[str]:
+        """``go install`` puts the binary in /go/bin, which only the golang image has on PATH: a
+        CMD that calls it by name (``CMD ["app"]``) would find nothing in the production image.
+        Put the binary's folder on PATH there, as the builder had it."""
+        default = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+        on_path: set[str] = set()
+        for i in self.items:
+            if i.inst.instruction == "ENV":
+                for m in re.finditer(r"(?:^|\s)PATH[= ]\"?([^\s\"]+)", i.inst.value):
+                    on_path.update(m.group(1).split(":"))
+        called: set[str] = set()
+        for i in prod_items:
+            if i.inst.instruction in ("CMD", "ENTRYPOINT", "HEALTHCHECK", "RUN"):
+                # names without a folder: a PATH lookup (``./app`` or ``/go/bin/app`` are not)
+                called.update(w for w in re.findall(r"[^\s\"',;&|\[\]()]+", i.inst.value) if "/" not in w)
+        dirs: list[str] = []
+        for b in binaries:
+            d = str(PurePosixPath(b).parent)
+            if PurePosixPath(b).name in called and d not in default | on_path and d not in dirs:
+                dirs.append(d)
+        return [f'ENV PATH="{":".join(dirs)}:$PATH"'] if dirs else []
 
     def _go_sources(self) -> str:
         out = []
