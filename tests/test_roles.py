@@ -154,11 +154,18 @@ def test_a_service_that_reaches_the_docker_host_or_a_lan_address_calls_out(tmp_p
     assert any("host.docker.internal" in e and "extra_hosts" in e for e in roles["syncer"].evidence)
     assert roles["reporter"].egress is True
     assert any("192.168.10.20" in e for e in roles["reporter"].evidence)
+    # the same read from an env file: the host it names counts, and so does the database
+    assert roles["archiver"].egress is True
+    assert any("archive-db.example.com" in e and "archiver.env" in e for e in roles["archiver"].evidence)
+    assert "db" in roles["archiver"].talks_to
     # control: the same services naming only the stack's own database do not call out
     compose = path / "docker-compose.yml"
     text = compose.read_text().replace("host.docker.internal", "db").replace("192.168.10.20", "db")
+    env = path / "archiver.env"
+    env.write_text(env.read_text().replace("archive-db.example.com", "db"))
     compose.write_text(text.replace('    extra_hosts:\n      - "db:host-gateway"\n', ""))
     run = Run(path)
     run.load()
     roles = classify_all(run.projects[0])
     assert roles["syncer"].egress is not True and roles["reporter"].egress is not True
+    assert roles["archiver"].egress is not True

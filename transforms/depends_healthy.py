@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from harden.catalog import role_of_kind
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError
-from harden.model import doc_dir
+from harden.model import env_files  # noqa: F401  (re-exported: tests and other modules use it here)
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
 from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
@@ -61,47 +60,6 @@ def hosts_in_value(value: Any) -> set[str]:
                 h = h.rsplit("@", 1)[-1].split("/", 1)[0].split(":", 1)[0]
                 if h:
                     out.add(h.lower())
-    return out
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    try:
-        if not path.is_file() or path.stat().st_size > 1_000_000:
-            return out
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        k, _, v = line.partition("=")
-        k = k.strip()
-        if k.startswith("export "):
-            k = k[7:].strip()
-        v = v.strip()
-        if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
-            v = v[1:-1]
-        out[k] = v
-    return out
-
-
-def env_files(svc: Any) -> list[tuple[str, dict[str, str]]]:
-    """(display name, variables) of the service's env_file entries, read relative to the file
-    that sets them."""
-    ef = svc.merged.get("env_file")
-    if ef is None:
-        return []
-    doc, _node = svc.owner("env_file")
-    base = doc_dir(doc)
-    items = ef if isinstance(ef, list) else [ef]
-    out = []
-    for it in items:
-        p = it.get("path") if isinstance(it, dict) else it
-        if not isinstance(p, str) or "$" in p:
-            continue
-        out.append((p, _read_env_file(base / p)))
     return out
 
 

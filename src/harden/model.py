@@ -49,6 +49,47 @@ def doc_dir(doc: Any) -> Path:
     return Path(getattr(doc, "abspath", doc.path)).parent
 
 
+def _read_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        if not path.is_file() or path.stat().st_size > 1_000_000:
+            return out
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, _, v = line.partition("=")
+        k = k.strip()
+        if k.startswith("export "):
+            k = k[7:].strip()
+        v = v.strip()
+        if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+            v = v[1:-1]
+        out[k] = v
+    return out
+
+
+def env_files(svc: Any) -> list[tuple[str, dict[str, str]]]:
+    """(display name, variables) of the service's env_file entries, read relative to the file
+    that sets them."""
+    ef = svc.merged.get("env_file")
+    if ef is None:
+        return []
+    doc, _node = svc.owner("env_file")
+    base = doc_dir(doc)
+    items = ef if isinstance(ef, list) else [ef]
+    out = []
+    for it in items:
+        p = it.get("path") if isinstance(it, dict) else it
+        if not isinstance(p, str) or "$" in p:
+            continue
+        out.append((p, _read_env_file(base / p)))
+    return out
+
+
 def merge_service(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import image_kind, role_of_kind
-from .model import as_map, doc_dir
+from .model import as_map, doc_dir, env_files
 
 ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")
 STORE_ROLES = {"database", "cache", "queue"}
@@ -367,21 +367,34 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     if r.network_mode and r.network_mode.startswith("service:"):
         add(r.network_mode.split(":", 1)[1], "network_mode")
     env = as_map(m.get("environment")) if not isinstance(m.get("environment"), str) else {}
+    # env files the service reads: compose's `environment` wins over them for the same key
+    sources: list[tuple[str, dict]] = []
+    try:
+        sources = [(f"env file {p}", vals) for p, vals in env_files(svc)]
+    except Exception:
+        sources = []
+    sources.append(("environment", env))
+    seen_keys: dict[str, tuple[str, Any]] = {}
+    for where, vals in sources:
+        for key, value in vals.items():
+            seen_keys[str(key)] = (where, value)
     external_hosts: list[str] = []
-    for key, value in env.items():
+    for key, (where, value) in seen_keys.items():
+        from_file = where != "environment"
+        label = f"{key} in {where[len('env file '):]}" if from_file else key
         for host in hosts_in(str(value), bare=hostish_key(key)) if value is not None else ():
             if host in others:
-                add(others[host], f"environment {key}")
+                add(others[host], f"{where} {key}" if from_file else f"environment {key}")
             elif host in _DOCKER_HOST_NAMES:
                 # the Docker host itself: routed through the network's gateway, which an
                 # internal network does not have
-                external_hosts.append(f"{key} names the Docker host ({host})")
+                external_hosts.append(f"{label} names the Docker host ({host})")
             elif re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host):
                 if not host.startswith(("127.", "0.")):
-                    external_hosts.append(f"{key} names the address {host}, outside the compose networks")
+                    external_hosts.append(f"{label} names the address {host}, outside the compose networks")
             elif "." in host and host not in ("localhost",):
                 if not host.endswith((".local", ".internal", ".svc", ".lan")) and re.search(r"\.[a-z]{2,}$", host):
-                    external_hosts.append(f"{key} names {host}")
+                    external_hosts.append(f"{label} names {host}")
     for entry in _strings(m.get("extra_hosts")) if not isinstance(m.get("extra_hosts"), dict) else \
             [f"{k}:{v}" for k, v in m.get("extra_hosts").items()]:
         hname, _, addr = entry.replace("=", ":", 1).partition(":")
@@ -397,7 +410,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     if facts is not None:
         # env variables the code reads for hosts: their values in this service's environment
         for var in getattr(facts, "env_hosts", None) or ():
-            value = env.get(var)
+            value = seen_keys.get(var, (None, None))[1]
             for host in hosts_in(str(value)) if value is not None else ():
                 if host in others:
                     add(others[host], f"the app source reads {var}")
@@ -449,7 +462,8 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
 
     # ---- egress (the safe side wins: any sign of outside calls beats a "none found")
     eg = _bool_opt(_opt(ctx, name, "egress"))
-    hints = [f"environment {k}" for k in env if _EGRESS_KEY.search(str(k))] + external_hosts
+    hints = [f"environment {k}" if w == "environment" else f"{k} in {w[len('env file '):]}"
+             for k, (w, _v) in seen_keys.items() if _EGRESS_KEY.search(str(k))] + external_hosts
     if eg is not None:
         r.egress = eg
         ev.append(f"egress {'on' if eg else 'off'} set in the configuration")
