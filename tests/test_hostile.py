@@ -181,9 +181,9 @@ def test_unwritable_file_changes_nothing(tmp_path: Path, monkeypatch):
     file is not changed either (every new version is staged before any rename)."""
     root = project(tmp_path / "proj")
     before = tree(root)
-    from harden import io as hio
+    import tempfile  # harden.io imports it when it writes, and calls tempfile.mkstemp
 
-    real_mkstemp = hio.tempfile.mkstemp
+    real_mkstemp = tempfile.mkstemp
     calls = []
 
     def mkstemp(*a, **k):
@@ -192,7 +192,7 @@ def test_unwritable_file_changes_nothing(tmp_path: Path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return real_mkstemp(*a, **k)
 
-    monkeypatch.setattr(hio.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     code, _out, err = in_process("apply", str(root))
     assert len(calls) == 2, "the project must need two files written"
     assert code == 2 and "cannot write" in one_error(err)
