@@ -121,7 +121,8 @@ class DependsHealthy(Transform):
     format or in 2.0: a `version: "3.x"` key is removed (obsolete in the Compose
     Specification) and "2"/"2.0" is raised to "2.1", with a note. New edges are never added
     when they would close a cycle, or to a service hidden behind a profile the dependent
-    does not share.
+    does not share, or from a file pulled in with `include:` to a service that file cannot
+    see (compose validates an included file on its own).
 
     When it refuses: a `depends_on` that comes only from an anchor (`<<: *defaults`) or
     `extends` (editing it would change every service sharing it), flow-style mappings

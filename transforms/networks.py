@@ -210,7 +210,10 @@ class Networks(Transform):
     and networks that come from an anchor or `extends`. When a store would have to share a
     network with a public service it does not need, or a connection cannot be kept, nothing
     about networks changes and the reason is reported. Existing networks, aliases, links and
-    per-network options are kept; nothing is removed.
+    per-network options are kept; nothing is removed. A project that uses `include:` gets
+    no network plan (compose validates each included file on its own, so its services cannot
+    join networks the including file declares); published store ports are still bound to
+    127.0.0.1 in the file that defines them.
     """
 
     name = "networks"
