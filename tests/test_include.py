@@ -191,13 +191,15 @@ def test_include_outside_the_project_and_cycles(tmp_path):
         "outside.yaml": "services:\n  db:\n    image: postgres:16\n",
         "proj/compose.yaml": "include:\n  - ../outside.yaml\n  - a.yaml\nservices:\n  app:\n    image: x/app\n",
         "proj/a.yaml": "include:\n  - b.yaml\nservices:\n  a:\n    image: x/a\n",
-        "proj/b.yaml": "include:\n  - a.yaml\nservices:\n  b:\n    image: redis:7\n",
+        "proj/b.yaml": "include:\n  - a.yaml\n  - sub\nservices:\n  b:\n    image: redis:7\n",
+        "proj/sub/compose.yaml": "services:\n  c:\n    image: x/c\n",
     })
     res = harden_run(root)
     assert not res.errors
     reasons = [o.reason or "" for o in res.outcomes if o.transform == "harden"]
     assert any("outside the project" in r for r in reasons)
     assert any("include cycle" in r for r in reasons)
+    assert any("sub is a folder, not a compose file" in r for r in reasons)
     assert (tmp_path / "outside.yaml").read_text() == "services:\n  db:\n    image: postgres:16\n"
     assert "outside.yaml" not in " ".join(f.rel for f in res.files)
 

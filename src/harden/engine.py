@@ -400,6 +400,8 @@ class Run:
                 for p in e.paths:
                     if not inside(root_real, p):
                         e.problem = f"{d.rel(p)} is outside the project"
+                    elif p.is_dir():
+                        e.problem = f"{d.rel(p)} is a folder, not a compose file"
                     elif not p.is_file():
                         e.problem = f"{d.rel(p)} not found"
                     if e.problem:
