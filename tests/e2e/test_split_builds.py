@@ -10,8 +10,10 @@ original is built and brought up as it is, the other copy after `harden apply`. 
   (poetry, pipenv, uv, the Go toolchain): checked on the image's file list, no shell needed;
 - the original shows every one of these checks can fail: it runs as root and ships the tools.
 
-The builds share their layers (the original is torn down after the hardened copy is built), so
-a warm run takes about two minutes.
+The builds share their layers (the original is torn down after the hardened copy is built);
+build-go-install builds only the hardened copy (build-go-http shows the Go original already). A
+warm run takes about four minutes, most of it compiling Go's standard library and pip/poetry/
+pipenv/uv downloading from PyPI.
 """
 
 from __future__ import annotations
