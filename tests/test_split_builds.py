@@ -182,3 +182,16 @@ def test_go_relative_binary_needs_no_path(tmp_path):
 def test_go_folder_the_dockerfile_already_puts_on_path(tmp_path):
     prod = _go(tmp_path, "RUN go install ./cmd/hello", 'CMD ["hello"]', env='ENV PATH="$PATH:/go/bin"\n')
     assert prod.count("ENV PATH") == 1  # the author's ENV, kept in both stages; nothing added
+
+
+@pytest.mark.parametrize("build, binary", [
+    ("RUN go build main.go", "/go/src/app/main"),
+    ("RUN go build cmd/hello/main.go", "/go/src/app/main"),  # written to the current folder
+    ("RUN go build server.go routes.go", "/go/src/app/server"),
+    ("RUN go build -o srv main.go", "/go/src/app/srv"),
+])
+def test_go_build_of_files_names_the_binary_after_the_first_file(tmp_path, build, binary):
+    """`go build main.go` writes ./main (was: the module's name, /go/src/app/hello, and the
+    production build failed: COPY failed: stat app/hello: file does not exist)."""
+    prod = _go(tmp_path, build, f'CMD ["{binary}"]')
+    assert f"COPY --from=builder {binary} {binary}\n" in prod

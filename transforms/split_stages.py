@@ -1294,6 +1294,11 @@ class _Planner:
                     out.append(f"{gobin.group(1) if gobin else '/go/bin'}/{name}")
                     continue
                 o = (opts.get("-o") or [None])[-1]
+                files = [p for p in pos if p.endswith(".go")]
+                if o is None and files:
+                    # `go build main.go util.go` writes ./main: named after the first file, in the
+                    # current folder (not the package's name, not the file's folder)
+                    o = PurePosixPath(files[0]).name[:-3]
                 if o is None:
                     if len(pkgs) != 1:
                         raise Skip(f"`go build` at line {i.line} builds several packages and names no output")
