@@ -195,3 +195,21 @@ def test_go_build_of_files_names_the_binary_after_the_first_file(tmp_path, build
     production build failed: COPY failed: stat app/hello: file does not exist)."""
     prod = _go(tmp_path, build, f'CMD ["{binary}"]')
     assert f"COPY --from=builder {binary} {binary}\n" in prod
+
+
+def test_go_build_after_cd_resolves_the_output_there(tmp_path):
+    """`RUN cd src && go build -o server .` writes /go/src/app/src/server (was: /go/src/app/server,
+    and COPY --from=builder failed)."""
+    prod = _go(tmp_path, "RUN cd cmd/hello && go build -o server .", 'CMD ["/go/src/app/cmd/hello/server"]')
+    assert "COPY --from=builder /go/src/app/cmd/hello/server /go/src/app/cmd/hello/server\n" in prod
+
+
+@pytest.mark.parametrize("build, why", [
+    ("RUN cd cmd/hello && go build .", "named after the go.mod of that folder"),
+    ("RUN cd $SRC && go build -o server .", "cannot resolve"),
+])
+def test_go_build_after_cd_harden_cannot_follow_is_refused(tmp_path, build, why):
+    result = _split(tmp_path, {**GO_PROJECT, "Dockerfile": (
+        f"FROM golang:1.22\nWORKDIR /go/src/app\nCOPY . .\n{build}\nCMD [\"server\"]\n")})
+    out = _outcome(result)
+    assert out.status == "skipped" and why in out.reason, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from harden.record import field, record
@@ -1281,10 +1282,25 @@ class _Planner:
         for i in self.items:
             if i.cls != "build":
                 continue
+            cwd: str | None = i.workdir  # `cd` inside the RUN moves it; None: cannot tell
             for c in i.cmds:
+                w = _strip_prefix(c.words)
+                if w and _base(w[0]) == "cd":
+                    to = w[1] if len(w) > 1 else ""
+                    if not to or to == "-" or "$" in to or to.startswith("~") or cwd is None or "$" in cwd:
+                        cwd = None
+                    else:
+                        cwd = posixpath.normpath(to if to.startswith("/") else posixpath.join(cwd, to))
+                    continue
                 if c.detail not in ("build", "install"):
                     continue
-                args = _strip_prefix(c.words)[2:]
+                if cwd is None:
+                    raise Skip(f"`cd` to a folder harden cannot resolve before `go {c.detail}` at line {i.line}: "
+                               "it cannot tell where the binary is")
+                if cwd != i.workdir and not self._go_names_binary(w[2:], c.detail):
+                    raise Skip(f"`cd` before `go {c.detail}` at line {i.line}: the binary is named after the go.mod "
+                               "of that folder, which harden does not map back to the build context")
+                args = w[2:]
                 pos, opts = _positional(args, {"-o", "-ldflags", "-tags", "-gcflags", "-asmflags", "-mod", "-p",
                                                "-buildmode", "-trimpath", "-pkgdir", "-modfile", "-overlay"})
                 pkgs = [p for p in pos if not p.endswith(".go")] or ["."]
@@ -1308,11 +1324,22 @@ class _Planner:
                 if not o.startswith("/"):
                     if "$" in i.workdir:
                         raise Skip(f"WORKDIR {i.workdir} is a variable; harden cannot tell where the binary is")
-                    o = str(PurePosixPath(i.workdir) / o)
+                    o = posixpath.normpath(posixpath.join(cwd or i.workdir, o))
                 out.append(o)
         if not out:
             raise Skip("no `go build`/`go install` step: harden cannot tell which binary production runs")
         return list(dict.fromkeys(out))
+
+    @staticmethod
+    def _go_names_binary(args: list[str], detail: str) -> bool:
+        """Whether the binary's name follows from the command alone (``-o``, source files, or a
+        package path), not from the current folder's go.mod."""
+        pos, opts = _positional(args, {"-o", "-ldflags", "-tags", "-gcflags", "-asmflags", "-mod", "-p",
+                                       "-buildmode", "-trimpath", "-pkgdir", "-modfile", "-overlay"})
+        if detail == "build" and ("-o" in opts or any(p.endswith(".go") for p in pos)):
+            return True
+        pkgs = [p for p in pos if not p.endswith(".go")] or ["."]
+        return pkgs[0].split("@")[0] not in (".", "./")
 
     def _pkg_name(self, pkg: str, gomod: str) -> str:
         if pkg in (".", "./"):
