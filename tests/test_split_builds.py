@@ -213,3 +213,24 @@ def test_go_build_after_cd_harden_cannot_follow_is_refused(tmp_path, build, why)
         f"FROM golang:1.22\nWORKDIR /go/src/app\nCOPY . .\n{build}\nCMD [\"server\"]\n")})
     out = _outcome(result)
     assert out.status == "skipped" and why in out.reason, out
+
+
+@pytest.mark.parametrize("run, tool", [
+    ("RUN pip install pipenv && pipenv install --system --deploy", "pipenv"),
+    ("RUN pip install --upgrade pip && pip install poetry==2.5.1 && poetry install --no-root", "poetry"),
+])
+def test_installer_installed_in_the_install_run_is_noted(tmp_path, run, tool):
+    """Built for real: `RUN pip install pipenv && pipenv install --system` put pipenv into the
+    production virtualenv (it runs with the virtualenv first on PATH); the rewrite says so."""
+    result = _split(tmp_path, {"Pipfile": "", "Pipfile.lock": "{}", "pyproject.toml": "", "poetry.lock": "",
+                               "Dockerfile": f"FROM python:3.12\nWORKDIR /app\nCOPY . .\n{run}\nCMD [\"python\", \"app.py\"]\n"})
+    assert _outcome(result).status == "changed"
+    notes = [n for n in _notes(result) if "goes into the virtualenv" in n]
+    assert len(notes) == 1 and f"so {tool} goes into the virtualenv production copies" in notes[0], _notes(result)
+
+
+def test_installer_in_a_run_of_its_own_is_not_noted(tmp_path):
+    result = _split(tmp_path, {"Pipfile": "", "Pipfile.lock": "{}", "Dockerfile": (
+        "FROM python:3.12\nRUN pip install --upgrade pip && pip install pipenv\nWORKDIR /app\nCOPY . .\n"
+        "RUN pipenv install --system --deploy\nCMD [\"python\", \"app.py\"]\n")})
+    assert not [n for n in _notes(result) if "goes into the virtualenv" in n]

@@ -902,6 +902,7 @@ class _Planner:
             anchor = venv_item
         else:
             anchor = first_install
+        self._tools_into_venv(items[anchor:], venv)
         full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
         prod_image = self.base
         if full:
@@ -982,6 +983,28 @@ class _Planner:
             elif i.cls == "build":
                 builder += i.out()
         return builder, production, prod_image
+
+    def _tools_into_venv(self, items: list[Item], venv: str) -> None:
+        """``RUN pip install poetry && poetry install``: with the virtualenv first on PATH, that pip
+        is the virtualenv's, so the installer itself (and its dependencies) lands in what
+        production copies. It still builds and runs; say how to keep it out."""
+        for i in items:
+            if i.cls != "build":
+                continue
+            for c in i.cmds:
+                if c.kind != "tool" or not c.words:
+                    continue
+                w = _strip_prefix(c.words)
+                args = w[3:] if re.fullmatch(r"python[0-9.]*", _base(w[0])) else w[1:]
+                if not args or args[0] != "install":
+                    continue
+                pos, _ = _positional(args[1:], PIP_VALUE)
+                tools = sorted({re.split(r"[<>=!~\[;@ ]", p, maxsplit=1)[0].lower() for p in pos}
+                               - {"pip", "setuptools", "wheel"})
+                if tools:
+                    self.notes.append((i.line, f"`{' '.join(w[:2])} ... {', '.join(tools)}` runs after {venv} is first on "
+                                       f"PATH, so {', '.join(tools)} goes into the virtualenv production copies; install "
+                                       "it in a RUN of its own before the dependencies to keep it out of production"))
 
     def _project_venv_named(self, install_wd: str) -> str | None:
         """The in-project virtualenv (``<dir>/.venv``) the Dockerfile runs from, if it names one:
