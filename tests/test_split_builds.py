@@ -234,3 +234,22 @@ def test_installer_in_a_run_of_its_own_is_not_noted(tmp_path):
         "FROM python:3.12\nRUN pip install --upgrade pip && pip install pipenv\nWORKDIR /app\nCOPY . .\n"
         "RUN pipenv install --system --deploy\nCMD [\"python\", \"app.py\"]\n")})
     assert not [n for n in _notes(result) if "goes into the virtualenv" in n]
+
+
+@pytest.mark.parametrize("start, prod_base, copies_app", [
+    ('CMD ["sh", "-c", "exec ./server --port $PORT"]', "debian:bookworm-slim", False),
+    ('ENTRYPOINT ["/bin/bash", "-c", "./server"]', "debian:bookworm-slim", False),
+    ('ENTRYPOINT ["./start.sh"]', "debian:bookworm-slim", True),
+    ('CMD ["/go/src/app/docker-entrypoint.sh", "server"]', "debian:bookworm-slim", True),
+    ('CMD ["./server"]', "gcr.io/distroless/static-debian12:nonroot", False),
+    ('ENTRYPOINT ["/go/src/app/server"]\nCMD ["serve", "--port", "8080"]', "gcr.io/distroless/static-debian12:nonroot", False),
+])
+def test_go_start_command_through_a_shell_or_script(tmp_path, start, prod_base, copies_app):
+    """An exec-form CMD that runs sh, bash or a start script needs a shell, and the script
+    needs the app files (was: distroless and only the binary; the container could not start)."""
+    result = _split(tmp_path, {**GO_PROJECT, "Dockerfile": (
+        f"FROM golang:1.22\nWORKDIR /go/src/app\nCOPY . .\nRUN go build -o server ./cmd/hello\n{start}\n")})
+    after = changed_text(result, "Dockerfile")
+    assert f"\nFROM {prod_base} AS production\n" in after
+    prod = after.split("AS production", 1)[1]
+    assert ("COPY . .\n" in prod) == copies_app, prod

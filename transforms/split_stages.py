@@ -1191,6 +1191,11 @@ class _Planner:
         shell = any(i.inst.instruction == "RUN" for i in prod_items) or any(
             i.inst.instruction in ("CMD", "ENTRYPOINT") and i.inst.exec_form() is None for i in prod_items) or any(
             i.inst.instruction == "HEALTHCHECK" and "NONE" not in i.inst.value.split()[:1] for i in prod_items)
+        via_shell, script = self._go_start_command(prod_items, binaries)
+        if via_shell or script:
+            shell = True  # CMD ["sh", "-c", ...] or a start script: distroless has no shell
+        if script:
+            reads_files = True  # the script comes from the build context: production copies the app files
         from harden import runtime_libs as rl
 
         pkg_items = [i for k, i in enumerate(items) if i.cls == "pkg" and k <= cut]
@@ -1261,6 +1266,27 @@ class _Planner:
                    "migrations, config), COPY them into the production stage"
         self.notes.append((self.stage.startline + 1, msg))
         return builder, production, prod_image
+
+    @staticmethod
+    def _go_start_command(prod_items: list[Item], binaries: list[str]) -> tuple[bool, str | None]:
+        """(runs a shell, start script) of the exec-form ENTRYPOINT/CMD: ``["sh", "-c", "..."]``
+        needs a shell in production, ``["./entrypoint.sh"]`` a shell and the script, which comes
+        from the build context, not from the builder's binaries."""
+        entry = [i for i in prod_items if i.inst.instruction == "ENTRYPOINT"]
+        start = entry[-1] if entry else next((i for i in reversed(prod_items) if i.inst.instruction == "CMD"), None)
+        arr = start.inst.exec_form() if start is not None else None
+        if not arr:
+            return False, None
+        first = arr[0]
+        if _base(first) in ("sh", "bash", "ash", "dash", "zsh", "env"):
+            return True, None
+        path = first if first.startswith("/") else posixpath.normpath(posixpath.join(start.workdir, first)) \
+            if "/" in first and "$" not in start.workdir else None
+        if path in binaries or _base(first) in {_base(b) for b in binaries}:
+            return False, None
+        if first.endswith(".sh") or path is not None:
+            return False, first
+        return False, None
 
     def _go_path_env(self, binaries: list[str], prod_items: list[Item]) -> list[str]:
         """``go install`` puts the binary in /go/bin, which only the golang image has on PATH: a
