@@ -553,3 +553,34 @@ def test_python_2_is_refused(tmp_path):
     assert changed_text(result, "Dockerfile") == (proj / "Dockerfile").read_text()
     skips = [o for o in result.outcomes if o.status == "skipped" and o.transform == "split-stages"]
     assert skips and "Python 2" in skips[0].reason
+
+
+def test_uv_project_environment_in_the_system_prefix_is_refused(tmp_path):
+    """`ENV UV_PROJECT_ENVIRONMENT=/usr/local` (uv syncing into the image's own Python, a pattern
+    from uv's Docker guide): a `python3 -m venv /usr/local` would overwrite that Python."""
+    from harden_testlib import harden_run
+
+    for n, (prefix, refused) in enumerate((("/usr/local", True), ("/usr/local/", True), ("/usr", True),
+                                           ("/opt/venv", False))):
+        proj = tmp_path / f"p{n}"
+        proj.mkdir()
+        (proj / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\ndependencies = ["flask"]\n')
+        (proj / "uv.lock").write_text("version = 1\n")
+        (proj / "app.py").write_text("import flask\n")
+        (proj / "Dockerfile").write_text(
+            "FROM python:3.12\n"
+            "COPY --from=ghcr.io/astral-sh/uv:0.4 /uv /bin/uv\n"
+            f"ENV UV_PROJECT_ENVIRONMENT={prefix}\n"
+            "WORKDIR /app\n"
+            "COPY pyproject.toml uv.lock ./\n"
+            "RUN uv sync --frozen --no-dev\n"
+            "COPY . .\n"
+            'CMD ["python", "app.py"]\n')
+        result = harden_run(proj, select=["split-stages"])
+        skipped = [o for o in result.outcomes if o.status == "skipped" and o.transform == "split-stages"]
+        if refused:
+            assert skipped and "UV_PROJECT_ENVIRONMENT" in skipped[0].reason, (prefix, result.outcomes)
+            assert not result.changed_files
+        else:
+            assert not skipped and result.changed_files, (prefix, result.outcomes)
+            assert "RUN python3 -m venv /opt/venv" in result.changed_files[0].after

@@ -887,6 +887,12 @@ class _Planner:
                 if m and "$" not in m.group(1):
                     venv = m.group(1)
                     uv_sync = False  # already pointed somewhere: use that
+                    if str(PurePosixPath("/") / venv) in ("/", "/usr", "/usr/local"):
+                        # uv syncs into the system prefix (a documented pattern for images):
+                        # `python3 -m venv /usr/local` would overwrite the image's own Python
+                        raise Skip(f"UV_PROJECT_ENVIRONMENT={venv} at line {i.line} makes uv install into the "
+                                   "system Python's prefix, outside an environment harden can copy on its own; "
+                                   "split this Dockerfile by hand (or point it at a virtualenv such as /opt/venv)")
         if venv_item is None and not any(re.search(r"\bUV_PROJECT_ENVIRONMENT\b", i.inst.value) for i in items):
             named = self._project_venv_named(items[first_install].workdir)
             if named:
