@@ -12,7 +12,7 @@ from typing import Any
 
 from harden.catalog import image_kind, parse_image, role_of_kind
 from harden.errors import Skip
-from harden.model import parse_volumes
+from harden.model import context_file_text, parse_volumes
 from harden.transform import Example, Transform
 
 
@@ -666,7 +666,7 @@ class _Planner:
                                      "to another user at start-up: it must start as root, so a USER here would "
                                      "break it", inst.startline + 1)
         for script, line in self.entry_scripts(chain):
-            text = _read_script(Path(self.unit.context), script)
+            text = context_file_text(Path(self.unit.context), script)
             m = _PRIV_SWITCH.search(text) if text else None
             if m:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
@@ -686,7 +686,7 @@ class _Planner:
                     texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
                     break
         for script, line in self.entry_scripts(chain):
-            texts.append((f"the entrypoint {script}", _read_script(Path(self.unit.context), script), line))
+            texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
         for u in uses:
             svc = u.project.service(u.service)
             for key in ("command", "entrypoint"):
@@ -939,26 +939,6 @@ _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-]
 
 # start-up commands that write into the app folder
 _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
-
-
-def _read_script(context: Path, script: str) -> str:
-    """The text of the build-context file an image path most likely came from: the same
-    relative path, or a file with that name near the top of the context."""
-    if "$" in script:
-        return ""
-    name = posixpath.basename(script)
-    cands = [context / script.lstrip("/"), context / name]
-    try:
-        cands += sorted(p for p in context.glob(f"*/{name}")) + sorted(p for p in context.glob(f"*/*/{name}"))
-    except (OSError, ValueError):
-        pass
-    for p in cands:
-        try:
-            if p.is_file():
-                return p.read_text(errors="replace")[:200000]
-        except OSError:
-            continue
-    return ""
 
 
 _DATA_WORDS = {"data", "uploads", "upload", "media", "storage", "logs", "log", "state", "db", "database",

@@ -9,6 +9,7 @@ from harden.record import field, record
 from pathlib import Path, PurePosixPath
 
 from harden.errors import Skip
+from harden.model import context_file_text
 from harden.transform import Example, Transform
 
 # ---------------------------------------------------------------------------- word tables
@@ -843,23 +844,7 @@ class _Planner:
         return words
 
     def _script_text(self, path: str) -> str:
-        """The build-context file an image path most likely came from (same relative path, or that
-        name at the top of the context or one or two folders down)."""
-        if "$" in path:
-            return ""
-        name = PurePosixPath(path).name
-        cands = [self.context / path.lstrip("/"), self.context / name]
-        try:
-            cands += sorted(self.context.glob(f"*/{name}")) + sorted(self.context.glob(f"*/*/{name}"))
-        except (OSError, ValueError):
-            pass
-        for c in cands:
-            try:
-                if c.is_file():
-                    return c.read_text(errors="replace")[:200000]
-            except OSError:
-                continue
-        return ""
+        return context_file_text(self.context, path)
 
     # ------------------------------------------------------------- python
     def _plan_python(self):

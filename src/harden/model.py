@@ -372,3 +372,23 @@ def container_paths_of_volumes(volumes: Any) -> list[str]:
     """The container-side paths a service mounts."""
     return [str(PurePosixPath(dst)) for _kind, _src, dst, _ro in parse_volumes(volumes) if dst]
 
+
+def context_file_text(context: Path, path: str) -> str:
+    """The text of the build-context file an image path most likely came from (an entrypoint
+    script, say): the same relative path, or a file of that name at the top of the context or one
+    or two folders down; "" when there is none or the path holds a variable."""
+    if "$" in path:
+        return ""
+    name = PurePosixPath(path).name
+    cands = [context / path.lstrip("/"), context / name]
+    try:
+        cands += sorted(context.glob(f"*/{name}")) + sorted(context.glob(f"*/*/{name}"))
+    except (OSError, ValueError):
+        pass
+    for c in cands:
+        try:
+            if c.is_file():
+                return c.read_text(errors="replace")[:200000]
+        except OSError:
+            continue
+    return ""
