@@ -606,3 +606,37 @@ def test_low_port_bound_by_the_command_is_noted(tmp_path, tail, port):
         assert low == []
     else:
         assert len(low) == 1 and f"binds port {port}" in low[0]
+
+
+# ------------------------------------------------------------------ Rails / Puma write tmp/ and log/ at start-up
+
+_RAILS_DF = (
+    "FROM ruby:3.2\n"
+    "WORKDIR /myapp\n"
+    "COPY Gemfile Gemfile.lock ./\n"
+    "RUN bundle install\n"
+    "COPY . .\n"
+    "EXPOSE 3000\n"
+)
+
+
+@pytest.mark.parametrize("cmd, files", [
+    ('CMD ["rails", "server", "-b", "0.0.0.0"]\n', {}),
+    ('CMD bundle exec rails s -b 0.0.0.0\n', {}),
+    ('CMD ["bundle", "exec", "puma", "-C", "config/puma.rb"]\n', {}),
+    ('CMD ["./bin/thrust", "./bin/start"]\n', {"Gemfile": "source 'https://rubygems.org'\ngem \"rails\", \"~> 7.1\"\n"}),
+])
+def test_rails_and_puma_get_tmp_and_log_writable(tmp_path, cmd, files):
+    # rails server writes tmp/pids/server.pid (the repository ships tmp/pids/.keep, root-owned after
+    # COPY): without a recursive chown the new user got Permission denied and the container exited
+    root = _project(tmp_path, {"Dockerfile": _RAILS_DF + cmd, "Gemfile.lock": "", **files})
+    after = _after(_run(root))
+    assert "    && mkdir -p /myapp/tmp /myapp/log \\\n    && chown -R 10001:10001 /myapp/tmp /myapp/log\n" in after
+    assert after.index("chown -R") < after.index("USER 10001:10001") < after.index(cmd)
+
+
+def test_non_rails_ruby_gets_no_tmp_chown(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": _RAILS_DF.replace("EXPOSE 3000\n", "") + 'CMD ["ruby", "worker.rb"]\n',
+                               "Gemfile": "gem 'sidekiq'\n"})
+    after = _after(_run(root))
+    assert "USER 10001:10001" in after and "chown" not in after

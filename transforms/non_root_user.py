@@ -431,6 +431,7 @@ class _Dir:
     path: str
     why: str
     volume_line: int | None = None  # 0-based startline of the stage's VOLUME that declares it
+    recursive: bool = False  # chown -R: the build context ships subfolders the app writes into
 
 
 @record
@@ -586,7 +587,13 @@ class _Planner:
                          f"--home-dir /home/{uname} {uname}"]
         if run_dirs:
             quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
-            cmds += [f"mkdir -p {quoted}", f"chown {uid}:{gid} {quoted}"]
+            cmds += [f"mkdir -p {quoted}"]
+            flat = " ".join(shlex.quote(d.path) for d in run_dirs if not d.recursive)
+            deep = " ".join(shlex.quote(d.path) for d in run_dirs if d.recursive)
+            if flat:
+                cmds += [f"chown {uid}:{gid} {flat}"]
+            if deep:
+                cmds += [f"chown -R {uid}:{gid} {deep}"]
         esc = doc.directives().get("escape", "\\")[:1] or "\\"
         run_lines = []
         if cmds:
@@ -840,6 +847,15 @@ class _Planner:
                         wd = self.workdir_at(chain, stop_line=inst.startline)
                         add(_norm(p, wd) if "$" not in p else p, f"created by RUN mkdir at line {inst.startline + 1}",
                             inst.startline + 1, loud=False)
+        # Rails/Puma write tmp/pids/server.pid, tmp/cache and log/ inside the app folder at start-up
+        # (the repository ships tmp/pids/.keep, so the subfolders come root-owned from COPY: -R)
+        rails = self.rails_app(chain, uses)
+        if rails:
+            for sub in _RAILS_DIRS:
+                add(posixpath.join(workdir, sub), f"{rails} writes it at start-up", stage.startline + 1, loud=False)
+                for d in found:
+                    if d.path == posixpath.join(workdir, sub):
+                        d.recursive = True
         # ENV hints in the Dockerfile
         for st in chain:
             for inst in st.find("ENV"):
@@ -882,6 +898,36 @@ class _Planner:
                                f"root-owned files; chown it once (docker compose run --rm --user root {svc} chown "
                                f"-R {uid}:{gid} {dst}) or recreate it", stage.startline + 1))
         return found
+
+    def rails_app(self, chain: list, uses: list) -> str | None:
+        """"a Rails app" / "Puma" when the stage runs one (its start command, or a Gemfile in the
+        build context that lists rails), else None."""
+        if self.workdir_at(chain) == "/":
+            return None
+        texts = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is not None:
+                    texts.append(inst.value)
+                    break
+        for u in uses:
+            svc = u.project.service(u.service)
+            val = svc.merged.get("command") if svc is not None else None
+            if val:
+                texts.append(" ".join(map(str, val)) if isinstance(val, list) else str(val))
+        gemfile = ""
+        try:
+            g = Path(self.unit.context) / "Gemfile"
+            if g.is_file():
+                gemfile = g.read_text(errors="replace")[:200000]
+        except OSError:
+            pass
+        if re.search(r"(?m)^\s*gem\s+['\"]rails['\"]", gemfile) or any(_RAILS_CMD.search(t) for t in texts):
+            return "a Rails app"
+        if any(_PUMA_CMD.search(t) for t in texts):
+            return "Puma"
+        return None
 
     def data_paths(self, name: str, value: str) -> list[str]:
         out = []
@@ -940,6 +986,10 @@ _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-]
 # start-up commands that write into the app folder
 _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
 
+
+_RAILS_DIRS = ("tmp", "log")
+_RAILS_CMD = re.compile(r"(?:^|[\s\"'/\[,])rails[\"',\s]+(?:server|s)\b")
+_PUMA_CMD = re.compile(r"(?:^|[\s\"'/\[,])(?:puma|unicorn)\b")
 
 _DATA_WORDS = {"data", "uploads", "upload", "media", "storage", "logs", "log", "state", "db", "database",
                "sqlite", "instance", "sessions", "attachments", "files", "output", "downloads", "backups", "tmp",
