@@ -230,3 +230,26 @@ def test_postgres_check_follows_the_server_port(command, port):
         assert " -p " not in text
     else:
         assert f"-p {port} " in text
+
+
+@pytest.mark.parametrize("image, first", [
+    ("mariadb:10.6.4-focal", "mysqladmin"),   # pinned patch from 2021: no healthcheck.sh in that image
+    ("mariadb:10.5.8", "mysqladmin"),
+    ("mariadb:10.11.2", "mysqladmin"),
+    ("mariadb:10.8", "mysqladmin"),           # series ended before healthcheck.sh
+    ("mariadb:11.0.1", "mariadb-admin"),      # 11.x has no mysql* names
+    ("mariadb:10.6.14", "healthcheck.sh"),
+    ("mariadb:10.11.4", "healthcheck.sh"),
+    ("mariadb:10.6", "healthcheck.sh"),       # rolling minor tag follows the newest patch
+    ("mariadb:11.4.2", "healthcheck.sh"),
+    ("mariadb:10", "healthcheck.sh"),
+    ("mariadb:lts", "healthcheck.sh"),
+])
+def test_mariadb_pinned_patch_without_healthcheck_sh(image, first):
+    from harden.catalog import parse_image
+    from harden.healthchecks import plan_for
+
+    plan = plan_for("mariadb", parse_image(image), {"image": image})
+    assert list(plan.test)[1] == first
+    if first != "healthcheck.sh":
+        assert list(plan.test)[2:5] == ["ping", "-h", "127.0.0.1"]

@@ -242,6 +242,29 @@ def environment(merged: dict) -> dict[str, Any]:
     return out
 
 
+# The official MariaDB images got healthcheck.sh in 2023; the image of a patch release is rebuilt
+# only while that release is the newest of its series. A tag pinned to an older patch (mariadb:10.6.4,
+# common in real compose files) has no healthcheck.sh, and a check calling it never turns healthy.
+# First patch releases known to ship it (current when the healthcheck user arrived, 2023-06-27);
+# series that ended before then (10.7, 10.8) are treated as not having it at all.
+_MARIADB_HC_SINCE = {(10, 4): 30, (10, 5): 21, (10, 6): 14, (10, 9): 7, (10, 10): 5, (10, 11): 4, (11, 0): 2}
+
+
+def _mariadb_has_healthcheck_sh(v: tuple[int, ...]) -> bool:
+    """Whether the official image of MariaDB version ``v`` (as far as the tag pins it) has healthcheck.sh."""
+    if len(v) < 2:
+        return v[0] >= 10  # mariadb:10, mariadb:11: the newest of the line
+    if v < (10, 4):
+        return False
+    series = v[:2]
+    if series in ((10, 7), (10, 8)):
+        return False
+    if len(v) < 3:
+        return True  # a rolling minor tag (10.6, 10.11-jammy) follows the newest patch
+    first = _MARIADB_HC_SINCE.get(series)
+    return first is None or v[2] >= first
+
+
 def _truthy(v: Any) -> bool:
     return str(v).strip().lower() in ("1", "true", "yes", "on")
 
@@ -286,9 +309,11 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         if bitnami:
             raise NoCheck("bitnami/mariadb keeps its clients and users elsewhere than the official image; add a healthcheck by hand")
         v = ref.version() if ref else None
-        if v is not None and v < (10, 4):
+        if v is not None and not _mariadb_has_healthcheck_sh(v):
             port = _flag_value(words, "--port", "-P")
-            args = ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1"]
+            # 11.x images ship no mysql* names; mariadb-admin is there from 10.4 on
+            client = "mariadb-admin" if v[0] >= 11 else "mysqladmin"
+            args = ["CMD", client, "ping", "-h", "127.0.0.1"]
             if port and port.isdigit() and port != "3306":
                 args += ["-P", port]
             return Plan(cmd(*args))
