@@ -640,3 +640,52 @@ def test_non_rails_ruby_gets_no_tmp_chown(tmp_path):
                                "Gemfile": "gem 'sidekiq'\n"})
     after = _after(_run(root))
     assert "USER 10001:10001" in after and "chown" not in after
+
+
+# ------------------------------------------------------------------ runtime images that ship their own user
+
+@pytest.mark.parametrize("image, family, existing, nonroot, shell", [
+    ("denoland/deno:1.40.0", "debian", (1993, 1993, "deno"), False, True),  # useradd --uid 1993
+    ("denoland/deno:alpine-2.1.9", "alpine", (1000, 1000, "deno"), False, True),  # adduser --uid 1000
+    ("oven/bun:1", "debian", (1000, 1000, "bun"), False, True),
+    ("oven/bun:1-alpine", "alpine", (1000, 1000, "bun"), False, True),
+    ("mcr.microsoft.com/dotnet/aspnet:8.0", "debian", (1654, 1654, "app"), False, True),
+    ("mcr.microsoft.com/dotnet/runtime:9.0-alpine", "alpine", (1654, 1654, "app"), False, True),
+    ("mcr.microsoft.com/dotnet/aspnet:8.0-jammy-chiseled", "debian", (1654, 1654, "app"), True, False),
+    ("mcr.microsoft.com/dotnet/aspnet:6.0", "debian", None, False, True),  # no app user before 8.0
+    ("mambaorg/micromamba:1.5", "debian", (57439, 57439, "mambauser"), True, True),
+    ("maven:3.9-eclipse-temurin-17", "debian", None, False, True),
+])
+def test_classify_images_with_their_own_user(image, family, existing, nonroot, shell):
+    info = classify(image)
+    assert (info.family, info.existing, info.default_nonroot, info.shell, info.unknown) == \
+        (family, existing, nonroot, shell, None)
+
+
+@pytest.mark.parametrize("image", ["oven/bun:distroless", "mcr.microsoft.com/dotnet/aspnet:6.0-cbl-mariner2.0",
+                                   "mcr.microsoft.com/dotnet/aspnet:latest"])
+def test_classify_unknown_variants_are_left_with_a_reason(image):
+    assert classify(image).unknown
+
+
+def test_dotnet8_switches_to_the_image_user(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": (
+        "FROM mcr.microsoft.com/dotnet/aspnet:8.0\nWORKDIR /app\nCOPY publish/ .\n"
+        'ENTRYPOINT ["dotnet", "MyApp.dll"]\n')})
+    after = _after(_run(root))
+    assert after == ("FROM mcr.microsoft.com/dotnet/aspnet:8.0\nWORKDIR /app\nCOPY publish/ .\nUSER 1654:1654\n"
+                     'ENTRYPOINT ["dotnet", "MyApp.dll"]\n')
+
+
+def test_micromamba_already_runs_as_its_user(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": (
+        "FROM mambaorg/micromamba:1.5\nCOPY env.yaml /tmp/env.yaml\n"
+        "RUN micromamba install -y -n base -f /tmp/env.yaml\nCMD [\"python\", \"/app/main.py\"]\n")})
+    result = _run(root)
+    assert not result.files or all(f.after == f.before for f in result.files)
+    root2 = _project(tmp_path / "b", {"Dockerfile": (
+        "FROM mambaorg/micromamba:1.5\nUSER root\nRUN apt-get update && apt-get install -y curl\n"
+        "CMD [\"python\", \"/app/main.py\"]\n")})
+    assert _after(_run(root2)) == (  # the build keeps its root step; the container goes back to mambauser
+        "FROM mambaorg/micromamba:1.5\nUSER root\nRUN apt-get update && apt-get install -y curl\n"
+        "USER 57439:57439\nCMD [\"python\", \"/app/main.py\"]\n")

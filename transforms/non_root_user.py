@@ -243,7 +243,7 @@ class BaseInfo:
 _DEBIAN_NAMES = {
     "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk",
     "eclipse-temurin", "buildpack-deps", "pypy", "r-base", "julia", "erlang", "elixir", "haskell",
-    "swift", "gcc", "clojure", "dart", "ros", "neurodebian",
+    "swift", "gcc", "clojure", "dart", "ros", "neurodebian", "maven", "gradle", "sapmachine",
 }
 _DEBIAN_NAMESPACED = {"continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3",
                       "condaforge/mambaforge", "rocker/r-ver", "rocker/tidyverse", "rocker/rstudio",
@@ -306,6 +306,9 @@ def classify(image: str) -> BaseInfo:
     alpine = "alpine" in tag or name in _ALPINE_NAMES
     if path == "library/node":
         return BaseInfo(raw, "alpine" if alpine else "debian", existing=(1000, 1000, "node"))
+    shipped = _shipped_user(reg, path, tag, raw, alpine)
+    if shipped is not None:
+        return shipped
     if alpine:
         return BaseInfo(raw, "alpine")
     rhel_tag = re.search(r"(^|[-_.])(ubi\d*(-minimal|-micro)?|oraclelinux\d*(-slim)?|oracle|amazonlinux\d*|"
@@ -326,6 +329,39 @@ def classify(image: str) -> BaseInfo:
         return BaseInfo(raw, "debian")
     return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (not a known "
                                  "Debian/Ubuntu, Alpine, RHEL-family, distroless, Chainguard or node image)")
+
+
+_DOTNET_REPOS = {"dotnet/aspnet", "dotnet/runtime", "dotnet/runtime-deps", "dotnet/sdk"}
+
+
+def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> BaseInfo | None:
+    """Runtime images that ship a non-root user of their own (root by default unless said):
+    switching to it keeps the folders the image prepared for it (Deno's /deno-dir) writable."""
+    fam = "alpine" if alpine else "debian"
+    if reg in ("", "docker.io", "index.docker.io") and path in ("denoland/deno", "oven/bun"):
+        if "distroless" in tag:
+            return BaseInfo(raw, unknown=f"base image {raw} is a distroless variant whose users harden does not "
+                                         "know; add USER yourself")
+        if path == "denoland/deno":  # deno_docker: useradd --uid 1993 on Debian/Ubuntu, adduser --uid 1000 on Alpine
+            ids = (1000, 1000) if alpine else (1993, 1993)
+            return BaseInfo(raw, fam, existing=(*ids, "deno"))
+        return BaseInfo(raw, fam, existing=(1000, 1000, "bun"))  # oven/bun: bun 1000:1000 on every variant
+    if reg in ("", "docker.io", "index.docker.io") and path == "mambaorg/micromamba":
+        # the image ends with USER mambauser (57439): it runs as that user unless a USER root says otherwise
+        return BaseInfo(raw, "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
+    if reg == "mcr.microsoft.com" and path in _DOTNET_REPOS:
+        m = re.match(r"(\d+)\.", tag)
+        if m is None:
+            return BaseInfo(raw, unknown=f"cannot tell the .NET version of base image {raw} (from 8.0 on the "
+                                         "image ships the user app, UID 1654; before, it does not)")
+        chiseled = "chiseled" in tag or "distroless" in tag
+        if int(m.group(1)) >= 8:  # $APP_UID: user app, 1654; chiseled images already run as it
+            return BaseInfo(raw, fam, shell=not chiseled, default_nonroot=chiseled, existing=(1654, 1654, "app"))
+        if alpine or _DEBIAN_TAG.search(tag) or re.fullmatch(r"\d+\.\d+(\.\d+)?", tag):
+            return BaseInfo(raw, fam)  # 6.0/7.0: Debian by default, no user of its own
+        return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (a .NET image on a "
+                                     "distribution harden does not know)")
+    return None
 
 
 # --------------------------------------------------------------------------- small parsers
