@@ -169,3 +169,27 @@ def test_a_service_that_reaches_the_docker_host_or_a_lan_address_calls_out(tmp_p
     roles = classify_all(run.projects[0])
     assert roles["syncer"].egress is not True and roles["reporter"].egress is not True
     assert roles["archiver"].egress is not True
+
+
+def test_store_image_with_a_variable_tag_is_read_through_its_default(tmp_path):
+    # Keycloak's and many self-hosted samples: `postgres:${POSTGRES_VERSION:-15}`; the ':' inside
+    # the variable made the name unreadable and the database a "web" service with public ports
+    project = _from_text(tmp_path, (
+        "services:\n"
+        "  db:\n"
+        "    image: postgres:${POSTGRES_VERSION:-15}\n"
+        "    ports: [\"${PG_PORT:-5432}:5432\"]\n"
+        "  cache:\n"
+        "    image: ${REDIS_IMAGE:-redis:7-alpine}\n"
+        "  tool:\n"
+        "    image: adminer:${ADMINER_TAG}\n"
+        "  app:\n"
+        "    image: quay.io/keycloak/keycloak:${KC_VERSION}\n"
+        "    ports: [\"8080:8080\"]\n"
+        "    depends_on: [db]\n"
+    ))
+    roles = classify_all(project)
+    assert (roles["db"].role, roles["db"].kind) == ("database", "postgres")
+    assert roles["cache"].kind == "redis" and roles["cache"].store
+    assert roles["tool"].role == "devtool"
+    assert roles["app"].role == "web"

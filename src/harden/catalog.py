@@ -132,7 +132,28 @@ for _kind, (_role, _names) in KINDS.items():
             _BY_NAME[_n] = _kind
 
 
+def resolve_default(image: str) -> str | None:
+    """``${DB_IMAGE:-postgres:16}`` -> ``postgres:16``; another variable -> None."""
+    m = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())
+    if m:
+        return m.group(1)
+    if "$" in image:
+        # a variable tag (postgres:${PG_VERSION:-16}): keep the repository, use the default tag
+        m2 = re.fullmatch(r"([^$]+):\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())
+        if m2:
+            return f"{m2.group(1)}:{m2.group(2)}"
+        m3 = re.fullmatch(r"([^$:]+):\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", image.strip())
+        if m3:
+            return m3.group(1)  # tag unknown
+        return None
+    return image
+
+
 def image_kind(image: str | ImageRef | None) -> str | None:
+    """The kind of an image; a reference with a variable (``postgres:${PG_VERSION:-16}``,
+    ``${DB_IMAGE:-mariadb:11}``) is read through its default, as compose would run it unset."""
+    if isinstance(image, str) and "$" in image:
+        image = resolve_default(image)
     ref = parse_image(image) if isinstance(image, str) or image is None else image
     if ref is None:
         return None

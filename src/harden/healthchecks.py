@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from .catalog import ImageRef, image_kind, parse_image
+from .catalog import ImageRef, image_kind, parse_image, resolve_default
 from .yaml_emit import Flow, Quoted
 
 # Images whose own Dockerfile defines a HEALTHCHECK (path suffixes of the repository).
@@ -66,21 +66,7 @@ class NoCheck(Exception):
 
 
 # ------------------------------------------------------------------ reading a service
-def _resolve_default(image: str) -> str | None:
-    """``${DB_IMAGE:-postgres:16}`` -> ``postgres:16``; another variable -> None."""
-    m = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())
-    if m:
-        return m.group(1)
-    if "$" in image:
-        # a variable tag (postgres:${PG_VERSION:-16}): keep the repository, use the default tag
-        m2 = re.fullmatch(r"([^$]+):\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())
-        if m2:
-            return f"{m2.group(1)}:{m2.group(2)}"
-        m3 = re.fullmatch(r"([^$:]+):\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", image.strip())
-        if m3:
-            return m3.group(1)  # tag unknown
-        return None
-    return image
+_resolve_default = resolve_default
 
 
 @record
