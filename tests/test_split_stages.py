@@ -584,3 +584,43 @@ def test_uv_project_environment_in_the_system_prefix_is_refused(tmp_path):
         else:
             assert not skipped and result.changed_files, (prefix, result.outcomes)
             assert "RUN python3 -m venv /opt/venv" in result.changed_files[0].after
+
+
+_NODE_PRISMA_DF = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nCOPY prisma ./prisma/\nRUN npm ci\n"
+                   "RUN npx prisma generate\nCOPY . .\nRUN npm run build\nEXPOSE 3000\n")
+
+
+@pytest.mark.parametrize("cmd, scripts, tool", [
+    # the NestJS + Prisma layout: the start script migrates with the prisma CLI, a devDependency
+    ('CMD ["npm", "run", "start:prod"]\n', {"start:prod": "prisma migrate deploy && node dist/main.js"}, "prisma"),
+    ('CMD npx prisma migrate deploy && node dist/main.js\n', {}, "prisma"),
+    ('CMD ["yarn", "start"]\n', {"start": "nest start"}, "@nestjs/cli"),
+    ('CMD ["npm", "start"]\n', {"prestart": "tsc", "start": "node dist/main.js"}, "typescript"),
+])
+def test_node_start_command_that_runs_a_dev_dependency_is_refused(tmp_path, cmd, scripts, tool):
+    import json
+
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "package.json").write_text(json.dumps({
+        "name": "x", "scripts": {"build": "nest build", **scripts},
+        "dependencies": {"@prisma/client": "5", "@nestjs/core": "10"},
+        "devDependencies": {"prisma": "5", "@nestjs/cli": "10", "typescript": "5"}}))
+    (proj / "Dockerfile").write_text(_NODE_PRISMA_DF + cmd)
+    result = harden_run(proj, select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped" and f"devDependency {tool}" in out.reason
+    assert not result.files or all(f.after == f.before for f in result.files)
+
+
+def test_node_start_command_with_the_tool_in_dependencies_is_split(tmp_path):
+    import json
+
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "package.json").write_text(json.dumps({
+        "name": "x", "scripts": {"start:prod": "prisma migrate deploy && node dist/main.js"},
+        "dependencies": {"@prisma/client": "5", "prisma": "5"}, "devDependencies": {"typescript": "5"}}))
+    (proj / "Dockerfile").write_text(_NODE_PRISMA_DF + 'CMD ["npm", "run", "start:prod"]\n')
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert _stages(after) == [("node:20-alpine", "builder"), ("node:20-alpine", "production")]

@@ -80,6 +80,11 @@ class Item:
         return self.lead + self.inst.lines
 
 
+# devDependencies whose command has another name than the package
+_NODE_DEV_BINS = {"@nestjs/cli": ("nest",), "typescript": ("tsc",), "sequelize-cli": ("sequelize",),
+                  "@prisma/cli": ("prisma",), "nuxi": ("nuxi", "nuxt"), "@angular/cli": ("ng",),
+                  "@remix-run/serve": ("remix-serve",), "@medusajs/medusa-cli": ("medusa",)}
+
 def _base(word: str) -> str:
     return PurePosixPath(word).name.lower() if word else ""
 
@@ -1070,6 +1075,8 @@ class _Planner:
         steps = [c for c in cmds if c.kind in ("install", "build")]
         if steps and steps[-1].kind == "install" and steps[-1].prod_only:
             needs_prune = False  # the author's last step already reinstalls production dependencies only
+        if needs_prune:
+            self._check_dev_tools_at_start(items)
         prune = None
         if needs_prune:
             if pm == "npm":
@@ -1130,6 +1137,68 @@ class _Planner:
         if not copied:
             self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
         return builder, production, self._node_runtime_image(items, cut)
+
+    def _check_dev_tools_at_start(self, items) -> None:
+        """The prune removes devDependencies: a start command that runs one (`npm run start:prod`
+        whose script is `prisma migrate deploy && node dist/main.js`, CMD npx prisma ...) would
+        fail in production. Refused with the tool named."""
+        import json
+
+        try:
+            pkg = json.loads(self._read("package.json") or "{}")
+        except ValueError:
+            return
+        if not isinstance(pkg, dict):
+            return
+        dev = pkg.get("devDependencies") if isinstance(pkg.get("devDependencies"), dict) else {}
+        deps = pkg.get("dependencies") if isinstance(pkg.get("dependencies"), dict) else {}
+        scripts = pkg.get("scripts") if isinstance(pkg.get("scripts"), dict) else {}
+        dev_only = {n for n in dev if n not in deps}
+        global_bins = set().union(*(node_global_bins(c) for i in items for c in i.cmds)) if items else set()
+        if not dev_only:
+            return
+        bins = {n: n for n in dev_only}
+        for n in dev_only:
+            bins.setdefault(n.rsplit("/", 1)[-1], n)
+            for b in _NODE_DEV_BINS.get(n, ()):
+                bins[b] = n
+        starts = [i for i in items if i.inst.instruction in ("CMD", "ENTRYPOINT")]
+        if not starts:
+            return
+        start = starts[-1]
+        texts = [(start.inst.value, f"{start.inst.instruction} at line {start.line}")]
+        seen: set[str] = set()
+        k = 0
+        while k < len(texts):
+            text, where = texts[k]
+            k += 1
+            for seg in re.split(r"&&|\|\||;|\|", re.sub(r'[\[\]",]', " ", text)):
+                words = seg.split()
+                while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or
+                                 words[0] in ("npx", "exec", "cross-env", "dotenv", "--", "-y", "--yes", "env")):
+                    words = words[1:]
+                if not words:
+                    continue
+                w0 = _base(words[0])
+                if w0 in ("npm", "yarn", "pnpm", "bun"):
+                    rest = [w for w in words[1:] if not w.startswith("-")]
+                    name = None
+                    if rest[:1] in (["run"], ["run-script"]) and len(rest) > 1:
+                        name = rest[1]
+                    elif rest[:1] in (["start"], ["test"]):
+                        name = rest[0]
+                    elif rest and w0 in ("yarn", "pnpm") and rest[0] in scripts:
+                        name = rest[0]
+                    if name and name in scripts and name not in seen:
+                        seen.add(name)
+                        for pre in (f"pre{name}", name):
+                            if isinstance(scripts.get(pre), str):
+                                texts.append((scripts[pre], f"{where} -> package.json script \"{pre}\""))
+                    continue
+                if w0 in bins and w0 not in global_bins:
+                    raise Skip(f"{where} runs `{' '.join(words[:3])}` from the devDependency {bins[w0]}, which the "
+                               "production prune removes (the container would fail to start); move it to "
+                               "dependencies, then run harden again")
 
     def _node_runtime_image(self, items, cut) -> str:
         """The full node image holds compilers, headers and a Debian toolbox the app does not
