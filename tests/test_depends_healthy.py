@@ -191,3 +191,42 @@ def test_no_new_depends_on_in_a_service_others_extend(tmp_path):
     services = ComposeDoc("c", out).data["services"]
     assert "depends_on" not in services["app"]
     assert any("other services extend it" in n.message for n in result.notes)
+
+
+SWARM_BASE = (
+    "version: \"3.8\"\n"
+    "services:\n"
+    "  db:\n"
+    "    image: postgres:15\n"
+    "    healthcheck:\n"
+    "      test: [\"CMD-SHELL\", \"pg_isready -h 127.0.0.1\"]\n"
+    "{db_extra}"
+    "  api:\n"
+    "    image: example/api:1\n"
+    "    depends_on: [db]\n"
+    "{api_extra}"
+)
+
+
+@pytest.mark.parametrize("db_extra, api_extra, tail, sign", [
+    ("", "", "networks:\n  back:\n    driver: overlay\n", "overlay"),
+    ("    deploy:\n      placement:\n        constraints: [node.role == manager]\n", "", "", "placement"),
+    ("", "    deploy:\n      mode: global\n", "", "global"),
+    ("", "    ports:\n      - target: 8000\n        published: 80\n        mode: ingress\n", "", "ingress"),
+])
+def test_swarm_stack_files_keep_depends_on_a_list(tmp_path, db_extra, api_extra, tail, sign):
+    # `docker stack deploy` rejects depends_on conditions ("depends_on must be a list", moby#46827)
+    text = SWARM_BASE.format(db_extra=db_extra, api_extra=api_extra) + tail
+    (tmp_path / "docker-compose.yml").write_text(text)
+    result = harden_run(tmp_path, select=["depends-healthy"])
+    assert not [f for f in result.files if f.changed]
+    reasons = [o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"]
+    assert reasons and "swarm" in reasons[0] and sign in reasons[0]
+
+
+def test_plain_deploy_resources_are_not_swarm(tmp_path):
+    # deploy.resources / replicas are honoured by docker compose too: not a sign of a stack file
+    text = SWARM_BASE.format(db_extra="", api_extra="    deploy:\n      replicas: 2\n      resources:\n        limits: {cpus: '0.5'}\n")
+    (tmp_path / "docker-compose.yml").write_text(text)
+    out = changed_text(harden_run(tmp_path, select=["depends-healthy"]), "docker-compose.yml")
+    assert "condition: service_healthy" in out

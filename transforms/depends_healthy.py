@@ -8,11 +8,37 @@ from urllib.parse import urlsplit
 
 from harden.catalog import role_of_kind
 from harden.compose_doc import is_flow, own_keys
-from harden.errors import EditError
+from harden.errors import EditError, Skip
 from harden.model import env_files  # noqa: F401  (re-exported: tests and other modules use it here)
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
 from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
+
+
+def swarm_sign(project: Any) -> str | None:
+    """What shows a compose project is deployed with `docker stack deploy` (swarm), if anything:
+    an overlay network, or a service placed or replicated the swarm way."""
+    for doc in getattr(project, "docs", []):
+        data = getattr(doc, "data", None)
+        nets = data.get("networks") if isinstance(data, dict) else None
+        if isinstance(nets, dict):
+            for n, spec in nets.items():
+                if isinstance(spec, dict) and str(spec.get("driver", "")).strip() == "overlay":
+                    return f"the network {n} uses the overlay driver"
+    for s in project.services():
+        dep = s.merged.get("deploy")
+        if isinstance(dep, dict):
+            if dep.get("placement") is not None:
+                return f"{s.name} has deploy.placement"
+            if str(dep.get("mode", "")).strip() == "global":
+                return f"{s.name} has deploy.mode: global"
+            if dep.get("endpoint_mode") is not None:
+                return f"{s.name} has deploy.endpoint_mode"
+        ports = s.merged.get("ports")
+        if isinstance(ports, list) and any(isinstance(p, dict) and str(p.get("mode", "")) == "ingress" for p in ports):
+            return f"{s.name} publishes a port in ingress mode"
+    return None
+
 
 HEALTHY = "service_healthy"
 STARTED = "service_started"
@@ -126,7 +152,9 @@ class DependsHealthy(Transform):
 
     When it refuses: a `depends_on` that comes only from an anchor (`<<: *defaults`) or
     `extends` (editing it would change every service sharing it), flow-style mappings
-    (`{...}`), and unusual list layouts are left alone with the reason.
+    (`{...}`), and unusual list layouts are left alone with the reason. A project written
+    for swarm (an overlay network, deploy.placement, deploy.mode: global, ingress ports) is
+    left whole: `docker stack deploy` rejects depends_on conditions.
     """
 
     name = "depends-healthy"
@@ -210,6 +238,10 @@ class DependsHealthy(Transform):
     ]
 
     def apply(self, project: Any, ctx: Any) -> None:
+        swarm = swarm_sign(project)
+        if swarm:
+            raise Skip(f"the project is written for swarm ({swarm}): `docker stack deploy` ignores depends_on "
+                       "and rejects its long form with conditions (depends_on must be a list)")
         services = project.services()
         by_name = {s.name: s for s in services}
         capable = {s.name: can_wait_healthy(project, s) for s in services}
