@@ -624,3 +624,22 @@ def test_node_start_command_with_the_tool_in_dependencies_is_split(tmp_path):
     (proj / "Dockerfile").write_text(_NODE_PRISMA_DF + 'CMD ["npm", "run", "start:prod"]\n')
     after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
     assert _stages(after) == [("node:20-alpine", "builder"), ("node:20-alpine", "production")]
+
+
+def test_monorepo_dockerfile_in_a_subfolder_with_context_dotdot(tmp_path):
+    # compose in docker/, build context .., dockerfile docker/api.Dockerfile: the file is named as it is
+    # (was docker/../docker/api.Dockerfile) and the split reads the context the build uses
+    proj = tmp_path / "p"
+    (proj / "docker").mkdir(parents=True)
+    (proj / "services" / "api").mkdir(parents=True)
+    (proj / "services" / "api" / "requirements.txt").write_text("flask\n")
+    (proj / "docker" / "compose.yml").write_text(
+        "services:\n  api:\n    build:\n      context: ..\n      dockerfile: docker/api.Dockerfile\n")
+    (proj / "docker" / "api.Dockerfile").write_text(
+        "FROM python:3.12\nWORKDIR /app\nCOPY services/api/requirements.txt .\nRUN pip install -r requirements.txt\n"
+        "COPY services/api .\nCMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n")
+    result = harden_run(proj, select=[NAME])
+    assert [f.rel for f in result.files if f.after != f.before] == ["docker/api.Dockerfile"]
+    assert _outcome(result, "docker/api.Dockerfile").status == "changed"
+    after = changed_text(result, "docker/api.Dockerfile")
+    assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]

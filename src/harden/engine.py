@@ -336,6 +336,11 @@ class Run:
                         self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", "dockerfile_inline is not rewritten", svc.name))
                         continue
                     path = b.dockerfile_path()
+                    if ".." in path.parts:  # context: .. with dockerfile: docker/x -> docker/x, not docker/../docker/x
+                        import os
+                        clean = Path(os.path.normpath(path))
+                        if clean.exists() and path.exists() and clean.resolve() == path.resolve():
+                            path = clean
                     try:
                         real = path.resolve()
                         real.relative_to(root_real)
