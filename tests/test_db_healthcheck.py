@@ -253,3 +253,22 @@ def test_mariadb_pinned_patch_without_healthcheck_sh(image, first):
     assert list(plan.test)[1] == first
     if first != "healthcheck.sh":
         assert list(plan.test)[2:5] == ["ping", "-h", "127.0.0.1"]
+
+
+@pytest.mark.parametrize("image", ["clickhouse/clickhouse-server:23.3.7.5-alpine", "clickhouse/clickhouse-server:24.3",
+                                   "yandex/clickhouse-server:21.8"])
+def test_clickhouse_pings_the_http_interface(image):
+    # Plausible, Sentry, PostHog: the app waited for ClickHouse with service_started only
+    from harden.catalog import parse_image
+    from harden.healthchecks import plan_for
+
+    plan = plan_for("clickhouse", parse_image(image), {"image": image})
+    assert list(plan.test) == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8123/ping"]
+
+
+def test_clickhouse_without_a_client_is_refused():
+    from harden.catalog import parse_image
+    from harden.healthchecks import NoCheck, plan_for
+
+    with pytest.raises(NoCheck):
+        plan_for("clickhouse", parse_image("clickhouse/clickhouse-server:25.4-distroless"), {})

@@ -84,10 +84,12 @@ def _is_shared_anchor(doc: Any, name: str, node: Any) -> bool:
 class DbHealthcheck(Transform):
     """What it does: adds a `healthcheck:` to every database, cache, queue and search service
     that has none: MySQL `mysqladmin ping -h 127.0.0.1`; MariaDB `healthcheck.sh --connect
-    --innodb_initialized` (tags before 10.4: `mysqladmin ping`); Postgres `pg_isready` over TCP
+    --innodb_initialized` (tags before 10.4, and patch tags older than the images' healthcheck.sh:
+    `mysqladmin ping`); Postgres `pg_isready` over TCP
     with the container's own `$POSTGRES_USER`/`$POSTGRES_DB`; Redis/Valkey/KeyDB `<cli> ping`;
     Mongo `mongosh` (`mongo` before 5.0) `db.adminCommand('ping')`; RabbitMQ
-    `rabbitmq-diagnostics -q ping`; Elasticsearch (security off) `_cluster/health`. Services are
+    `rabbitmq-diagnostics -q ping`; Elasticsearch (security off) `_cluster/health`; ClickHouse
+    `wget` on the HTTP interface's `/ping` (port 8123). Services are
     recognised by image (any registry or namespace) or by the final base of the Dockerfile they
     build. Interval, timeout, retries and start_period come from the options
     `healthcheck_interval`, `healthcheck_timeout`, `healthcheck_retries`,

@@ -345,6 +345,16 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
                         start_period=SLOW_START["elasticsearch"])
         raise NoCheck("Elasticsearch security is on (8.x default: HTTPS and a password); a check would need the "
                       "password, so add one by hand or set xpack.security.enabled=false for local use")
+    if kind == "clickhouse":
+        if bitnami:
+            raise NoCheck("bitnami/clickhouse differs from the official image; add a healthcheck by hand")
+        if ref is not None and ref.tag and "distroless" in ref.tag:
+            raise NoCheck("the distroless ClickHouse image has no shell and no HTTP client to probe it with; "
+                          "add a healthcheck by hand")
+        # the HTTP interface's /ping needs no login (the default port 8123: a config file that
+        # moves http_port is not read); the official images carry wget (GNU on Ubuntu, BusyBox on
+        # Alpine), and both understand -q -O
+        return Plan(cmd("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8123/ping"))
     if kind == "memcached":
         raise NoCheck("the memcached image ships no client to probe it with; a check that cannot run would never turn healthy")
     if kind == "mssql":
