@@ -689,3 +689,33 @@ def test_micromamba_already_runs_as_its_user(tmp_path):
     assert _after(_run(root2)) == (  # the build keeps its root step; the container goes back to mambauser
         "FROM mambaorg/micromamba:1.5\nUSER root\nRUN apt-get update && apt-get install -y curl\n"
         "USER 57439:57439\nCMD [\"python\", \"/app/main.py\"]\n")
+
+
+@pytest.mark.parametrize("base, cmd, tool", [
+    ("eclipse-temurin:17-jdk-jammy", 'CMD ["./mvnw", "spring-boot:run"]\n', "mvnw spring-boot:run"),
+    ("maven:3.9-eclipse-temurin-17", "CMD mvn -q exec:java\n", "mvn -q"),
+    ("gradle:8-jdk17", 'ENTRYPOINT ["gradle", "bootRun"]\n', "gradle bootRun"),
+    ("rust:1.75", 'CMD ["cargo", "run", "--release"]\n', "cargo run"),
+    ("mcr.microsoft.com/dotnet/sdk:8.0", 'ENTRYPOINT ["dotnet", "watch", "run"]\n', "dotnet watch"),
+])
+def test_build_tool_as_start_command_is_left(tmp_path, base, cmd, tool):
+    # spring-boot:run / cargo run compile into target/ in the root-owned app folder at start-up
+    root = _project(tmp_path, {"Dockerfile": f"FROM {base}\nWORKDIR /app\nCOPY . .\n{cmd}"})
+    result = _run(root)
+    assert not result.files or all(f.after == f.before for f in result.files)
+    (out,) = _mine(result, "skipped")
+    assert f"runs `{tool}" in out.reason and "Permission denied" in out.reason
+
+
+def test_built_artifact_as_start_command_gets_the_user(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": (
+        "FROM eclipse-temurin:17-jdk-jammy\nWORKDIR /app\nCOPY . .\nRUN ./mvnw -B package -DskipTests\n"
+        'CMD ["java", "-jar", "target/app.jar"]\n')})
+    assert "USER 10001:10001\n" in _after(_run(root))
+
+
+def test_nginx_unprivileged_already_runs_as_non_root(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": "FROM nginxinc/nginx-unprivileged:alpine\nCOPY dist /usr/share/nginx/html\n"})
+    result = _run(root)
+    assert not result.files or all(f.after == f.before for f in result.files)
+    assert not _mine(result, "skipped")

@@ -281,6 +281,8 @@ def classify(image: str) -> BaseInfo:
         return BaseInfo(raw, unknown="no base image")
     tag = (ref.tag or "latest").lower()
     name, path, reg = ref.name, ref.path, (ref.registry or "").lower()
+    if name in ("nginx-unprivileged", "unprivileged-nginx") or path == "bitnami/nginx":
+        return BaseInfo(raw, "alpine" if "alpine" in tag else "debian", default_nonroot=True)  # runs as 101 / 1001
     kind = image_kind(ref)
     if kind is not None:
         role = role_of_kind(kind)
@@ -719,8 +721,7 @@ class _Planner:
         """``manage.py collectstatic`` at start-up writes STATIC_ROOT, usually inside the root-owned
         app folder: as the new user it fails with Permission denied and the container exits. Left
         unless a static directory is one harden makes writable (a volume, a data folder)."""
-        if any("static" in d.path.lower() for d in dirs):
-            return
+        static_ok = any("static" in d.path.lower() for d in dirs)
         texts: list[tuple[str, str, int | None]] = []
         for kind in ("ENTRYPOINT", "CMD"):
             for st in reversed(chain):
@@ -738,7 +739,14 @@ class _Planner:
                     texts.append((f"the `{key}:` of compose service {u.service}",
                                   " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
         for label, text, line in texts:
-            m = _STARTUP_WRITE.search(text or "")
+            m = _STARTUP_BUILD.search(text or "")
+            if m:
+                tool = _unquote_words(m.group(1))
+                raise _Leave(f"{label} runs `{tool}` at start-up: it compiles into the root-owned app "
+                             "folder (target/, build/, bin/obj) and keeps its dependency cache under root's home, "
+                             "so as a non-root user it fails with Permission denied; build at image build time "
+                             "(RUN ...) and start the artifact (java -jar, the binary), then run harden again", line)
+            m = None if static_ok else _STARTUP_WRITE.search(text or "")
             if m:
                 raise _Leave(f"{label} runs `{m.group(1)}` at start-up: it writes STATIC_ROOT, which as a "
                              "non-root user fails with Permission denied in the root-owned app folder; run it at "
@@ -1023,7 +1031,15 @@ _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-]
 _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
 
 
+# build tools run as the start command: they write target/, build/, bin/obj in the app folder
+_STARTUP_BUILD = re.compile(r"(?m)^[^#\n]*?(?:^|[\s\"'/\[,;&|])((?:mvnw?|gradlew?)[\"',\s]+[\w:.-]*|"
+                            r"(?:cargo|dotnet)[\"',\s]+(?:run|watch)\b|sbt\b[\"',\s]*(?:run|~)?)")
 _RAILS_DIRS = ("tmp", "log")
+
+
+def _unquote_words(text: str) -> str:
+    """`mvnw", "spring-boot:run` (cut from an exec-form CMD) -> `mvnw spring-boot:run`."""
+    return " ".join(w.strip("\"',") for w in text.split() if w.strip("\"',")) or text.strip()
 _RAILS_CMD = re.compile(r"(?:^|[\s\"'/\[,])rails[\"',\s]+(?:server|s)\b")
 _PUMA_CMD = re.compile(r"(?:^|[\s\"'/\[,])(?:puma|unicorn)\b")
 
