@@ -719,3 +719,29 @@ def test_nginx_unprivileged_already_runs_as_non_root(tmp_path):
     result = _run(root)
     assert not result.files or all(f.after == f.before for f in result.files)
     assert not _mine(result, "skipped")
+
+
+@pytest.mark.parametrize("cmd, scripts", [
+    ('CMD ["yarn", "start"]\n', {"start": "next start"}),
+    ('CMD ["npm", "run", "serve"]\n', {"serve": "next start -p 3000"}),
+    ('CMD ["npx", "next", "start"]\n', {}),
+])
+def test_next_start_gets_dot_next_writable(tmp_path, cmd, scripts):
+    # next start writes .next/cache and ISR pages into .next, which the build left root-owned
+    import json
+
+    root = _project(tmp_path, {"package.json": json.dumps({"scripts": {"build": "next build", **scripts}}),
+                               "Dockerfile": "FROM node:20-alpine\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\n"
+                                             + cmd})
+    after = _after(_run(root))
+    assert "RUN mkdir -p /app/.next \\\n    && chown -R 1000:1000 /app/.next\nUSER 1000:1000\n" in after
+
+
+def test_node_server_without_next_gets_no_dot_next(tmp_path):
+    import json
+
+    root = _project(tmp_path, {"package.json": json.dumps({"scripts": {"start": "node server.js"}}),
+                               "Dockerfile": "FROM node:20-alpine\nWORKDIR /app\nCOPY . .\nRUN npm ci\n"
+                                             'CMD ["npm", "start"]\n'})
+    after = _after(_run(root))
+    assert "USER 1000:1000" in after and ".next" not in after

@@ -894,8 +894,13 @@ class _Planner:
         # Rails/Puma write tmp/pids/server.pid, tmp/cache and log/ inside the app folder at start-up
         # (the repository ships tmp/pids/.keep, so the subfolders come root-owned from COPY: -R)
         rails = self.rails_app(chain, uses)
+        subs: tuple[str, ...] = _RAILS_DIRS if rails else ()
+        if not rails and self.next_app(chain):
+            # next start writes .next/cache (image optimisation, fetch cache) and ISR pages under
+            # .next/server; the build made .next root-owned
+            rails, subs = "next start", (".next",)
         if rails:
-            for sub in _RAILS_DIRS:
+            for sub in subs:
                 add(posixpath.join(workdir, sub), f"{rails} writes it at start-up", stage.startline + 1, loud=False)
                 for d in found:
                     if d.path == posixpath.join(workdir, sub):
@@ -942,6 +947,32 @@ class _Planner:
                                f"root-owned files; chown it once (docker compose run --rm --user root {svc} chown "
                                f"-R {uid}:{gid} {dst}) or recreate it", stage.startline + 1))
         return found
+
+    def next_app(self, chain: list) -> bool:
+        """The stage starts a Next.js server: CMD/ENTRYPOINT runs `next start`, or runs the
+        package.json script (npm start, yarn start, npm run X) whose text is `next start`."""
+        if self.workdir_at(chain) == "/":
+            return False
+        text = ""
+        for kind in ("ENTRYPOINT", "CMD"):
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is not None:
+                    text += " " + inst.value
+                    break
+        flat = re.sub(r'[\[\]",]', " ", text)
+        if re.search(r"(?:^|[\s/])next\s+start\b", flat):
+            return True
+        m = re.search(r"\b(?:npm|yarn|pnpm)\s+(?:run(?:-script)?\s+)?([\w:.-]+)", flat)
+        if not m:
+            return False
+        try:
+            import json
+            pkg = json.loads((Path(self.unit.context) / "package.json").read_text(errors="replace"))
+            script = (pkg.get("scripts") or {}).get(m.group(1), "")
+        except (OSError, ValueError, AttributeError):
+            return False
+        return isinstance(script, str) and bool(re.search(r"(?:^|[\s/&;])next\s+start\b", script))
 
     def rails_app(self, chain: list, uses: list) -> str | None:
         """"a Rails app" / "Puma" when the stage runs one (its start command, or a Gemfile in the
