@@ -662,3 +662,43 @@ def test_deleting_the_only_key_of_a_new_mapping_is_refused():
     with pytest.raises(EditError):
         doc.delete_key(web["volumes"], "data:/d")
     assert_consistent(doc)
+
+
+ALIASED_DEPS = (
+    "x-deps: &deps\n"
+    "  - db\n"
+    "  - redis\n"
+    "services:\n"
+    "  app:\n"
+    "    image: a\n"
+    "    depends_on: *deps\n"
+    "  worker:\n"
+    "    image: a\n"
+    "    depends_on: *deps\n"
+)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d, m, k: d.seq_to_map(m, k, {"db": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}),
+    lambda d, m, k: d.append_item(m, k, "cache"),
+    lambda d, m, k: d.replace_value(m, k, ["db"]),
+    lambda d, m, k: d.delete_key(m, k),
+])
+@pytest.mark.parametrize("where", ["alias", "anchor"])
+def test_edits_refuse_a_value_shared_through_an_anchor(edit, where):
+    # Superset's compose file: `depends_on: *superset-depends-on` in four services; harden once
+    # rewrote the anchor's text with each service's conversion on top (duplicate keys)
+    doc = ComposeDoc("compose.yaml", ALIASED_DEPS)
+    if where == "alias":
+        m, key = doc.services()["app"], "depends_on"
+    else:
+        m, key = doc.data, "x-deps"
+    with pytest.raises(EditError, match="anchored value &deps"):
+        edit(doc, m, key)
+    assert doc.render() == ALIASED_DEPS
+
+
+def test_an_unshared_list_is_still_edited():
+    doc = ComposeDoc("compose.yaml", "services:\n  app:\n    image: a\n    depends_on:\n      - db\n")
+    doc.append_item(doc.services()["app"], "depends_on", "redis")
+    assert doc.render().endswith("      - db\n      - redis\n")

@@ -230,3 +230,27 @@ def test_plain_deploy_resources_are_not_swarm(tmp_path):
     (tmp_path / "docker-compose.yml").write_text(text)
     out = changed_text(harden_run(tmp_path, select=["depends-healthy"]), "docker-compose.yml")
     assert "condition: service_healthy" in out
+
+
+def test_depends_on_through_a_yaml_alias_is_left_with_the_reason(tmp_path):
+    # Superset's docker-compose-non-dev.yml: `depends_on: *superset-depends-on` (an alias, not <<:)
+    text = (
+        "x-deps: &deps\n"
+        "  - db\n"
+        "services:\n"
+        "  db:\n"
+        "    image: postgres:15\n"
+        "  app:\n"
+        "    image: example/app:1\n"
+        "    depends_on: *deps\n"
+        "  worker:\n"
+        "    image: example/app:1\n"
+        "    depends_on: *deps\n"
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    result = harden_run(tmp_path, select=["db-healthcheck", "depends-healthy"])
+    out = changed_text(result, "compose.yaml")
+    assert out.startswith("x-deps: &deps\n  - db\nservices:\n")
+    assert out.count("depends_on: *deps") == 2 and "condition" not in out
+    skipped = {o.part: o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"}
+    assert set(skipped) == {"app", "worker"} and "&deps" in skipped["app"]

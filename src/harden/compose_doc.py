@@ -68,6 +68,12 @@ def is_seq(x: Any) -> bool:
     return isinstance(x, list)
 
 
+def anchor_name(node: Any) -> str | None:
+    """The anchor (``&name``) written on ``node``, if any."""
+    a = getattr(node, "anchor", None)
+    return getattr(a, "value", None) if a is not None else None
+
+
 def own_keys(m: Any) -> list:
     """Keys written in this mapping itself, not pulled in by `<<: *anchor`."""
     if isinstance(m, CommentedMap):
@@ -442,6 +448,23 @@ class ComposeDoc:
         if is_flow(m):
             raise EditError(f"{what} is written in flow style ({{...}}); harden leaves it as it is")
 
+    def _require_unshared(self, m: Any, key: Any) -> None:
+        """Refuse to edit a value written once under an anchor (``&deps``) and reached through
+        aliases (``depends_on: *deps``): the edit would land in the anchor's text and change every
+        user of it."""
+        value = m[key]
+        name = anchor_name(value)
+        if not name and isinstance(value, (dict, list)) and _has_pos(m) and key in (m.lc.data or {}):
+            kline, _ = m.lc.key(key)
+            vline, vcol = m.lc.value(key)
+            text = self.lines[vline][vcol:] if vline < len(self.lines) else ""
+            if vline < kline or text.startswith(("&", "*")):
+                # ruamel hands an alias the anchored node itself, with the anchor's position
+                name = re.match(r"[&*]?([^\s,\]}]*)", text).group(1) or "?"
+        if name:
+            raise EditError(f"{key} is the anchored value &{name}, shared through *{name}; changing it "
+                            "would change every service that uses it")
+
     def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None) -> None:
         """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key)."""
         if key in m and (not isinstance(m, CommentedMap) or key in own_keys(m)):
@@ -585,6 +608,7 @@ class ComposeDoc:
         """Replace the whole value of an existing key with a new one written by harden.
         Comment lines inside the old value are kept, after the new value."""
         old = m[key]
+        self._require_unshared(m, key)
         if not _has_pos(m) or key not in (m.lc.data or {}):
             # a mapping or a key harden added: its text renders from the tree
             m[key] = value
@@ -618,6 +642,7 @@ class ComposeDoc:
         style, in place: each item line becomes the item's key line, so end-of-line comments
         and the comment lines between items stay where they were."""
         old = m[key]
+        self._require_unshared(m, key)
         if not isinstance(old, CommentedSeq) or not _has_pos(old):
             self.replace_value(m, key, new_map)
             return
@@ -725,6 +750,7 @@ class ComposeDoc:
     def append_item(self, m: CommentedMap, key: Any, item: Any) -> None:
         """Append ``item`` to the sequence ``m[key]``."""
         seq = m[key]
+        self._require_unshared(m, key)
         if not isinstance(seq, list):
             raise EditError(f"{key} is not a list")
         if not _has_pos(seq):
@@ -765,6 +791,7 @@ class ComposeDoc:
     def delete_key(self, m: CommentedMap, key: Any) -> None:
         """Remove ``key: value``; full comment lines inside it are kept."""
         old = m[key]
+        self._require_unshared(m, key)
         idx = list(m.keys()).index(key)
         if own_keys(m) == [key] and not has_merge(m):
             # the mapping's text would be left empty, which reads back as null, not {}
