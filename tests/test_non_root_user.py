@@ -745,3 +745,25 @@ def test_node_server_without_next_gets_no_dot_next(tmp_path):
                                              'CMD ["npm", "start"]\n'})
     after = _after(_run(root))
     assert "USER 1000:1000" in after and ".next" not in after
+
+
+@pytest.mark.parametrize("cmd, files", [
+    ('CMD ["php", "artisan", "serve", "--host=0.0.0.0"]\n', {}),
+    ('CMD ["php", "-S", "0.0.0.0:8000", "-t", "public"]\n',
+     {"artisan": "#!/usr/bin/env php\n", "composer.json": '{"require": {"laravel/framework": "^10.0"}}\n'}),
+])
+def test_laravel_gets_storage_and_bootstrap_cache_writable(tmp_path, cmd, files):
+    # Laravel writes storage/logs, storage/framework/* and bootstrap/cache (shipped with .gitignore files)
+    root = _project(tmp_path, {"Dockerfile": "FROM php:8.2-cli\nWORKDIR /app\nCOPY . .\n" + cmd, **files})
+    after = _after(_run(root))
+    assert ("    && mkdir -p /app/storage /app/bootstrap/cache \\\n"
+            "    && chown -R 10001:10001 /app/storage /app/bootstrap/cache\nUSER 10001:10001\n") in after
+
+
+@pytest.mark.parametrize("user", ["$APP_UID", "${APP_UID}"])
+def test_dotnet_app_uid_counts_as_non_root(tmp_path, user):
+    text = (f"FROM mcr.microsoft.com/dotnet/aspnet:8.0 AS base\nUSER {user}\nWORKDIR /app\n"
+            "FROM base AS final\nCOPY publish/ .\nENTRYPOINT [\"dotnet\", \"api.dll\"]\n")
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    assert not result.files or all(f.after == f.before for f in result.files)
+    assert not _mine(result, "skipped")

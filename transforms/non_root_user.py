@@ -581,6 +581,9 @@ class _Planner:
                 break
         if last_user is not None:
             root = user_is_root(last_user.value)
+            if root is None and base.existing is not None and base.existing[2] == "app" and \
+                    re.fullmatch(r"\$\{?APP_UID\}?(:\$\{?APP_GID\}?)?", last_user.value.strip()):
+                root = False  # .NET 8+: APP_UID is the image's own ENV (1654), not a build variable
             if root is None:
                 raise _Leave(f"USER {last_user.value.strip()} comes from a build variable; cannot tell whether "
                              "it is root", last_user.startline + 1)
@@ -895,6 +898,9 @@ class _Planner:
         # (the repository ships tmp/pids/.keep, so the subfolders come root-owned from COPY: -R)
         rails = self.rails_app(chain, uses)
         subs: tuple[str, ...] = _RAILS_DIRS if rails else ()
+        if not rails and self.laravel_app(chain, uses):
+            # Laravel writes storage/logs, storage/framework/{cache,sessions,views} and bootstrap/cache
+            rails, subs = "a Laravel app", ("storage", "bootstrap/cache")
         if not rails and self.next_app(chain):
             # next start writes .next/cache (image optimisation, fetch cache) and ISR pages under
             # .next/server; the build made .next root-owned
@@ -947,6 +953,24 @@ class _Planner:
                                f"root-owned files; chown it once (docker compose run --rm --user root {svc} chown "
                                f"-R {uid}:{gid} {dst}) or recreate it", stage.startline + 1))
         return found
+
+    def laravel_app(self, chain: list, uses: list) -> bool:
+        """The stage runs a Laravel app: `php artisan` in its start command, or an artisan file and
+        a composer.json that requires laravel/framework in the build context."""
+        if self.workdir_at(chain) == "/":
+            return False
+        for kind in ("ENTRYPOINT", "CMD"):
+            for st in reversed(chain):
+                inst = st.last(kind)
+                if inst is not None:
+                    if re.search(r"\bartisan\b", inst.value):
+                        return True
+                    break
+        ctx = Path(self.unit.context)
+        try:
+            return (ctx / "artisan").is_file() and "laravel/framework" in (ctx / "composer.json").read_text(errors="replace")
+        except OSError:
+            return False
 
     def next_app(self, chain: list) -> bool:
         """The stage starts a Next.js server: CMD/ENTRYPOINT runs `next start`, or runs the
