@@ -767,3 +767,11 @@ def test_dotnet_app_uid_counts_as_non_root(tmp_path, user):
     result = _run(_project(tmp_path, {"Dockerfile": text}))
     assert not result.files or all(f.after == f.before for f in result.files)
     assert not _mine(result, "skipped")
+
+
+@pytest.mark.parametrize("env, noted", [("", True), ("ENV ASPNETCORE_URLS=http://+:8080\n", False)])
+def test_dotnet6_default_port_80_is_noted(tmp_path, env, noted):
+    text = f"FROM mcr.microsoft.com/dotnet/aspnet:6.0\nWORKDIR /app\n{env}COPY publish/ .\nENTRYPOINT [\"dotnet\", \"a.dll\"]\n"
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    assert "USER 10001:10001" in _after(result)
+    assert any("listens on port 80 (its ASPNETCORE_URLS)" in n for n in _notes(result)) is noted

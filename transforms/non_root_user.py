@@ -479,6 +479,7 @@ class _Planner:
     idx: int
     notes: list = field(default_factory=list)
     changed: bool = False
+    base_image: str = ""
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -573,6 +574,7 @@ class _Planner:
                          "the Dockerfile's USER, so the Dockerfile is left as it is")
         chain = self.chain()
         base = self.resolve_base(chain[0], uses)
+        self.base_image = base.image
 
         last_user = None
         for st in reversed(chain):
@@ -845,6 +847,11 @@ class _Planner:
                     if 0 < int(port) < 1024 and port not in [o.split("/")[0] for o in out]:
                         out.append(f"{kind} at line {inst.startline + 1} binds port {port}")
                 break
+        # .NET 6/7 images listen on ASPNETCORE_URLS=http://+:80 unless the Dockerfile moves it
+        m = re.match(r"mcr\.microsoft\.com/dotnet/(?:aspnet|sdk):(\d+)\.", self.base_image or "")
+        if m and int(m.group(1)) < 8 and "80" not in [o.split("/")[0] for o in out] \
+                and not any(k in ("ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "HTTP_PORTS") for k in env):
+            out.append(f"the base image {self.base_image} listens on port 80 (its ASPNETCORE_URLS)")
         return out
 
     # ---------------------------------------------------------------- directories
