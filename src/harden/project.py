@@ -14,7 +14,12 @@ from pathlib import Path
 
 COMPOSE_BASES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _COMPOSE_RE = re.compile(r"^(?:docker-)?compose(?:\.[A-Za-z0-9_.-]+)?\.ya?ml$")
-_DOCKERFILE_RE = re.compile(r"^(?:Dockerfile|Containerfile)(?:\.[A-Za-z0-9_.-]+)?$|^[A-Za-z0-9_.-]+\.(?:Dockerfile|dockerfile)$")
+# Dockerfile, dockerfile (docker build's fallback), Containerfile, Dockerfile.prod, Dockerfile-prod,
+# Dockerfile_dev, api.Dockerfile, api.dockerfile
+_DOCKERFILE_RE = re.compile(r"^(?:[Dd]ockerfile|Containerfile)(?:[._-][A-Za-z0-9_.-]+)?$|^[A-Za-z0-9_.-]+\.(?:Dockerfile|dockerfile)$")
+# templates a generator renders into a Dockerfile (FROM {{ base }}, %%VARIANT%%), samples and backups
+_NOT_DOCKERFILE_RE = re.compile(r"(?i)[._-](?:template|tmpl|tpl|j2|jinja2?|in|erb|mustache|hbs|example|sample|"
+                                r"old|orig|bak|backup)$")
 SKIP_DIRS = {
     ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", "__pycache__", ".tox", ".nox",
     ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".idea",
@@ -30,7 +35,7 @@ def is_compose_name(name: str) -> bool:
 def is_dockerfile_name(name: str) -> bool:
     if name.endswith((".dockerignore", ".md", ".txt", ".orig", ".bak", ".rej", ".swp")):
         return False
-    return bool(_DOCKERFILE_RE.match(name))
+    return bool(_DOCKERFILE_RE.match(name)) and not _NOT_DOCKERFILE_RE.search(name)
 
 
 @record
