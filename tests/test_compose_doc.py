@@ -702,3 +702,27 @@ def test_an_unshared_list_is_still_edited():
     doc = ComposeDoc("compose.yaml", "services:\n  app:\n    image: a\n    depends_on:\n      - db\n")
     doc.append_item(doc.services()["app"], "depends_on", "redis")
     assert doc.render().endswith("      - db\n      - redis\n")
+
+
+def test_add_key_and_set_scalar_refuse_a_node_used_in_several_places():
+    text = (
+        "x-ports: &ports\n"
+        "  - \"5432:5432\"\n"
+        "services:\n"
+        "  db: &db\n"
+        "    image: postgres:16\n"
+        "    ports: *ports\n"
+        "  db2: *db\n"
+    )
+    doc = ComposeDoc("compose.yaml", text)
+    with pytest.raises(EditError, match="several places"):
+        doc.add_key(doc.services()["db2"], "healthcheck", {"test": ["CMD", "true"]})
+    with pytest.raises(EditError, match="several places"):
+        doc.set_scalar(doc.services()["db"]["ports"], 0, "127.0.0.1:5432:5432")
+    assert doc.render() == text
+    # a mapping merged with `<<:` elsewhere is shared too; one used once is not
+    doc = ComposeDoc("compose.yaml", "x: &x\n  image: a\nservices:\n  a:\n    <<: *x\n  b:\n    image: b\n")
+    with pytest.raises(EditError):
+        doc.add_key(doc.data["x"], "restart", "always")
+    doc.add_key(doc.services()["b"], "restart", "always")
+    assert "    restart: always\n" in doc.render()

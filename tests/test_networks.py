@@ -308,3 +308,25 @@ def test_add_key_after_a_key_without_value():
     doc = ComposeDoc("c.yaml", "services:\n  w:\n    networks:\n      a:\n      b:\n    image: y\n")
     doc.add_key(doc.services()["w"]["networks"], "backend", None)
     assert doc.render() == "services:\n  w:\n    networks:\n      a:\n      b:\n      backend:\n    image: y\n"
+
+
+def test_shared_anchor_text_makes_networks_skip_not_fail(tmp_path):
+    # `db2: *db` and `networks: *nets`: the plan could only be written into the anchors' text
+    (tmp_path / "compose.yaml").write_text(
+        "x-nets: &nets\n"
+        "  - default\n"
+        "services:\n"
+        "  db: &db\n"
+        "    image: postgres:16\n"
+        "  db2: *db\n"
+        "  app:\n"
+        "    image: example/app\n"
+        "    ports: [\"8000:8000\"]\n"
+        "    depends_on: [db, db2]\n"
+        "    networks: *nets\n"
+    )
+    result = harden_run(tmp_path, select=["networks"])
+    mine = [o for o in result.outcomes if o.transform == "networks"]
+    assert not [o for o in mine if o.status == "failed"]
+    assert any(o.status == "skipped" and "several places" in (o.reason or "") for o in mine)
+    assert not [f for f in result.files if f.changed]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from harden.compose_doc import is_flow, own_keys
-from harden.errors import EditError
+from harden.errors import EditError, Skip
 from harden.roles import Role, classify_all
 from harden.transform import Example, Transform
 
@@ -357,7 +357,12 @@ class Networks(Transform):
                           "them; harden does not plan networks across included files", line=incs[0].line,
                           file=rel_of(project, incs[0].doc))
             return
-        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
+        try:
+            reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
+        except EditError as e:
+            # e.g. `networks: *nets` or a service that is an alias of another: the plan cannot be
+            # written without changing the shared text; leave networks whole
+            raise Skip(f"networks left as they are: {e}") from None
         if reason:
             ctx.skip_part("networks", reason, line=None)
 

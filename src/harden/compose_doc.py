@@ -448,6 +448,39 @@ class ComposeDoc:
         if is_flow(m):
             raise EditError(f"{what} is written in flow style ({{...}}); harden leaves it as it is")
 
+    def _shared(self, node: Any) -> bool:
+        """Is this mapping or list reached from more than one place (an alias ``*x`` or a merge
+        ``<<: *x`` besides its anchor ``&x``)? An edit of it would change every place."""
+        ids = getattr(self, "_shared_ids", None)
+        if ids is None:
+            seen: set[int] = set()
+            ids = set()
+
+            def visit(n: Any) -> None:
+                if not isinstance(n, (dict, list)):
+                    return
+                if id(n) in seen:
+                    ids.add(id(n))
+                    return
+                seen.add(id(n))
+                if isinstance(n, dict):
+                    for merged in getattr(n, merge_attrib, None) or []:
+                        visit(merged[1] if isinstance(merged, tuple) else merged)
+                    items = [n[k] for k in (own_keys(n) if isinstance(n, CommentedMap) else n)]
+                else:
+                    items = list(n)
+                for v in items:
+                    visit(v)
+
+            visit(self.data)
+            self._shared_ids = ids
+        return id(node) in ids
+
+    def _require_unshared_node(self, node: Any, what: str) -> None:
+        if self._shared(node):
+            raise EditError(f"{what} is written once under an anchor and used in several places "
+                            "(*alias or <<: merge); changing it would change every place")
+
     def _require_unshared(self, m: Any, key: Any) -> None:
         """Refuse to edit a value written once under an anchor (``&deps``) and reached through
         aliases (``depends_on: *deps``): the edit would land in the anchor's text and change every
@@ -464,9 +497,12 @@ class ComposeDoc:
         if name:
             raise EditError(f"{key} is the anchored value &{name}, shared through *{name}; changing it "
                             "would change every service that uses it")
+        if isinstance(value, (dict, list)):
+            self._require_unshared_node(value, str(key))
 
     def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None) -> None:
         """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key)."""
+        self._require_unshared_node(m, "the mapping that would get " + repr(str(key)))
         if key in m and (not isinstance(m, CommentedMap) or key in own_keys(m)):
             raise EditError(f"key {key!r} exists already")
         if not _has_pos(m):
@@ -510,6 +546,8 @@ class ComposeDoc:
     def set_scalar(self, container: Any, key: Any, value: Any) -> None:
         """Replace the scalar at ``container[key]`` (mapping key or sequence index) in place,
         keeping its quote style."""
+        self._require_unshared_node(container, f"the {'list' if isinstance(container, list) else 'mapping'} "
+                                    f"holding {container[key]!r}")
         old = container[key]
         if isinstance(old, (dict, list)):
             raise EditError("set_scalar on a collection")
