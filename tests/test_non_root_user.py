@@ -775,3 +775,10 @@ def test_dotnet6_default_port_80_is_noted(tmp_path, env, noted):
     result = _run(_project(tmp_path, {"Dockerfile": text}))
     assert "USER 10001:10001" in _after(result)
     assert any("listens on port 80 (its ASPNETCORE_URLS)" in n for n in _notes(result)) is noted
+
+
+def test_rails_with_sqlite_gets_db_and_storage_writable(tmp_path):
+    root = _project(tmp_path, {"Dockerfile": _RAILS_DF + 'CMD ["rails", "server", "-b", "0.0.0.0"]\n',
+                               "Gemfile": "gem 'rails', '~> 7.0'\ngem 'sqlite3'\n"})
+    after = _after(_run(root))
+    assert "    && chown -R 10001:10001 /myapp/tmp /myapp/log /myapp/db /myapp/storage\n" in after

@@ -905,6 +905,8 @@ class _Planner:
         # (the repository ships tmp/pids/.keep, so the subfolders come root-owned from COPY: -R)
         rails = self.rails_app(chain, uses)
         subs: tuple[str, ...] = _RAILS_DIRS if rails else ()
+        if rails == "a Rails app" and self._gemfile_has("sqlite3"):
+            subs += ("db", "storage")  # the SQLite database: db/*.sqlite3 (Rails < 7.1), storage/ (7.1+)
         if not rails and self.laravel_app(chain, uses):
             # Laravel writes storage/logs, storage/framework/{cache,sessions,views} and bootstrap/cache
             rails, subs = "a Laravel app", ("storage", "bootstrap/cache")
@@ -1004,6 +1006,13 @@ class _Planner:
         except (OSError, ValueError, AttributeError):
             return False
         return isinstance(script, str) and bool(re.search(r"(?:^|[\s/&;])next\s+start\b", script))
+
+    def _gemfile_has(self, gem: str) -> bool:
+        try:
+            text = (Path(self.unit.context) / "Gemfile").read_text(errors="replace")[:200000]
+        except OSError:
+            return False
+        return bool(re.search(rf"(?m)^\s*gem\s+['\"]{re.escape(gem)}['\"]", text))
 
     def rails_app(self, chain: list, uses: list) -> str | None:
         """"a Rails app" / "Puma" when the stage runs one (its start command, or a Gemfile in the
