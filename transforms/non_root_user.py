@@ -25,7 +25,10 @@ class NonRootUser(Transform):
     ``adduser -S -D``. The user gets a home directory (``/home/app``): pip, npm and many
     libraries write caches and config under ``$HOME`` and fail when it is missing or not
     writable. Images that ship a non-root user are switched to it instead: the official node
-    image (``node``, 1000:1000), distroless and Chainguard (``nonroot``, 65532:65532).
+    image (``node``, 1000:1000), distroless and Chainguard (``nonroot``, 65532:65532),
+    ``denoland/deno`` (``deno``, 1993 on Debian/Ubuntu, 1000 on Alpine), ``oven/bun`` (``bun``,
+    1000), .NET 8+ ``mcr.microsoft.com/dotnet/*`` (``app``, 1654; ``USER $APP_UID`` counts as
+    non-root); ``mambaorg/micromamba`` and ``nginx-unprivileged`` already run as non-root.
     ``FROM scratch`` gets a numeric ``USER`` only (nothing can be created there). Then
     ``USER <uid>:<gid>`` goes after the last RUN/COPY/ADD of the stage (or replaces a trailing
     ``USER root``), so every build step still runs as root and only the container process
@@ -36,7 +39,10 @@ class NonRootUser(Transform):
     paths, the container paths of named and anonymous volumes that compose mounts into the
     services running the stage, and data folders named by ENV / compose ``environment``
     (``DATA_DIR``, ``UPLOAD_FOLDER``, ``MEDIA_ROOT``, ``sqlite:////data/app.db``, ...) or
-    created by the Dockerfile with a data-like name (``RUN mkdir -p /app/uploads``). A
+    created by the Dockerfile with a data-like name (``RUN mkdir -p /app/uploads``), and what the
+    framework writes beside its code, recursively (``chown -R``, the repository ships subfolders):
+    Rails/Puma ``tmp`` and ``log`` (with ``db`` and ``storage`` when the Gemfile has sqlite3),
+    Laravel ``storage`` and ``bootstrap/cache``, ``next start``'s ``.next``. A
     COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
     a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
     VOLUME it prepares.
@@ -82,7 +88,8 @@ class NonRootUser(Transform):
     ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
     image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
-    Permission denied);
+    Permission denied); the start command is a build tool (``mvnw spring-boot:run``, ``gradle
+    bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder;
     the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
     Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; another
