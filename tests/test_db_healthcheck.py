@@ -272,3 +272,12 @@ def test_clickhouse_without_a_client_is_refused():
 
     with pytest.raises(NoCheck):
         plan_for("clickhouse", parse_image("clickhouse/clickhouse-server:25.4-distroless"), {})
+
+
+def test_image_from_dotenv_gets_the_check_of_what_dotenv_names(tmp_path):
+    (tmp_path / ".env").write_text("DB_IMAGE=mariadb:10.6.4\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: ${DB_IMAGE:-mariadb:11}\n")
+    result = harden_run(tmp_path, select=[NAME])
+    out = changed_text(result, "compose.yaml")
+    assert _healthcheck_test(out, "db")[1] == "mysqladmin"  # 10.6.4 from .env, not the default 11
+    assert any(".env sets (mariadb:10.6.4)" in n.message for n in result.notes)

@@ -193,3 +193,32 @@ def test_store_image_with_a_variable_tag_is_read_through_its_default(tmp_path):
     assert roles["cache"].kind == "redis" and roles["cache"].store
     assert roles["tool"].role == "devtool"
     assert roles["app"].role == "web"
+
+
+def test_store_image_from_the_projects_dotenv(tmp_path):
+    # Mattermost's docker deployment: `image: postgres:${POSTGRES_IMAGE_TAG}` with the tag in .env;
+    # compose interpolates .env, and so does harden for an image's kind (a value wins over a default)
+    (tmp_path / ".env").write_text("DB_IMAGE=mariadb:11\nPG_TAG=13-alpine\n")
+    project = _from_text(tmp_path, (
+        "services:\n"
+        "  db:\n"
+        "    image: ${DB_IMAGE}\n"
+        "  pg:\n"
+        "    image: postgres:${PG_TAG:-16}\n"
+        "  other:\n"
+        "    image: ${OTHER_IMAGE}\n"
+    ))
+    roles = classify_all(project)
+    assert roles["db"].kind == "mariadb" and roles["db"].role == "database"
+    assert roles["pg"].kind == "postgres"
+    assert roles["other"].kind is None
+
+
+def test_interpolate_image():
+    from harden.model import interpolate_image
+
+    env = {"TAG": "13", "EMPTY": "", "IMG": "redis"}
+    assert interpolate_image("postgres:${TAG:-16}", env) == "postgres:13"
+    assert interpolate_image("postgres:${EMPTY:-16}", env) == "postgres:${EMPTY:-16}"  # :- takes the default
+    assert interpolate_image("$IMG:7", env) == "redis:7"
+    assert interpolate_image("${NOPE}:1", env) == "${NOPE}:1"

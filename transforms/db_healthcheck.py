@@ -271,7 +271,10 @@ class DbHealthcheck(Transform):
             need_version = True
             for n in plan.notes:
                 ctx.note(f"{svc.name}: {n}", line=line, file=rel_of(project, doc))
-            if ident.source == "variable":
+            if ident.source == "dotenv":
+                ctx.note(f"{svc.name}: the image comes from a variable; the healthcheck fits what the project's "
+                         f".env sets ({ident.ref.raw if ident.ref else '?'})", line=line, file=rel_of(project, doc))
+            elif ident.source == "variable":
                 ctx.note(f"{svc.name}: the image comes from a variable; the healthcheck fits its default "
                          f"({ident.ref.raw if ident.ref else '?'})", line=line, file=rel_of(project, doc))
         if need_version:

@@ -101,6 +101,13 @@ def identify(project: Any, svc: Any) -> Identity:
     image = svc.image
     if image is None:
         return Identity(None, None, "none")
+    if "$" in str(image):
+        from .model import dotenv, interpolate_image
+
+        image = interpolate_image(str(image), dotenv(project))
+        if "$" not in image:
+            ref = parse_image(image)
+            return Identity(image_kind(ref) if ref else None, ref, "dotenv")
     resolved = _resolve_default(image)
     if resolved is None:
         return Identity(None, None, "variable")

@@ -3,6 +3,8 @@ view of every service) and a Dockerfile unit (the document plus what compose say
 
 from __future__ import annotations
 
+import re
+
 from .record import field, record
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -70,6 +72,45 @@ def _read_env_file(path: Path) -> dict[str, str]:
             v = v[1:-1]
         out[k] = v
     return out
+
+
+_IMAGE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}$]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+_DOTENV: dict[tuple, dict[str, str]] = {}
+
+
+def dotenv(project: Any) -> dict[str, str]:
+    """The variables of the project's `.env` (beside its first compose file), which compose
+    interpolates into the files."""
+    try:
+        path = doc_dir(project.base) / ".env"
+        st = path.stat()
+    except (AttributeError, IndexError, OSError):
+        return {}
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _DOTENV:
+        _DOTENV[key] = _read_env_file(path)
+    return _DOTENV[key]
+
+
+def interpolate_image(image: str, env: dict[str, str]) -> str:
+    """``${PG_TAG}``/``$PG_TAG``/``${PG_TAG:-16}`` in an image reference replaced by the value the
+    project's .env sets; a variable .env does not set stays as written (its default is read later)."""
+    if "$" not in image or not env:
+        return image
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(4)
+        op = m.group(2)
+        if name not in env:
+            return m.group(0)
+        v = env[name]
+        if op == ":-" and v == "":
+            return m.group(0)
+        return v
+
+    return _IMAGE_VAR.sub(sub, image)
 
 
 def env_files(svc: Any) -> list[tuple[str, dict[str, str]]]:

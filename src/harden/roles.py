@@ -311,6 +311,10 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     others = _Others(aliases, name)
 
     image = m.get("image")
+    if image and "$" in str(image):
+        from .model import dotenv, interpolate_image
+
+        image = interpolate_image(str(image), dotenv(project))
     r.kind = image_kind(str(image)) if image else None
     built_from = None
     if getattr(project, "dockerfiles", {}).get(name) is not None:
