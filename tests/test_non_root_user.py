@@ -782,3 +782,16 @@ def test_rails_with_sqlite_gets_db_and_storage_writable(tmp_path):
                                "Gemfile": "gem 'rails', '~> 7.0'\ngem 'sqlite3'\n"})
     after = _after(_run(root))
     assert "    && chown -R 10001:10001 /myapp/tmp /myapp/log /myapp/db /myapp/storage\n" in after
+
+
+@pytest.mark.parametrize("image, family", [
+    ("registry.access.redhat.com/ubi9/python-311", "rhel"),
+    ("registry.access.redhat.com/ubi8/nodejs-18:latest", "rhel"),
+    ("registry.access.redhat.com/ubi9/openjdk-17-runtime:1.18", None),
+])
+def test_red_hat_language_images_already_run_as_non_root(tmp_path, image, family):
+    info = classify(image)
+    assert info.default_nonroot and info.family == family
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY . .\nCMD [\"./run\"]\n"}))
+    assert not result.files or all(f.after == f.before for f in result.files)
+    assert not _mine(result, "skipped")

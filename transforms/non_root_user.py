@@ -358,6 +358,14 @@ def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> Base
     if reg in ("", "docker.io", "index.docker.io") and path == "mambaorg/micromamba":
         # the image ends with USER mambauser (57439): it runs as that user unless a USER root says otherwise
         return BaseInfo(raw, "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
+    m = re.match(r"ubi\d+/(python|nodejs|php|ruby|perl|openjdk|go-toolset|dotnet)-", path)
+    if m and reg in ("registry.access.redhat.com", "registry.redhat.io"):
+        # Red Hat's language images end with USER 1001 (openjdk: 185): already non-root by default
+        if m.group(1) in ("openjdk", "dotnet"):  # ubi-minimal underneath: no useradd for a USER root stage
+            return BaseInfo(raw, default_nonroot=True,
+                            unknown=f"base image {raw} is built on ubi-minimal (no useradd) and the stage switched "
+                                    "to root; switch back to the image's own user yourself")
+        return BaseInfo(raw, "rhel", default_nonroot=True)
     if reg == "mcr.microsoft.com" and path in _DOTNET_REPOS:
         m = re.match(r"(\d+)\.", tag)
         if m is None:
