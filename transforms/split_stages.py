@@ -449,7 +449,9 @@ class SplitStages(Transform):
     heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
     base image it cannot classify (``ubuntu`` with a hand-installed Python, ``${VAR}`` without a
     default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
-    that runs through ``poetry run``/``pipenv run``/``uv run``. Dockerfiles that already have
+    that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
+    devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
+    deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
     several stages, or a compose ``target:``, are left as they are.
     """
 
