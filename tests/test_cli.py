@@ -209,3 +209,26 @@ def test_a_failing_transform_exits_2_and_keeps_the_others(tmp_path, monkeypatch,
         assert last.startswith("harden: error: compose.yaml: networks failed") and "bug in harden" in last
     text = (proj / "compose.yaml").read_text()
     assert "service_healthy" in text and "frontend" not in text  # the others written, networks not
+
+
+def test_an_edit_the_document_refuses_is_a_skip_not_a_failure(tmp_path, monkeypatch, capsys):
+    """EditError is the document layer saying an edit cannot be made without damage: that
+    transform stands aside for the unit with the reason (rolled back); the run is not an error."""
+    from harden import entry
+    from harden.errors import EditError
+    from harden.transforms.networks import Networks
+
+    def refuse(self, unit, ctx):
+        unit.base.add_key(unit.base.services(), "zz-partial", "x")  # an edit made before the refusal...
+        raise EditError("ports is written in flow style ({...}); harden leaves it as it is")
+
+    monkeypatch.setattr(Networks, "apply", refuse)
+    proj = _proj(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        entry.main(["apply", str(proj)])
+    out, errtext = capsys.readouterr()
+    assert e.value.code == 0, (out, errtext)
+    assert "skipped networks in compose.yaml: an edit it needs cannot be made without damage: ports is written in flow style" in out
+    assert "harden: error" not in errtext
+    text = (proj / "compose.yaml").read_text()
+    assert "service_healthy" in text and "zz-partial" not in text  # ...is rolled back, the others stand

@@ -650,11 +650,20 @@ class Run:
                         doc.rollback(tok)
                     self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
                     continue
-                except (EditError, HardenError, Exception) as e:  # a bug in one transform
+                except EditError as e:
+                    # the document refused an edit it cannot make without damage (a value under an
+                    # anchor, flow style, a multi-line scalar...): a refusal, not a bug, so the
+                    # transform stands aside for this unit and says why
                     for doc, tok in zip(docs, tokens):
                         doc.rollback(tok)
-                    msg = str(e) if isinstance(e, (EditError, HardenError)) else f"{type(e).__name__}: {e}"
-                    if not isinstance(e, (EditError, HardenError)):
+                    self.result.outcomes.append(Outcome(
+                        t.name, rel, "skipped", f"an edit it needs cannot be made without damage: {e}; nothing changed here"))
+                    continue
+                except (HardenError, Exception) as e:  # a bug in one transform
+                    for doc, tok in zip(docs, tokens):
+                        doc.rollback(tok)
+                    msg = str(e) if isinstance(e, HardenError) else f"{type(e).__name__}: {e}"
+                    if not isinstance(e, HardenError):
                         import os
 
                         if os.environ.get("HARDEN_DEBUG"):
