@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from harden.catalog import role_of_kind
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError, Skip
-from harden.model import env_files  # noqa: F401  (re-exported: tests and other modules use it here)
+from harden.model import env_files
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
 from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of

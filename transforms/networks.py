@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from harden.compose_doc import is_flow, own_keys
-from harden.errors import EditError, Skip
+from harden.errors import EditError
 from harden.roles import Role, classify_all
 from harden.transform import Example, Transform
 
@@ -357,12 +357,9 @@ class Networks(Transform):
                           "them; harden does not plan networks across included files", line=incs[0].line,
                           file=rel_of(project, incs[0].doc))
             return
-        try:
-            reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
-        except EditError as e:
-            # e.g. `networks: *nets` or a service that is an alias of another: the plan cannot be
-            # written without changing the shared text; leave networks whole
-            raise Skip(f"networks left as they are: {e}") from None
+        # an edit the document refuses (`networks: *nets`, a service that is an alias of another)
+        # raises EditError: the engine then rolls this transform back for the project and says why
+        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
         if reason:
             ctx.skip_part("networks", reason, line=None)
 
