@@ -264,7 +264,7 @@ class Run:
         self.discovery: Discovery | None = None
         self.projects: list = []
         self.units: list = []
-        self._included_by: dict[int, str] = {}
+        self._included_under: dict[int, list] = {}  # id(doc) -> the files it includes, in order
         self._shared: dict[int, list[str]] = {}  # id(doc) -> projects that include it
 
     def rel_of(self, doc: Any) -> str:
@@ -440,7 +440,6 @@ class Run:
                 for x in loaded:
                     if getattr(x, "base_dir", None) is None:
                         x.base_dir = pdir
-                    self._included_by.setdefault(id(x), self.rel_of(doc))
                 for x in loaded:
                     if id(x) not in seen:
                         seen.add(id(x))
@@ -464,7 +463,6 @@ class Run:
         (as an override, or as the base of a project of its own), so no file is edited as
         part of two projects. A file several projects include is read by each of them and
         edited by none (``_shared``)."""
-        self._included_by: dict[int, str] = {}
         if not any("include" in doc.data for _g, docs in groups for doc in docs):
             return [(g, docs, [], {}) for g, docs in groups]
         # pass 1: every file some project includes
@@ -472,7 +470,6 @@ class Run:
         for _g, docs in groups:
             entries, _inc, _s = self._include_closure(docs, report=False)
             included_ids |= {id(x) for e in entries for x in e.docs}
-        self._included_by = {}
         out = []
         users: dict[int, list[str]] = {}
         for group, docs in groups:
