@@ -591,11 +591,7 @@ class _Planner:
         base = self.resolve_base(chain[0], uses)
         self.base_image = base.image
 
-        last_user = None
-        for st in reversed(chain):
-            last_user = st.last("USER")
-            if last_user is not None:
-                break
+        last_user = _last_in_chain(chain, "USER")
         if last_user is not None:
             root = user_is_root(last_user.value)
             if root is None and base.existing is not None and base.existing[2] == "app" and \
@@ -744,11 +740,9 @@ class _Planner:
         static_ok = any("static" in d.path.lower() for d in dirs)
         texts: list[tuple[str, str, int | None]] = []
         for kind in ("ENTRYPOINT", "CMD"):
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is not None:
-                    texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
-                    break
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
         for script, line in self.entry_scripts(chain):
             texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
         for u in uses:
@@ -778,11 +772,7 @@ class _Planner:
         no ENTRYPOINT), or the script a shell runs (``["sh", "/entrypoint.sh"]``)."""
         out = []
         for kind in ("ENTRYPOINT", "CMD"):
-            inst = None
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is not None:
-                    break
+            inst = _last_in_chain(chain, kind)
             if inst is None:
                 continue
             arr = inst.exec_form() if hasattr(inst, "exec_form") else None
@@ -852,16 +842,14 @@ class _Planner:
             for inst in st.find("ENV"):
                 env.update(dict(env_pairs(inst)))
         for kind in ("CMD", "ENTRYPOINT"):
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is None:
-                    continue
-                text = _VAR.sub(lambda v: env.get(v.group(1) or v.group(4) or "", v.group(0)), inst.value)
-                for m in _BIND_PORT.finditer(text):
-                    port = m.group(1) or m.group(2)
-                    if 0 < int(port) < 1024 and port not in [o.split("/")[0] for o in out]:
-                        out.append(f"{kind} at line {inst.startline + 1} binds port {port}")
-                break
+            inst = _last_in_chain(chain, kind)
+            if inst is None:
+                continue
+            text = _VAR.sub(lambda v: env.get(v.group(1) or v.group(4) or "", v.group(0)), inst.value)
+            for m in _BIND_PORT.finditer(text):
+                port = m.group(1) or m.group(2)
+                if 0 < int(port) < 1024 and port not in [o.split("/")[0] for o in out]:
+                    out.append(f"{kind} at line {inst.startline + 1} binds port {port}")
         # .NET 6/7 images listen on ASPNETCORE_URLS=http://+:80 unless the Dockerfile moves it
         m = re.match(r"mcr\.microsoft\.com/dotnet/(?:aspnet|sdk):(\d+)\.", self.base_image or "")
         if m and int(m.group(1)) < 8 and "80" not in [o.split("/")[0] for o in out] \
@@ -984,12 +972,9 @@ class _Planner:
         if self.workdir_at(chain) == "/":
             return False
         for kind in ("ENTRYPOINT", "CMD"):
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is not None:
-                    if re.search(r"\bartisan\b", inst.value):
-                        return True
-                    break
+            inst = _last_in_chain(chain, kind)
+            if inst is not None and re.search(r"\bartisan\b", inst.value):
+                return True
         ctx = Path(self.unit.context)
         try:
             return (ctx / "artisan").is_file() and "laravel/framework" in (ctx / "composer.json").read_text(errors="replace")
@@ -1003,11 +988,9 @@ class _Planner:
             return False
         text = ""
         for kind in ("ENTRYPOINT", "CMD"):
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is not None:
-                    text += " " + inst.value
-                    break
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                text += " " + inst.value
         flat = re.sub(r'[\[\]",]', " ", text)
         if re.search(r"(?:^|[\s/])next\s+start\b", flat):
             return True
@@ -1036,11 +1019,9 @@ class _Planner:
             return None
         texts = []
         for kind in ("ENTRYPOINT", "CMD"):
-            for st in reversed(chain):
-                inst = st.last(kind)
-                if inst is not None:
-                    texts.append(inst.value)
-                    break
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                texts.append(inst.value)
         for u in uses:
             svc = u.project.service(u.service)
             val = svc.merged.get("command") if svc is not None else None
@@ -1128,6 +1109,16 @@ def _unquote_words(text: str) -> str:
     return " ".join(w.strip("\"',") for w in text.split() if w.strip("\"',")) or text.strip()
 _RAILS_CMD = re.compile(r"(?:^|[\s\"'/\[,])rails[\"',\s]+(?:server|s)\b")
 _PUMA_CMD = re.compile(r"(?:^|[\s\"'/\[,])(?:puma|unicorn)\b")
+
+def _last_in_chain(chain: list, kind: str) -> Any:
+    """The last ``kind`` instruction (USER, CMD, ENTRYPOINT) in force at the end of a stage
+    chain (base stages first): the running stage's own, else the nearest base stage's."""
+    for st in reversed(chain):
+        inst = st.last(kind)
+        if inst is not None:
+            return inst
+    return None
+
 
 _DATA_WORDS = {"data", "uploads", "upload", "media", "storage", "logs", "log", "state", "db", "database",
                "sqlite", "instance", "sessions", "attachments", "files", "output", "downloads", "backups", "tmp",
