@@ -208,7 +208,7 @@ def compose_cases(draw, *, min_services: int = 1, max_services: int = 5, allow_a
             w.add(" " * c2 + "image: " + _quote(draw, draw(st.sampled_from(IMAGES[kind]))))
         # environment, both forms
         if draw(st.booleans()):
-            env = {"TZ": "UTC", "LOG_LEVEL": "info"}
+            env = {"TZ": "UTC", "LOG_LEVEL": "info", "DB_HOST": "${DB_HOST:-db}", "URL": "http://${HOST}:${PORT}/x"}
             if kind == "db":
                 env.update({"POSTGRES_PASSWORD": "example", "MYSQL_ROOT_PASSWORD": "example"})
             keys = draw(st.lists(st.sampled_from(sorted(env)), min_size=1, max_size=3, unique=True))
@@ -221,16 +221,18 @@ def compose_cases(draw, *, min_services: int = 1, max_services: int = 5, allow_a
                 w.add(" " * c2 + "environment:")
                 seq(c2, [_quote(draw, f"{k}={env[k]}") for k in keys])
         if draw(st.integers(0, 2)) == 0:
-            host = draw(st.sampled_from(["8080", "127.0.0.1:8081", "${WEB_PORT:-8082}"]))
-            port = f"{host}:{draw(st.sampled_from(['80', '5432', '3306', '6379', '8000']))}"
-            ports = [_quote(draw, port, allow_plain=False)]
+            host = draw(st.sampled_from(["8080", "127.0.0.1:8081", "${WEB_PORT:-8082}", "${PORT}", "$PORT"]))
+            port = f"{host}:{draw(st.sampled_from(['80', '5432', '3306', '6379', '8000', '${APP_PORT}']))}"
             if draw(st.booleans()):
-                w.add(" " * c2 + "ports: [" + ", ".join(ports) + "]")
+                # a flow list cannot hold a plain scalar with { } : it is quoted there
+                w.add(" " * c2 + "ports: [" + _quote(draw, port, allow_plain=False) + "]")
             else:
+                # block context: `- ${PORT}:8080` unquoted, as real projects write it
                 w.add(" " * c2 + "ports:")
-                seq(c2, ports)
+                seq(c2, [_quote(draw, port, allow_plain="{" in port or "$" in port)])
         if draw(st.integers(0, 2)) == 0:
-            vol = draw(st.sampled_from(["data", "cache", "./src:/app/src", "./conf:/etc/conf:ro"]))
+            vol = draw(st.sampled_from(["data", "cache", "./src:/app/src", "./conf:/etc/conf:ro",
+                                        "${DATA_DIR:-./data}:/data", "${CONF}:/etc/app/conf:ro"]))
             if ":" not in vol:
                 volumes_used.add(vol)
                 vol = f"{vol}:/var/lib/{vol}"

@@ -584,8 +584,10 @@ class ComposeDoc:
                 self._add_patch(off, off, lambda: " " + scalar(container[key], self.style))
                 return
         text = self.lines[line]
-        token = self._scalar_token(text, col)
-        if token is None:
+        token = self._scalar_token(text, col, flow=is_flow(container))
+        if token is None or (isinstance(old, str) and token[:1] not in "'\"" and token != str(old)):
+            # a quoted scalar without its closing quote on this line, or a plain one that goes on
+            # below (or that this reading does not delimit as YAML did): not a one-line token
             raise EditError("multi-line scalar; harden leaves it as it is")
         cls = type(old)
         new_value = cls(value) if isinstance(old, str) and cls is not str and hasattr(cls, "__new__") else value
@@ -614,7 +616,11 @@ class ComposeDoc:
         self._add_patch(start, end, render)
 
     @staticmethod
-    def _scalar_token(text: str, col: int) -> str | None:
+    def _scalar_token(text: str, col: int, *, flow: bool = False) -> str | None:
+        """The text of the scalar that starts at ``col``: a quoted one up to its closing quote; a
+        plain one up to an end-of-line comment or the line's end, and inside a flow collection
+        (``flow``) also up to ``,``, ``]`` or ``}``. In block context ``{``, ``}``, ``[``, ``]`` and
+        ``:`` are ordinary characters of a plain scalar (``- ${PORT}:8080``)."""
         rest = text[col:]
         if not rest:
             return None
@@ -638,7 +644,10 @@ class ComposeDoc:
                     return rest[: i + 1]
                 i += 1
             return None
-        m = re.match(r"(.*?)(?=\s+#|\s*$|\s*,\s|\s*[\]}])", rest)
+        if flow:
+            m = re.match(r"(.*?)(?=\s+#|\s*$|\s*,|\s*[\]}])", rest)
+        else:
+            m = re.match(r"(.*?)(?=\s+#|\s*$)", rest)
         tok = m.group(1) if m else rest
         return tok.rstrip() or None
 
@@ -734,7 +743,7 @@ class ComposeDoc:
             dash = self._dash_col(old, i)
             text = self.lines[line]
             token = self._scalar_token(text, col)
-            if token is None or dash is None:
+            if token is None or dash is None or (token[:1] not in "'\"" and token != str(old[i])):
                 raise EditError("unusual depends_on list layout")
             item_col = kcol + style.indent
             start = self._offset(line, dash)
@@ -809,7 +818,7 @@ class ComposeDoc:
             self._undo.append(lambda: seq.pop())
             # rendered from the tree: a later edit of the new item shows; a second append to an
             # empty `[]` gets its comma
-            self._add_patch(off, off, (lambda: (", " if inner or n > 0 else "") + flow(seq[n], style)))
+            self._add_patch(off, off, (lambda: (", " if inner or n > 0 else "") + flow(seq[n], style, True)))
             return
         if n == 0:
             raise EditError("empty block list")
