@@ -10,6 +10,7 @@ from harden.catalog import role_of_kind
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError, Skip
 from harden.model import env_files
+from harden.roles import service_for_host
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
 from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
@@ -290,6 +291,8 @@ class DependsHealthy(Transform):
                                  "validates it on its own, where that service is not defined",
                                  line=line, file=rel_of(project, edit_doc))
                         new_edges = [(d, w) for d, w in new_edges if d in vis]
+            if new_edges:
+                new_edges = self._defined_where_extended(project, ctx, svc, new_edges)
             for dep, _why in new_edges:
                 graph.setdefault(svc.name, set()).add(dep)
             owners = [(d, n) for d, n in svc.defs if isinstance(n, dict) and "depends_on" in own_keys(n)]
@@ -326,6 +329,30 @@ class DependsHealthy(Transform):
                          file=rel_of(project, (owners[-1][0] if owners else svc.defs[0][0])))
         if self._needs_long:
             ensure_version(project, ctx, "condition")
+
+    def _defined_where_extended(self, project: Any, ctx: Any, svc: Any, edges: list) -> list:
+        """Drop the new edges a service extended from another file would pass on to a project
+        where the dependency does not exist (`extends` brings in the one service it names, with
+        its depends_on, not the other file's services)."""
+        world = getattr(project, "world", None)
+        if world is None:
+            return edges
+        doc = next((d for d, n in reversed(svc.defs) if isinstance(n, dict) and "depends_on" in own_keys(n)),
+                   svc.defs[0][0])
+        keep = []
+        for dep, why in edges:
+            missing = []
+            for other_doc, other in world.extenders(doc, svc.name):
+                for q in world.projects_with(other_doc):
+                    if q.service(dep) is None and f"{other} ({rel_of(q, other_doc)})" not in missing:
+                        missing.append(f"{other} ({rel_of(q, other_doc)})")
+            if missing:
+                ctx.note(f"{svc.name}: not adding depends_on {dep}: {', '.join(missing)} extends {svc.name} and "
+                         f"would inherit the edge, but {dep} is not a service there", line=svc.line,
+                         file=rel_of(project, doc))
+                continue
+            keep.append((dep, why))
+        return keep
 
     # ---------------------------------------------------------------- editing
     def _convert(self, doc: Any, node: Any, extra: list[str], cond: Any) -> None:
@@ -382,8 +409,9 @@ class DependsHealthy(Transform):
                 if not (_HOSTISH_KEY.search(str(key)) or "://" in sval):
                     continue
                 for h in hosts_in_value(sval):
-                    if h in stores and h not in found:
-                        found[h] = f"its {where} sets {key} to that host"
+                    t = service_for_host(project, svc, h)
+                    if t in stores and t not in found:
+                        found[t] = f"its {where} sets {key} to " + ("that host" if h == t else f"{h}, a name of {t}")
         facts = None
         try:
             facts = ctx.facts(project, svc.name)
@@ -408,8 +436,9 @@ class DependsHealthy(Transform):
                 if not isinstance(it, str) or env_all.get(it) is None:
                     continue
                 for h in hosts_in_value(str(env_all[it])):
-                    if h in stores and h not in found:
-                        found[h] = f"the app's source reads {it}, which names that host"
+                    t = service_for_host(project, svc, h)
+                    if t in stores and t not in found:
+                        found[t] = f"the app's source reads {it}, which names " + ("that host" if h == t else f"{h}, a name of {t}")
             clients = getattr(facts, "clients", None) or ()
             try:
                 clients = list(clients)

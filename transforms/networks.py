@@ -7,7 +7,7 @@ from typing import Any
 
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError
-from harden.roles import Role, classify_all
+from harden.roles import Role, alias_networks, classify_all
 from harden.transform import Example, Transform
 
 LOOPBACK = "127.0.0.1"
@@ -413,6 +413,17 @@ class Networks(Transform):
         public = {n for n in cur if not roles[n].store and (roles[n].public or (explicit[n] and cur[n] & external))}
         if not stores or not public:
             return None
+        # a store reached by a network alias (`aliases: [db]` under one network) answers to that
+        # name only on that network: a plan that moves either side off it breaks the connection
+        for n in sorted(cur):
+            for t, hosts in sorted(roles[n].hosts.items()):
+                if t not in stores or t not in services:
+                    continue
+                for h in sorted(hosts):
+                    scoped = alias_networks(services[t], h)
+                    if scoped:
+                        return (f"{n} reaches {t} as {h}, an alias {t} has only on the network "
+                                f"{', '.join(sorted(scoped))}; harden does not move either of them off it")
 
         def talks_to_store(n: str, s: str | None = None) -> bool:
             targets = {s} if s else stores

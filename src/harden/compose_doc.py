@@ -583,12 +583,7 @@ class ComposeDoc:
                 off = self._offset(kline, colon + 1)
                 self._add_patch(off, off, lambda: " " + scalar(container[key], self.style))
                 return
-        text = self.lines[line]
-        token = self._scalar_token(text, col, flow=is_flow(container))
-        if token is None or (isinstance(old, str) and token[:1] not in "'\"" and token != str(old)):
-            # a quoted scalar without its closing quote on this line, or a plain one that goes on
-            # below (or that this reading does not delimit as YAML did): not a one-line token
-            raise EditError("multi-line scalar; harden leaves it as it is")
+        token = self._value_token(self.lines[line], col, old, flow=is_flow(container))
         cls = type(old)
         new_value = cls(value) if isinstance(old, str) and cls is not str and hasattr(cls, "__new__") else value
         try:
@@ -614,6 +609,15 @@ class ComposeDoc:
             return scalar(v, style)
 
         self._add_patch(start, end, render)
+
+    def _value_token(self, text: str, col: int, value: Any, *, flow: bool = False) -> str:
+        """The text of the one-line scalar ``value`` that starts at ``col``; EditError for a
+        quoted scalar that goes on below, or a plain one whose text is not the value (it goes on
+        below, or this reading does not delimit it as YAML did)."""
+        token = self._scalar_token(text, col, flow=flow)
+        if token is None or (isinstance(value, str) and token[:1] not in "'\"" and token != str(value)):
+            raise EditError("multi-line scalar; harden leaves it as it is")
+        return token
 
     @staticmethod
     def _scalar_token(text: str, col: int, *, flow: bool = False) -> str | None:
@@ -742,8 +746,8 @@ class ComposeDoc:
             line, col = old.lc.item(i)
             dash = self._dash_col(old, i)
             text = self.lines[line]
-            token = self._scalar_token(text, col)
-            if token is None or dash is None or (token[:1] not in "'\"" and token != str(old[i])):
+            token = self._value_token(text, col, old[i])
+            if dash is None:
                 raise EditError("unusual depends_on list layout")
             item_col = kcol + style.indent
             start = self._offset(line, dash)

@@ -18,7 +18,7 @@ from typing import Any
 from .config import Options
 from .errors import EditError, HardenError, Skip
 from .io import read_text
-from .project import MAX_FILE_BYTES, Discovery, discover
+from .project import COMPOSE_BASES, MAX_FILE_BYTES, Discovery, discover
 
 # A pragma is a whole comment line: `# harden: ignore`, `# harden: ignore[a, b]`, `# harden: ignore-file`.
 _PRAGMA = re.compile(r"^\s*#\s*harden:\s*(ignore-file|ignore)(?![\w-])\s*(?:\[([^\]]*)\])?", re.I)
@@ -258,6 +258,9 @@ class Run:
         self._transforms = transforms
         self.result = RunResult(root=self.target)
         self.docs: dict[Path, Any] = {}
+        from .model import World
+
+        self.world = World(self.docs)
         self.rels: dict[int, str] = {}
         self._facts: dict[tuple[int, str], Any] = {}
         self._facts_by_input: dict[tuple, Any] = {}  # services sharing a context and command
@@ -265,6 +268,8 @@ class Run:
         self.projects: list = []
         self.units: list = []
         self._included_under: dict[int, list] = {}  # id(doc) -> the files it includes, in order
+        self.includes_of: dict[int, list] = {}  # id(doc) -> the files its own `include:` loads (the safety net)
+        self.alt_readings: list[list] = []
         self._shared: dict[int, list[str]] = {}  # id(doc) -> projects that include it
 
     def rel_of(self, doc: Any) -> str:
@@ -316,9 +321,21 @@ class Run:
                     errors.append(e)
             if docs and len(docs) == len(group.files):
                 loaded_groups.append((group, docs))
-        for group, docs, entries, scopes in self._with_includes(loaded_groups):
+        loaded_groups = self._readings(loaded_groups)
+        for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups]):
+            own = next(e for g, _dd, e in loaded_groups if g is group)
+            editable = None
+            if own is not None:
+                # an overlay: its partner files (and what they include) belong to their own
+                # project and are only read here; it edits its own file and what that includes
+                first = next(i for i, x in enumerate(docs) if x is own[1][0])
+                editable = {id(x) for x in docs[first:]}
             self.projects.append(ComposeProject(group.folder, docs, [self.rel_of(x) for x in docs],
-                                                includes=entries, scopes=scopes))
+                                                includes=entries, scopes=scopes, editable=editable,
+                                                world=self.world))
+        # a project that reads another one's files comes after it: it sees that project's edits
+        self.projects.sort(key=lambda p: p.editable is not None)
+        self.world.projects = self.projects
         units: dict[Path, DockerfileUnit] = {}
         root_real = d.root.resolve()
         # Dockerfiles that compose services build
@@ -378,6 +395,52 @@ class Run:
         seen: set[str] = set()
         errors[:] = [e for e in errors if not (e.one_line() in seen or seen.add(e.one_line()))]
 
+    # ------------------------------------------------- project readings
+    def _readings(self, groups: list) -> list:
+        """Decide how each compose file that is not a base with its overrides is used
+        (README, "How a compose project is read"):
+
+        - every service has `image` or `build` (own, or through `extends`): it stands alone as a
+          project (`docker compose -f docker-compose.prod.yml up`); it may also be run as an
+          overlay of its partner (`-f docker-compose.yml -f docker-compose.prod.yml`), so that
+          combination is kept valid too (self.combinations);
+        - some service has neither: an overlay of its partner. Its project reads the partner's
+          files first and edits only its own file;
+        - an overlay whose partner harden cannot find is left alone, with the reason.
+
+        Returns (group, docs, None | (partner docs, own docs)) per project."""
+        from .model import ComposeProject
+
+        out = []
+        for group, docs in groups:
+            partner_docs = []
+            for p in group.partners:
+                try:
+                    partner_docs.append(self._load(p, "compose"))
+                except HardenError:
+                    partner_docs = []  # reported once, with the partner's own project
+                    break
+            probe = ComposeProject(group.folder, docs, [self.rel_of(x) for x in docs], world=self.world)
+            partial = [s.name for s in probe.services()
+                       if "image" not in s.merged and "build" not in s.merged]
+            is_base = group.files[0].name in COMPOSE_BASES
+            if not partial:
+                out.append((group, docs, None))
+                same_folder = partner_docs and partner_docs[0].abspath.parent == group.files[0].parent
+                if same_folder and not is_base:
+                    self.alt_readings.append(partner_docs + docs)
+            elif partner_docs:
+                out.append((group, partner_docs + docs, (partner_docs, docs)))
+            elif is_base:
+                out.append((group, docs, None))  # what `docker compose up` loads there, as it is
+            else:
+                self.result.outcomes.append(Outcome(
+                    "harden", self.rel_of(docs[0]), "skipped",
+                    f"{', '.join(partial[:3])}{' ...' if len(partial) > 3 else ''} "
+                    f"{'has' if len(partial) == 1 else 'have'} neither `image` nor `build`: the file is an "
+                    "overlay (`-f base -f this`) for a base file harden cannot find, so it is left as it is"))
+        return out
+
     # -------------------------------------------------------- include:
     def _include_closure(self, start: list, report: bool) -> tuple[list, list, dict]:
         """Follow the `include:` items of ``start`` (a project's own files), recursively.
@@ -435,6 +498,8 @@ class Run:
                     continue
                 imported.update(names)
                 e.docs = loaded
+                direct = self.includes_of.setdefault(id(doc), [])
+                direct += [x for x in loaded if x not in direct]
                 pdir = e.project_dir if e.project_dir is not None else e.paths[0].parent
                 ids = {id(x) for x in loaded}
                 for x in loaded:
@@ -489,7 +554,9 @@ class Run:
                         "harden", self.rel_of(e.doc), "skipped",
                         f"`include:` {e.raw} not followed: {e.problem}", line=e.line))
             for x in inc:
-                users.setdefault(id(x), []).append(self.rel_of(own[0]))
+                who = users.setdefault(id(x), [])
+                if self.rel_of(own[0]) not in who:  # an overlay project reads its partner's includes too
+                    who.append(self.rel_of(own[0]))
             # compose reads each file with what it includes, then merges the next file on top:
             # an override file's services override the included ones
             ordered = []
@@ -595,6 +662,48 @@ class Run:
         last_text[id(doc)] = after
         self._steps.setdefault(id(doc), []).append((name, before, after))
 
+    # -------------------------------------------------------- safety net
+    def _invalidate_all(self) -> None:
+        for p in self.projects:
+            p.invalidate()
+
+    def _damage(self, changed: list) -> str | None:
+        """Why the edits just made to ``changed`` would damage the project (harden.safety), or
+        None. Combinations are measured as read, on first use, before any edit is kept."""
+        if not changed:
+            return None
+        from . import safety
+
+        for doc in changed:
+            problem = safety.reparse_problem(doc)
+            if problem:
+                return f"{self.rel_of(doc)} {problem}"
+        ids = {id(d) for d in changed if d.kind == "compose"}
+        if not ids:
+            return None
+        assert self._baseline is not None
+        for combo, before in self._baseline:
+            if not ids & combo.reads:
+                continue
+            self._invalidate_all()
+            new = {k: v for k, v in safety.violations(combo, self).items() if k not in before}
+            if new:
+                first = sorted(new)[0]
+                more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+                return new[first] + more
+        return None
+
+    def _measure_baseline(self) -> None:
+        from . import safety
+
+        self._baseline = []
+        for c in safety.combinations(self):
+            before = safety.violations(c, self)
+            # a combination compose rejects as read (a fragment loaded alone) is no way the files
+            # are used: nothing to keep valid there
+            if not any(k[0] == "incomplete" for k in before):
+                self._baseline.append((c, before))
+
     def execute(self) -> RunResult:
         self.load()
         if self.result.errors:
@@ -602,6 +711,9 @@ class Run:
         transforms = self.transforms()
         self.result.transforms = [t.name for t in transforms]
         changed_by: dict[int, list[str]] = {}
+        self._baseline = None
+        if self.projects and any(t.kind == "compose" for t in transforms):
+            self._measure_baseline()
         file_pragmas: dict[int, Any] = {id(doc): file_pragma(doc.original) for doc in self.docs.values()}
         self._check_pragmas(transforms)
         last_text: dict[int, str] = {}
@@ -617,9 +729,11 @@ class Run:
                 if self.progress is not None:
                     self.progress("transforming", done, total)
                 done += 1
-                rel = self.rel_of(docs[0])
+                editable = getattr(unit, "editable", None)
+                own = [d for d in docs if editable is None or id(d) in editable]
+                rel = self.rel_of(own[0])
                 fp = [file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in docs]
-                if all(fp):
+                if all(file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in own):
                     self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore-file"))
                     continue
                 if tcls.kind == "dockerfile":
@@ -633,6 +747,7 @@ class Run:
                 tokens = [doc.checkpoint() for doc in docs]
                 before = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
                 ctx = Context(self, t.name, rel)
+                n_notes, n_outcomes = len(self.result.notes), len(self.result.outcomes)
                 try:
                     t.apply(unit, ctx)
                     for doc, covered in zip(docs, fp):
@@ -642,6 +757,21 @@ class Run:
                             raise Skip(f"{self.rel_of(doc)} is included (`include:`) by several compose files "
                                        f"({', '.join(self._shared[id(doc)])}); an edit there would change "
                                        "all of them, so harden leaves it as it is")
+                        if editable is not None and id(doc) not in editable and doc.checkpoint() != tokens[docs.index(doc)]:
+                            raise Skip(f"it would change {self.rel_of(doc)}, which {rel} is an overlay for "
+                                       f"(`-f {self.rel_of(doc)} -f {rel}`); that file is edited as a project of its "
+                                       "own, so harden leaves this overlay as it is")
+                    damage = self._damage([doc for doc, tok in zip(docs, tokens) if doc.checkpoint() != tok])
+                    if damage:
+                        for doc, tok in zip(docs, tokens):
+                            doc.rollback(tok)
+                        self._invalidate_all()
+                        # what it said about edits that are not made no longer holds
+                        del self.result.notes[n_notes:]
+                        del self.result.outcomes[n_outcomes:]
+                        self.result.outcomes.append(Outcome(
+                            t.name, rel, "failed", f"its edits would damage the project, so none were made: {damage}"))
+                        continue
                 except Skip as s:
                     for doc, tok in zip(docs, tokens):
                         doc.rollback(tok)
@@ -672,6 +802,8 @@ class Run:
                 finally:
                     if hasattr(unit, "invalidate"):
                         unit.invalidate()
+                    if tcls.kind == "compose" and any(d.checkpoint() != tok for d, tok in zip(docs, tokens)):
+                        self._invalidate_all()  # other projects read these files too (overlays, extends)
                 after = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
                 if after != before:
                     for doc, b, a in zip(docs, before, after):

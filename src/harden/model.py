@@ -195,6 +195,43 @@ class Service:
         return self.doc.key_line(self.doc.services(), self.name)
 
 
+class World:
+    """What every compose project of one run shares: the files read so far, by resolved path
+    (a file another file `extends` is read as this run has edited it, not from disk)."""
+
+    def __init__(self, docs: dict | None = None):
+        self.docs: dict[Path, Any] = docs if docs is not None else {}
+        self.projects: list = []
+        self._extenders: dict | None = None
+
+    def doc(self, path: Path) -> Any:
+        return self.docs.get(path)
+
+    def extenders(self, doc: Any, name: str) -> list[tuple[Any, str]]:
+        """(doc, service) of the services in *other* files that `extends: {file: <doc>, service:
+        <name>}`: they inherit what is written there, in projects of their own."""
+        if self._extenders is None:
+            index: dict[tuple[int, str], list] = {}
+            for d in list(self.docs.values()):
+                if getattr(d, "kind", None) != "compose":
+                    continue
+                for sname, node in d.walk():
+                    ext = node.get("extends")
+                    if not isinstance(ext, dict) or not isinstance(ext.get("file"), str) or "service" not in ext:
+                        continue
+                    try:
+                        other = self.doc((doc_dir(d) / ext["file"]).resolve())
+                    except OSError:
+                        other = None
+                    if other is not None and other is not d:
+                        index.setdefault((id(other), str(ext["service"])), []).append((d, sname))
+            self._extenders = index
+        return self._extenders.get((id(doc), name), [])
+
+    def projects_with(self, doc: Any) -> list:
+        return [p for p in self.projects if any(d is doc for d in p.docs)]
+
+
 @record
 class ComposeProject:
     folder: Path
@@ -208,6 +245,11 @@ class ComposeProject:
     # id(doc) of an included file -> ids of the files whose services it can name (itself, the
     # files merged with it, what they include); files of the project itself see everything
     scopes: dict = field(default_factory=dict)
+    # ids of the docs this project may change; None: all of them. An overlay project
+    # (`-f docker-compose.yml -f docker-compose.prod.yml` with partial services) reads its
+    # partner's files, which their own project edits, and changes only its own
+    editable: set | None = None
+    world: World | None = None
 
     @property
     def base(self) -> ComposeDoc:
@@ -284,7 +326,7 @@ class ComposeProject:
         target = str(ext["service"])
         if "file" in ext:
             path = (doc_dir(doc) / str(ext["file"])).resolve()
-            other = self._extends_docs.get(path)
+            other = self._extends_docs.get(path) or (self.world.doc(path) if self.world is not None else None)
             if other is None:
                 try:
                     from .io import read_text

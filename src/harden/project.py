@@ -40,10 +40,18 @@ def is_dockerfile_name(name: str) -> bool:
 
 @record
 class ComposeGroup:
-    """One compose project: a base file and the override files that apply to it."""
+    """Compose files that make one project.
+
+    A base file (``compose.yaml``, ``docker-compose.yml``, ...) comes with the override files
+    ``docker compose up`` loads with it (``compose.override.yaml``/``docker-compose.override.yml``).
+    Any other compose file (``docker-compose.prod.yml``, ``compose.ci.yaml``) is a group of its own:
+    ``partners`` are the files ``-f partner -f this`` would load before it, if it is an overlay
+    (its base in the same folder, ``X.yml`` for ``X.override.yml``, else the nearest base in a
+    folder above). Whether it stands alone or is that overlay is decided once it is parsed."""
 
     folder: Path
     files: list[Path] = field(default_factory=list)  # base first
+    partners: list[Path] = field(default_factory=list)
 
 
 @record
@@ -85,8 +93,10 @@ def discover(target: Path) -> Discovery:
         return d
     d = Discovery(root=target, target=target)
     root_real = target.resolve()
+    base_above: dict[Path, Path | None] = {}  # folder -> the nearest base file at or above it
     for dirpath, dirnames, filenames in os.walk(target, followlinks=False):
         here = Path(dirpath)
+        above = base_above.get(here.parent) if here != target else None
         keep = []
         for dn in sorted(dirnames):
             full = here / dn
@@ -114,7 +124,8 @@ def discover(target: Path) -> Discovery:
                 composes.append(full)
             else:
                 d.dockerfiles.append(full)
-        d.groups.extend(group_compose_files(here, composes))
+        d.groups.extend(group_compose_files(here, composes, above))
+        base_above[here] = default_base([c for c in composes if c.name in COMPOSE_BASES]) or above
     return d
 
 
@@ -127,10 +138,34 @@ def _looks_like_dockerfile(p: Path) -> bool:
     return bool(re.search(r"^\s*FROM\s+\S", head, re.M | re.I))
 
 
-def group_compose_files(folder: Path, files: list[Path]) -> list[ComposeGroup]:
-    """Base files each make a group; ``*.override.*`` files join the base of the same family;
-    other variants (``docker-compose.prod.yml``) join the base as overrides too: compose runs
-    them with ``-f base -f variant``. Without a base, each file stands alone."""
+_OVERRIDE_RE = re.compile(r"^(?:docker-)?compose\.override\.ya?ml$")
+
+
+def is_override_name(name: str) -> bool:
+    """``compose.override.y(a)ml`` / ``docker-compose.override.y(a)ml``: the only files compose
+    loads on its own beside a base file."""
+    return bool(_OVERRIDE_RE.match(name))
+
+
+def _family(name: str) -> str:
+    return "docker-compose" if name.startswith("docker-") else "compose"
+
+
+def default_base(bases: list[Path]) -> Path | None:
+    """The base file `docker compose up` picks in a folder (compose.yaml first)."""
+    by_name = {b.name: b for b in bases}
+    for n in COMPOSE_BASES:
+        if n in by_name:
+            return by_name[n]
+    return None
+
+
+def group_compose_files(folder: Path, files: list[Path], above: Path | None = None) -> list[ComposeGroup]:
+    """Each base file makes a group with its override files (``docker-compose.override.yml``
+    joins ``docker-compose.yml``; ``compose.override.yaml`` joins ``compose.yaml``). Every other
+    compose file is a group of its own, with the files it would be an overlay for: ``X.yml`` for
+    ``X.override.yml``, else the folder's base of the same family, else ``above`` (the nearest
+    base in a parent folder)."""
     if not files:
         return []
     names = {f.name: f for f in files}
@@ -138,18 +173,31 @@ def group_compose_files(folder: Path, files: list[Path]) -> list[ComposeGroup]:
     groups: list[ComposeGroup] = []
     by_family: dict[str, ComposeGroup] = {}
     for b in bases:
-        g = ComposeGroup(folder, [b])
+        # a base in a sub-folder may still be a fragment of the project above (ci/basic/compose.yaml
+        # holding only `zulip: environment: ...`): its partner is kept for that reading
+        g = ComposeGroup(folder, [b], [above] if above is not None else [])
         groups.append(g)
-        by_family.setdefault("docker-compose" if b.name.startswith("docker-") else "compose", g)
+        by_family.setdefault(_family(b.name), g)
     for f in files:
-        if f in bases:
+        if f in bases or not is_override_name(f.name):
             continue
-        family = "docker-compose" if f.name.startswith("docker-") else "compose"
-        g = by_family.get(family) or (groups[0] if groups else None)
+        g = by_family.get(_family(f.name)) or (groups[0] if groups else None)
         if g is None:
-            groups.append(ComposeGroup(folder, [f]))
+            groups.append(ComposeGroup(folder, [f], [above] if above is not None else []))
         else:
             g.files.append(f)
+    for f in files:
+        if f in bases or is_override_name(f.name):
+            continue
+        stem, _, ext = f.name.rpartition(".")
+        partner = None
+        if stem.endswith(".override"):
+            main = stem[: -len(".override")]
+            partner = names.get(f"{main}.{ext}") or names.get(f"{main}.yml") or names.get(f"{main}.yaml")
+        if partner is None:
+            g = by_family.get(_family(f.name)) or (groups[0] if bases else None)
+            partner = g.files[0] if g is not None else above
+        groups.append(ComposeGroup(folder, [f], [partner] if partner is not None else []))
     return groups
 
 

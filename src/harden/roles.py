@@ -81,6 +81,7 @@ class Role:
     ingress: bool = False  # routed to by a proxy of another project (Traefik labels, VIRTUAL_HOST)
     network_mode: str | None = None
     evidence: list[str] = field(default_factory=list)
+    hosts: dict[str, set[str]] = field(default_factory=dict)  # target -> the host names it is reached by
 
     @property
     def store(self) -> bool:
@@ -179,6 +180,36 @@ class _Others(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def service_for_host(project: Any, svc: Any, host: str) -> str | None:
+    """The service of ``project`` that host name ``host`` reaches from ``svc``: a service name, a
+    network alias, a `hostname`, a `container_name`, or an alias in ``svc``'s own `links`
+    (``db:database``). None when no service of the project answers to it."""
+    h = host.lower()
+    for link in _names_of(svc.merged.get("links")) if svc is not None else []:
+        target, _, alias = link.partition(":")
+        if (alias or target).lower() == h:
+            return target if project.service(target) is not None else None
+    return _service_aliases(project).get(h)
+
+
+def alias_networks(svc: Any, host: str) -> set[str] | None:
+    """The networks on which ``host`` names ``svc`` when it is a network alias of it (Docker's
+    DNS answers an alias only on the network that declares it); None when the name reaches it
+    on every network (its service or container name)."""
+    h = host.lower()
+    m = svc.merged
+    if h == svc.name.lower() or str(m.get("container_name") or "").lower() == h:
+        return None
+    nets = m.get("networks")
+    found = set()
+    if isinstance(nets, dict):
+        for net, conf in nets.items():
+            if isinstance(conf, dict) and isinstance(conf.get("aliases"), list):
+                if h in {str(a).lower() for a in conf["aliases"]}:
+                    found.add(str(net))
+    return found or None
 
 
 def _service_aliases(project: Any) -> dict[str, str]:
@@ -355,11 +386,13 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         ev.append("no published ports: an internal worker")
 
     # ---- whom it talks to
-    def add(target: str, why: str) -> None:
+    def add(target: str, why: str, host: str | None = None) -> None:
         if target != name and project.service(target) is not None:
             if target not in r.talks_to:
                 ev.append(f"talks to {target}: {why}")
             r.talks_to.add(target)
+            if host is not None:
+                r.hosts.setdefault(target, set()).add(host)
 
     for dep in _names_of(m.get("depends_on")):
         add(dep, "depends_on")
@@ -388,7 +421,7 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         label = f"{key} in {where[len('env file '):]}" if from_file else key
         for host in hosts_in(str(value), bare=hostish_key(key)) if value is not None else ():
             if host in others:
-                add(others[host], f"{where} {key}" if from_file else f"environment {key}")
+                add(others[host], f"{where} {key}" if from_file else f"environment {key}", host)
             elif host in _DOCKER_HOST_NAMES:
                 # the Docker host itself: routed through the network's gateway, which an
                 # internal network does not have
@@ -410,14 +443,14 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
                 if host in others and others[host] != name and len(host) > 1:
                     # a bare word in a command is weaker evidence: require host:port or a URL
                     if re.search(rf"(?:{re.escape(host)}:\d|//{re.escape(host)}\b|-h\s*{re.escape(host)}\b|--host[= ]{re.escape(host)}\b)", s, re.I):
-                        add(others[host], key)
+                        add(others[host], key, host)
     if facts is not None:
         # env variables the code reads for hosts: their values in this service's environment
         for var in getattr(facts, "env_hosts", None) or ():
             value = seen_keys.get(var, (None, None))[1]
             for host in hosts_in(str(value)) if value is not None else ():
                 if host in others:
-                    add(others[host], f"the app source reads {var}")
+                    add(others[host], f"the app source reads {var}", host)
         try:
             from .facts import referenced_services
 
