@@ -447,7 +447,10 @@ class Networks(Transform):
                             out.append((s, net, p))
             return out
 
-        if not violations(cur, explicit, strict=False):
+        # a service that shares no network with one it talks to (one an overlay file adds, next
+        # to networks its base already planned) still needs a plan
+        cut_off = any(not (cur[a] & cur[b]) for a in talks for b in talks[a] if a in cur and b in cur)
+        if not violations(cur, explicit, strict=False) and not cut_off:
             if any(explicit.values()) and not set().union(*cur.values()) <= {fe, be, "default"}:
                 return "the project's networks already keep the stores away from the public services"
             return None
@@ -469,6 +472,7 @@ class Networks(Transform):
                     why_not[n] = w
 
         # 3. wanted networks by role
+        be_internal = isinstance(declared.get(be), dict) and declared[be].get("internal") in (True, "true")
         nets: dict[str, set[str]] = {}
         notes: list[str] = []
         for n in cur:
@@ -486,7 +490,10 @@ class Networks(Transform):
                     want.add(be)
             else:
                 want = {be}
-                if egress[n] is True:
+                # backend already internal (an overlay's base declared it): a worker that may call
+                # out keeps `default` as its way out, as it would had it been there when backend
+                # was planned
+                if egress[n] is True or (egress[n] is None and be_internal):
                     want.add("default")
             nets[n] = (set(cur[n]) if explicit[n] else set()) | want
 

@@ -175,3 +175,9 @@ def guarded(call) -> int:
         except OSError:
             pass
         return EXIT_ERROR
+    except Exception as e:  # a bug in harden itself: one line, not a traceback, nothing written
+        if os.environ.get("HARDEN_DEBUG"):
+            raise
+        err(f"internal error: {type(e).__name__}: {e} (a bug in harden; nothing was written; "
+            "HARDEN_DEBUG=1 shows the traceback)")
+        return EXIT_ERROR

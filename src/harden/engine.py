@@ -662,42 +662,142 @@ class Run:
         last_text[id(doc)] = after
         self._steps.setdefault(id(doc), []).append((name, before, after))
 
+    def _apply_one(self, t: Any, unit: Any, docs: list, file_pragmas: dict) -> "_Made | None":
+        """Run transform ``t`` on one unit. Returns what it did (None: suppressed, skipped or
+        failed, already reported); its edits stay until the safety net has seen them."""
+        editable = getattr(unit, "editable", None)
+        own = [d for d in docs if editable is None or id(d) in editable]
+        rel = self.rel_of(own[0])
+        fp = [file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in docs]
+        if all(file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in own):
+            self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore-file"))
+            return None
+        if t.kind == "dockerfile":
+            # a single-stage Dockerfile whose FROM has the pragma: the whole unit is that
+            # stage, whether or not the transform asks (split-stages rewrites it whole)
+            sp = self.original_stage_pragmas(docs[0])
+            if len(sp) == 1 and file_pragma_covers(sp[0][2], t.name):
+                st_name = sp[0][0] or "0"
+                self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore", f"stage {st_name}", sp[0][1]))
+                return None
+        tokens = [doc.checkpoint() for doc in docs]
+        before = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
+        ctx = Context(self, t.name, rel)
+        n_notes, n_outcomes = len(self.result.notes), len(self.result.outcomes)
+
+        def undo() -> None:
+            for doc, tok in zip(docs, tokens):
+                doc.rollback(tok)
+
+        try:
+            t.apply(unit, ctx)
+            for doc, covered, tok in zip(docs, fp, tokens):
+                if doc.checkpoint() == tok:
+                    continue
+                if covered:
+                    raise Skip(f"{self.rel_of(doc)} has # harden: ignore-file")
+                if id(doc) in self._shared:
+                    raise Skip(f"{self.rel_of(doc)} is included (`include:`) by several compose files "
+                               f"({', '.join(self._shared[id(doc)])}); an edit there would change "
+                               "all of them, so harden leaves it as it is")
+                if editable is not None and id(doc) not in editable:
+                    raise Skip(f"it would change {self.rel_of(doc)}, which {rel} is an overlay for "
+                               f"(`-f {self.rel_of(doc)} -f {rel}`); that file is edited as a project of its "
+                               "own, so harden leaves this overlay as it is")
+            for doc, tok in zip(docs, tokens):
+                problem = None if doc.checkpoint() == tok else self._reparse_problem(doc)
+                if problem:
+                    undo()
+                    del self.result.notes[n_notes:]
+                    del self.result.outcomes[n_outcomes:]
+                    self.result.outcomes.append(Outcome(
+                        t.name, rel, "failed", f"its edits would damage the project, so none were made: {problem}"))
+                    return None
+        except Skip as s:
+            undo()
+            self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
+            return None
+        except EditError as e:
+            # the document refused an edit it cannot make without damage (a value under an
+            # anchor, flow style, a multi-line scalar...): a refusal, not a bug, so the
+            # transform stands aside for this unit and says why
+            undo()
+            self.result.outcomes.append(Outcome(
+                t.name, rel, "skipped", f"an edit it needs cannot be made without damage: {e}; nothing changed here"))
+            return None
+        except (HardenError, Exception) as e:  # a bug in one transform
+            undo()
+            msg = str(e) if isinstance(e, HardenError) else f"{type(e).__name__}: {e}"
+            if not isinstance(e, HardenError):
+                import os
+
+                if os.environ.get("HARDEN_DEBUG"):
+                    import traceback
+
+                    traceback.print_exc()
+            self.result.outcomes.append(Outcome(t.name, rel, "failed", msg))
+            return None
+        finally:
+            if hasattr(unit, "invalidate"):
+                unit.invalidate()
+            if t.kind == "compose" and any(d.checkpoint() != tok for d, tok in zip(docs, tokens)):
+                self._invalidate_all()  # other projects read these files too (overlays, extends)
+        return _Made(unit, docs, tokens, before, rel, self.result.notes[n_notes:], self.result.outcomes[n_outcomes:])
+
     # -------------------------------------------------------- safety net
     def _invalidate_all(self) -> None:
         for p in self.projects:
             p.invalidate()
 
-    def _damage(self, changed: list) -> str | None:
-        """Why the edits just made to ``changed`` would damage the project (harden.safety), or
-        None. Combinations are measured as read, on first use, before any edit is kept."""
-        if not changed:
-            return None
+    def _reparse_problem(self, doc: Any) -> str | None:
         from . import safety
 
-        for doc in changed:
-            problem = safety.reparse_problem(doc)
-            if problem:
-                return f"{self.rel_of(doc)} {problem}"
-        ids = {id(d) for d in changed if d.kind == "compose"}
-        if not ids:
-            return None
-        assert self._baseline is not None
-        for combo, before in self._baseline:
-            if not ids & combo.reads:
-                continue
+        problem = safety.reparse_problem(doc)
+        return f"{self.rel_of(doc)} {problem}" if problem else None
+
+    def _settle(self, name: str, made: list) -> None:
+        """The second half of the safety net, once a compose transform has run on every project:
+        each combination that reads a file it changed must not be worse than as read. The
+        projects whose edits reach a damaged combination are rolled back and fail, until none
+        is damaged (a project's edits may rest on another's, so it is checked again)."""
+        from . import safety
+
+        while True:
+            live = [m for m in made if m.failed is None and m.changed()]
+            if not live or self._baseline is None:
+                return
+            ids = {id(d) for m in live for d, tok in zip(m.docs, m.tokens) if d.checkpoint() != tok}
             self._invalidate_all()
-            new = {k: v for k, v in safety.violations(combo, self).items() if k not in before}
-            if new:
-                first = sorted(new)[0]
-                more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
-                return new[first] + more
-        return None
+            damage = None
+            for combo, before in self._baseline:
+                if not ids & combo.reads:
+                    continue
+                new = {k: v for k, v in safety.violations(combo, self).items() if k not in before}
+                if new:
+                    first = sorted(new)[0]
+                    more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+                    damage = (combo, new[first] + more)
+                    break
+            if damage is None:
+                return
+            combo, msg = damage
+            for m in live:
+                if not any(id(d) in combo.reads for d, tok in zip(m.docs, m.tokens) if d.checkpoint() != tok):
+                    continue
+                m.undo()
+                # what it said about edits that are not made no longer holds
+                self.result.notes[:] = [n for n in self.result.notes if not any(n is x for x in m.notes)]
+                self.result.outcomes[:] = [o for o in self.result.outcomes if not any(o is x for x in m.outcomes)]
+                m.failed = f"its edits would damage the project, so none were made: {msg}"
+                self.result.outcomes.append(Outcome(name, m.rel, "failed", m.failed))
+            self._invalidate_all()
 
     def _measure_baseline(self) -> None:
         from . import safety
 
         self._baseline = []
         for c in safety.combinations(self):
+            safety.measure_edges(c, self)
             before = safety.violations(c, self)
             # a combination compose rejects as read (a fragment loaded alone) is no way the files
             # are used: nothing to keep valid there
@@ -725,95 +825,29 @@ class Run:
                 units = [(u, [u.doc]) for u in self.units]
             else:
                 units = [(p, list(p.docs)) for p in self.projects]
+            made: list[_Made] = []
             for unit, docs in units:
                 if self.progress is not None:
                     self.progress("transforming", done, total)
                 done += 1
-                editable = getattr(unit, "editable", None)
-                own = [d for d in docs if editable is None or id(d) in editable]
-                rel = self.rel_of(own[0])
-                fp = [file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in docs]
-                if all(file_pragma_covers(file_pragmas[id(doc)], t.name) for doc in own):
-                    self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore-file"))
+                m = self._apply_one(t, unit, docs, file_pragmas)
+                if m is not None:
+                    made.append(m)
+            if tcls.kind == "compose":
+                self._settle(t.name, made)
+            for m in made:
+                if m.failed is not None:
                     continue
-                if tcls.kind == "dockerfile":
-                    # a single-stage Dockerfile whose FROM has the pragma: the whole unit is that
-                    # stage, whether or not the transform asks (split-stages rewrites it whole)
-                    sp = self.original_stage_pragmas(docs[0])
-                    if len(sp) == 1 and file_pragma_covers(sp[0][2], t.name):
-                        st_name = sp[0][0] or "0"
-                        self.result.outcomes.append(Outcome(t.name, rel, "suppressed", "# harden: ignore", f"stage {st_name}", sp[0][1]))
-                        continue
-                tokens = [doc.checkpoint() for doc in docs]
-                before = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
-                ctx = Context(self, t.name, rel)
-                n_notes, n_outcomes = len(self.result.notes), len(self.result.outcomes)
-                try:
-                    t.apply(unit, ctx)
-                    for doc, covered in zip(docs, fp):
-                        if covered and doc.checkpoint() != tokens[docs.index(doc)]:
-                            raise Skip(f"{self.rel_of(doc)} has # harden: ignore-file")
-                        if id(doc) in self._shared and doc.checkpoint() != tokens[docs.index(doc)]:
-                            raise Skip(f"{self.rel_of(doc)} is included (`include:`) by several compose files "
-                                       f"({', '.join(self._shared[id(doc)])}); an edit there would change "
-                                       "all of them, so harden leaves it as it is")
-                        if editable is not None and id(doc) not in editable and doc.checkpoint() != tokens[docs.index(doc)]:
-                            raise Skip(f"it would change {self.rel_of(doc)}, which {rel} is an overlay for "
-                                       f"(`-f {self.rel_of(doc)} -f {rel}`); that file is edited as a project of its "
-                                       "own, so harden leaves this overlay as it is")
-                    damage = self._damage([doc for doc, tok in zip(docs, tokens) if doc.checkpoint() != tok])
-                    if damage:
-                        for doc, tok in zip(docs, tokens):
-                            doc.rollback(tok)
-                        self._invalidate_all()
-                        # what it said about edits that are not made no longer holds
-                        del self.result.notes[n_notes:]
-                        del self.result.outcomes[n_outcomes:]
-                        self.result.outcomes.append(Outcome(
-                            t.name, rel, "failed", f"its edits would damage the project, so none were made: {damage}"))
-                        continue
-                except Skip as s:
-                    for doc, tok in zip(docs, tokens):
-                        doc.rollback(tok)
-                    self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
-                    continue
-                except EditError as e:
-                    # the document refused an edit it cannot make without damage (a value under an
-                    # anchor, flow style, a multi-line scalar...): a refusal, not a bug, so the
-                    # transform stands aside for this unit and says why
-                    for doc, tok in zip(docs, tokens):
-                        doc.rollback(tok)
-                    self.result.outcomes.append(Outcome(
-                        t.name, rel, "skipped", f"an edit it needs cannot be made without damage: {e}; nothing changed here"))
-                    continue
-                except (HardenError, Exception) as e:  # a bug in one transform
-                    for doc, tok in zip(docs, tokens):
-                        doc.rollback(tok)
-                    msg = str(e) if isinstance(e, HardenError) else f"{type(e).__name__}: {e}"
-                    if not isinstance(e, HardenError):
-                        import os
-
-                        if os.environ.get("HARDEN_DEBUG"):
-                            import traceback
-
-                            traceback.print_exc()
-                    self.result.outcomes.append(Outcome(t.name, rel, "failed", msg))
-                    continue
-                finally:
-                    if hasattr(unit, "invalidate"):
-                        unit.invalidate()
-                    if tcls.kind == "compose" and any(d.checkpoint() != tok for d, tok in zip(docs, tokens)):
-                        self._invalidate_all()  # other projects read these files too (overlays, extends)
-                after = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in docs]
-                if after != before:
-                    for doc, b, a in zip(docs, before, after):
+                after = [doc.render() if doc.kind == "dockerfile" else len(doc._patches) for doc in m.docs]
+                if after != m.before:
+                    for doc, b, a in zip(m.docs, m.before, after):
                         if a != b:
                             changed_by.setdefault(id(doc), []).append(t.name)
                             self._record_step(doc, t.name, last_text, b if doc.kind == "dockerfile" else None,
                                               a if doc.kind == "dockerfile" else None)
-                    self.result.outcomes.append(Outcome(t.name, rel, "changed"))
+                    self.result.outcomes.append(Outcome(t.name, m.rel, "changed"))
                 else:
-                    self.result.outcomes.append(Outcome(t.name, rel, "unchanged"))
+                    self.result.outcomes.append(Outcome(t.name, m.rel, "unchanged"))
         for doc in self.docs.values():
             if not hasattr(doc, "abspath"):
                 continue
@@ -828,6 +862,24 @@ class Run:
             self.progress("transforming", total, total)
         self.result.files.sort(key=lambda f: f.rel)
         return self.result
+
+
+class _Made:
+    """A transform's edits on one unit, kept until the safety net has seen them."""
+
+    def __init__(self, unit: Any, docs: list, tokens: list, before: list, rel: str, notes: list, outcomes: list):
+        self.unit, self.docs, self.tokens, self.before, self.rel = unit, docs, tokens, before, rel
+        self.notes, self.outcomes = notes, outcomes
+        self.failed: str | None = None
+
+    def changed(self) -> bool:
+        return any(d.checkpoint() != tok for d, tok in zip(self.docs, self.tokens))
+
+    def undo(self) -> None:
+        for d, tok in zip(self.docs, self.tokens):
+            d.rollback(tok)
+        if hasattr(self.unit, "invalidate"):
+            self.unit.invalidate()
 
 
 def own_keys_of(m: Any) -> list[str]:

@@ -39,6 +39,10 @@ class Combination:
     docs: list  # ComposeDocs, in -f order (included files after the file that includes them)
     label: str  # "-f a.yml -f b.yml"
     reads: set = None  # ids of every file it depends on: its docs and the files they `extends`
+    # who talks to whom, as read: (client, server, the networks the name it uses lives on, or None)
+    edges: list = None
+    # services that had a way out (a network that is not internal) as read
+    way_out: set = None
 
     @property
     def key(self) -> tuple:
@@ -186,21 +190,94 @@ def _healthcheck_runs(merged: dict) -> bool | None:
     return True
 
 
-def violations(combo: Combination, run: Any) -> dict[tuple, str]:
-    """What `docker compose config` would reject in this combination, or where a dependent
-    would wait for a health status that never comes: {key: message}."""
-    from .model import ComposeProject, as_map, parse_volumes
+def _project(combo: Combination, run: Any) -> Any:
+    from .model import ComposeProject
 
     docs = combo.docs
     proj = ComposeProject(Path(docs[0].abspath).parent, list(docs), [run.rel_of(d) for d in docs],
                           world=getattr(run, "world", None))
-    services = proj.services()
-    merged = {s.name: s.merged for s in services}
     # the Dockerfiles these services build, as the engine's projects know them (a HEALTHCHECK there)
     for p in run.projects:
         if any(d in p.docs for d in docs):
             for name, unit in p.dockerfiles.items():
                 proj.dockerfiles.setdefault(name, unit)
+    return proj
+
+
+def measure_edges(combo: Combination, run: Any) -> None:
+    """Who talks to whom in the combination as read (compose's own evidence: depends_on, links,
+    host names in the environment and env files, proxy upstreams), kept on ``combo``: after an
+    edit, each pair must still share a network."""
+    from .roles import alias_networks, classify
+
+    proj = _project(combo, run)
+    edges = []
+    for s in proj.services():
+        try:
+            r = classify(proj, s)
+        except Exception:
+            continue
+        for t in sorted(r.talks_to):
+            target = proj.service(t)
+            scoped: set[str] | None = None
+            for h in sorted(r.hosts.get(t, ())):
+                nets = alias_networks(target, h) if target is not None else None
+                if nets is None:
+                    scoped = None  # reached by a name that works on every network
+                    break
+                scoped = (scoped or set()) | nets
+            edges.append((s.name, t, scoped))
+    combo.edges = edges
+    merged = {s.name: s.merged for s in proj.services()}
+    internal = _internal_networks(proj)
+    combo.way_out = {n for n in merged if (_on_networks(merged, n) or set()) - internal}
+
+
+def _internal_networks(proj: Any) -> set[str]:
+    return {n for n, v in proj.top("networks").items() if isinstance(v, dict) and v.get("internal") in (True, "true")}
+
+
+class _FactsCtx:
+    """What roles.classify asks of a transform's context, answered from the run: the app-source
+    facts its projects already read, and the per-service options."""
+
+    def __init__(self, run: Any, docs: list):
+        self.run, self.docs = run, docs
+
+    def facts(self, _proj: Any, name: str) -> Any:
+        for p in self.run.projects:
+            if p.service(name) is not None and any(d in p.docs for d in self.docs):
+                return self.run.facts(p, name)
+        return None
+
+    def service_option(self, name: str, key: str, default: Any = None) -> Any:
+        return self.run.options.service(name).get(key, default)
+
+
+def _on_networks(merged: dict, name: str, seen: tuple = ()) -> set[str] | None:
+    """The networks service ``name`` is attached to; None when compose does not place it
+    (network_mode host/none/container:, or a cycle)."""
+    m = merged.get(name)
+    if m is None or name in seen:
+        return None
+    nm = m.get("network_mode")
+    if nm is not None:
+        nm = str(nm)
+        if nm.startswith("service:"):
+            return _on_networks(merged, nm.split(":", 1)[1], seen + (name,))
+        return None
+    nets = _names(m.get("networks"))
+    return set(nets) if nets else {"default"}
+
+
+def violations(combo: Combination, run: Any) -> dict[tuple, str]:
+    """What `docker compose config` would reject in this combination, or where a dependent
+    would wait for a health status that never comes: {key: message}."""
+    from .model import as_map, parse_volumes
+
+    proj = _project(combo, run)
+    services = proj.services()
+    merged = {s.name: s.merged for s in services}
     declared = {k: set(proj.top(k)) for k in ("networks", "volumes", "secrets", "configs")}
     out: dict[tuple, str] = {}
     label = combo.label
@@ -253,6 +330,34 @@ def violations(combo: Combination, run: Any) -> dict[tuple, str]:
                 if not runs:
                     out[("healthy", name, dep)] = (f"{label}: service {name!r} waits for {dep!r} to be healthy, "
                                                   f"but {dep!r} has no healthcheck there")
+    # what runs: each pair that talks shares a network (on which the name it uses exists), and a
+    # service that publishes ports keeps a network that is not internal (compose drops them)
+    nets_of = {n: _on_networks(merged, n) for n in merged}
+    internal = _internal_networks(proj)
+    for a, b, scoped in combo.edges or ():
+        na, nb = nets_of.get(a), nets_of.get(b)
+        if na is None or nb is None:
+            continue
+        shared = na & nb & scoped if scoped is not None else na & nb
+        if not shared:
+            out[("unreachable", a, b)] = f"{label}: service {a!r} talks to {b!r}, but they share no network"
+    for name, m in merged.items():
+        nets = nets_of.get(name)
+        if not nets or not nets <= internal:
+            continue
+        if m.get("ports"):
+            out[("ports", name, "")] = (f"{label}: service {name!r} publishes ports but is only on internal "
+                                       "networks (compose drops the ports)")
+        elif combo.way_out is not None and name in combo.way_out:
+            from .roles import classify
+
+            try:
+                r = classify(proj, proj.service(name), _FactsCtx(run, combo.docs))
+            except Exception:
+                r = None
+            if r is None or (not r.store and r.egress is not False):
+                out[("egress", name, "")] = (f"{label}: service {name!r} would be only on internal networks, cut off "
+                                            "from the internet, and harden cannot tell that it never calls out")
     return out
 
 
