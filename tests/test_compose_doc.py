@@ -153,12 +153,15 @@ def _apply_random_edit(data, doc: ComposeDoc, edited: set | None = None) -> str 
             if not slots:
                 return None
             c, k = data.draw(st.sampled_from(slots), label="slot")
+            if c is not m:
+                edited.add(path + (next(kk for kk in keys if m[kk] is c),))  # an item of a list
             doc.set_scalar(c, k, data.draw(NEW_SCALARS, label="scalar"))
         elif op == "append_item":
             lists = [k for k in keys if isinstance(m[k], list)]
             if not lists:
                 return None
             k = data.draw(st.sampled_from(lists))
+            edited.add(path + (k,))
             doc.append_item(m, k, data.draw(NEW_SCALARS | st.dictionaries(st.sampled_from(["a", "b"]), NEW_SCALARS, min_size=1, max_size=2)))
         elif op == "delete_key":
             if not removable:
@@ -174,6 +177,7 @@ def _apply_random_edit(data, doc: ComposeDoc, edited: set | None = None) -> str 
             if not lists:
                 return None
             k = data.draw(st.sampled_from(lists))
+            edited.add(path + (k,))
             cond = data.draw(st.sampled_from(["service_healthy", "service_started"]))
             new_map = {str(x): {"condition": cond} for x in m[k]}
             if data.draw(st.booleans()):
