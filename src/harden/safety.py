@@ -43,6 +43,10 @@ class Combination:
     edges: list = None
     # services that had a way out (a network that is not internal) as read
     way_out: set = None
+    # a reading harden cannot tell is used: a file that stands alone, loaded after its partner
+    # (`-f docker-compose.yml -f docker-compose.prod.yml`). It must stay valid for compose; what
+    # runs there (who reaches whom) is not held to the same standard
+    speculative: bool = False
 
     @property
     def key(self) -> tuple:
@@ -80,7 +84,7 @@ def combinations(run: Any) -> list[Combination]:
     inc_ids = {id(x) for v in included.values() for x in v}
     out: dict[tuple, Combination] = {}
 
-    def add(files: list) -> None:
+    def add(files: list, speculative: bool = False) -> None:
         docs: list = []
 
         def put(x: Any) -> None:  # a file, then what it includes (compose's order)
@@ -92,8 +96,16 @@ def combinations(run: Any) -> list[Combination]:
 
         for f in files:
             put(f)
-        c = Combination(docs, " ".join(f"-f {run.rel_of(f)}" for f in files))
-        out.setdefault(c.key, c)
+        c = Combination(docs, " ".join(f"-f {run.rel_of(f)}" for f in files), speculative=speculative)
+        have = out.setdefault(c.key, c)
+        have.speculative = have.speculative and speculative
+
+    def complete(doc: Any) -> bool:
+        """Every service of ``doc`` has image or build: the file can stand alone."""
+        from .model import ComposeProject
+
+        p = ComposeProject(Path(doc.abspath).parent, [doc], [run.rel_of(doc)], world=getattr(run, "world", None))
+        return all("image" in s.merged or "build" in s.merged for s in p.services())
 
     by_folder: dict[Path, list] = {}
     for d in compose:
@@ -145,12 +157,12 @@ def combinations(run: Any) -> list[Combination]:
                 above = base_above(folder)
                 partners = [above] if above is not None else []
             for p in partners:
-                add([p, d])
+                add([p, d], speculative=complete(d))
     for p in run.projects:
         c = Combination(list(p.docs), " ".join(f"-f {r}" for r in p.rels))
-        out.setdefault(c.key, c)
+        out.setdefault(c.key, c).speculative = False  # how the engine reads it: a way it is used
     for docs in getattr(run, "alt_readings", []):
-        add(list(docs))
+        add(list(docs), speculative=True)
     world = getattr(run, "world", None)
     for c in out.values():
         c.reads = set(c.key) | _extended_files(c.docs, world)
@@ -332,6 +344,8 @@ def violations(combo: Combination, run: Any) -> dict[tuple, str]:
                                                   f"but {dep!r} has no healthcheck there")
     # what runs: each pair that talks shares a network (on which the name it uses exists), and a
     # service that publishes ports keeps a network that is not internal (compose drops them)
+    if combo.speculative:
+        return out
     nets_of = {n: _on_networks(merged, n) for n in merged}
     internal = _internal_networks(proj)
     for a, b, scoped in combo.edges or ():
