@@ -340,9 +340,10 @@ class DependsHealthy(Transform):
         doc = next((d for d, n in reversed(svc.defs) if isinstance(n, dict) and "depends_on" in own_keys(n)),
                    svc.defs[0][0])
         keep = []
+        extenders = [x for d, _n in svc.defs for x in world.extenders(d, svc.name)]
         for dep, why in edges:
             missing = []
-            for other_doc, other in world.extenders(doc, svc.name):
+            for other_doc, other in extenders:
                 for q in world.projects_with(other_doc):
                     if q.service(dep) is None and f"{other} ({rel_of(q, other_doc)})" not in missing:
                         missing.append(f"{other} ({rel_of(q, other_doc)})")

@@ -141,6 +141,11 @@ def _editable(svc: Any) -> str | None:
     """Why the networks of this service cannot be edited, or None."""
     if svc.inherited("networks"):
         return "its networks come from an anchor or `extends`; harden does not edit through them"
+    others = svc.extended_elsewhere() if hasattr(svc, "extended_elsewhere") else []
+    if others:
+        d, name = others[0]
+        return (f"{name} in {getattr(d, 'path', d)} extends it and would inherit networks that file does not "
+                "declare")
     doc, node = svc.owner("networks")
     if "networks" in own_keys(node):
         value = node["networks"]

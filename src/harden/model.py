@@ -185,6 +185,17 @@ class Service:
     def invalidate(self) -> None:
         self.project._merged.pop(self.name, None)
 
+    def extended_elsewhere(self) -> list[tuple[Any, str]]:
+        """(doc, service) of services in other files that `extends` this one: they inherit what
+        is written here, in projects of their own."""
+        world = self.project.world
+        if world is None:
+            return []
+        out: list[tuple[Any, str]] = []
+        for doc, _node in self.defs:
+            out += [x for x in world.extenders(doc, self.name) if x not in out]
+        return out
+
     @property
     def image(self) -> str | None:
         img = self.merged.get("image")
