@@ -247,8 +247,12 @@ def _names_and_key(project: Any) -> tuple[frozenset, str]:
 
 class Run:
     def __init__(self, target: Path, options: Options | None = None, transforms: list | None = None,
-                 discovery: Discovery | None = None, progress: Any = None):
+                 discovery: Discovery | None = None, progress: Any = None, careful: bool = False):
         self.target = Path(target)
+        # careful: the safety net checks after every transform (and settles each one) instead of
+        # once at the end; a run whose end check finds damage is run again carefully, to know
+        # which transform did it and to roll back only that one
+        self.careful = careful
         self.progress = progress  # progress(phase, done, total) or None
         self._suppressed: set = set()
         self._stage_pragmas: dict[int, list] = {}
@@ -705,7 +709,9 @@ class Run:
                                f"(`-f {self.rel_of(doc)} -f {rel}`); that file is edited as a project of its "
                                "own, so harden leaves this overlay as it is")
             for doc, tok in zip(docs, tokens):
-                problem = None if doc.checkpoint() == tok else self._reparse_problem(doc)
+                if doc.checkpoint() == tok or (doc.kind == "compose" and not self.careful):
+                    continue
+                problem = self._reparse_problem(doc)
                 if problem:
                     undo()
                     del self.result.notes[n_notes:]
@@ -792,6 +798,24 @@ class Run:
                 self.result.outcomes.append(Outcome(name, m.rel, "failed", m.failed))
             self._invalidate_all()
 
+    def _damaged(self) -> bool:
+        """The safety net at the end of a run: does any changed file read back wrong, or any
+        combination that reads one hold something new for the net?"""
+        from . import safety
+
+        changed = [d for d in self.docs.values() if d.kind == "compose" and d.changed]
+        for doc in changed:
+            if safety.reparse_problem(doc):
+                return True
+        ids = {id(d) for d in changed}
+        if not ids or self._baseline is None:
+            return False
+        self._invalidate_all()
+        for combo, before in self._baseline:
+            if ids & combo.reads and any(k not in before for k in safety.violations(combo, self)):
+                return True
+        return False
+
     def _measure_baseline(self) -> None:
         from . import safety
 
@@ -833,7 +857,7 @@ class Run:
                 m = self._apply_one(t, unit, docs, file_pragmas)
                 if m is not None:
                     made.append(m)
-            if tcls.kind == "compose":
+            if tcls.kind == "compose" and self.careful:
                 self._settle(t.name, made)
             for m in made:
                 if m.failed is not None:
@@ -848,6 +872,10 @@ class Run:
                     self.result.outcomes.append(Outcome(t.name, m.rel, "changed"))
                 else:
                     self.result.outcomes.append(Outcome(t.name, m.rel, "unchanged"))
+        if not self.careful and self._damaged():
+            again = Run(self.target, self.options, self._transforms, discovery=self.discovery,
+                        progress=self.progress, careful=True)
+            return again.execute()
         for doc in self.docs.values():
             if not hasattr(doc, "abspath"):
                 continue
