@@ -765,18 +765,26 @@ class Coverage:
 
 
 def normalize_reason(reason: str, part: str | None) -> str:
-    """Group refusals that differ only in names: the part, image references, quoted values,
-    paths and numbers become placeholders."""
+    """Group refusals that differ only in names: the service or stage, image references, other
+    services and networks named, file paths, quoted values and numbers become placeholders (a
+    backticked YAML key such as `include:` stays)."""
     r = reason
-    if part:
-        r = r.replace(part, "<part>")
-    r = re.sub(r"`[^`]*`", "`…`", r)
+    if part and part != "networks":
+        name = part[len("stage "):] if part.startswith("stage ") else part
+        r = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", "<name>", r)
+    r = re.sub(r"`([^`]*)`", lambda m: m.group(0) if re.fullmatch(r"[\w-]+:", m.group(1)) else "`…`", r)
     r = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", r)
-    r = re.sub(r"\b(base image|image|images?)\s+\S+", r"\1 <image>", r)
-    r = re.sub(r"(?<![\w<])[\w.-]*/[\w./${}:?-]+", "<path>", r)
-    r = re.sub(r"\b\d+(\.\d+)*\b", "N", r)
-    r = re.sub(r"\b(service|services|stage|Dockerfile)\s+(?!<)[\w.-]+", r"\1 <name>", r)
-    return r if len(r) <= 220 else r[:217] + "..."
+    r = re.sub(r"\((?=[^)]*:)[^)]*\)", "(…)", r)
+    r = re.sub(r"\$\{[^}]*\}", "<var>", r)
+    r = re.sub(r"\bbase image\s+\S+?(?=[\s;,)]|$)|\bimage\s+[^\s;,)]*[:/<][^\s;,)]*", "base image <image>", r)
+    r = re.sub(r"<image> \([\w.-]+\)", "<image> (<kind>)", r)
+    r = re.sub(r"\b(service|network)\s+(?!(?:stack|that|which|is|it|its|with|of|the)\b)[\w.-]+", r"\1 <name>", r)
+    r = re.sub(r"^[\w.-]+(?= would still share)", "<name>", r)
+    r = re.sub(r"(?<![\w<])(?:\.{1,2}/|/|\$\{?)[^\s,;)]*|(?<![\w<])[\w.-]+/[\w.-]*/[^\s,;)]*|(?<![\w<])[\w-]+/[\w-]+\.[\w.]+", "<path>", r)
+    r = re.sub(r"[^\s(]*(?:<var>|<path>)[^\s,;)]*|(?<![\w<])[\w.-]+/(?:[\w.-]+/)*(?:Dockerfile|Containerfile)[\w.-]*", "<path>", r)
+    r = re.sub(r"<path>(?:, <path>)+", "<paths>", r)
+    r = re.sub(r"\b\d+(?:\.\d+)*\b", "N", r)
+    return r if len(r) <= 200 else r[:197] + "..."
 
 
 def coverage_of(report: dict, texts: dict[str, str]) -> Coverage:
@@ -829,7 +837,9 @@ def coverage_table(cov: Coverage, transforms: list[str], reasons_top: int = 6) -
         lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
         if j == 0 or j == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
-    out = ["coverage per transform (units = distinct (case, file, service/stage); eligible = changed + skipped, suppressed excluded):", *lines, ""]
+    out = ["coverage per transform: units = distinct (case, file, service/stage); eligible = changed + skipped "
+           "(skipped = skipped and not changed); failed and suppressed not eligible (tests/test_soak.py has the rules)",
+           *lines, ""]
     out.append("refusal reasons by transform (normalized; count of skipped outcomes):")
     for t in ["harden", *names]:
         c = cov.reasons.get(t)
