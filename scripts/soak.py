@@ -13,6 +13,7 @@ Exit status: 0 no damage, 1 damage found, 2 the corpus or a case is missing.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: $HARDEN_CORPUS or ../shared/corpus)")
     ap.add_argument("--jobs", type=int, default=None, help="concurrent subprocesses (default: $HARDEN_SOAK_JOBS or 2 x CPUs)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
-    ap.add_argument("--report", type=Path, default=None, help="also write the table to this file")
+    ap.add_argument("--report", type=Path, default=os.environ.get("HARDEN_SOAK_REPORT") or None,
+                    help="also write the summary and table to this file (default: $HARDEN_SOAK_REPORT)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print per case: time, combinations, invalid-before combinations, notes")
     args = ap.parse_args(argv)
 

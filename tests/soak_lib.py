@@ -886,6 +886,7 @@ class CaseResult:
     invalid_before: list[str] = field(default_factory=list)
     seconds: float = 0.0
     exit_codes: dict[str, int] = field(default_factory=dict)
+    apply_error: str = ""  # stderr of `harden apply` when it exited 2
 
     def fail(self, check: str, where: str, evidence: str) -> None:
         self.failures.append(Failure(check, where, evidence))
@@ -936,7 +937,7 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         home = work / "home-diff"
         p = _harden(["diff", "--no-color", str(replay)], home)
         g = None
-        if p.returncode in (0, 1) and p.stdout and tools.git:
+        if p.returncode in (0, 1, 2) and p.stdout.strip() and tools.git:  # exit 2 after a failed transform still shows the rest
             patch = work / "harden.diff"
             patch.write_bytes(p.stdout)
             genv = tool_env(home)
@@ -983,6 +984,8 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
             r.fail("run", f"harden {label}", f"exit code {p.returncode}\n{err[-2000:]}")
         if TRACEBACK in err or TRACEBACK in out_text(p.stdout):
             r.fail("run", f"harden {label}", f"Python traceback:\n{err[-3000:]}")
+        if p.returncode == 2 and label == "apply":
+            r.apply_error = err
         if p.returncode == 2:
             r.info.append(f"harden {label} exit 2: {err.strip()[-500:]}")
     if p1.returncode == 2 and not changed:
@@ -991,7 +994,9 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
     # ---- compose: every combination a changed file takes part in, before and after
     make_stubs(after, stubs)  # only now: harden must not see them
     recheck_all = any(f not in files and not _dockerfile_name(f) for f in changed)
-    affected = [c for c in combos if recheck_all or any(f in changed for f in c.files) or _reads_more_than_listed(before, c)]
+    compose_changed = any(f in files for f in changed)
+    affected = [c for c in combos if recheck_all or any(f in changed for f in c.files)
+                or (compose_changed and _reads_more_than_listed(before, c))]
     r.combos_affected = len(affected)
 
     def engines_for(c: Combo) -> list[str]:
@@ -1077,22 +1082,23 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         r.fail("run", "harden diff", f"Python traceback:\n{out_text(pd.stderr)[-3000:]}")
     if pd.returncode not in (0, 1, 2):
         r.fail("run", "harden diff", f"exit code {pd.returncode}\n{out_text(pd.stderr)[-2000:]}")
-    elif pd.returncode in (0, 1):
-        if (pd.returncode == 1) != bool(changed):
+    else:
+        if pd.returncode in (0, 1) and (pd.returncode == 1) != bool(changed):
             r.fail("git-apply", "harden diff", f"`harden diff` exit {pd.returncode}, but `harden apply` changed "
                    f"{len(changed)} file(s) {changed[:5]}")
+        if (pd.returncode == 2) != (p1.returncode == 2):
+            r.fail("git-apply", "harden diff", f"`harden diff` exit {pd.returncode} but `harden apply` exit {p1.returncode}: "
+                   f"{out_text(pd.stderr)[-500:]}{out_text(p1.stderr)[-500:]}")
         if not tools.git:
             r.not_run.append("git apply (git not installed)")
         elif g is not None and g.returncode != 0:
             r.fail("git-apply", "harden diff | git apply", f"git apply exit {g.returncode}:\n{out_text(g.stderr)[-2000:]}")
-        else:
+        else:  # also when diff printed nothing: then apply must have written nothing
             differ = tree_delta(s1, s3)
             if differ:
                 ev = "".join(short_diff(f, s1.get(f), s3.get(f), 20) for f in differ[:3])
                 r.fail("git-apply", ", ".join(differ),
                        f"`harden diff` applied with git apply differs from `harden apply` (a/ = apply, b/ = diff+git apply):\n{ev}")
-    elif pd.returncode == 2 and p1.returncode != 2:
-        r.fail("git-apply", "harden diff", f"`harden diff` exit 2 but `harden apply` exit {p1.returncode}: {out_text(pd.stderr)[-500:]}")
 
     # ---- compose results
     for (c, e), fut in fut_pairs.items():
@@ -1188,6 +1194,9 @@ class SoakRun:
         exit2 = sorted(r.case for r in self.results.values() if r.exit_codes.get("apply") == 2)
         if exit2:
             lines.append(f"harden apply exit 2 (refused or failed, not counted as damage): {', '.join(exit2)}")
+            for c in exit2:
+                why = self.results[c].apply_error.strip().splitlines()
+                lines.append(f"  {c}: {why[-1][:300] if why else '(no message)'}")
         combos = sum(r.combos for r in self.results.values())
         affected = sum(r.combos_affected for r in self.results.values())
         valid = {e: sum(r.valid_before.get(e, 0) for r in self.results.values()) for e in ENGINES}
