@@ -778,7 +778,7 @@ def normalize_reason(reason: str, part: str | None) -> str:
     r = re.sub(r"\$\{[^}]*\}", "<var>", r)
     r = re.sub(r"\bbase image\s+\S+?(?=[\s;,)]|$)|\bimage\s+[^\s;,)]*[:/<][^\s;,)]*", "base image <image>", r)
     r = re.sub(r"<image> \([\w.-]+\)", "<image> (<kind>)", r)
-    r = re.sub(r"\b(service|network)\s+(?!(?:stack|that|which|is|it|its|with|of|the)\b)[\w.-]+", r"\1 <name>", r)
+    r = re.sub(r"\b(service|network)\s+(?!(?:that|which|is|it|its|with|of|the)\b)[\w.-]+", r"\1 <name>", r)
     r = re.sub(r"^[\w.-]+(?= would still share)", "<name>", r)
     r = re.sub(r"(?<![\w<])(?:\.{1,2}/|/|\$\{?)[^\s,;)]*|(?<![\w<])[\w.-]+/[\w.-]*/[^\s,;)]*|(?<![\w<])[\w-]+/[\w-]+\.[\w.]+", "<path>", r)
     r = re.sub(r"[^\s(]*(?:<var>|<path>)[^\s,;)]*|(?<![\w<])[\w.-]+/(?:[\w.-]+/)*(?:Dockerfile|Containerfile)[\w.-]*", "<path>", r)
