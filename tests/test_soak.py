@@ -1,0 +1,133 @@
+"""Soak: harden over real projects (issue 14, "never damage a real project").
+
+Every folder of the corpus (``<repo>/../shared/corpus``, or ``$HARDEN_CORPUS``; see its
+SOURCES.md) is one test, ``test_soak[<case>]``. Without a corpus the test skips, and fails when
+``CI`` is set. Run only the soak with ``pytest -m soak``, or outside pytest with
+``python scripts/soak.py [CASE...]``. The machinery is in tests/soak_lib.py.
+
+For each case, on temporary copies (the corpus is only read), harden runs as a subprocess
+(``python -m harden``, HOME and XDG_CACHE_HOME in the temporary folder: a cold facts cache, nothing
+written outside it): ``apply`` twice on one copy, ``diff`` on a second, ``diff --format json`` on
+a third. The test fails on any damage:
+
+- run: an exit code other than 0/1/2, or a Python traceback. Exit 2 (harden refusing or failing
+  a transform) is not damage; the summary lists the cases where it happened.
+- yaml: a changed compose file that parsed before (PyYAML, unknown tags such as ``!reset``
+  accepted) no longer parses. Compose files are found independently of harden: names
+  ``(docker-)?compose*.y(a)ml``, and any other YAML file whose top-level ``services:`` is a mapping
+  of service mappings (local.yml, jibri.yml, overrides/*.yaml, include targets).
+- compose: a combination of compose files that ``config`` accepted before is rejected after, by
+  Compose v2 (default profiles, and ``--profile '*'`` when a file of it has profiles) or by
+  docker-compose 1.29 where installed. The combinations, enumerated without harden's model: each
+  file alone; per folder the set a bare ``docker compose up`` loads (Compose's default-file and
+  override search); per folder its default file + each other file there; each file + the default
+  file of its nearest ancestor folder; multi-file ``docker compose -f A -f B`` commands found in
+  the project's docs and scripts. Each runs from, and with ``--project-directory``, its first
+  file's folder. Missing ``env_file:`` paths get empty files (in both states; harden never sees
+  them). When a combination fails only because of variables without a default, it is checked
+  with each such variable set to a placeholder ("1"), before and after alike. Only combinations
+  with a file harden changed (or that pull files in through ``extends``/``include``) are run: the
+  others read the same bytes before and after. At most ``MAX_COMBOS`` per case.
+- depends: in the resolved model (``config --format json``) of such a combination, a
+  ``depends_on`` entry naming a service that is not there, or ``condition: service_healthy`` on a
+  service with no healthcheck (none in the model, none in the Dockerfile stage it builds). Only
+  findings that were not there before harden ran count, and a service_healthy wait on a service
+  that something already waited on healthy before is the project's claim, not harden's.
+- idempotent: a second ``apply`` changes any byte of the tree.
+- git-apply: ``harden diff`` of a fresh copy, applied there with ``git apply -p1``, is not the
+  tree ``apply`` wrote, byte for byte (CRLF included); or diff's exit code disagrees with apply.
+- comments: a comment line (stripped text starting with ``#``) of a changed file is missing from
+  its output (compared as a multiset of stripped lines).
+- hadolint: a changed Dockerfile has a finding (code, stripped text of the line it points at)
+  that the original did not have; run from an empty folder, so no project config applies.
+
+Coverage table (printed at the end of the run, in pytest's terminal summary; also written to
+``$HARDEN_SOAK_REPORT`` when set), from each case's ``harden diff --format json``:
+
+- a *unit* is a distinct (case, file, part) for one transform; part is a service (compose), a
+  stage (``stage <alias|index>``, Dockerfile), another part name harden reports in an outcome
+  (``networks``), or none (the whole file/unit);
+- *changed*: for every change range in ``files[].changes`` and every transform in its
+  ``transforms``, the part of the original file the range lies in (by its ``line``: the service
+  block or the stage that holds it; a pure insertion that starts in column 0 of a compose file is
+  a new top-level key, part none). A transform's top-level changes in a file count as one unit
+  (part none) only when none of its changes in that file lies in a part;
+- *skipped*: every ``skipped`` outcome of the transform, whole-unit (part null) or per part;
+- *eligible* = changed ∪ skipped (a unit both changed and skipped counts as changed);
+  ``suppressed`` (pragma or config) and ``unchanged`` outcomes are not eligible; ``failed`` ones
+  are shown in their own column and are not in eligible;
+- outcomes of transform ``harden`` (the tool's own skips: unreadable build, include not followed)
+  are not a transform's units; their reasons are listed with the others.
+
+Below the table: each transform's refusal reasons, grouped after replacing names, images,
+quoted values, paths and numbers with placeholders, with counts and one raw example.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import soak_lib
+
+CORPUS = soak_lib.corpus_root()
+CASES = soak_lib.case_names(CORPUS)
+NO_CORPUS = "<no corpus>"
+
+pytestmark = pytest.mark.soak
+
+
+def _skip_or_fail(reason: str) -> None:
+    if soak_lib.in_ci():
+        pytest.fail(f"{reason} (CI is set: the soak must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+class _SummaryPlugin:
+    """Prints the soak's table in pytest's terminal summary (after the failures)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        terminalreporter.section("harden soak")
+        for line in self.text.rstrip("\n").splitlines():
+            terminalreporter.write_line(line)
+
+
+def _selected_cases(session: pytest.Session) -> list[str]:
+    out = set()
+    for item in session.items:
+        spec = getattr(item, "callspec", None)
+        if spec is not None and item.get_closest_marker("soak") and spec.params.get("case") in CASES:
+            out.add(spec.params["case"])
+    return sorted(out)
+
+
+@pytest.fixture(scope="session")
+def soak_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> soak_lib.SoakRun:
+    """All selected cases, soaked at once (in parallel; each result depends on its case only)."""
+    cases = _selected_cases(request.session)
+    run = soak_lib.run_soak(cases, CORPUS, tmp_path_factory.mktemp("soak"))
+    text = run.report_text()
+    request.config.pluginmanager.register(_SummaryPlugin(text), "harden-soak-summary")
+    target = os.environ.get("HARDEN_SOAK_REPORT")
+    if target:
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+    return run
+
+
+@pytest.mark.parametrize("case", CASES or [NO_CORPUS])
+def test_soak(case: str, request: pytest.FixtureRequest) -> None:
+    if case == NO_CORPUS:
+        _skip_or_fail(f"no corpus at {CORPUS} (put it beside the repository as shared/corpus, or set HARDEN_CORPUS)")
+    soak_run: soak_lib.SoakRun = request.getfixturevalue("soak_run")
+    r = soak_run.results[case]
+    if r.not_run and soak_lib.in_ci():
+        pytest.fail(f"{case}: checks not run under CI: {'; '.join(r.not_run)}", pytrace=False)
+    for line in r.info:
+        print(f"{case}: {line}")
+    if r.failures:
+        pytest.fail(r.render(), pytrace=False)
