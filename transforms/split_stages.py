@@ -85,6 +85,16 @@ _NODE_DEV_BINS = {"@nestjs/cli": ("nest",), "typescript": ("tsc",), "sequelize-c
                   "@prisma/cli": ("prisma",), "nuxi": ("nuxi", "nuxt"), "@angular/cli": ("ng",),
                   "@remix-run/serve": ("remix-serve",), "@medusajs/medusa-cli": ("medusa",)}
 
+def _follows_run(lines: list[str]) -> bool:
+    """Is the last instruction of ``lines`` (comments and blank lines aside) a RUN?"""
+    i = len(lines) - 1
+    while i >= 0 and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+        i -= 1
+    while i > 0 and lines[i - 1].rstrip().endswith("\\"):
+        i -= 1
+    return i >= 0 and lines[i].lstrip()[:4].upper() == "RUN "
+
+
 def _base(word: str) -> str:
     return PurePosixPath(word).name.lower() if word else ""
 
@@ -774,21 +784,25 @@ class _Planner:
                 seen.append(p)
         return seen, build_only
 
-    def _gen(self, out: list[str], lines: list[str]) -> None:
-        """Append generated lines, set off by a blank line when the file sets its blocks off so."""
-        if self.airy and out and out[-1].strip():
+    def _gen(self, out: list[str], lines: list[str], *, airy: bool = True) -> None:
+        """Append generated lines, set off by a blank line when the file sets its blocks off so
+        (``airy``). A generated RUN right after another RUN gets `# hadolint ignore=DL3059`:
+        it is a step of its own on purpose (the venv, a prune), not one to fold into the
+        author's RUN."""
+        if airy and self.airy and out and out[-1].strip():
             out.append("")
-        out += lines
-
-    def _unpinned_input(self, family: str) -> bool:
-        """Did the input already install packages of this family without versions (DL3008/DL3018)?"""
-        return any(c.kind == "pkg" and c.family == family and any("=" not in p for p in c.pkgs)
-                   for i in self.items for c in i.cmds)
+        for ln in lines:
+            if ln.startswith("RUN ") and _follows_run(out):
+                if out and out[-1].startswith("# hadolint ignore="):
+                    out[-1] += ",DL3059"
+                else:
+                    out.append("# hadolint ignore=DL3059")
+            out.append(ln)
 
     def _pkg_run(self, pkgs: list[str], family: str) -> list[str]:
-        # versions of runtime libraries follow the base image's release: not pinned
-        pragma = [] if self._unpinned_input(family) else [
-            f"# hadolint ignore={'DL3018' if family == 'apk' else 'DL3008'}"]
+        # versions of runtime libraries follow the base image's release: not pinned (the line is
+        # harden's own, so the finding would be new even when the author's installs are unpinned)
+        pragma = [f"# hadolint ignore={'DL3018' if family == 'apk' else 'DL3008'}"]
         if family == "apk":
             return pragma + [f"RUN apk add --no-cache {' '.join(pkgs)}"]
         return pragma + ["RUN apt-get update \\",
@@ -955,7 +969,7 @@ class _Planner:
                 continue
             if k == anchor:
                 if own_venv:
-                    builder += venv_lines_b
+                    self._gen(builder, venv_lines_b, airy=False)
                 block = []
                 extra_rt = [p for p in extra_rt if p not in self.emitted]
                 self.emitted.update(extra_rt)
@@ -1135,7 +1149,7 @@ class _Planner:
                 if k in global_in_prod:
                     production += i.out()
                 if k == cut and prune:
-                    builder.append(prune)
+                    self._gen(builder, [prune], airy=False)
         if not copied:
             self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
         return builder, production, self._node_runtime_image(items, cut)

@@ -9,6 +9,7 @@ ENV CGO_ENABLED=0
 RUN go build -o report .
 
 FROM alpine:3.20 AS production
+# hadolint ignore=DL3018
 RUN apk add --no-cache ca-certificates tzdata
 
 WORKDIR /app

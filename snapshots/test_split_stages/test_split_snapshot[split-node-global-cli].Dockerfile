@@ -10,6 +10,7 @@ RUN npm ci
 
 COPY . .
 RUN nest build
+# hadolint ignore=DL3059
 RUN npm prune --omit=dev
 
 FROM node:20-slim AS production

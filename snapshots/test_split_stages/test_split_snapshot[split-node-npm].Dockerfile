@@ -9,6 +9,7 @@ RUN npm ci
 COPY tsconfig.json ./
 COPY src/ src/
 RUN npm run build
+# hadolint ignore=DL3059
 RUN npm prune --omit=dev
 
 FROM node:20-slim AS production

@@ -6,6 +6,7 @@ COPY package.json pnpm-lock.yaml ./
 RUN pnpm install --frozen-lockfile
 COPY . .
 RUN pnpm run build
+# hadolint ignore=DL3059
 RUN pnpm prune --prod
 
 FROM node:20-slim AS production

@@ -8,6 +8,7 @@ COPY package.json yarn.lock ./
 RUN yarn install --frozen-lockfile
 COPY . .
 RUN yarn build
+# hadolint ignore=DL3059
 RUN yarn install --production --frozen-lockfile
 
 FROM node:18-alpine AS production

@@ -14,6 +14,7 @@ FROM python:3.12-alpine3.20 AS production
 
 WORKDIR /srv
 
+# hadolint ignore=DL3018
 RUN apk add --no-cache libpq
 COPY --from=builder /opt/venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv \

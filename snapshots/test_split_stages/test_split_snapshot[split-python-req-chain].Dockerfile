@@ -29,6 +29,7 @@ ARG DJANGO_ENV=production
 ENV DJANGO_SETTINGS_MODULE=shop.settings \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq5 libjpeg62-turbo gettext \
     && rm -rf /var/lib/apt/lists/*
