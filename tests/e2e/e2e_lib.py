@@ -227,6 +227,12 @@ class Stack:
         """The image `build` tags for a service without `image:` (v2 joins with '-', 1.29 '_')."""
         return f"{self.project}{'-' if self.tool == V2 else '_'}{service}"
 
+    def built_images(self) -> list[str]:
+        """The images `build` tagged for this project's services that are still there."""
+        proc = _run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                     "--filter", f"reference={self.image_name('*')}"])
+        return proc.stdout.split()
+
     def build(self) -> None:
         proc = self.compose("build", "--force-rm", timeout=1200, check=False)
         self.build_output = proc.stdout + proc.stderr
@@ -295,10 +301,19 @@ class Stack:
                         if _run(["docker", "volume", "inspect", v]).returncode == 0]
             if leftover:
                 _run(["docker", "volume", "rm", *leftover], timeout=60)
+            # Compose v2's `--rmi local` removes only images labelled with the project, and its
+            # classic builder does not label them: remove the images `build` tagged for us
+            # (the project name is ours alone)
+            built = self.built_images()
+            if built:
+                _run(["docker", "rmi", *built], timeout=120)
             if os.environ.get("HARDEN_E2E_KEEP_BUILD_CACHE") != "1":
                 self._remove_build_leftovers()
             if self in ACTIVE_STACKS:
                 ACTIVE_STACKS.remove(self)
+        left = self.built_images()
+        if left:
+            raise CommandFailed(f"{self.project}: `down` left the images it built: {left}")
 
     def _remove_build_leftovers(self) -> None:
         """Remove the untagged images our builds left (a builder stage is not the tagged
