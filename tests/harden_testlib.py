@@ -227,6 +227,7 @@ def project_compose_config(root: Path) -> dict[tuple[Path, ...], dict[str, tuple
     override files), keyed by the files."""
     from harden.project import discover
 
+    require_compose_v2()  # also where no compose file is found: the check did not run
     return {tuple(g.files): compose_config(g.folder, g.files) for g in discover(root).groups}
 
 
