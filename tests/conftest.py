@@ -19,7 +19,16 @@ from harden_testlib import (
     TextSnapshot,
     JsonSnapshot,
     BytesSnapshot,
+    require_compose_v2,
 )
+
+
+@pytest.fixture(scope="session")
+def compose_v2():
+    """The Compose v2 command; skips (fails under CI) without it. Session-scoped, so tests that
+    hypothesis drives can ask for it too."""
+    return require_compose_v2()
+
 
 @pytest.fixture
 def snap_dockerfile(snapshot):

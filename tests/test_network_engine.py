@@ -1,7 +1,8 @@
 """networks + dev-profiles on a real Docker engine.
 
 A small project (MySQL, a python:3.12-slim "web" that publishes a port, a worker that calls the
-internet, Adminer) is rewritten with `python -m harden apply` and started with docker-compose:
+internet, Adminer) is rewritten with `python -m harden apply` and started with Compose v2
+(`docker compose`; docker-compose 1.29 must accept the output too where it is installed):
 
 - a container on `frontend` alone cannot open a TCP connection to the database (by name or by
   its backend address), while one on `backend` can;
@@ -9,7 +10,7 @@ internet, Adminer) is rewritten with `python -m harden apply` and started with d
 - Adminer starts only with `--profile dev`;
 - the worker that calls the internet is on at least one network that is not internal.
 
-Skipped when `docker info` fails, unless CI=true (then it fails).
+Skipped when `docker info` fails, unless CI is set (then it fails).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from harden_testlib import V2, assert_compose_valid, compose_clis, compose_config, in_ci
+
 pytestmark = pytest.mark.e2e
 
 ENV = dict(os.environ, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0", COMPOSE_INTERACTIVE_NO_CLI="1")
@@ -41,8 +44,8 @@ def _sh(args, timeout=120, check=False, cwd=None):
 
 
 def _engine_problem() -> str | None:
-    if shutil.which("docker") is None or shutil.which("docker-compose") is None:
-        return "docker or docker-compose is not installed"
+    if shutil.which("docker") is None or V2 not in compose_clis():
+        return "docker or Compose v2 (`docker compose`) is not installed"
     try:
         if _sh(["docker", "info"], timeout=20).returncode != 0:
             return "docker info fails"
@@ -58,8 +61,8 @@ def _engine_problem() -> str | None:
 def engine():
     problem = _engine_problem()
     if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and the engine test cannot run: {problem}", pytrace=False)
+        if in_ci():
+            pytest.fail(f"CI is set and the engine test cannot run: {problem}", pytrace=False)
         pytest.skip(problem)
 
 
@@ -121,14 +124,14 @@ def test_isolation_egress_and_profiles_on_a_real_engine(engine, tmp_path):
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "compose.yaml").write_text(COMPOSE.format(**ports))
-    dc = ["docker-compose", "-p", project, "-f", str(folder / "compose.yaml")]
+    dc = [*compose_clis()[V2], "-p", project, "-f", str(folder / "compose.yaml")]
     applied = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select", "networks,dev-profiles"],
                              capture_output=True, text=True, timeout=60)
     assert applied.returncode in (0, 1), applied.stderr
     text = (folder / "compose.yaml").read_text()
     assert "networks:" in text and "profiles:" in text, text
     try:
-        _sh(dc + ["config", "-q"], check=True)
+        assert_compose_valid(compose_config(folder, ["compose.yaml"]), "hardened compose.yaml")
         _sh(dc + ["up", "-d"], timeout=180, check=True)
         fe, be = f"{project}_frontend", f"{project}_backend"
 

@@ -2,7 +2,10 @@
 
 Every test here is marked ``e2e``. Run them alone with ``pytest -m e2e tests/e2e`` (skip them
 with ``-m 'not e2e'``, or ``HARDEN_E2E=0``). Without a reachable engine they skip, except when
-``CI=true``, where they fail.
+``CI`` is set, where they fail.
+
+The stacks run under Compose v2 (``docker compose``); a test class that sets
+``compose_cli = e2e_lib.V1`` runs its stacks under docker-compose 1.29 (the seed example only).
 
 Prepare the engine and the base images with ``sudo .ci/e2e.sh``.
 """
@@ -39,7 +42,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
-    """Skip (or, with CI=true, fail) when no engine, docker-compose or base image is there."""
+    """Skip (or, under CI, fail) when no engine or base image is there (open_stack checks the
+    compose CLI a stack needs)."""
     if os.environ.get("HARDEN_E2E", "1") == "0":
         pytest.skip("HARDEN_E2E=0")
     problem = e2e_lib.engine_problem()
@@ -53,11 +57,16 @@ def _example_of(request: pytest.FixtureRequest) -> "e2e_lib.Example":
     return example
 
 
+def _cli_of(request: pytest.FixtureRequest) -> str:
+    return getattr(request.cls, "compose_cli", e2e_lib.V2)
+
+
 @pytest.fixture(scope="class")
 def original(request: pytest.FixtureRequest, docker_engine, tmp_path_factory) -> "e2e_lib.Stack":
-    """The example as written, built and brought up with a plain `docker-compose up -d`."""
+    """The example as written, built and brought up with a plain `up -d`."""
     example = _example_of(request)
-    stack = e2e_lib.open_stack(example, tmp_path_factory.mktemp(f"{example.name}-orig"), "orig")
+    stack = e2e_lib.open_stack(example, tmp_path_factory.mktemp(f"{example.name}-orig"), "orig",
+                               _cli_of(request))
     request.addfinalizer(stack.down)
     stack.build()
     stack.up()
@@ -72,7 +81,8 @@ def original(request: pytest.FixtureRequest, docker_engine, tmp_path_factory) ->
 def hardened(request: pytest.FixtureRequest, docker_engine, tmp_path_factory) -> "e2e_lib.Stack":
     """The example after `harden apply`, built and brought up with a plain `up -d`."""
     example = _example_of(request)
-    stack = e2e_lib.open_stack(example, tmp_path_factory.mktemp(f"{example.name}-hard"), "hard")
+    stack = e2e_lib.open_stack(example, tmp_path_factory.mktemp(f"{example.name}-hard"), "hard",
+                               _cli_of(request))
     request.addfinalizer(stack.down)
     if os.environ.get("HARDEN_E2E_NO_APPLY") == "1":
         # self-test of the suite: without `harden apply` every hardened check must fail

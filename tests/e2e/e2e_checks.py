@@ -4,7 +4,8 @@
 as written (a check that cannot fail proves nothing). ``HardenedChecks`` asserts that after
 ``harden apply`` the project still builds and runs, and that each promise holds.
 
-A test module subclasses both as ``TestOriginal`` / ``TestHardened`` and sets ``example``.
+A test module subclasses both as ``TestOriginal`` / ``TestHardened`` and sets ``example`` (and
+``compose_cli = V1`` to drive the stacks with docker-compose 1.29 instead of Compose v2).
 Tests run in definition order; the class-scoped stack stays up for the whole class.
 """
 
@@ -27,6 +28,7 @@ def _start_time(info: dict):
 
 class OriginalChecks:
     example: Example
+    compose_cli: str = e2e_lib.V2
 
     def test_app_runs_as_root(self, original: Stack):
         for svc in self.example.app_services:
@@ -125,6 +127,7 @@ class OriginalChecks:
 
 class HardenedChecks:
     example: Example
+    compose_cli: str = e2e_lib.V2
 
     def test_harden_changed_the_project(self, hardened: Stack):
         for name in ("Dockerfile", "docker-compose.yml"):
@@ -200,10 +203,11 @@ class HardenedChecks:
             key = (self.example.name, svc)
             if key not in e2e_lib.ORIGINAL_SIZES:
                 # the ORIGINAL class did not run (e.g. -k): build the original image here
-                orig = e2e_lib.open_stack(self.example, tmp_path_factory.mktemp("orig-size"), "size")
+                orig = e2e_lib.open_stack(self.example, tmp_path_factory.mktemp("orig-size"), "size",
+                                          self.compose_cli)
                 try:
                     orig.build()
-                    proc = orig.run(["docker", "image", "inspect", f"{orig.project}_{svc}"])
+                    proc = orig.run(["docker", "image", "inspect", orig.image_name(svc)])
                     e2e_lib.ORIGINAL_SIZES[key] = json.loads(proc.stdout)[0]["Size"] / 1e6
                 finally:
                     orig.down()

@@ -1,9 +1,17 @@
 """Helpers for the end-to-end tests: a compose project under test, and the checks.
 
-A ``Stack`` is a copy of one example in a temporary folder, driven with docker-compose 1.29
-under a project name of its own (``harden-e2e-<example>-<orig|hard>-<random>``) and free host
-ports. Its ``down()`` removes containers, networks, volumes and the images it built, and is
-called from fixture finalizers, so it runs when a test fails too.
+A ``Stack`` is a copy of one example in a temporary folder, driven with Compose v2 (``docker
+compose``, what users run; ``tool=V1`` drives it with docker-compose 1.29 instead: the seed
+example does, because users still have 1.29) under a project name of its own
+(``harden-e2e-<example>-<orig|hard>-<random>``) and free host ports. Its ``down()`` removes
+containers, networks, volumes and the images it built, and is called from fixture finalizers,
+so it runs when a test fails too.
+
+Builds use the classic builder (no buildx plugin on these machines, and the cleanup reads the
+intermediate image ids it prints): Compose v2 honours ``DOCKER_BUILDKIT=0`` (it builds through
+the Engine API and adds a ``LABEL com.docker.compose.image.builder=classic`` step); without it v2
+builds with BuildKit even when no buildx is installed (the engine's own BuildKit).
+``COMPOSE_DOCKER_CLI_BUILD=0`` is read by 1.29 only (build through the API, not the docker CLI).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from harden_testlib import V1, V2, compose_clis, in_ci
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
@@ -44,8 +54,8 @@ PROBE_IMAGE = "python:3.12-slim"  # throwaway containers for TCP probes
 ACTIVE_STACKS: list["Stack"] = []
 
 COMPOSE_ENV = {
-    "DOCKER_BUILDKIT": "0",
-    "COMPOSE_DOCKER_CLI_BUILD": "0",
+    "DOCKER_BUILDKIT": "0",  # classic builder: v2 and 1.29
+    "COMPOSE_DOCKER_CLI_BUILD": "0",  # 1.29: build through the Engine API (v2 ignores it)
     "COMPOSE_INTERACTIVE_NO_CLI": "1",
     "COMPOSE_HTTP_TIMEOUT": "300",
 }
@@ -59,14 +69,21 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- engine
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def skip_or_fail(reason: str) -> None:
     if in_ci():
-        pytest.fail(f"CI=true and the end-to-end tests cannot run: {reason}", pytrace=False)
+        pytest.fail(f"CI is set and the end-to-end tests cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+CLI_NAMES = {V2: "docker compose", V1: "docker-compose"}
+
+
+def compose_problem(tool: str = V2) -> str | None:
+    """Why the compose CLI `tool` (V2 or V1) cannot drive a stack here, or None."""
+    if tool not in compose_clis():
+        what = "Compose v2" if tool == V2 else "docker-compose 1.29"
+        return f"{what} (`{CLI_NAMES[tool]}`) is not installed (run sudo .ci/e2e.sh)"
+    return None
 
 
 def _run(cmd: list[str], timeout: float = 30, **kw) -> subprocess.CompletedProcess:
@@ -82,8 +99,6 @@ def engine_problem() -> str | None:
         return "`docker info` timed out"
     if info.returncode != 0:
         return f"no Docker engine reachable: {info.stderr.strip()[:300]} (run sudo .ci/e2e.sh)"
-    if shutil.which("docker-compose") is None:
-        return "no docker-compose on PATH (run sudo .ci/e2e.sh)"
     missing = [img for img in BASE_IMAGES if _run(["docker", "image", "inspect", img]).returncode]
     if missing:
         return f"base image(s) {', '.join(missing)} not built (run sudo .ci/e2e.sh)"
@@ -146,9 +161,11 @@ class CommandFailed(AssertionError):
 
 
 class Stack:
-    def __init__(self, example: Example, tmp: Path, label: str):
+    def __init__(self, example: Example, tmp: Path, label: str, tool: str = V2):
         self.example = example
         self.label = label
+        self.tool = tool  # V2 (`docker compose`) or V1 (docker-compose 1.29)
+        self.cli = compose_clis()[tool]
         self.dir = tmp / example.name
         shutil.copytree(example.source or EXAMPLES / example.name, self.dir, symlinks=True)
         self.project = f"harden-e2e-{example.name}-{label}-{secrets.token_hex(3)}"
@@ -188,7 +205,7 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True,
                 profiles: tuple[str, ...] = (), record: bool = True) -> subprocess.CompletedProcess:
-        cmd = ["docker-compose", "-p", self.project]
+        cmd = [*self.cli, "-p", self.project]
         for p in profiles:
             cmd += ["--profile", p]
         return self.run(cmd + list(args), timeout=timeout, check=check, record=record)
@@ -202,14 +219,34 @@ class Stack:
         self.harden_output = proc.stdout + proc.stderr
         return proc
 
+    @property
+    def cli_name(self) -> str:
+        return CLI_NAMES[self.tool]
+
+    def image_name(self, service: str) -> str:
+        """The image `build` tags for a service without `image:` (v2 joins with '-', 1.29 '_')."""
+        return f"{self.project}{'-' if self.tool == V2 else '_'}{service}"
+
+    def built_images(self) -> list[str]:
+        """The images `build` tagged for this project's services that are still there."""
+        proc = _run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+                     "--filter", f"reference={self.image_name('*')}"])
+        return proc.stdout.split()
+
     def build(self) -> None:
         proc = self.compose("build", "--force-rm", timeout=1200, check=False)
         self.build_output = proc.stdout + proc.stderr
         self.build_outputs.append(self.build_output)
         if proc.returncode != 0:
             raise CommandFailed(
-                f"`docker-compose build` of {self.dir} failed (exit {proc.returncode}):\n"
+                f"`{self.cli_name} build` of {self.dir} failed (exit {proc.returncode}):\n"
                 f"{self.build_output[-12000:]}"
+            )
+        if not re.search(r"^Step 1/\d+ : ", self.build_output, re.M):
+            # BuildKit prints no intermediate image ids: the cleanup below would miss them
+            raise CommandFailed(
+                f"`{self.cli_name} build` of {self.dir} did not use the classic builder "
+                f"(DOCKER_BUILDKIT=0 ignored?):\n{self.build_output[-4000:]}"
             )
 
     def up(self, *services: str, profiles: tuple[str, ...] = ()) -> None:
@@ -264,10 +301,19 @@ class Stack:
                         if _run(["docker", "volume", "inspect", v]).returncode == 0]
             if leftover:
                 _run(["docker", "volume", "rm", *leftover], timeout=60)
+            # Compose v2's `--rmi local` removes only images labelled with the project, and its
+            # classic builder does not label them: remove the images `build` tagged for us
+            # (the project name is ours alone)
+            built = self.built_images()
+            if built:
+                _run(["docker", "rmi", *built], timeout=120)
             if os.environ.get("HARDEN_E2E_KEEP_BUILD_CACHE") != "1":
                 self._remove_build_leftovers()
             if self in ACTIVE_STACKS:
                 ACTIVE_STACKS.remove(self)
+        left = self.built_images()
+        if left:
+            raise CommandFailed(f"{self.project}: `down` left the images it built: {left}")
 
     def _remove_build_leftovers(self) -> None:
         """Remove the untagged images our builds left (a builder stage is not the tagged
@@ -455,8 +501,8 @@ class Stack:
         try:
             ps = self.compose("ps", profiles=tuple(self.profiles_in_config()), check=False,
                               timeout=60, record=False)
-            out.append(("docker-compose ps", ps.stdout + ps.stderr))
-            out.append(("docker-compose logs", self.logs(tail=150)))
+            out.append((f"{self.cli_name} ps", ps.stdout + ps.stderr))
+            out.append((f"{self.cli_name} logs", self.logs(tail=150)))
         except Exception as exc:  # diagnostics must never hide the real failure
             out.append(("diagnostics error", repr(exc)))
         for name in ("Dockerfile", "docker-compose.yml"):
@@ -466,10 +512,14 @@ class Stack:
         return out
 
 
-def open_stack(example: Example, tmp: Path, label: str) -> Stack:
-    stack = Stack(example, tmp, label)
+def open_stack(example: Example, tmp: Path, label: str, tool: str = V2) -> Stack:
+    """A Stack driven by `tool` (V2 or V1); skips (fails under CI) when that CLI is missing."""
+    problem = compose_problem(tool)
+    if problem:
+        skip_or_fail(problem)
+    stack = Stack(example, tmp, label, tool)
     ACTIVE_STACKS.append(stack)
-    log(f"{stack.project}: copy in {stack.dir}, ports {stack.ports}")
+    log(f"{stack.project}: {stack.cli_name}, copy in {stack.dir}, ports {stack.ports}")
     return stack
 
 

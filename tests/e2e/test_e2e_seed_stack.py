@@ -1,4 +1,7 @@
-"""examples/seed-stack before and after `harden apply`, under a real Docker engine."""
+"""examples/seed-stack before and after `harden apply`, under a real Docker engine.
+
+The one example driven by docker-compose 1.29 (users still have it): its stacks are built and
+brought up with `docker-compose`; every other e2e test uses Compose v2 (`docker compose`)."""
 
 import json
 import time
@@ -6,7 +9,7 @@ import time
 import pytest
 
 from e2e_checks import HardenedChecks, OriginalChecks
-from e2e_lib import Example, Stack, log
+from e2e_lib import V1, Example, Stack, log
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +31,12 @@ SEED = Example(
 
 class TestOriginal(OriginalChecks):
     example = SEED
+    compose_cli = V1
 
 
 class TestHardened(HardenedChecks):
     example = SEED
+    compose_cli = V1
 
     def test_bot_writes_heartbeats(self, hardened: Stack):
         """The bot is not only up: it is doing its work against MySQL."""
