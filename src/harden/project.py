@@ -12,7 +12,8 @@ import re
 from .record import field, record
 from pathlib import Path
 
-COMPOSE_BASES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# in the order `docker compose` looks for them (Compose 2.26 takes docker-compose.yml before .yaml)
+COMPOSE_BASES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 _COMPOSE_RE = re.compile(r"^(?:docker-)?compose(?:\.[A-Za-z0-9_.-]+)?\.ya?ml$")
 # Dockerfile, dockerfile (docker build's fallback), Containerfile, Dockerfile.prod, Dockerfile-prod,
 # Dockerfile_dev, api.Dockerfile, api.dockerfile
@@ -20,10 +21,22 @@ _DOCKERFILE_RE = re.compile(r"^(?:[Dd]ockerfile|Containerfile)(?:[._-][A-Za-z0-9
 # templates a generator renders into a Dockerfile (FROM {{ base }}, %%VARIANT%%), samples and backups
 _NOT_DOCKERFILE_RE = re.compile(r"(?i)[._-](?:template|tmpl|tpl|j2|jinja2?|in|erb|mustache|hbs|example|sample|"
                                 r"old|orig|bak|backup)$")
+# an extension that says the file is something else: an editor's syntax file (Dockerfile.vim), a
+# snippet library (dockerfile.js), docs, data, scripts
+_OTHER_EXTENSIONS = {
+    "js", "mjs", "cjs", "jsx", "ts", "tsx", "go", "py", "pyc", "rb", "php", "java", "kt", "rs", "c", "h", "cc",
+    "cpp", "cs", "swift", "scala", "lua", "pl", "el", "vim", "md", "markdown", "rst", "adoc", "txt", "html",
+    "htm", "css", "scss", "json", "jsonc", "xml", "yml", "yaml", "toml", "ini", "cfg", "conf", "sh", "bash",
+    "zsh", "fish", "ps1", "bat", "cmd", "lock", "log", "diff", "patch", "png", "jpg", "gif", "svg", "ico",
+    "pdf", "zip", "gz", "tgz", "snap", "map", "min", "dockerignore", "rej", "swp", "orig", "bak",
+}
 SKIP_DIRS = {
     ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", "__pycache__", ".tox", ".nox",
     ".venv", "venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".idea",
     ".vscode", "bower_components", ".terraform", ".direnv",
+    # vendored and generated front-end assets: editors' snippet libraries, bundles
+    "static", "assets", "dist", "public", "jspm_packages", ".next", ".nuxt", ".svelte-kit", "coverage",
+    "htmlcov",
 }
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -33,7 +46,10 @@ def is_compose_name(name: str) -> bool:
 
 
 def is_dockerfile_name(name: str) -> bool:
-    if name.endswith((".dockerignore", ".md", ".txt", ".orig", ".bak", ".rej", ".swp")):
+    """`Dockerfile`, `dockerfile`, `Containerfile`, `Dockerfile.<name>` (-, _ too),
+    `<name>.Dockerfile` and `<name>.dockerfile`; not templates, backups, or a name whose extension
+    says it is something else (`dockerfile.js`, `Dockerfile.vim`)."""
+    if "." in name and name.rsplit(".", 1)[1].lower() in _OTHER_EXTENSIONS:
         return False
     return bool(_DOCKERFILE_RE.match(name)) and not _NOT_DOCKERFILE_RE.search(name)
 

@@ -320,9 +320,7 @@ def violations(combo: Combination, run: Any) -> dict[tuple, str]:
         for dep, spec in dmap.items():
             dep = str(dep)
             spec = spec if isinstance(spec, dict) else {}
-            if spec.get("required") in (False, "false"):
-                continue
-            if dep not in merged:
+            if dep not in merged:  # Compose 2.26 rejects it even with `required: false`
                 out[("depends_on", name, dep)] = f"{label}: service {name!r} depends on undefined service {dep!r}"
                 continue
             theirs = {str(x) for x in (merged[dep].get("profiles") or [])}
