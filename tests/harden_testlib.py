@@ -71,6 +71,15 @@ def copy_fixture(name: str, dest: Path) -> Path:
     return target
 
 
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (folders made as needed); returns root."""
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
 def run_harden(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "harden", *args], capture_output=True, text=True, cwd=cwd)
 

@@ -13,15 +13,9 @@ from pathlib import Path
 
 import yaml as pyyaml
 
-from harden_testlib import assert_compose_valid, compose_config, harden_run
+from harden_testlib import assert_compose_valid, compose_config, harden_run, write_files
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def _after(result, rel: str) -> str:
@@ -34,7 +28,7 @@ def _after(result, rel: str) -> str:
 # ------------------------------------------------------------ 1. plain scalars with braces
 
 def test_plain_port_with_a_variable_stays_valid_yaml_dev_profiles(tmp_path):
-    root = _write(tmp_path, {"compose.yaml": (
+    root = write_files(tmp_path, {"compose.yaml": (
         "services:\n"
         "  adminer:\n"
         "    image: adminer\n"
@@ -48,7 +42,7 @@ def test_plain_port_with_a_variable_stays_valid_yaml_dev_profiles(tmp_path):
 
 
 def test_plain_database_port_with_a_default_stays_valid_yaml_networks(tmp_path):
-    root = _write(tmp_path, {"compose.yaml": (
+    root = write_files(tmp_path, {"compose.yaml": (
         "services:\n"
         "  web:\n"
         "    image: nginx\n"
@@ -146,7 +140,7 @@ def _healthy_edges_have_healthchecks(text: str) -> None:
 
 
 def test_a_complete_prod_file_is_a_project_of_its_own(tmp_path):
-    root = _write(tmp_path, PROD_CASE)
+    root = write_files(tmp_path, PROD_CASE)
     result = harden_run(root, select=["db-healthcheck", "depends-healthy", "networks"])
     assert not [o for o in result.outcomes if o.status == "failed"], result.outcomes
     base, prod = _after(result, "docker-compose.yml"), _after(result, "docker-compose.prod.yml")
@@ -166,7 +160,7 @@ def test_a_complete_prod_file_is_a_project_of_its_own(tmp_path):
 
 
 def test_a_partial_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path):
-    root = _write(tmp_path, {
+    root = write_files(tmp_path, {
         "compose.yaml": (
             "services:\n"
             "  web:\n"
@@ -209,7 +203,7 @@ def test_a_partial_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path)
 
 
 def test_an_overlay_without_a_base_is_left_alone(tmp_path):
-    root = _write(tmp_path, {"deploy/docker-compose.staging.yml": (
+    root = write_files(tmp_path, {"deploy/docker-compose.staging.yml": (
         "services:\n"
         "  web:\n"
         "    depends_on: [db]\n"
@@ -256,7 +250,7 @@ EXTENDS_CASE = {
 
 
 def test_a_network_alias_leads_to_its_service_and_extends_passes_no_undefined_edge(tmp_path):
-    root = _write(tmp_path, EXTENDS_CASE)
+    root = write_files(tmp_path, EXTENDS_CASE)
     result = harden_run(root, select=["db-healthcheck", "depends-healthy", "networks"])
     assert not [o for o in result.outcomes if o.status == "failed"], result.outcomes
     base, dev = _after(result, "docker-compose.base.yml"), _after(result, "docker-compose.dev.yml")
@@ -271,7 +265,7 @@ def test_a_network_alias_leads_to_its_service_and_extends_passes_no_undefined_ed
 
 
 def test_hosts_resolve_through_hostname_container_name_and_links(tmp_path):
-    root = _write(tmp_path, {"compose.yaml": (
+    root = write_files(tmp_path, {"compose.yaml": (
         "services:\n"
         "  a:\n"
         "    image: example/a\n"
@@ -337,7 +331,7 @@ def test_net_catches_a_broken_plain_scalar(tmp_path, monkeypatch):
     from harden.compose_doc import ComposeDoc
 
     monkeypatch.setattr(ComposeDoc, "_value_token", _old_plain_token)
-    root = _write(tmp_path, {"compose.yaml": (
+    root = write_files(tmp_path, {"compose.yaml": (
         "services:\n"
         "  db:\n"
         "    image: postgres:16\n"
@@ -361,7 +355,7 @@ def test_net_catches_edits_split_across_alternate_files(tmp_path, monkeypatch):
     import harden.project
 
     monkeypatch.setattr(harden.project, "group_compose_files", _old_grouping)
-    root = _write(tmp_path, PROD_CASE)
+    root = write_files(tmp_path, PROD_CASE)
     result = harden_run(root, select=["db-healthcheck", "depends-healthy", "networks"])
     failed = [o for o in result.outcomes if o.status == "failed"]
     assert failed, result.outcomes
@@ -376,7 +370,7 @@ def test_net_catches_an_edge_to_an_alias_inherited_through_extends(tmp_path, mon
 
     monkeypatch.setattr(dh, "service_for_host", lambda project, svc, host: host if project.service(host) else None)
     monkeypatch.setattr(dh.DependsHealthy, "_defined_where_extended", lambda self, p, c, s, edges: edges)
-    root = _write(tmp_path, EXTENDS_CASE)
+    root = write_files(tmp_path, EXTENDS_CASE)
     result = harden_run(root, select=["db-healthcheck", "depends-healthy"])
     failed = [o for o in result.outcomes if o.status == "failed"]
     assert [o.transform for o in failed] == ["depends-healthy"], result.outcomes

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run
+from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run, write_files
 from harden.config import Options
 from harden.engine import run
 from harden.transforms.dev_profiles import DevProfiles
@@ -14,16 +14,10 @@ from harden.transforms.dev_profiles import DevProfiles
 SNAP_FIXTURES = ["net-seed", "net-prod-needs-devtool", "net-override", "net-long-ports", "core-seed"]
 
 
-def _write(tmp: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = tmp / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return tmp
 
 
 def _run(tmp_path, files, **opts):
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     o = Options()
     o.select = ["dev-profiles"]
     o.values.update(opts)
@@ -32,7 +26,7 @@ def _run(tmp_path, files, **opts):
 
 @pytest.mark.parametrize("example", DevProfiles.examples, ids=lambda e: e.name)
 def test_inline_examples(example, tmp_path):
-    _write(tmp_path, example.files)
+    write_files(tmp_path, example.files)
     res = harden_run(tmp_path, select=["dev-profiles"])
     assert not res.errors
     for f in res.files:
@@ -103,7 +97,7 @@ def test_a_tool_needed_only_by_another_tool_moves_with_it(tmp_path):
 
 
 def test_profile_name_is_an_option_and_role_override_counts(tmp_path):
-    _write(tmp_path, {"compose.yaml": "services:\n  docs:\n    image: acme/docs-preview\n    ports: ['4000:4000']\n"})
+    write_files(tmp_path, {"compose.yaml": "services:\n  docs:\n    image: acme/docs-preview\n    ports: ['4000:4000']\n"})
     o = Options()
     o.select = ["dev-profiles"]
     o.values["dev_profile"] = "tools"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harden_testlib import FIXTURES, copy_fixture, harden_run, run_harden
+from harden_testlib import FIXTURES, copy_fixture, harden_run, run_harden, write_files
 from harden.compose_doc import ComposeDoc
 from harden.config import Options
 from harden.engine import run
@@ -20,12 +20,6 @@ from harden.report import diff_text
 INCLUDE_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("core-include-"))
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def _summary(res) -> str:
@@ -125,7 +119,7 @@ def test_included_file_in_the_same_folder_is_not_an_override(tmp_path):
 
 
 def test_included_project_folder_is_not_a_project_of_its_own(tmp_path):
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - db/compose.yaml\nservices:\n  app:\n    image: x/app\n    depends_on: [pg]\n",
         "db/compose.yaml": "services:\n  pg:\n    image: postgres:16\n",
         "db/compose.override.yaml": "services:\n  pg:\n    ports:\n      - \"5432:5432\"\n",
@@ -148,7 +142,7 @@ def test_parallel_run_equals_sequential(tmp_path):
     files["p0/compose.yaml"] = "include:\n  - ../p1/db.yaml\nservices:\n  app0:\n    image: x/app\n    depends_on: [shared]\n"
     files["p1/db.yaml"] = "services:\n  shared:\n    image: postgres:16\n"
     files["p2/compose.yaml"] = "include:\n  - ../p3/compose.yaml\nservices:\n  app2:\n    image: x/app\n    depends_on: [db3]\n"
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     seq = run(tmp_path, Options(), jobs=1)
     par = run(tmp_path, Options(), jobs=2)
     assert not seq.errors and not par.errors
@@ -162,7 +156,7 @@ def test_parallel_run_equals_sequential(tmp_path):
 
 
 def test_file_included_by_two_projects_is_left_alone(tmp_path):
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "a/compose.yaml": "include:\n  - ../shared/db.yaml\nservices:\n  a:\n    image: x/a\n    depends_on: [db]\n",
         "b/compose.yaml": "include:\n  - ../shared/db.yaml\nservices:\n  b:\n    image: x/b\n",
         "shared/db.yaml": "services:\n  db:\n    image: postgres:16\n",
@@ -176,7 +170,7 @@ def test_file_included_by_two_projects_is_left_alone(tmp_path):
 
 
 def test_conflicting_service_is_not_followed(tmp_path):
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - db.yaml\nservices:\n  db:\n    image: postgres:16\n",
         "db.yaml": "services:\n  db:\n    image: mysql:8\n",
     })
@@ -187,7 +181,7 @@ def test_conflicting_service_is_not_followed(tmp_path):
 
 def test_include_outside_the_project_and_cycles(tmp_path):
     root = tmp_path / "proj"
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "outside.yaml": "services:\n  db:\n    image: postgres:16\n",
         "proj/compose.yaml": "include:\n  - ../outside.yaml\n  - a.yaml\nservices:\n  app:\n    image: x/app\n",
         "proj/a.yaml": "include:\n  - b.yaml\nservices:\n  a:\n    image: x/a\n",
@@ -205,7 +199,7 @@ def test_include_outside_the_project_and_cycles(tmp_path):
 
 
 def test_bad_included_file_is_one_error_line(tmp_path):
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - db.yaml\nservices:\n  app:\n    image: x/app\n",
         "db.yaml": "services:\n  db:\n    image: [unclosed\n",
     })
@@ -218,7 +212,7 @@ def test_bad_included_file_is_one_error_line(tmp_path):
 
 def test_included_version_key_is_kept(tmp_path):
     """Only Compose 2.20+ reads included files and it ignores `version:`: no edit for it there."""
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - db.yaml\nservices:\n  app:\n    image: x/app\n    depends_on: [db]\n",
         "db.yaml": 'version: "3.8"\nservices:\n  db:\n    image: postgres:16\n',
     })
@@ -239,7 +233,7 @@ def test_override_file_may_change_an_included_service(tmp_path):
     """Compose rejects a service both the including file and the included file define, but a
     global override file (compose.override.yaml) may change the merged model: the included
     service keeps its definition in the included file, the override applies on top."""
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - db.yaml\nservices:\n  app:\n    image: x/app\n    depends_on: [db]\n",
         "compose.override.yaml": "services:\n  db:\n    ports:\n      - \"5432:5432\"\n",
         "db.yaml": "services:\n  db:\n    image: postgres:16\n",
@@ -255,7 +249,7 @@ def test_override_file_may_change_an_included_service(tmp_path):
 
 
 def test_same_service_in_two_includes_is_a_conflict(tmp_path):
-    _write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "include:\n  - a.yaml\n  - b.yaml\nservices:\n  app:\n    image: x/app\n",
         "a.yaml": "services:\n  db:\n    image: postgres:16\n",
         "b.yaml": "services:\n  db:\n    image: postgres:15\n",

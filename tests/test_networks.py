@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run
+from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run, write_files
 from harden.compose_doc import ComposeDoc
 from harden.config import Options
 from harden.engine import Run, run
@@ -20,12 +20,6 @@ NET_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.nam
 SNAP_FIXTURES = NET_FIXTURES + ["core-seed", "core-anchors"]
 
 
-def _write(tmp: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = tmp / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return tmp
 
 
 def _apply(path: Path, select: list[str]):
@@ -52,7 +46,7 @@ def _summary(res) -> str:
 
 @pytest.mark.parametrize("example", Networks.examples, ids=lambda e: e.name)
 def test_inline_examples(example, tmp_path):
-    _write(tmp_path, example.files)
+    write_files(tmp_path, example.files)
     res = harden_run(tmp_path, select=["networks"])
     assert not res.errors
     for f in res.files:
@@ -172,7 +166,7 @@ def test_output_keeps_every_connection_and_isolates_stores(name, tmp_path):
 
 
 def _run_files(tmp_path, files, select=("networks",), **opts):
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     o = Options()
     o.select = list(select)
     o.values.update(opts)
@@ -201,7 +195,7 @@ def test_egress_override_from_config(tmp_path):
     files = {"compose.yaml": "services:\n  web:\n    image: x/web\n    ports: ['80:80']\n"
                              "  jobs:\n    image: x/jobs\n    environment:\n      DB: db:5432\n"
                              "  db:\n    image: postgres\n"}
-    _write(tmp_path, files)
+    write_files(tmp_path, files)
     o = Options()
     o.select = ["networks"]
     o.services = {"jobs": {"egress": False}}

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from harden import safety
 from harden.engine import Run
-from harden_testlib import assert_compose_still_valid, compose_config, harden_run
+from harden_testlib import assert_compose_still_valid, compose_config, harden_run, write_files
 from strategies import n_examples
 
 DB_IMAGES = {"postgres": "postgres:16", "mysql": "mysql:8.0", "redis": "redis:7", "mariadb": "mariadb:11"}
@@ -146,11 +146,6 @@ def projects(draw) -> Project:
     return p
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -181,7 +176,7 @@ def _apply(root: Path):
 
 
 def _check(project: Project, root: Path) -> None:
-    _write(root, project.files)
+    write_files(root, project.files)
     before = _findings(root)
     result = _apply(root)
     failed = [(o.transform, o.file, o.reason) for o in result.outcomes if o.status == "failed"]
@@ -212,7 +207,7 @@ def test_generated_multi_file_projects_are_never_damaged(project):
 def test_generated_multi_file_projects_still_pass_compose(project):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        _write(root, project.files)
+        write_files(root, project.files)
         before = {tuple(c): compose_config(root, [root / f for f in c]) for c in project.combos}
         _apply(root)
         for c in project.combos:

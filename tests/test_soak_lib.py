@@ -13,16 +13,11 @@ import pytest
 
 import soak_lib
 from soak_lib import Combo
+from harden_testlib import write_files
 
 pytestmark = pytest.mark.soak
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
 
 
 def need(tool: str | None, what: str) -> None:
@@ -35,7 +30,7 @@ def need(tool: str | None, what: str) -> None:
 # ------------------------------------------------------------------ finding compose files
 
 def test_compose_files_by_name_and_by_content(tmp_path):
-    write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "services:\n  web:\n    image: nginx\n",
         "compose-dev-backend.yml": "services: {}\n",  # named like one: kept even when empty
         "local.yml": "services:\n  django:\n    build: .\n    ports: ['8000:8000']\n",
@@ -89,7 +84,7 @@ def test_default_file_order_is_composes():
 
 
 def test_documented_combinations(tmp_path):
-    write(tmp_path, {
+    write_files(tmp_path, {
         "docker-compose.yml": "services: {}\n", "jibri.yml": "services:\n  jibri: {}\n",
         "rtcstats/mongodb/mongodb.yml": "services:\n  mongodb: {}\n", "rtcstats.yml": "services:\n  rtc: {}\n",
         "README.md": "Run `docker compose -f docker-compose.yml -f jibri.yml up -d`\n"
@@ -112,7 +107,7 @@ def test_variables_without_default():
 
 
 def test_env_stubs(tmp_path):
-    write(tmp_path, {
+    write_files(tmp_path, {
         "compose.yaml": "services:\n  a:\n    image: x\n    env_file: .env\n",
         "sub/x.yml": "services:\n  b:\n    env_file: [./b.env, {path: ./opt.env, required: false}, '${E}.env', ../../out.env]\n",
         "sub/b.env": "",
@@ -130,7 +125,7 @@ def _model(**services):
 
 
 def test_depends_violations(tmp_path):
-    write(tmp_path, {
+    write_files(tmp_path, {
         "app/Dockerfile": "FROM python:3.12 AS base\nHEALTHCHECK CMD curl -f localhost\nFROM base AS prod\nCMD x\n",
         "off/Dockerfile": "FROM redis\nHEALTHCHECK NONE\n",
         "cont/Dockerfile": "FROM alpine\nRUN echo \\\n  HEALTHCHECK CMD x\n",
@@ -252,7 +247,7 @@ def test_normalize_reason():
 def test_compose_check_sees_damage(tmp_path):
     tools = soak_lib.find_tools()
     need(tools.docker, "Compose v2")
-    write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ${IMAGE:?set it}\n    ports: ['${PORT}:80']\n"})
+    write_files(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ${IMAGE:?set it}\n    ports: ['${PORT}:80']\n"})
     combo = Combo(("compose.yaml",), "alone")
     assert not soak_lib.compose_check(tools, tmp_path, combo, "v2").ok  # IMAGE unset: compose stops
     ok = soak_lib.compose_check(tools, tmp_path, combo, "v2", ["IMAGE", "PORT"])
@@ -264,7 +259,7 @@ def test_compose_check_sees_damage(tmp_path):
 
 def test_soak_case_finds_nothing_on_a_project_harden_leaves_alone(tmp_path):
     tools = soak_lib.find_tools()
-    src = write(tmp_path / "src", {"case/compose.yaml": "# a comment\nservices:\n  web:\n    image: nginx\n"}) / "case"
+    src = write_files(tmp_path / "src", {"case/compose.yaml": "# a comment\nservices:\n  web:\n    image: nginx\n"}) / "case"
     with ThreadPoolExecutor(2) as pool:
         r = soak_lib.soak_case("case", src, tmp_path / "work", tools, pool)
     assert r.failures == [], r.render()
@@ -275,7 +270,7 @@ def test_soak_case_finds_nothing_on_a_project_harden_leaves_alone(tmp_path):
 def test_hadolint_findings(tmp_path):
     tools = soak_lib.find_tools()
     need(tools.hadolint, "hadolint")
-    df = write(tmp_path, {"Dockerfile": "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"}) / "Dockerfile"
+    df = write_files(tmp_path, {"Dockerfile": "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"}) / "Dockerfile"
     keys, raw, err = soak_lib.hadolint_findings(tools, df, tmp_path / "scratch")
     assert err is None
     assert ("DL3008", "RUN apt-get update && apt-get install -y curl") in keys
