@@ -125,6 +125,20 @@ use_api_socket user userns_mode uts volume_driver volumes volumes_from working_d
 """.split())
 
 
+def _looks_like_dockerfile(path: Path) -> bool:
+    """Its first instruction (comments, blank lines and ARGs aside) is FROM."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#") or s.upper().startswith("ARG "):
+            continue
+        return s.upper().startswith("FROM ")
+    return False
+
+
 def _is_compose_data(data: Any) -> bool:
     """A top-level ``services:`` mapping whose entries are mappings of service keys only (a
     Symfony services.yaml has ``services:`` too, with ``autowire``, ``resource``...)."""
@@ -1040,6 +1054,13 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         r.coverage = coverage_of(r.report, texts)
     elif pj.returncode != 2:
         r.fail("run", "harden diff --format json", f"exit {pj.returncode} and no JSON report: {out_text(pj.stderr)[-500:]}")
+    # ---- run to completion (issue 18): no project stopped by a file that is not ours to read
+    for e in (r.report or {}).get("errors") or []:
+        rel = str(e.get("file"))
+        ours = rel in files or _looks_like_dockerfile(before / rel)
+        if not ours:
+            r.fail("run", "harden diff --format json",
+                   f"stopped a project on {rel}, which is not a Dockerfile or compose file: {e.get('message')}")
     kinds = {f["path"]: f["kind"] for f in (r.report or {}).get("files") or []}
     dockerfiles = [f for f in changed if kinds.get(f) == "dockerfile" or (f not in kinds and _dockerfile_name(f))]
     fut_had: dict[str, tuple[Future | None, Future]] = {}

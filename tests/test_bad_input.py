@@ -112,15 +112,25 @@ def test_missing_path(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"harden: error: {tmp_path / 'nope'}: no such file or directory"]
 
 
-def test_one_bad_file_blocks_all_writes(tmp_path):
+def test_one_bad_file_stops_only_its_own_project(tmp_path):
+    """Issue 18: a folder run applies a/ and reports b/ (its broken compose file and the
+    Dockerfile beside it are left as they were), exit 2 at the end."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "compose.yaml").write_text("services:\n  db:\n    image: mysql:8.0\n  app:\n    image: x\n    depends_on: [db]\n")
-    (tmp_path / "b" / "compose.yaml").write_text("services: [\n")
-    before = (tmp_path / "a" / "compose.yaml").read_bytes()
+    (tmp_path / "b" / "compose.yaml").write_text("services:\n  web:\n    image: [\n")
+    (tmp_path / "b" / "Dockerfile").write_text('FROM python:3.12-slim\nCMD ["python", "-m", "app"]\n')
+    before_a = (tmp_path / "a" / "compose.yaml").read_bytes()
+    before_b = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
     proc = run_harden("apply", str(tmp_path))
     assert proc.returncode == 2
-    assert (tmp_path / "a" / "compose.yaml").read_bytes() == before
+    assert (tmp_path / "a" / "compose.yaml").read_bytes() != before_a  # a/ was hardened
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == before_b
+    assert "harden: error: b/compose.yaml:4: invalid YAML" in proc.stderr
+    assert "1 project in error" in proc.stdout and "Traceback" not in proc.stderr
+    # the same file named on the command line: the error alone, nothing written
+    alone = run_harden("apply", str(tmp_path / "b" / "compose.yaml"))
+    assert alone.returncode == 2 and alone.stderr.strip().count("\n") == 0
 
 
 def test_transforms_are_imported_as_harden_transforms():

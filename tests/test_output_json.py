@@ -27,9 +27,12 @@ def test_json_snapshot(tmp_path, snap_json):
 
 def test_json_shape(tmp_path):
     doc = to_json(_tiny(tmp_path), applied=False)
-    assert list(doc) == ["format", "harden", "applied", "transforms", "summary", "files", "outcomes", "notes"]
+    assert list(doc) == ["format", "harden", "applied", "transforms", "summary", "files", "outcomes", "notes",
+                         "errors", "projects_in_error"]
     assert doc["format"] == 1 and doc["applied"] is False and doc["transforms"] == ["add-label", "stage-label"]
-    assert doc["summary"] == {"files": 3, "changed": 2, "unchanged": 1, "skipped": 1, "suppressed": 2, "failed": 0, "notes": 1}
+    assert doc["summary"] == {"files": 3, "changed": 2, "unchanged": 1, "skipped": 1, "suppressed": 2, "failed": 0, "notes": 1,
+                              "errors": 0, "projects_in_error": 0}
+    assert doc["errors"] == [] and doc["projects_in_error"] == []
     assert [f["path"] for f in doc["files"]] == ["Dockerfile", "compose.yaml", "other/Dockerfile"]
     for f in doc["files"]:
         assert list(f) == ["path", "kind", "changed", "transforms", "changes", "diff"]

@@ -275,3 +275,11 @@ def test_hadolint_findings(tmp_path):
     assert err is None
     assert ("DL3008", "RUN apt-get update && apt-get install -y curl") in keys
     assert all(f["text"] for f in raw)
+
+
+def test_a_dockerfile_is_known_by_its_first_instruction(tmp_path):
+    from soak_lib import _looks_like_dockerfile
+
+    write_files(tmp_path, {"a": "# syntax=docker/dockerfile:1\nARG BASE=python\nFROM ${BASE}\n",
+                           "b": 'ace.define("x", [], function () {});\n'})
+    assert _looks_like_dockerfile(tmp_path / "a") and not _looks_like_dockerfile(tmp_path / "b")

@@ -89,10 +89,14 @@ def execute(path: Path, select, ignore, sets=None, config=None):
     finally:
         if progress is not None:
             progress.close()
-    if result.errors:
+    if result.errors and (not result.errored or not result.files):
+        # a file named on the command line, an error no project can be set aside for, or
+        # nothing else to do: the error is all there is to say
         for e in result.errors[:-1]:
             err(e.one_line())
         raise Fail(result.errors[-1].one_line())
+    for e in result.errors:  # a folder run: the other projects go on; exit 2 at the end
+        err(e.one_line())
     return result
 
 
@@ -107,17 +111,25 @@ def _render(result, format: str, *, applied: bool) -> None:
         sys.stdout.write(sarif_text(result, applied=applied))
 
 
-def _failures(result) -> int:
-    """Exit 2 when a transform failed (an unexpected error inside harden, already reported in
-    the summary; that transform's edits were rolled back, the others stand): a run that could
-    not do everything it should must not look like success to CI."""
+def _failures(result, *, applied: bool = False) -> int:
+    """Exit 2 when a project was left out because a file of it could not be read (listed above,
+    one line each), or when a transform failed (an unexpected error inside harden, or edits the
+    safety net refused; already in the summary; its edits were rolled back, the others stand):
+    a run that could not do everything it should must not look like success to CI."""
+    code = 0
+    if result.errored:
+        n = len(result.errored)
+        err(f"{n} project{'s' if n != 1 else ''} left out: a file of {'each' if n != 1 else 'it'} could not be read "
+            f"(above); nothing of {'them' if n != 1 else 'it'} was {'written' if applied else 'changed'}, "
+            f"every other project was {'rewritten' if applied else 'checked'}")
+        code = EXIT_ERROR
     failed = [o for o in result.outcomes if o.status == "failed"]
-    if not failed:
-        return 0
-    names = sorted({o.transform for o in failed})
-    err(f"{failed[0].file}: {', '.join(names)} failed ({len(failed)} in all, listed above); "
-        "the other transforms' results stand. This is a bug in harden: please report it with the file")
-    return EXIT_ERROR
+    if failed:
+        names = sorted({o.transform for o in failed})
+        err(f"{failed[0].file}: {', '.join(names)} failed ({len(failed)} in all, listed above); "
+            "the other transforms' results stand. This is a bug in harden: please report it with the file")
+        code = EXIT_ERROR
+    return code
 
 
 def diff(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[str]] = None,
@@ -155,7 +167,7 @@ def apply(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[
         sys.stdout.write(report.summary_text(result, applied=True))
     else:
         _render(result, format, applied=True)
-    return _failures(result) or EXIT_OK
+    return _failures(result, applied=True) or EXIT_OK
 
 
 def guarded(call) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 from .config import Options
 from .errors import EditError, HardenError, Skip
 from .io import read_text
-from .project import COMPOSE_BASES, MAX_FILE_BYTES, Discovery, discover
+from .project import COMPOSE_BASES, MAX_FILE_BYTES, Discovery, discover, inside, is_compose_name
 
 # A pragma is a whole comment line: `# harden: ignore`, `# harden: ignore[a, b]`, `# harden: ignore-file`.
 _PRAGMA = re.compile(r"^\s*#\s*harden:\s*(ignore-file|ignore)(?![\w-])\s*(?:\[([^\]]*)\])?", re.I)
@@ -67,6 +67,9 @@ class RunResult:
     notes: list[Note] = field(default_factory=list)
     errors: list[HardenError] = field(default_factory=list)
     transforms: list[str] = field(default_factory=list)
+    # in a folder run, the projects left out because one of their files could not be read:
+    # (display name, the files of the project) each
+    errored: list[tuple[str, list[str]]] = field(default_factory=list)
 
     @property
     def changed_files(self) -> list[FileResult]:
@@ -275,19 +278,32 @@ class Run:
         self.includes_of: dict[int, list] = {}  # id(doc) -> the files its own `include:` loads (the safety net)
         self.alt_readings: list[list] = []
         self._shared: dict[int, list[str]] = {}  # id(doc) -> projects that include it
+        # files that could not be read (resolved path -> error), and which files belong together
+        # (a union-find over resolved paths): a bad file leaves out only its own project
+        self._broken: dict[Path, HardenError] = {}
+        self._not_ours: set[int] = set()  # files named like compose files that are not (ids)
+        self._parent: dict[Path, Path] = {}
 
     def rel_of(self, doc: Any) -> str:
         return self.rels.get(id(doc), doc.path)
 
     # ----------------------------------------------------------- loading
     def _load(self, path: Path, kind: str) -> Any:
-        from .compose_doc import ComposeDoc
-        from .dockerfile_doc import DockerfileDoc
-
         path = Path(path)
         key = path.resolve()
         if key in self.docs:
             return self.docs[key]
+        assert self.discovery is not None
+        try:
+            return self._read(path, key, kind)
+        except HardenError as e:
+            self._broken.setdefault(key, e)
+            raise
+
+    def _read(self, path: Path, key: Path, kind: str) -> Any:
+        from .compose_doc import ComposeDoc
+        from .dockerfile_doc import DockerfileDoc
+
         assert self.discovery is not None
         rel = self.discovery.rel(path)
         text = read_text(path, rel, limit=MAX_FILE_BYTES)
@@ -306,6 +322,55 @@ class Run:
             self.progress("reading", len(self.docs), self._files_estimate)
         return doc
 
+    # ------------------------------------------- which files go together
+    def _find(self, p: Path) -> Path:
+        p = Path(p).resolve()
+        root = p
+        while self._parent.get(root, root) != root:
+            root = self._parent[root]
+        while p != root:  # path compression
+            nxt = self._parent[p]
+            self._parent[p] = root
+            p = nxt
+        return root
+
+    def _join(self, *paths: Path) -> None:
+        roots = [self._find(p) for p in paths]
+        for r in roots[1:]:
+            if r != roots[0]:
+                self._parent[r] = roots[0]
+
+    def _leave_out_broken(self) -> None:
+        """A folder run goes on without the projects a bad file belongs to: the compose files
+        loaded with it (override, partner, overlays, includes, extends) and the Dockerfiles
+        they build, or the Dockerfile alone. Their files are neither rewritten nor shown."""
+        if not self._broken or self.discovery is None or self.discovery.single_file:
+            return
+        d = self.discovery
+        # a compose file that cannot be read cannot say what it builds: the Dockerfiles in its
+        # folder and below go with it
+        for bad in self._broken:
+            if is_compose_name(bad.name):
+                for df in d.dockerfiles:
+                    if inside(bad.parent, df):
+                        self._join(bad, df)
+        bad_roots = {self._find(p) for p in self._broken}
+        members: dict[Path, list[str]] = {}
+        for p in set(self._parent) | set(self._broken) | {k for k in self.docs}:
+            r = self._find(p)
+            if r in bad_roots:
+                members.setdefault(r, []).append(d.rel(p))
+        for r in sorted(bad_roots, key=lambda x: sorted(members.get(x, []))):
+            files = sorted(members.get(r, []))
+            bad = sorted(d.rel(p) for p in self._broken if self._find(p) == r)
+            self.result.errored.append((bad[0], files))
+        out = {p for p in self.docs if self._find(p) in bad_roots}
+        gone = {id(self.docs[p]) for p in out}
+        self.projects = [pr for pr in self.projects if not any(id(x) in gone for x in pr.docs)]
+        self.world.projects = self.projects
+        self.units = [u for u in self.units if id(u.doc) not in gone]
+        self._left_out = gone
+
     def load(self) -> None:
         from .model import ComposeProject, DockerfileUnit, ServiceUse, container_paths_of_volumes
 
@@ -317,6 +382,7 @@ class Run:
         errors = self.result.errors
         loaded_groups = []
         for group in d.groups:
+            self._join(*group.files, *group.partners)
             docs = []
             for f in group.files:
                 try:
@@ -324,6 +390,14 @@ class Run:
                 except HardenError as e:
                     errors.append(e)
             if docs and len(docs) == len(group.files):
+                other = next((x for x in docs if not _looks_like_compose(x.data)), None)
+                if other is not None and not d.single_file:
+                    self._not_ours.update(id(x) for x in docs)
+                    self.result.outcomes.append(Outcome(
+                        "harden", self.rel_of(other), "skipped",
+                        "not a compose file (no services, include, networks, volumes, secrets or configs at its top "
+                        "level); left alone"))
+                    continue
                 loaded_groups.append((group, docs))
         loaded_groups = self._readings(loaded_groups)
         for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups]):
@@ -350,6 +424,7 @@ class Run:
                     if b is None:
                         continue
                     rel_compose = self.rel_of(svc.owner("build")[0])
+                    self._join(svc.owner("build")[0].abspath, *[x.abspath for x in proj.docs])
                     if b.remote:
                         self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", "build context is a remote URL", svc.name))
                         continue
@@ -371,6 +446,7 @@ class Run:
                     if not path.is_file():
                         self.result.outcomes.append(Outcome("harden", rel_compose, "skipped", f"Dockerfile {d.rel(path)} not found", svc.name))
                         continue
+                    self._join(proj.docs[0].abspath, path)
                     try:
                         doc = self._load(path, "dockerfile")
                     except HardenError as e:
@@ -388,6 +464,12 @@ class Run:
             key = path.resolve()
             if key in units:
                 continue
+            if not d.single_file:
+                what = _not_a_dockerfile(path)
+                if what:
+                    self.result.outcomes.append(Outcome("harden", d.rel(path), "skipped",
+                                                        f"not a Dockerfile: {what}; left alone"))
+                    continue
             try:
                 doc = self._load(path, "dockerfile")
             except HardenError as e:
@@ -395,6 +477,16 @@ class Run:
                 continue
             units[key] = DockerfileUnit(doc, self.rel_of(doc), path.parent)
         self.units = list(units.values())
+        # files another file `extends` go with it
+        for proj in self.projects:
+            for doc in proj.docs:
+                for _name, node in doc.walk():
+                    ext = node.get("extends")
+                    if isinstance(ext, dict) and isinstance(ext.get("file"), str):
+                        from .model import doc_dir
+
+                        self._join(doc.abspath, doc_dir(doc) / ext["file"])
+        self._leave_out_broken()
         # a file that fails to load is tried once per service that uses it: report it once
         seen: set[str] = set()
         errors[:] = [e for e in errors if not (e.one_line() in seen or seen.add(e.one_line()))]
@@ -480,6 +572,7 @@ class Run:
                         break
                 if e.problem:
                     continue
+                self._join(doc.abspath, *e.paths)
                 try:
                     loaded = [self._load(p, "compose") for p in e.paths]
                 except HardenError as err:
@@ -830,7 +923,7 @@ class Run:
 
     def execute(self) -> RunResult:
         self.load()
-        if self.result.errors:
+        if self.result.errors and (self.discovery is None or self.discovery.single_file or not self.result.errored):
             return self.result
         transforms = self.transforms()
         self.result.transforms = [t.name for t in transforms]
@@ -876,8 +969,9 @@ class Run:
             again = Run(self.target, self.options, self._transforms, discovery=self.discovery,
                         progress=self.progress, careful=True)
             return again.execute()
+        left_out = getattr(self, "_left_out", set()) | self._not_ours
         for doc in self.docs.values():
-            if not hasattr(doc, "abspath"):
+            if not hasattr(doc, "abspath") or id(doc) in left_out:
                 continue
             try:
                 after = doc.render()
@@ -908,6 +1002,50 @@ class _Made:
             d.rollback(tok)
         if hasattr(self.unit, "invalidate"):
             self.unit.invalidate()
+
+
+_COMPOSE_KEYS = {"services", "include", "networks", "volumes", "secrets", "configs", "version", "name", "models"}
+
+
+def _looks_like_compose(data: Any) -> bool:
+    """A compose file: a top-level key of the Compose Specification (or an `x-` extension), or
+    the legacy v1 layout (services at the top, each with `image` or `build`)."""
+    if not isinstance(data, dict) or not data:
+        return False
+    keys = [str(k) for k in data]
+    if any(k in _COMPOSE_KEYS or k.startswith("x-") for k in keys):
+        return True
+    return any(isinstance(v, dict) and ("image" in v or "build" in v) for v in data.values())
+
+
+_INSTRUCTIONS = {"FROM", "ARG", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
+                 "VOLUME", "USER", "WORKDIR", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
+
+
+def _not_a_dockerfile(path: Path) -> str | None:
+    """Why a file found by its name is not a Dockerfile (its first instruction, after comments,
+    parser directives and ARGs, is no Dockerfile instruction), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16384).decode("utf-8", "replace")
+    except OSError:
+        return None  # read again by the loader, which reports it
+    cont = False
+    for line in head.lstrip("\ufeff").splitlines():
+        s = line.strip()
+        if cont:
+            cont = s.endswith("\\")
+            continue
+        if not s or s.startswith("#"):
+            continue
+        word = s.split(None, 1)[0]
+        if word.upper() == "ARG":
+            cont = s.endswith("\\")
+            continue
+        if word.upper() in _INSTRUCTIONS:
+            return None
+        return f"its first instruction would be {word[:40]!r}"
+    return None
 
 
 def own_keys_of(m: Any) -> list[str]:
@@ -974,6 +1112,7 @@ def _canonical(result: RunResult) -> RunResult:
     result.outcomes.sort(key=lambda o: (o.file, rank.get(o.transform, -1)))
     result.notes.sort(key=lambda n: (n.file, rank.get(n.transform, -1)))
     result.errors.sort(key=lambda e: (e.path, e.line or 0))
+    result.errored.sort()
     return result
 
 
@@ -1006,6 +1145,7 @@ def run(target: Path, options: Options | None = None, transforms: list | None = 
             merged.outcomes += res.outcomes
             merged.notes += res.notes
             merged.errors += res.errors
+            merged.errored += res.errored
             merged.transforms = res.transforms or merged.transforms
     seen: set = set()
     for f in merged.files:

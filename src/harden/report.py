@@ -14,7 +14,7 @@ are in a stable order (files by path; outcomes and notes by file, then registry 
       "applied": false,                 # true for `apply` (files were written)
       "transforms": ["split-stages", ...],   # the transforms that ran, in run order
       "summary": {"files": 3, "changed": 2, "unchanged": 1, "skipped": 0,
-                  "suppressed": 1, "failed": 0, "notes": 1},
+                  "suppressed": 1, "failed": 0, "notes": 1, "errors": 0, "projects_in_error": 0},
       "files": [{
         "path": "app/Dockerfile",       # relative to the project root (PATH), "/" separated
         "kind": "dockerfile",           # or "compose"
@@ -35,8 +35,14 @@ are in a stable order (files by path; outcomes and notes by file, then registry 
                     "status": "changed|unchanged|skipped|suppressed|failed",
                     "reason": null, "part": null, "line": null}],
       "notes": [{"transform": "networks", "file": "compose.yaml", "line": 12,
-                 "message": "..."}]
+                 "message": "..."}],
+      "errors": [{"file": "b/compose.yaml", "line": 4, "message": "invalid YAML: ..."}],
+      "projects_in_error": [{"project": "b/compose.yaml", "files": ["b/Dockerfile", "b/compose.yaml"]}]
     }
+
+In a folder run a file that cannot be read leaves out only its own project (the compose files
+read with it and the Dockerfiles they build, or the lone Dockerfile): it is in "errors", the
+project in "projects_in_error", and none of its files is in "files".
 
 Outcomes with transform "harden" are the tool's own skips (a symlink that leads outside the
 project, a remote build context, ...) and notes with transform "harden" are about pragmas.
@@ -181,6 +187,8 @@ def _counts(result: RunResult) -> dict[str, int]:
         "suppressed": st.count("suppressed"),
         "failed": st.count("failed"),
         "notes": len(result.notes),
+        "errors": len(result.errors),
+        "projects_in_error": len(result.errored),
     }
 
 
@@ -225,9 +233,14 @@ def summary_text(result: RunResult, *, applied: bool) -> str:
     head = f"{_plural(c['changed'], 'file')} {'changed' if applied else 'to change'}"
     if not result.files:
         head = "no Dockerfile or compose file found"
+    for name, files in result.errored:
+        others = [f for f in files if f != name]
+        lines.append(f"left out {name}" + (f" (with {', '.join(others)})" if others else "")
+                     + ": a file of this project could not be read")
     lines.append(
         f"{head}, {c['unchanged']} unchanged, {c['skipped']} skipped, {c['suppressed']} suppressed, "
         f"{c['failed']} failed, {_plural(c['notes'], 'note')}"
+        + (f", {_plural(c['projects_in_error'], 'project')} in error" if c["projects_in_error"] else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -274,6 +287,10 @@ def to_json(result: RunResult, *, applied: bool) -> dict[str, Any]:
             for o in result.outcomes
         ],
         "notes": [{"transform": n.transform, "file": n.file, "line": n.line, "message": n.message} for n in result.notes],
+        # a folder run goes on without the projects whose files cannot be read: each error, and
+        # the projects left out (their files are neither shown nor written)
+        "errors": [{"file": e.path, "line": e.line, "message": " ".join(e.message.split())} for e in result.errors],
+        "projects_in_error": [{"project": name, "files": files} for name, files in result.errored],
     }
 
 

@@ -42,6 +42,9 @@ def _uri(result: RunResult, rel: str, cwd: Path | None) -> str:
         return Path(os.path.abspath(path)).as_uri()
 
 
+ERROR_RULE = "unreadable-file"
+
+
 def _rule(name: str, cls: Any) -> dict[str, Any]:
     rule: dict[str, Any] = {"id": name, "name": "".join(w.capitalize() for w in name.split("-"))}
     if cls is not None:
@@ -175,6 +178,15 @@ def to_sarif(result: RunResult, *, applied: bool = False, transforms: list | Non
         else:
             notifications.append({"level": "warning", "message": {"text": n.message}, "locations": [_location(uri, n.line)]})
 
+    if result.errors:  # a file that could not be read: its project was left out
+        if ERROR_RULE not in index:
+            index[ERROR_RULE] = len(rules)
+            rules.append({"id": ERROR_RULE, "name": "UnreadableFile",
+                          "shortDescription": {"text": "A file harden cannot read or parse; its project is left out"},
+                          "defaultConfiguration": {"level": "error"}})
+        for e in result.errors:
+            add(ERROR_RULE, "error", f"{' '.join(e.message.split())} (this project was left out)",
+                _uri(result, e.path, cwd), e.line)
     invocation: dict[str, Any] = {"executionSuccessful": not result.errors}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
