@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import yaml
 
 from harden_testlib import FIXTURES, changed_text, copy_fixture, harden_run
 from harden.compose_doc import ComposeDoc
@@ -133,14 +134,34 @@ def test_override_edits_go_to_the_file_that_owns_depends_on(tmp_path):
     assert "      redis:   # sessions\n        condition: service_healthy" in over
 
 
-def test_anchor_depends_on_is_refused(tmp_path):
+def test_anchor_depends_on_is_edited_once_for_every_service_that_shares_it(tmp_path):
+    """Issue 16, item 5: worker reads depends_on from &app; converting it there is the same edit
+    every sharer would get, so the anchor is edited once (cron has its own list: edited there)."""
     folder = copy_fixture("health-extends", tmp_path)
     result = harden_run(folder, select=NAMES)
-    skipped = {o.part: o.reason for o in result.outcomes
-               if o.transform == "depends-healthy" and o.status == "skipped"}
-    assert "anchor" in skipped["worker"]
+    assert not [o for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"
+                and o.part in ("worker", "cron")]
     out = changed_text(result, "compose.yaml")
-    assert out.startswith("x-app: &app\n  image: example/app\n  depends_on:\n    - db\n")
+    assert out.startswith("x-app: &app\n  image: example/app\n  depends_on:\n    db:\n      condition: service_healthy\n")
+    data = yaml.safe_load(out)["services"]
+    assert data["worker"]["depends_on"] == data["cron"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+
+def test_anchor_edge_only_when_every_sharer_wants_it(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "compose.yaml").write_text(
+        "x-app: &app\n  image: example/app\n  depends_on:\n    - db\n"
+        "services:\n"
+        "  db:\n    image: postgres:16\n"
+        "  cache:\n    image: redis:7\n"
+        "  web:\n    <<: *app\n    environment:\n      REDIS_URL: redis://cache:6379/0\n"
+        "  worker:\n    <<: *app\n    environment:\n      REDIS_URL: redis://cache:6379/1\n"
+        "  cable:\n    <<: *app\n")
+    result = harden_run(tmp_path / "p", select=NAMES)
+    data = yaml.safe_load(changed_text(result, "compose.yaml"))
+    # the conversion is shared; the new edge to cache is wanted by web and worker, not by cable
+    assert data["x-app"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert any("not adding depends_on cache" in n.message and "shared with" in n.message for n in result.notes)
 
 
 def test_no_edge_that_closes_a_cycle(tmp_path):
@@ -157,8 +178,16 @@ def test_flow_mapping_refused(tmp_path):
     folder = copy_fixture("health-clients", tmp_path)
     result = harden_run(folder, select=NAMES)
     out = changed_text(result, "compose.yaml")
+    # conditions already set everywhere: nothing to do there, and nothing to refuse
     assert "depends_on: {db: {condition: service_started}, cache3: {condition: service_started}}" in out
-    assert any(o.part == "flowmap" and o.status == "skipped" for o in result.outcomes)
+    assert not any(o.part == "flowmap" and o.status == "skipped" for o in result.outcomes)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "compose.yaml").write_text(
+        "services:\n  db:\n    image: postgres:16\n"
+        "  app:\n    image: example/app\n    depends_on: {db: {restart: true}}\n")
+    result = harden_run(tmp_path / "p", select=NAMES)
+    assert "depends_on: {db: {restart: true}}" in changed_text(result, "compose.yaml")
+    assert any(o.part == "app" and o.status == "skipped" and "flow style" in o.reason for o in result.outcomes)
 
 
 def test_no_healthy_without_healthcheck_alone(tmp_path):

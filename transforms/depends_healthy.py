@@ -99,6 +99,41 @@ def dependencies(merged: dict) -> list[str]:
     return []
 
 
+def _has_condition(deps: Any, name: str) -> bool:
+    if isinstance(deps, dict):
+        v = deps.get(name)
+        return isinstance(v, dict) and "condition" in v
+    return False
+
+
+def anchored_source(svc: Any, key: str) -> tuple[Any, Any, str] | None:
+    """(doc, mapping, "merge") of the mapping written under an anchor that gives ``svc`` its
+    ``key`` through `<<: *anchor` (followed through nested merges), or None (it comes from
+    `extends`)."""
+    from ruamel.yaml.comments import merge_attrib
+
+    def find(m: Any, depth: int = 0) -> Any:
+        if depth > 20:
+            return None
+        for src in getattr(m, merge_attrib, None) or []:
+            src = src[1] if isinstance(src, tuple) else src
+            if not isinstance(src, dict):
+                continue
+            if key in own_keys(src):
+                return src
+            hit = find(src, depth + 1)
+            if hit is not None:
+                return hit
+        return None
+
+    for doc, node in reversed(svc.defs):
+        if isinstance(node, dict):
+            m = find(node)
+            if m is not None:
+                return doc, m, "merge"
+    return None
+
+
 def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
     seen, todo = set(), [start]
     while todo:
@@ -267,6 +302,9 @@ class DependsHealthy(Transform):
                 if target is not None and not (isinstance(ext, dict) and "file" in ext):
                     extended.add(str(target))
 
+        # 1. per service: the edges to add, and the mapping that holds its depends_on (its own,
+        # or one written once under an anchor and merged in with `<<`)
+        plans: list[tuple[Any, list, list, Any]] = []  # (svc, new edges, owners, (doc, mapping) or None)
         for svc in services:
             if ctx.service_suppressed(svc):
                 continue
@@ -296,39 +334,83 @@ class DependsHealthy(Transform):
             for dep, _why in new_edges:
                 graph.setdefault(svc.name, set()).add(dep)
             owners = [(d, n) for d, n in svc.defs if isinstance(n, dict) and "depends_on" in own_keys(n)]
-            wants = any(capable.get(d) for d in current) or bool(new_edges)
-            if not wants:
-                continue
-            if not owners and "depends_on" in merged:
-                ctx.skip_part(svc.name, "depends_on comes from an anchor (<<: *...) or `extends`; changing it "
-                              "there would change every service that shares it", line=line, file=rel)
-                continue
-            token = [d.checkpoint() for d in project.docs]
-            needs_long_before = self._needs_long
-            try:
-                extra = [d for d, _ in new_edges]
-                if owners:
-                    for i, (doc, node) in enumerate(owners):
-                        self._convert(doc, node, extra if i == len(owners) - 1 else [], cond)
-                elif extra:
-                    doc, node = svc.defs[0]
-                    if any(capable.get(d) for d in extra):
-                        doc.add_key(node, "depends_on", {d: {"condition": cond(d)} for d in extra})
-                        self._needs_long = True
-                    else:
-                        doc.add_key(node, "depends_on", list(extra))
-            except EditError as e:
-                for d, t in zip(project.docs, token):
-                    d.rollback(t)
-                self._needs_long = needs_long_before
-                ctx.skip_part(svc.name, f"depends_on left as it is: {e}", line=line, file=rel)
-                continue
-            svc.invalidate()
-            for dep, why in new_edges:
-                ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}", line=line,
-                         file=rel_of(project, (owners[-1][0] if owners else svc.defs[0][0])))
+            holder = None
+            if owners:
+                holder = (owners[-1][0], owners[-1][1], "own")
+            elif "depends_on" in merged:
+                holder = anchored_source(svc, "depends_on") or (None, None, "extends")
+            plans.append((svc, new_edges, owners, holder))
+
+        # 2. one edit per mapping: a depends_on under an anchor is edited once, for every service
+        # that shares it, when they all get the same edit
+        groups: dict[int, list] = {}
+        for plan in plans:
+            holder = plan[3]
+            shared = holder is not None and holder[1] is not None
+            groups.setdefault(id(holder[1]) if shared else id(plan[0]), []).append(plan)
+        for group in groups.values():
+            self._edit_group(project, ctx, group, capable, cond)
         if self._needs_long:
             ensure_version(project, ctx, "condition")
+
+    def _edit_group(self, project: Any, ctx: Any, group: list, capable: dict, cond: Any) -> None:
+        """Edit the depends_on that the services of ``group`` share (one service, or several
+        reading it from one anchor): its short form to the long one, plus the new edges every
+        one of them wants."""
+        svc0, _e, owners0, holder = group[0]
+        if holder is None and not group[0][1]:
+            return
+        if holder is not None and holder[2] == "extends":
+            deps = svc0.merged.get("depends_on")
+        else:
+            deps = holder[1].get("depends_on") if holder is not None else None
+        pending = [d for d in dependencies({"depends_on": deps}) if capable.get(d) and not _has_condition(deps, d)]
+        # edges every sharer wants, in the first one's order; the others are said, not made
+        common = [(d, w) for d, w in group[0][1] if all(d in {x for x, _ in p[1]} for p in group[1:])]
+        names = {d for d, _ in common}
+        for svc, edges, _o, _h in group:
+            rest = [d for d, _ in edges if d not in names]
+            if rest:
+                others = ", ".join(p[0].name for p in group if p[0] is not svc)
+                ctx.note(f"{svc.name}: not adding depends_on {', '.join(rest)}: its depends_on is written once under "
+                         f"an anchor and shared with {others}, which do not need it", line=svc.line,
+                         file=rel_of(project, svc.doc))
+        if not pending and not common:
+            return
+        if holder is not None and holder[2] == "extends":
+            ctx.skip_part(svc0.name, "depends_on comes from `extends`; changing it there would change every service "
+                          "that extends the same one", line=svc0.line, file=rel_of(project, svc0.doc))
+            return
+        token = [d.checkpoint() for d in project.docs]
+        needs_long_before = self._needs_long
+        extra = [d for d, _ in common]
+        try:
+            if holder is None:
+                doc, node = svc0.defs[0]
+                if any(capable.get(d) for d in extra):
+                    doc.add_key(node, "depends_on", {d: {"condition": cond(d)} for d in extra})
+                    self._needs_long = True
+                else:
+                    doc.add_key(node, "depends_on", list(extra))
+            elif len(group) == 1 and owners0:
+                for i, (doc, node) in enumerate(owners0):
+                    self._convert(doc, node, extra if i == len(owners0) - 1 else [], cond)
+            else:
+                self._convert(holder[0], holder[1], extra, cond)
+        except EditError as e:
+            for d, t in zip(project.docs, token):
+                d.rollback(t)
+            self._needs_long = needs_long_before
+            for svc, _e, _o, _h in group:
+                ctx.skip_part(svc.name, f"depends_on left as it is: {e}", line=svc.line, file=rel_of(project, svc.doc))
+            return
+        for svc, _e, owners, _h in group:
+            svc.invalidate()
+            where = holder[0] if holder is not None else svc.defs[0][0]
+            for dep, why in common:
+                ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}"
+                         + (" (in the anchor it shares)" if len(group) > 1 else ""), line=svc.line,
+                         file=rel_of(project, where))
 
     def _defined_where_extended(self, project: Any, ctx: Any, svc: Any, edges: list) -> list:
         """Drop the new edges a service extended from another file would pass on to a project

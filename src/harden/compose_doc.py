@@ -102,6 +102,32 @@ def is_flow(node: Any) -> bool:
     )
 
 
+def _sync_referents(m: Any, key: Any, depth: int = 0) -> None:
+    """After ``m[key]`` changed: the mappings that merge ``m`` in (`<<: *anchor`) and do not
+    write ``key`` themselves hold a copy of the old value (ruamel copies merged keys in at load
+    time): give them the new one, as a fresh read of the text would."""
+    if depth > 20 or not isinstance(m, CommentedMap):
+        return
+    for r in getattr(m, "_ref", None) or []:
+        if not isinstance(r, CommentedMap) or key in getattr(r, "_ok", ()):
+            continue
+        for src in getattr(r, merge_attrib, None) or []:
+            src = src[1] if isinstance(src, tuple) else src
+            if isinstance(src, dict) and key in src:
+                ordereddict.__setitem__(r, key, src[key])
+                break
+        else:
+            if key in r:
+                ordereddict.__delitem__(r, key)
+        _sync_referents(r, key, depth + 1)
+
+
+def _put(container: Any, key: Any, value: Any) -> None:
+    """``container[key] = value``, seen by the mappings that merge it in."""
+    container[key] = value
+    _sync_referents(container, key)
+
+
 def _del_own(m: Any, key: Any) -> None:
     """Delete ``m``'s own ``key``. A value ``<<: *anchor`` merges in for the same key shows
     again, as it does when the text is read back (ruamel 0.19 drops it from the mapping)."""
@@ -113,6 +139,7 @@ def _del_own(m: Any, key: Any) -> None:
             if isinstance(src, dict) and key in src:
                 ordereddict.__setitem__(m, key, src[key])  # a merged key, not an own one
                 break
+    _sync_referents(m, key)
 
 
 def _block_value(v: Any) -> bool:
@@ -124,6 +151,7 @@ def _reinsert(m: Any, idx: int, key: Any, value: Any) -> None:
     """Put ``key`` back at position ``idx`` (undo of a delete); plain dicts have no insert()."""
     if isinstance(m, CommentedMap):
         m.insert(idx, key, value)
+        _sync_referents(m, key)
         return
     items = list(m.items())
     items.insert(idx, (key, value))
@@ -507,7 +535,7 @@ class ComposeDoc:
             raise EditError(f"key {key!r} exists already")
         if not _has_pos(m):
             # a mapping harden created: its text renders from the tree
-            m[key] = value
+            _put(m, key, value)
             self._undo.append(lambda: _del_own(m, key))
             return
         self._require_editable(m, "the mapping")
@@ -530,8 +558,9 @@ class ComposeDoc:
         pos = keys.index(anchor if after is not None and after in placed else keys[-1]) + 1
         if isinstance(m, CommentedMap):
             m.insert(pos, key, value)
+            _sync_referents(m, key)
         else:
-            m[key] = value
+            _put(m, key, value)
         self._undo.append(lambda: _del_own(m, key))
         style = self.style
 
@@ -552,13 +581,13 @@ class ComposeDoc:
         if isinstance(old, (dict, list)):
             raise EditError("set_scalar on a collection")
         if not _has_pos(container):
-            container[key] = value
-            self._undo.append(lambda: container.__setitem__(key, old))
+            _put(container, key, value)
+            self._undo.append(lambda: _put(container, key, old))
             return
         if key not in (container.lc.data or {}):
             # a key or item harden added in this run: its text renders from the tree
-            container[key] = value
-            self._undo.append(lambda: container.__setitem__(key, old))
+            _put(container, key, value)
+            self._undo.append(lambda: _put(container, key, old))
             return
         if isinstance(container, CommentedSeq):
             line, col = container.lc.item(key)
@@ -578,8 +607,8 @@ class ComposeDoc:
                 # or the comment); write the new value right after the colon instead
                 if colon < 0:
                     raise EditError("cannot find the key's colon")
-                container[key] = value
-                self._undo.append(lambda: container.__setitem__(key, old))
+                _put(container, key, value)
+                self._undo.append(lambda: _put(container, key, old))
                 off = self._offset(kline, colon + 1)
                 self._add_patch(off, off, lambda: " " + scalar(container[key], self.style))
                 return
@@ -587,10 +616,10 @@ class ComposeDoc:
         cls = type(old)
         new_value = cls(value) if isinstance(old, str) and cls is not str and hasattr(cls, "__new__") else value
         try:
-            container[key] = new_value
+            _put(container, key, new_value)
         except Exception:  # pragma: no cover - defensive
-            container[key] = value
-        self._undo.append(lambda: container.__setitem__(key, old))
+            _put(container, key, value)
+        self._undo.append(lambda: _put(container, key, old))
         start = self._offset(line, col)
         end = start + len(token)
         style = self.style
@@ -662,14 +691,14 @@ class ComposeDoc:
         self._require_unshared(m, key)
         if not _has_pos(m) or key not in (m.lc.data or {}):
             # a mapping or a key harden added: its text renders from the tree
-            m[key] = value
-            self._undo.append(lambda: m.__setitem__(key, old))
+            _put(m, key, value)
+            self._undo.append(lambda: _put(m, key, old))
             return
         kline, kcol = m.lc.key(key)
         first, last = self.entry_span(m, key)
         kept_comments = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
-        m[key] = value
-        self._undo.append(lambda: m.__setitem__(key, old))
+        _put(m, key, value)
+        self._undo.append(lambda: _put(m, key, old))
         style = self.style
         # keep the key's own end-of-line comment
         line_text = self.lines[kline]
@@ -705,14 +734,14 @@ class ComposeDoc:
         kline, kcol = m.lc.key(key)
         style = self.style
         self.entry_span(m, key)  # measure (and remember) the span of the list before the tree changes
-        m[key] = new_map
-        self._undo.append(lambda: m.__setitem__(key, old))
+        _put(m, key, new_map)
+        self._undo.append(lambda: _put(m, key, old))
         if is_flow(old):
             first, last = self.entry_span(m, key)
             vline, vcol = m.lc.value(key)
             if last != vline:
                 # a flow list over several lines: replace it whole
-                m[key] = old
+                _put(m, key, old)
                 self._undo.pop()
                 self.replace_value(m, key, new_map)
                 return
