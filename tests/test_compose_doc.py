@@ -135,7 +135,8 @@ def _apply_random_edit(data, doc: ComposeDoc, edited: set | None = None) -> str 
     conts = _containers(doc)
     if not conts:
         return None
-    op = data.draw(st.sampled_from(["add_key", "set_scalar", "append_item", "delete_key", "replace_value", "seq_to_map"]))
+    op = data.draw(st.sampled_from(["add_key", "set_scalar", "append_item", "delete_key", "replace_value", "seq_to_map",
+                                    "remove_item"]))
     m, path = data.draw(st.sampled_from(conts), label="container")
     keys = [k for k in own_keys(m) if k != "<<"]
     removable = [k for k in keys if not any(p[: len(path) + 1] == path + (k,) for p in edited)]
@@ -171,6 +172,13 @@ def _apply_random_edit(data, doc: ComposeDoc, edited: set | None = None) -> str 
             if not removable:
                 return None
             doc.replace_value(m, data.draw(st.sampled_from(removable)), data.draw(NEW_VALUES, label="value"))
+        elif op == "remove_item":
+            lists = [k for k in removable if isinstance(m[k], list) and len(m[k]) > 1]
+            if not lists:
+                return None
+            k = data.draw(st.sampled_from(lists))
+            edited.add(path + (k,))
+            doc.remove_item(m, k, data.draw(st.integers(0, len(m[k]) - 1)))
         elif op == "seq_to_map":
             lists = [k for k in keys if isinstance(m[k], list) and m[k] and all(isinstance(x, str) for x in m[k])
                      and len(set(m[k])) == len(m[k])]
@@ -290,6 +298,22 @@ services:
   cache:
     image: redis:7
 """
+
+
+def test_remove_item_keeps_comment_lines_and_rolls_back():
+    text = "a:\n  - x  # c1\n  # about y\n  - y  # c2\n  - z\nb: 1\n"
+    doc = ComposeDoc("compose.yaml", text)
+    tok = doc.checkpoint()
+    doc.remove_item(doc.data, "a", 1)
+    assert doc.render() == "a:\n  - x  # c1\n  # about y\n  - z\nb: 1\n"
+    doc.append_item(doc.data, "a", "w")
+    assert_consistent(doc)
+    assert doc.render() == "a:\n  - x  # c1\n  # about y\n  - z\n  - w\nb: 1\n"
+    doc.rollback(tok)
+    assert doc.render() == text and list(doc.data["a"]) == ["x", "y", "z"]
+    single = ComposeDoc("c.yaml", "a:\n  - x\n")
+    with pytest.raises(EditError):  # the list would be left empty (null when read back)
+        single.remove_item(single.data, "a", 0)
 
 
 def test_seq_to_map_flow_list_keeps_its_comment():

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from ruamel.yaml import YAML
 
-from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run, write_files
+from harden_testlib import (FIXTURES, assert_compose_valid, changed_text, compose_config, compose_model, copy_fixture,
+                            harden_run, write_files)
 from harden.compose_doc import ComposeDoc
 from harden.config import Options
 from harden.engine import Run, run
@@ -318,3 +320,48 @@ def test_shared_anchor_text_makes_networks_skip_not_fail(tmp_path):
     assert not [o for o in mine if o.status == "failed"]
     assert any(o.status == "skipped" and "several places" in (o.reason or "") for o in mine)
     assert not [f for f in result.files if f.changed]
+
+
+SHARED_NET = (
+    "services:\n"
+    "  kong:\n"
+    "    image: kong:3.6\n"
+    "    ports:\n"
+    "      - \"8000:8000\"\n"
+    "    environment:\n"
+    "      KONG_PG_HOST: kong-db\n"
+    "    networks:\n"
+    "      - kong-net\n"
+    "  kong-db:\n"
+    "    image: postgres:16\n"
+    "    networks:\n"
+    "      - kong-net   # shared with the gateway\n"
+    "networks:\n"
+    "  kong-net:\n"
+)
+
+
+def test_store_leaves_a_custom_network_it_shares_with_a_public_service(tmp_path):
+    """Issue 16, item 6: kong-db was on kong-net with the public gateway; harden knows who talks
+    to it (kong), so kong-db moves to backend, kong joins backend, and the note names the network
+    kong-db left."""
+    root = write_files(tmp_path / "p", {"compose.yaml": SHARED_NET})
+    res = harden_run(root, select=["networks"])
+    out = changed_text(res, "compose.yaml")
+    data = yaml.safe_load(out)
+    assert data["services"]["kong-db"]["networks"] == ["backend"]
+    assert data["services"]["kong"]["networks"] == ["kong-net", "backend"]
+    assert "backend" in data["networks"] and "kong-net" in data["networks"]
+    # the entry kong-db left goes with its end-of-line comment (it was about that entry)
+    assert "kong-net   # shared with the gateway" not in out
+    assert any("left the network kong-net" in n.message for n in res.notes)
+    assert_compose_valid(compose_config(root, [root / "compose.yaml"]))
+
+
+def test_store_with_an_alias_on_the_shared_network_stays(tmp_path):
+    text = SHARED_NET.replace("    networks:\n      - kong-net   # shared with the gateway\n",
+                              "    networks:\n      kong-net:\n        aliases: [database]\n")
+    root = write_files(tmp_path / "p", {"compose.yaml": text})
+    res = harden_run(root, select=["networks"])
+    assert not res.changed_files
+    assert any(o.transform == "networks" and o.status == "skipped" and "settings" in o.reason for o in res.outcomes)

@@ -9,6 +9,7 @@ from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError
 from harden.roles import Role, alias_networks, classify_all
 from harden.transform import Example, Transform
+from harden.yaml_emit import Flow
 
 LOOPBACK = "127.0.0.1"
 
@@ -515,44 +516,33 @@ class Networks(Transform):
             if n not in stores and not known[n] and roles[n].role != "proxy":
                 talks[n] |= stores
         edges = sorted((a, b) for a in talks for b in talks[a])
-        for _ in range(len(cur) * 4 + 4):
-            changed = False
-            for a, b in edges:
-                if nets[a] & nets[b]:
-                    continue
-                options: list[tuple[str, str]] = []
-                first_be = lambda xs: sorted(xs, key=lambda x: (x != be, x))  # noqa: E731
-                if b in stores:
-                    options += [(a, x) for x in first_be(nets[b])]
-                elif a in stores:
-                    options += [(b, x) for x in first_be(nets[a])]
-                else:
-                    if a in public and fe in nets[a]:
-                        options += [(b, fe)]
-                    if be in nets[a]:
-                        options += [(b, be)]
-                    if be in nets[b]:
-                        options += [(a, be)]
-                    options += [(b, x) for x in sorted(nets[a])] + [(a, x) for x in sorted(nets[b])]
-                for who, net in options:
-                    if can_add(who, net):
-                        nets[who].add(net)
-                        changed = True
-                        break
-                else:
-                    stuck = a if a in why_not else b
-                    return (f"{a} talks to {b}, and they could not be given a shared network "
-                            f"({stuck}: {why_not.get(stuck, 'a store stays on ' + be + ' only')}); networks left as they are")
-            if not changed:
-                break
+        problem = self._connect(edges, nets, stores, public, why_not, fe, be, can_add, len(cur))
+        if problem:
+            return problem
 
         bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
+        dropped: dict[str, set[str]] = {}
+        if bad:
+            # a store on a network it shares with a public service (kong-net, app_network): when
+            # harden knows every service on that network, the store leaves it for backend, and
+            # whoever talks to it joins backend (issue 16, item 6)
+            dropped = self._leave_shared(bad, services, cur, explicit, why_not, known, external, declared, be)
+            if isinstance(dropped, str):
+                s_, net_, p_ = bad[0]
+                return (f"{s_} would still share the network {net_} with the public service {p_} ({dropped}); "
+                        "networks are left as they are")
+            for st, gone in dropped.items():
+                nets[st] -= gone
+                nets[st].add(be)
+            problem = self._connect(edges, nets, stores, public, why_not, fe, be, can_add, len(cur))
+            if problem:
+                return problem
+            bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
         if bad:
             s, net, p = bad[0]
             why = f" ({why_not[s]})" if s in why_not else ""
             return (f"{s} would still share the network {net} with the public service {p}{why}; harden adds "
                     "networks but never removes one, so networks are left as they are")
-
         # 5. can backend be internal?
         internal = False
         be_declared = be in declared
@@ -585,7 +575,7 @@ class Networks(Transform):
             return [x for x in order if x in new] + sorted(new - set(order))
 
         for n, s in services.items():
-            if n not in nets or n in why_not:
+            if n not in nets or n in why_not or n in dropped:
                 continue
             have = cur[n] if explicit[n] else set()
             missing = nets[n] - have
@@ -593,6 +583,14 @@ class Networks(Transform):
                 continue
             self._attach(s, ordered(missing), explicit[n])
             changed_any = True
+        for st, gone in sorted(dropped.items()):
+            self._move(services[st], sorted(gone), ordered(nets[st] - cur[st]))
+            changed_any = True
+            talkers = sorted(n for n in cur if st in talks.get(n, ()) and n != st)
+            ctx.note(f"{st}: left the network {', '.join(sorted(gone))}, which it shared with a public service; it is "
+                     f"on {be} now" + (f", with {', '.join(talkers)}, which talk{'s' if len(talkers) == 1 else ''} "
+                                       "to it" if talkers else ""),
+                     line=services[st].line, file=rel_of(project, services[st].owner("networks")[0]))
         if not changed_any:
             return None
         for n, nm in outside.items():
@@ -603,6 +601,71 @@ class Networks(Transform):
         for msg in notes:
             ctx.note(msg)
         return None
+
+    @staticmethod
+    def _connect(edges, nets, stores, public, why_not, fe, be, can_add, n_services) -> str | None:
+        """Give every pair that talks a shared network (adding, never removing); the reason
+        when a pair cannot have one."""
+        for _ in range(n_services * 4 + 4):
+            changed = False
+            for a, b in edges:
+                if nets[a] & nets[b]:
+                    continue
+                options: list[tuple[str, str]] = []
+                first_be = lambda xs: sorted(xs, key=lambda x: (x != be, x))  # noqa: E731
+                if b in stores:
+                    options += [(a, x) for x in first_be(nets[b])]
+                elif a in stores:
+                    options += [(b, x) for x in first_be(nets[a])]
+                else:
+                    if a in public and fe in nets[a]:
+                        options += [(b, fe)]
+                    if be in nets[a]:
+                        options += [(b, be)]
+                    if be in nets[b]:
+                        options += [(a, be)]
+                    options += [(b, x) for x in sorted(nets[a])] + [(a, x) for x in sorted(nets[b])]
+                for who, net in options:
+                    if can_add(who, net):
+                        nets[who].add(net)
+                        changed = True
+                        break
+                else:
+                    stuck = a if a in why_not else b
+                    return (f"{a} talks to {b}, and they could not be given a shared network "
+                            f"({stuck}: {why_not.get(stuck, 'a store stays on ' + be + ' only')}); networks left as they are")
+            if not changed:
+                return None
+        return None
+
+    @staticmethod
+    def _leave_shared(bad, services, cur, explicit, why_not, known, external, declared, be) -> dict[str, set[str]] | str:
+        """The networks each store leaves so that it shares none with a public service: only a
+        network it names itself, with no per-network settings, that is not external, and on
+        which harden knows whom every other service talks to. The reason when one cannot go."""
+        out: dict[str, set[str]] = {}
+        for st, net, _pub in bad:
+            if st in why_not:
+                return why_not[st]
+            if not explicit[st] or net == be:
+                return f"{st} is on {net} without naming it"
+            if net in external:
+                return f"{net} is external: other projects share it"
+            conf = services[st].merged.get("networks")
+            if isinstance(conf, dict) and conf.get(net):
+                return f"{st} has settings (aliases, addresses) on {net}"
+            # a service on that network whose traffic harden cannot see is taken to talk to
+            # the store, as everywhere in this plan: it joins backend too, and keeps reaching the
+            # store by its name (the settings check above covers names that live on one network);
+            # one that cannot be edited keeps the store where it is
+            stuck = sorted(n for n in cur if n != st and net in cur[n] and not known.get(n, False) and n in why_not)
+            if stuck:
+                return (f"harden cannot tell whom {', '.join(stuck[:3])} talks to and cannot move "
+                        f"{'them' if len(stuck) > 1 else 'it'} ({why_not[stuck[0]]})")
+            if isinstance(declared.get(net), dict) and declared[net].get("internal"):
+                return f"{net} is internal already"
+            out.setdefault(st, set()).add(net)
+        return out
 
     # ---------------------------------------------------------------------- edits
     @staticmethod
@@ -622,6 +685,28 @@ class Networks(Transform):
             doc.replace_value(node, "networks", list(add))
         else:
             doc.add_key(node, "networks", list(add))
+
+    @staticmethod
+    def _move(svc: Any, gone: list[str], add: list[str]) -> None:
+        """Take ``svc`` off the networks ``gone`` (a list entry, or a key without settings) and
+        onto ``add``."""
+        doc, node = svc.owner("networks")
+        value = node["networks"]
+        if isinstance(value, dict):
+            for net in add:
+                doc.add_key(value, net, None)
+            for net in gone:
+                doc.delete_key(value, net)
+        elif is_flow(value):
+            doc.replace_value(node, "networks", Flow([x for x in value if str(x) not in gone] + add))
+        elif all(str(x) in gone for x in value):
+            # every entry goes: the list is written anew (comment lines in it are kept)
+            doc.replace_value(node, "networks", list(add))
+        else:
+            for i in reversed([i for i, x in enumerate(value) if str(x) in gone]):
+                doc.remove_item(node, "networks", i)
+            for net in add:
+                doc.append_item(node, "networks", net)
 
     @staticmethod
     def _declare(project: Any, names: list[str], be: str, internal: bool) -> None:

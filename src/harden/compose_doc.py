@@ -868,6 +868,32 @@ class ComposeDoc:
         # col: an item of an indentless list (dash at its key's column) is still inside that key
         self._insert_after_line(last, lambda: seq_item_lines(seq[n:], dash or 0, style), (dash or 0) + 1)
 
+    def remove_item(self, m: CommentedMap, key: Any, index: int) -> None:
+        """Remove item ``index`` of the block list ``m[key]``; full comment lines inside it are
+        kept (its end-of-line comment goes with it)."""
+        seq = m[key]
+        self._require_unshared(m, key)
+        if not isinstance(seq, CommentedSeq) or not _has_pos(seq) or is_flow(seq):
+            raise EditError(f"{key} is not a block list harden can remove an item from")
+        if any(i not in (seq.lc.data or {}) for i in range(len(seq))):
+            raise EditError("the list has items harden added in this run")
+        if len(seq) < 2:
+            raise EditError(f"cannot remove the only item of {key!r}: the list would be left empty")
+        first, last = self.item_span(seq, index)
+        kept = [self.lines[i] for i in range(first + 1, last + 1) if _COMMENT_RE.match(self.lines[i])]
+        old_item, old_lc = seq[index], dict(seq.lc.data)
+        seq.pop(index)
+        seq.lc.data = {(i if i < index else i - 1): v for i, v in old_lc.items() if i != index}
+
+        def undo() -> None:
+            seq.insert(index, old_item)
+            seq.lc.data = old_lc
+
+        self._undo.append(undo)
+        start = self._line_starts[first]
+        end = self._line_starts[last + 1] if last + 1 < len(self.lines) else len(self.src)
+        self._add_patch(start, end, lambda: "".join(k + "\n" for k in kept))
+
     def delete_key(self, m: CommentedMap, key: Any) -> None:
         """Remove ``key: value``; full comment lines inside it are kept."""
         old = m[key]
