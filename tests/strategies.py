@@ -411,17 +411,25 @@ def count_missing(needles: list[str], text: str) -> list[str]:
 def lost_comments(comments: list[str], before: str, after: str) -> list[str]:
     """Comments of ``before`` missing from ``after``. A full-line comment must always survive;
     an end-of-line comment only while the line it sits on does (a key a transform deleted or
-    rewrote on purpose may take its end-of-line comment with it)."""
+    rewrote on purpose may take its end-of-line comment with it). Which lines survive is read
+    from a line diff of the two texts."""
+    import difflib
+
+    old = before.lstrip("\ufeff").splitlines()
+    new = after.lstrip("\ufeff").splitlines()
+    gone: set[int] = set()
+    for tag, i1, i2, _j1, _j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag in ("delete", "replace"):
+            gone.update(range(i1, i2))
     lost = []
-    out_lines = [ln.strip() for ln in after.lstrip("\ufeff").splitlines()]
     for c in comments:
         if c in after:
             continue
-        for ln in before.lstrip("\ufeff").splitlines():
+        for i, ln in enumerate(old):
             if c not in ln:
                 continue
             code = ln[: ln.index(c)].strip()
-            if not code or any(o.startswith(code) for o in out_lines):
+            if not code or i not in gone:
                 lost.append(c)
             break
     return lost

@@ -60,7 +60,8 @@ def _container_port(p) -> str:
     return str(p).rsplit(":", 1)[-1] if not isinstance(p, dict) else str(p.get("target"))
 
 
-def check_compose_kept(before: str, after: str) -> None:
+def check_compose_kept(before: str, after: str, left: set[str] = frozenset()) -> None:
+    """``left``: the stores a note says left a network they shared with a public service."""
     a, b = _load(before), _load(after)
     assert set(a.get("services") or {}) == set(b.get("services") or {}), "services added or lost"
     for k in set(a) | set(b):
@@ -72,7 +73,9 @@ def check_compose_kept(before: str, after: str) -> None:
         sb = b["services"][name]
         for k in set(sa) | set(sb):
             va, vb = sa.get(k), sb.get(k)
-            if k in GROWS:
+            if k == "networks" and name in left:
+                assert "backend" in _names(vb), f"{name} left a network but is not on backend"
+            elif k in GROWS:
                 assert _names(va) <= _names(vb), f"{name}.{k} lost an entry"
                 if k == "environment" and isinstance(va, dict) and isinstance(vb, dict):
                     assert all(vb[e] == va[e] for e in va), f"{name}.environment value changed"
@@ -151,7 +154,8 @@ def check_project(compose_case, docker_case) -> None:
             if f.kind == "compose":
                 ComposeDoc(f.rel, f.after)  # re-parses through harden's own loader
                 assert not lost_comments(compose_case.comments, f.before, f.after), "a compose comment was lost"
-                check_compose_kept(f.before, f.after)
+                left = {n.message.split(":", 1)[0] for n in result.notes if "left the network" in n.message}
+                check_compose_kept(f.before, f.after, left)
             else:
                 check_dockerfile_kept(f.before, f.after, docker_case.comments)
             f.path.write_bytes(f.after.encode("utf-8"))
