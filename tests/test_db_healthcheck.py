@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harden_testlib import (FIXTURES, assert_project_still_valid, changed_text, copy_fixture, harden_run,
-                            project_compose_config)
+                            project_compose_config, write_files)
 from harden.compose_doc import ComposeDoc
 from harden.io import write_atomic
 from harden.transforms.db_healthcheck import DbHealthcheck
@@ -262,3 +263,42 @@ def test_image_from_dotenv_gets_the_check_of_what_dotenv_names(tmp_path):
     out = changed_text(result, "compose.yaml")
     assert _healthcheck_test(out, "db")[1] == "mysqladmin"  # 10.6.4 from .env, not the default 11
     assert any(".env sets (mariadb:10.6.4)" in n.message for n in result.notes)
+
+
+def test_stores_by_family_and_unrecognised_images_named(tmp_path):
+    """Issue 16, item 7: Redis with modules (redislabs/redismod) is Redis; an image harden does
+    not know that the app talks Redis/PostgreSQL to is skipped with the image named."""
+    root = write_files(tmp_path / "p", {"compose.yaml": (
+        "services:\n"
+        "  web:\n"
+        "    image: example/web\n"
+        "    environment:\n"
+        "      REDIS_URL: redis://kv:6379/0\n"
+        "      CACHE_HOST: modcache\n"
+        "      PG_HOST: pg\n"
+        "  kv:\n"
+        "    image: acme/keyvalue:2\n"
+        "  modcache:\n"
+        "    image: redislabs/redismod\n"
+        "  pg:\n"
+        "    image: registry.example.com/team/pgbase:15\n"
+        "  other:\n"
+        "    image: acme/unrelated:1\n"
+        "  worker:\n"
+        "    image: example/worker\n"
+        "    environment:\n"
+        "      DATABASE_URL: postgresql://app@search-db:5432/app\n"
+        "  search-db:\n"
+        "    image: acme/zulip-postgresql:14\n"
+    )})
+    res = harden_run(root, select=["db-healthcheck"])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))["services"]
+    assert "redis-cli" in " ".join(map(str, data["modcache"]["healthcheck"]["test"]))
+    assert "healthcheck" not in data["kv"] and "healthcheck" not in data["pg"]
+    skipped = {o.part: o.reason for o in res.outcomes if o.status == "skipped"}
+    assert "acme/keyvalue:2 is not one harden recognises" in skipped["kv"] and "redis-cli ping" in skipped["kv"]
+    assert "talks PostgreSQL" in skipped["pg"] and "pg_isready" in skipped["pg"]
+    assert "other" not in skipped  # nobody talks to it as a store: nothing to say
+    # named for the family the app speaks to it: built on that image, it gets the family's check
+    assert "pg_isready" in " ".join(map(str, data["search-db"]["healthcheck"]["test"]))
+    assert any("acme/zulip-postgresql:14 is taken for a PostgreSQL image" in n.message for n in res.notes)

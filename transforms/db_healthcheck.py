@@ -10,6 +10,7 @@ from harden.compose_doc import own_keys
 from harden.errors import EditError
 from harden.healthchecks import (
     NoCheck,
+    environment,
     healthcheck_state,
     identify,
     legacy_version,
@@ -20,6 +21,59 @@ from harden.healthchecks import (
 from harden.transform import Example, Transform
 
 ROLES = {"database", "cache", "queue", "search"}
+
+# the protocol a client names in a URL or a variable, and what a check for it would run
+_SCHEMES = {"redis": "Redis", "rediss": "Redis", "postgres": "PostgreSQL", "postgresql": "PostgreSQL",
+            "mysql": "MySQL", "mariadb": "MySQL", "mongodb": "MongoDB", "mongodb+srv": "MongoDB",
+            "amqp": "AMQP (RabbitMQ)", "amqps": "AMQP (RabbitMQ)"}
+_KEY_FAMILIES = [(re.compile(r"REDIS", re.I), "Redis"), (re.compile(r"POSTGRES|\bPG_?|_PG_", re.I), "PostgreSQL"),
+                 (re.compile(r"MYSQL|MARIADB", re.I), "MySQL"), (re.compile(r"MONGO", re.I), "MongoDB"),
+                 (re.compile(r"RABBIT|AMQP", re.I), "AMQP (RabbitMQ)")]
+FAMILY_CHECK_HINT = {"Redis": "redis-cli ping", "PostgreSQL": "pg_isready", "MySQL": "mysqladmin ping",
+                     "MongoDB": "mongosh --eval 'db.adminCommand(\"ping\")'",
+                     "AMQP (RabbitMQ)": "rabbitmq-diagnostics -q ping"}
+
+
+_FAMILY_KINDS = {"Redis": ("redis",), "PostgreSQL": ("postgres",), "MySQL": ("mariadb", "mysql"),
+                 "MongoDB": ("mongo",), "AMQP (RabbitMQ)": ("rabbitmq",)}
+
+
+def _family_in_name(family: str, name: str) -> str | None:
+    """The kind of an image built on a known store, by its name (zulip-postgresql, acme-redis):
+    only for the protocol the app speaks to it."""
+    for kind in _FAMILY_KINDS[family]:
+        if kind in name.lower():
+            return kind
+    return None
+
+
+def spoken_to_as_store(project: Any, target: Any) -> tuple[str, str] | None:
+    """(protocol, who) when another service's environment or env files reach ``target`` as a
+    database, cache or broker: a URL with its scheme (``redis://kv:6379``) or a host variable
+    named for one (``REDIS_HOST: kv``). An image harden does not recognise may still be a store."""
+    from harden.model import env_files
+    from harden.roles import service_for_host
+    from harden.transforms.depends_healthy import hosts_in_value
+
+    for other in project.services():
+        if other.name == target.name:
+            continue
+        sources = [environment(other.merged)] + [vals for _p, vals in env_files(other)]
+        for env in sources:
+            for key, value in env.items():
+                if value is None:
+                    continue
+                sval = str(value)
+                for m in re.finditer(r"\b([a-z][a-z0-9+]*)://", sval):
+                    family = _SCHEMES.get(m.group(1).lower())
+                    if family and any(service_for_host(project, other, h) == target.name
+                                      for h in hosts_in_value(sval[m.start():])):
+                        return family, f"{other.name} ({key})"
+                fam = next((f for rx, f in _KEY_FAMILIES if rx.search(str(key))), None)
+                if fam and re.search(r"HOST|ADDR|SERVER", str(key), re.I) and "://" not in sval \
+                        and any(service_for_host(project, other, h) == target.name for h in hosts_in_value(sval)):
+                    return fam, f"{other.name} ({key})"
+    return None
 
 
 def rel_of(project: Any, doc: Any) -> str:
@@ -212,6 +266,20 @@ class DbHealthcheck(Transform):
             kind = None
             ident = identify(project, svc)
             kind = ident.kind
+            derived = None
+            if kind is None and ident.ref is not None and not ctx.service_suppressed(svc):
+                said = spoken_to_as_store(project, svc)
+                if said:
+                    family, who = said
+                    kind = _family_in_name(family, ident.ref.name)
+                    if kind is None:
+                        ctx.skip_part(svc.name, f"{who} talks {family} to it, but its image {ident.ref.raw} is not one "
+                                      "harden recognises, so no healthcheck is added; add one that fits the image "
+                                      f"({FAMILY_CHECK_HINT[family]})", line=svc.line, file=rel_of(project, svc.doc))
+                        continue
+                    derived = (f"{svc.name}: {ident.ref.raw} is taken for a {family} image (its name, and {who} talks "
+                               f"{family} to it): the healthcheck runs {FAMILY_CHECK_HINT[family].split()[0]}, which "
+                               "the image must have")
             if kind is None or role_of_kind(kind) not in ROLES:
                 continue
             if ctx.service_suppressed(svc):
@@ -269,6 +337,8 @@ class DbHealthcheck(Transform):
                 continue
             svc.invalidate()
             need_version = True
+            if derived:
+                ctx.note(derived, line=line, file=rel_of(project, doc))
             for n in plan.notes:
                 ctx.note(f"{svc.name}: {n}", line=line, file=rel_of(project, doc))
             if ident.source == "dotenv":

@@ -82,7 +82,9 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "couchdb": ("database", ("couchdb",)),
     "neo4j": ("database", ("neo4j",)),
     "influxdb": ("database", ("influxdb",)),
-    "redis": ("cache", ("redis", "redis-stack-server", "redis-stack")),
+    # Redis with modules (Redis Labs' redismod, rejson, ...) is Redis with redis-cli
+    "redis": ("cache", ("redis", "redis-stack-server", "redis-stack", "redismod", "rejson", "redisearch",
+                        "redistimeseries", "redisgraph", "redisbloom", "redisai", "redisgears")),
     "valkey": ("cache", ("valkey",)),
     "keydb": ("cache", ("keydb",)),
     "dragonfly": ("cache", ("dragonfly",)),
