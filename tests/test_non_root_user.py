@@ -352,15 +352,82 @@ def test_other_user_created_but_unused_gets_a_note(tmp_path):
     assert any("creates a user (worker)" in n for n in _notes(result))
 
 
-def test_child_stage_with_build_steps_blocks_the_target(tmp_path):
+def test_child_stage_with_build_steps_starts_as_root(tmp_path):
+    """Issue 16: the stage that runs is the base of another that runs build steps. The target gets
+    the user; the derived stage starts with USER root, so its RUN still runs as root (was refused)."""
     files = {
         "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
-                       "FROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+                       "FROM app AS test\n# test dependencies\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
         "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
     }
     result = _run(_project(tmp_path, files))
-    (o,) = _mine(result)
-    assert o.status == "skipped" and "stage test is built FROM this stage" in o.reason
+    assert [o.status for o in _mine(result)] == ["changed"]
+    out = _after(result)
+    assert out.split("FROM app AS test\n", 1)[1] == (
+        "# hadolint ignore=DL3002,DL3066\nUSER root\n# test dependencies\nRUN pip install pytest\nCMD [\"pytest\"]\n")
+    from harden.dockerfile_doc import DockerfileDoc
+
+    doc = DockerfileDoc("Dockerfile", out)
+    assert doc.stage_by_name("app").last("USER").value == "10001:10001"
+
+
+def test_child_stage_that_sets_user_first_or_only_runs_is_left_as_it_is(tmp_path):
+    """A derived stage whose first step is its own USER, or that runs no build step, gets nothing
+    (as before: it was not refused either)."""
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
+                       "FROM app AS test\nUSER root\nRUN pip install pytest\n\n"
+                       "FROM app AS debug\nENV DEBUG=1\nCMD [\"python\", \"-X\", \"dev\", \"/app/x.py\"]\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
+    }
+    out = _after(_run(_project(tmp_path, files)))
+    assert out.count("USER root") == 1 and "hadolint ignore=DL3002" not in out
+
+
+def test_grandchild_stage_with_build_steps_starts_as_root(tmp_path):
+    """The new user passes through a derived stage that sets no USER: the stage built from that one
+    runs its build steps as root too."""
+    files = {
+        "Dockerfile": ("FROM node:20-alpine AS development\nWORKDIR /app\nCOPY . .\nRUN npm install\n"
+                       "CMD [\"npm\", \"run\", \"dev\"]\n\nFROM development AS base\nENV NODE_ENV=production\n\n"
+                       "FROM base AS builder\nRUN apk add --no-cache python3\nRUN npm run build\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: development\n",
+    }
+    out = _after(_run(_project(tmp_path, files)))
+    assert "FROM base AS builder\n# hadolint ignore=DL3002,DL3066\nUSER root\nRUN apk add" in out
+    assert "FROM development AS base\nENV NODE_ENV=production\n" in out
+    assert "COPY . .\nRUN npm install\nUSER 1000:1000\nCMD" in out
+
+
+def test_two_targets_one_built_from_the_other_create_the_user_once(tmp_path):
+    """Both the target and the stage built from it run: the user is created once, in the first; the
+    second starts as root for its build steps and ends as the same user."""
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+                       "CMD [\"python\", \"/app/x.py\"]\n\nFROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+        "compose.yaml": ("services:\n  web:\n    build:\n      context: .\n      target: app\n"
+                         "  test:\n    build:\n      context: .\n      target: test\n"),
+    }
+    proj = _project(tmp_path, files)
+    out = _after(_run(proj))
+    assert out.count("useradd") == 1
+    assert out.split("FROM app AS test\n", 1)[1] == (
+        "# hadolint ignore=DL3002,DL3066\nUSER root\nRUN pip install pytest\nUSER 10001:10001\nCMD [\"pytest\"]\n")
+    write_atomic(proj / "Dockerfile", out)
+    again = _run(proj)
+    assert not again.changed_files and {o.status for o in _mine(again)} == {"unchanged"}
+
+
+def test_child_stage_under_a_pragma_blocks_the_target(tmp_path):
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
+                       "# harden: ignore[non-root-user]\nFROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
+    }
+    result = _run(_project(tmp_path, files))
+    skipped = _mine(result, "skipped")
+    assert len(skipped) == 1 and "stage test is built FROM this stage" in skipped[0].reason
+    assert "pragma" in skipped[0].reason
     assert not result.changed_files
 
 

@@ -32,7 +32,9 @@ class NonRootUser(Transform):
     ``FROM scratch`` gets a numeric ``USER`` only (nothing can be created there). Then
     ``USER <uid>:<gid>`` goes after the last RUN/COPY/ADD of the stage (or replaces a trailing
     ``USER root``), so every build step still runs as root and only the container process
-    does not. Builder stages stay root.
+    does not. Builder stages stay root. A stage built ``FROM`` the one that runs (a ``test`` or
+    ``builder`` stage on top of a ``development`` target) and running build steps before its
+    own USER starts with ``USER root``, so it builds exactly as before.
 
     Directories the app writes are made writable by the user, in the same RUN that creates it
     (``mkdir -p DIR && chown UID:GID DIR``, never ``chown -R`` of the app): the stage's VOLUME
@@ -92,9 +94,9 @@ class NonRootUser(Transform):
     bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder;
     the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
     Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
-    variable; the Dockerfile already creates a user or group with the same name or UID; another
-    stage is built ``FROM`` the stage and runs build steps that need root; a ``# harden:
-    ignore`` pragma above the stage's FROM.
+    variable; the Dockerfile already creates a user or group with the same name or UID; a
+    ``# harden: ignore`` pragma above the stage's FROM (or above the FROM of a stage built from
+    it that would need ``USER root``).
     """
 
     name = "non-root-user"
@@ -610,14 +612,15 @@ class _Planner:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
         self.check_drops_privileges(chain)
-        self.check_children(stage)
+        derived = self.derived_needing_root(stage)
 
         if base.existing is not None:
             uid, gid, uname = base.existing
         else:
             uid, gid, uname = int(self.ctx.opt("uid")), int(self.ctx.opt("gid")), str(self.ctx.opt("user"))
         group = str(self.ctx.opt("group"))
-        if base.creates:
+        creates = base.creates and not self.made_in_base_stage(chain, base, uid, gid, uname, group)
+        if creates:
             self.check_conflicts(chain, uid, gid, uname, group)
 
         dirs = self.writable_dirs(chain, uses, uid, gid)
@@ -631,14 +634,7 @@ class _Planner:
                                    f"`COPY --from=<builder> --chown={uid}:{gid}` it here", stage.startline + 1))
             run_dirs = []
 
-        cmds = []
-        if base.creates:
-            if base.family == "alpine":
-                cmds += [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {uname}"]
-            else:
-                cmds += [f"groupadd --system --gid {gid} {group}",
-                         f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home "
-                         f"--home-dir /home/{uname} {uname}"]
+        cmds = _create_user_cmds(base.family, uid, gid, uname, group) if creates else []
         if run_dirs:
             quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
             cmds += [f"mkdir -p {quoted}"]
@@ -656,6 +652,8 @@ class _Planner:
                 run_lines.append(f"    && {c}" + (f" {esc}" if i < len(cmds) - 1 else ""))
         user_line = f"USER {uid}:{gid}"
 
+        # derived stages first: they come after this one, so its line numbers stay valid
+        self.start_as_root(derived)
         # where USER goes: after the last build step, or in place of a trailing root USER
         stage = doc.stages[self.idx]
         build = [i for i in stage.instructions if i.instruction in ("RUN", "COPY", "ADD")]
@@ -786,18 +784,55 @@ class _Planner:
                 break  # CMD is then only the entrypoint's arguments
         return out
 
-    def check_children(self, stage: Any) -> None:
-        for st in self.doc.stages[stage.index + 1:]:
-            parent = self._stage_named(st.base, before=st.index)
-            if parent is None or parent.index != stage.index:
-                continue
-            for inst in st.instructions:
-                if inst.instruction == "USER":
-                    break
-                if inst.instruction in ("RUN", "COPY", "ADD"):
+    def derived_needing_root(self, stage: Any) -> list:
+        """Stages built FROM this one (directly, or through derived stages that set no USER) that
+        run a build step (RUN/COPY/ADD) before setting USER themselves: as root before, they would
+        run it as the new user. Each gets ``USER root`` at its top (start_as_root), so it builds
+        exactly as before. A derived stage under a ``# harden: ignore`` pragma cannot be given
+        it: this stage is left, with the reason."""
+        out = []
+        todo = [stage]
+        while todo:
+            parent = todo.pop(0)
+            for st in self.doc.stages[parent.index + 1:]:
+                base = self._stage_named(st.base, before=st.index)
+                if base is None or base.index != parent.index:
+                    continue
+                step = None
+                for inst in st.instructions:
+                    if inst.instruction == "USER":
+                        break
+                    if inst.instruction in ("RUN", "COPY", "ADD"):
+                        step = inst
+                        break
+                if step is None:
+                    if st.last("USER") is None:
+                        todo.append(st)  # it hands the new user on to the stages built from it
+                    continue
+                if self.ctx.stage_suppressed(self.doc, st):
                     raise _Leave(f"stage {st.name} is built FROM this stage and runs build steps (line "
-                                 f"{inst.startline + 1}) that would then run as the new user; set USER in "
-                                 "the stages yourself", stage.startline + 1)
+                                 f"{step.startline + 1}) that would then run as the new user, and a `# harden: "
+                                 "ignore` pragma keeps harden from starting it with USER root; set USER in the "
+                                 "stages yourself", stage.startline + 1)
+                out.append(st)
+        return out
+
+    def start_as_root(self, stages: list) -> None:
+        """``USER root`` right after the FROM of each stage (bottom-up, so positions hold)."""
+        for st in sorted(stages, key=lambda s: s.startline, reverse=True):
+            self.doc.insert_lines(st.from_.endline + 1, list(_ROOT_AGAIN))
+
+    def made_in_base_stage(self, chain: list, base: BaseInfo, uid: int, gid: int, user: str, group: str) -> bool:
+        """A stage this one is built FROM already creates the user the way harden does (harden
+        gave it to that stage, which another compose target runs): switch to it, do not create
+        it twice."""
+        want = _create_user_cmds(base.family, uid, gid, user, group)
+        for st in chain[:-1]:
+            for inst in st.find("RUN"):
+                flat = " ".join(inst.value.split())
+                if want and all(c in flat for c in want):
+                    return True
+        return False
 
     def check_conflicts(self, chain: list, uid: int, gid: int, user: str, group: str) -> None:
         creates = re.compile(r"^(?:\S*/)?(useradd|adduser|groupadd|addgroup)$")
@@ -1083,6 +1118,18 @@ class _Planner:
             edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {first[m.end():]}"))
         return edits
 
+
+def _create_user_cmds(family: str | None, uid: int, gid: int, user: str, group: str) -> list[str]:
+    """The commands that create the group and user, the base family's way."""
+    if family == "alpine":
+        return [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {user}"]
+    return [f"groupadd --system --gid {gid} {group}",
+            f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home --home-dir /home/{user} {user}"]
+
+
+# a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
+# (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose
+_ROOT_AGAIN = ("# hadolint ignore=DL3002,DL3066", "USER root")
 
 # tools that switch user: an image that installs them starts as root on purpose
 _PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
