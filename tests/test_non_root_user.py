@@ -862,3 +862,88 @@ def test_red_hat_language_images_already_run_as_non_root(tmp_path, image, family
     result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY . .\nCMD [\"./run\"]\n"}))
     assert not result.files or all(f.after == f.before for f in result.files)
     assert not _mine(result, "skipped")
+
+
+# ------------------------------------------------------------------ issue 16: bases seen on real projects
+
+def test_java_8_jre_is_debian_and_gets_the_user(tmp_path):
+    """The deprecated official `java` image (Debian; piggymetrics' nine services)."""
+    assert classify("java:8-jre").family == "debian" and classify("java:8-jre-alpine").family == "alpine"
+    text = ("FROM java:8-jre\nMAINTAINER someone\n\nADD ./target/app.jar /app/\n"
+            "CMD [\"java\", \"-Xmx200m\", \"-jar\", \"/app/app.jar\"]\n\nEXPOSE 6000")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert out == ("FROM java:8-jre\nMAINTAINER someone\n\nADD ./target/app.jar /app/\n"
+                   "RUN groupadd --system --gid 10001 app \\\n"
+                   "    && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app\n"
+                   "USER 10001:10001\nCMD [\"java\", \"-Xmx200m\", \"-jar\", \"/app/app.jar\"]\n\nEXPOSE 6000")
+
+
+@pytest.mark.parametrize("image, user", [
+    ("cimg/python:3.10-browsers", (3434, 3434, "circleci")),
+    ("docker.elastic.co/kibana/kibana:9.5.1", (1000, 1000, "kibana")),
+    ("docker.elastic.co/logstash/logstash:8.15.0", (1000, 1000, "logstash")),
+    ("docker.elastic.co/beats/filebeat:9.5.1", (1000, 1000, "filebeat")),
+    ("docker.elastic.co/beats/heartbeat:9.5.1", (1000, 1000, "heartbeat")),
+    ("docker.elastic.co/elastic-agent/elastic-agent:9.5.1", (1000, 1000, "elastic-agent")),
+    ("elastic/metricbeat:8.12.0", (1000, 1000, "metricbeat")),
+])
+def test_images_that_already_run_as_their_own_user(tmp_path, image, user):
+    info = classify(image)
+    assert info.default_nonroot and info.existing == user and not info.leave and not info.unknown
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY conf.yml /etc/conf.yml\n"}))
+    assert not result.changed_files and not _mine(result, "skipped")
+
+
+def test_elastic_image_switched_to_root_goes_back_to_its_user(tmp_path):
+    text = ("FROM docker.elastic.co/beats/filebeat:8.13.3\nCOPY filebeat.yml /usr/share/filebeat/filebeat.yml\n"
+            "USER root\nRUN chown root:filebeat /usr/share/filebeat/filebeat.yml\n")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert out == text + "USER 1000:1000\n"
+
+
+@pytest.mark.parametrize("image, why", [
+    ("umputun/baseimage:app-v1.17.0", "runs the command as user app with su-exec"),
+    ("mcr.microsoft.com/devcontainers/javascript-node:22", "is a dev container image"),
+    ("mcr.microsoft.com/devcontainers/python:1-3.12-bookworm", "is a dev container image"),
+])
+def test_images_that_choose_their_user_themselves_are_left_with_the_reason(tmp_path, image, why):
+    assert why in (classify(image).leave or "")
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY . /srv\nCMD [\"/srv/app\"]\n"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and why in o.reason and not result.changed_files
+
+
+def test_onbuild_image_of_an_unknown_family_says_why(tmp_path):
+    result = _run(_project(tmp_path, {"Dockerfile": "FROM rails:onbuild\n"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "rails:onbuild is an ONBUILD image" in o.reason
+    assert "non-onbuild variant" in o.reason
+
+
+@pytest.mark.parametrize("base, tail", [
+    ("untergeek/curator:8.0.21", 'USER root\nENTRYPOINT ["crond"]\nCMD ["-f", "-d8"]\n'),
+    ("python:3.12-slim", 'RUN apt-get update && apt-get install -y --no-install-recommends cron\nCMD ["cron", "-f"]\n'),
+    ("alpine:3.20", 'COPY crontab /etc/crontabs/root\nCMD crond -f -l 2\n'),
+    ("alpine:3.20", 'ENTRYPOINT ["/sbin/tini", "--"]\nCMD ["/usr/sbin/crond", "-f"]\n'),
+])
+def test_cron_as_the_start_command_is_left(tmp_path, base, tail):
+    """cron must start as root (it runs each crontab's jobs as that crontab's user): with a USER,
+    the container would not start. Was rewritten on known bases, refused as unknown on curator."""
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {base}\n{tail}"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "starts `" in o.reason and "cron starts as root" in o.reason
+    assert not result.changed_files
+
+
+def test_cron_only_named_in_the_command_is_no_cron(tmp_path):
+    out = _after(_run(_project(tmp_path, {"Dockerfile": 'FROM python:3.12-slim\nCMD ["python", "cron.py"]\n'})))
+    assert "USER 10001:10001" in out
+
+
+def test_compose_user_on_a_dockerfile_that_is_already_non_root_is_unchanged(tmp_path):
+    """redis-commander: USER 10000 in the Dockerfile, `user: redis` in compose. Already non-root: not a
+    refusal because of the compose `user:`."""
+    files = {"Dockerfile": "FROM alpine:3.21\nRUN adduser -S -D -u 10000 redis\nUSER 10000\nCMD [\"/run.sh\"]\n",
+             "compose.yaml": "services:\n  rc:\n    build: .\n    user: redis\n"}
+    result = _run(_project(tmp_path, files))
+    assert [o.status for o in _mine(result)] == ["unchanged"]

@@ -28,7 +28,9 @@ class NonRootUser(Transform):
     image (``node``, 1000:1000), distroless and Chainguard (``nonroot``, 65532:65532),
     ``denoland/deno`` (``deno``, 1993 on Debian/Ubuntu, 1000 on Alpine), ``oven/bun`` (``bun``,
     1000), .NET 8+ ``mcr.microsoft.com/dotnet/*`` (``app``, 1654; ``USER $APP_UID`` counts as
-    non-root); ``mambaorg/micromamba`` and ``nginx-unprivileged`` already run as non-root.
+    non-root); ``mambaorg/micromamba``, ``nginx-unprivileged``,
+    CircleCI's ``cimg/*`` (``circleci``, 3434) and Elastic's Kibana, Logstash, Filebeat,
+    Metricbeat, Heartbeat and Elastic Agent images (their own user, 1000) already run as non-root.
     ``FROM scratch`` gets a numeric ``USER`` only (nothing can be created there). Then
     ``USER <uid>:<gid>`` goes after the last RUN/COPY/ADD of the stage (or replaces a trailing
     ``USER root``), so every build step still runs as root and only the container process
@@ -91,9 +93,12 @@ class NonRootUser(Transform):
     image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
     Permission denied); the start command is a build tool (``mvnw spring-boot:run``, ``gradle
-    bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder;
-    the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
-    Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
+    bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder, or the cron
+    daemon (``cron``/``crond``, which must start as root); the base image chooses its user
+    itself (``umputun/baseimage:app*``, whose /init.sh drops to ``app``; dev container images);
+    the base image's family is unknown (an ONBUILD image of an unknown family is named as
+    such), or it has no ``useradd`` (UBI minimal/micro, Amazon Linux, *-minimal) so a user
+    cannot be created the usual way; ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; a
     ``# harden: ignore`` pragma above the stage's FROM (or above the FROM of a stage built from
     it that would need ``USER root``).
@@ -250,7 +255,7 @@ class BaseInfo:
 
 # official images (library/...) whose default variants are Debian or Ubuntu
 _DEBIAN_NAMES = {
-    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk",
+    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk", "java",
     "eclipse-temurin", "buildpack-deps", "pypy", "r-base", "julia", "erlang", "elixir", "haskell",
     "swift", "gcc", "clojure", "dart", "ros", "neurodebian", "maven", "gradle", "sapmachine",
 }
@@ -305,6 +310,9 @@ def classify(image: str) -> BaseInfo:
                                    "to www-data themselves; a USER here would break it")
     if _WINDOWS_TAG.search(tag) or "windows" in path:
         return BaseInfo(raw, unknown=f"base image {raw} is a Windows image")
+    own = _manages_its_user(reg, path, tag, raw)
+    if own is not None:
+        return own
     # images that ship a non-root user
     if reg == "gcr.io" and path.startswith("distroless/"):
         return BaseInfo(raw, "distroless", shell=False, default_nonroot="nonroot" in tag,
@@ -338,11 +346,36 @@ def classify(image: str) -> BaseInfo:
     if (name in _DEBIAN_NAMES and ref.namespace == "library") or full in _DEBIAN_NAMESPACED \
             or path in _DEBIAN_NAMESPACED or _DEBIAN_TAG.search(tag):
         return BaseInfo(raw, "debian")
+    if "onbuild" in tag:
+        return BaseInfo(raw, unknown=f"base image {raw} is an ONBUILD image: its triggers copy the app and install "
+                                     "its dependencies into a folder this Dockerfile does not name, so harden can "
+                                     "tell neither how to add a user nor what the app must be able to write; add "
+                                     "the user yourself (or start from the image's non-onbuild variant)")
     return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (not a known "
                                  "Debian/Ubuntu, Alpine, RHEL-family, distroless, Chainguard or node image)")
 
 
 _DOTNET_REPOS = {"dotnet/aspnet", "dotnet/runtime", "dotnet/runtime-deps", "dotnet/sdk"}
+# Elastic stack images that run as their own non-root user (uid 1000) by default, by repository
+# (docker.elastic.co/<path>, or elastic/<name> and the official library/<name> on Docker Hub)
+_ELASTIC_USERS = {"kibana/kibana": "kibana", "logstash/logstash": "logstash", "beats/filebeat": "filebeat",
+                  "beats/metricbeat": "metricbeat", "beats/heartbeat": "heartbeat",
+                  "elastic-agent/elastic-agent": "elastic-agent", "kibana": "kibana", "logstash": "logstash",
+                  "filebeat": "filebeat", "metricbeat": "metricbeat", "heartbeat": "heartbeat",
+                  "elastic-agent": "elastic-agent", "library/kibana": "kibana", "library/logstash": "logstash"}
+
+
+def _manages_its_user(reg: str, path: str, tag: str, raw: str) -> BaseInfo | None:
+    """Images that choose their user themselves, at start-up or outside the Dockerfile."""
+    if reg in ("", "docker.io", "index.docker.io") and path == "umputun/baseimage" and tag.startswith("app"):
+        return BaseInfo(raw, leave=f"base image {raw} starts as root on purpose: its /init.sh sets the time zone "
+                                   "and the app user's UID (APP_UID), then runs the command as user app with "
+                                   "su-exec; a USER here would break it")
+    if reg == "mcr.microsoft.com" and (path.startswith("devcontainers/") or path.startswith("vscode/devcontainers/")):
+        return BaseInfo(raw, leave=f"base image {raw} is a dev container image: VS Code and the devcontainer CLI "
+                                   "choose the user it runs as (remoteUser/containerUser in devcontainer.json, "
+                                   "and the image's own metadata), so the Dockerfile is left as it is")
+    return None
 
 
 def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> BaseInfo | None:
@@ -357,6 +390,14 @@ def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> Base
             ids = (1000, 1000) if alpine else (1993, 1993)
             return BaseInfo(raw, fam, existing=(*ids, "deno"))
         return BaseInfo(raw, fam, existing=(1000, 1000, "bun"))  # oven/bun: bun 1000:1000 on every variant
+    if reg in ("", "docker.io", "index.docker.io") and path.startswith("cimg/"):
+        # CircleCI's convenience images (Ubuntu) end with USER circleci (3434)
+        return BaseInfo(raw, "debian", default_nonroot=True, existing=(3434, 3434, "circleci"))
+    elastic = _ELASTIC_USERS.get(path if reg == "docker.elastic.co" else path.replace("elastic/", "", 1)
+                                 if reg in ("", "docker.io", "index.docker.io") else "")
+    if elastic is not None:
+        # Elastic's images end with USER <its name> (1000); the ones listed are not root by default
+        return BaseInfo(raw, default_nonroot=True, existing=(1000, 1000, elastic))
     if reg in ("", "docker.io", "index.docker.io") and path == "mambaorg/micromamba":
         # the image ends with USER mambauser (57439): it runs as that user unless a USER root says otherwise
         return BaseInfo(raw, "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
@@ -585,6 +626,9 @@ class _Planner:
         doc = self.doc
         stage = doc.stages[self.idx]
         uses = self.uses()
+        own = _last_in_chain(self.chain(), "USER")
+        if own is not None and user_is_root(own.value) is False:
+            return  # already non-root, whatever compose sets
         if uses and all(u.user not in (None, "") for u in uses):
             sets = ", ".join(f"{u.service}: user: {u.user}" for u in uses)
             raise _Leave(f"every compose service that runs this stage sets `user:` ({sets}); that wins over "
@@ -608,6 +652,7 @@ class _Planner:
             return  # the image's own user is not root
         if base.leave:
             raise _Leave(base.leave, chain[0].startline + 1)
+        self.check_starts_cron(chain)
         if base.unknown:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
@@ -730,6 +775,27 @@ class _Planner:
             if m:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
+
+    def check_starts_cron(self, chain: list) -> None:
+        """A container whose start command is the cron daemon must start as root: cron runs each
+        crontab's jobs as that crontab's user, and as another user it does not start."""
+        words: list[str] = []
+        starts = []
+        for kind in ("ENTRYPOINT", "CMD"):  # CMD: the entrypoint's arguments, or the command
+            found = _last_in_chain(chain, kind)
+            if found is not None:
+                arr = found.exec_form()
+                words += arr if arr is not None else _split(found.value)
+                starts.append(found)
+        while words and (posixpath.basename(words[0]) in _START_WRAPPERS or words[0] in ("--", "-c", "exec")
+                         or (words[0].startswith("-") and len(words) > 1)):
+            words = words[1:]
+        if words and posixpath.basename(words[0].split()[0]) in ("cron", "crond"):
+            inst = next((i for i in reversed(starts) if words[0] in i.value), starts[0])
+            raise _Leave(f"{inst.instruction} at line {inst.startline + 1} starts `{words[0].split()[0]}`: cron "
+                         "starts as root and runs each crontab's jobs as that crontab's user, and as another user it "
+                         "does not start; a USER here would break it (a cron that runs without root, such as "
+                         "supercronic, can run as a non-root user)", inst.startline + 1)
 
     def check_startup_writes(self, chain: list, uses: list, dirs: list) -> None:
         """``manage.py collectstatic`` at start-up writes STATIC_ROOT, usually inside the root-owned
@@ -1149,6 +1215,8 @@ _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-
 _STARTUP_BUILD = re.compile(r"(?m)^[^#\n]*?(?:^|[\s\"'/\[,;&|])((?:mvnw?|gradlew?)[\"',\s]+[\w:.-]*|"
                             r"(?:cargo|dotnet)[\"',\s]+(?:run|watch)\b|sbt\b[\"',\s]*(?:run|~)?)")
 _RAILS_DIRS = ("tmp", "log")
+# what a start command runs through before the program itself
+_START_WRAPPERS = {"sh", "bash", "ash", "dash", "tini", "dumb-init", "busybox", "env", "exec"}
 
 
 def _unquote_words(text: str) -> str:
