@@ -18,7 +18,7 @@ SPLIT = [
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
     "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
-    "split-python-poetry-installer",
+    "split-python-poetry-installer", "split-python-uv-image",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -643,3 +643,81 @@ def test_monorepo_dockerfile_in_a_subfolder_with_context_dotdot(tmp_path):
     assert _outcome(result, "docker/api.Dockerfile").status == "changed"
     after = changed_text(result, "docker/api.Dockerfile")
     assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]
+
+
+# --------------------------------------------------------------------------- issue 16: Python bases that are not python:*
+
+_UV_APP = {
+    "pyproject.toml": '[project]\nname = "x"\nversion = "0.1.0"\ndependencies = ["flask"]\n',
+    "uv.lock": "version = 1\n",
+    ".dockerignore": ".venv\n",
+}
+
+
+def _uv_image_project(tmp_path, base, tail='CMD ["python", "-m", "app"]\n'):
+    for rel, text in _UV_APP.items():
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base}\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-dev\nCOPY . .\n{tail}")
+    return harden_run(tmp_path, select=[NAME])
+
+
+@pytest.mark.parametrize("base, production, note", [
+    ("ghcr.io/astral-sh/uv:python3.12-bookworm-slim", "python:3.12-slim-bookworm", "the official image"),
+    ("astral/uv:0.8.11-python3.13-trixie-slim", "python:3.13-slim-trixie", "the official image"),
+    # the full variant (python:3.12-bookworm + uv): production gets the slim one, as python:3.12 does
+    ("ghcr.io/astral-sh/uv:python3.12-bookworm", "python:3.12-slim-bookworm", "without compilers and headers"),
+    ("ghcr.io/astral-sh/uv:python3.14-alpine3.23", "python:3.14-alpine3.23", "the official image"),
+])
+def test_uv_python_image_production_is_the_official_python_image(tmp_path, base, production, note):
+    result = _uv_image_project(tmp_path, base)
+    after = changed_text(result, "Dockerfile")
+    assert _stages(after) == [(base, "builder"), (production, "production")]
+    builder, prod = after.split("AS production", 1)
+    assert "RUN uv sync --frozen --no-dev" in builder and "uv sync" not in prod
+    assert "COPY --from=builder /opt/venv /opt/venv" in prod
+    assert any(note in n and production in n for n in _notes(result))
+
+
+def test_uv_python_image_without_its_own_command_keeps_the_image(tmp_path):
+    """No CMD/ENTRYPOINT: the container runs the image's default command, which python:* has not."""
+    result = _uv_image_project(tmp_path, "ghcr.io/astral-sh/uv:python3.12-bookworm-slim", tail="")
+    after = changed_text(result, "Dockerfile")
+    img = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+    assert _stages(after) == [(img, "builder"), (img, "production")]
+    assert any("no CMD or ENTRYPOINT of its own" in n for n in _notes(result))
+
+
+def test_uv_python_image_that_runs_uv_in_production_keeps_the_image(tmp_path):
+    result = _uv_image_project(tmp_path, "ghcr.io/astral-sh/uv:python3.12-bookworm-slim",
+                               tail='HEALTHCHECK CMD uv --version\nCMD ["python", "-m", "app"]\n')
+    img = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+    assert _stages(changed_text(result, "Dockerfile")) == [(img, "builder"), (img, "production")]
+    assert any("runs uv at run time" in n for n in _notes(result))
+
+
+@pytest.mark.parametrize("base", [
+    "cimg/python:3.10",  # pyenv's Python under /home/circleci: a venv made there points at it
+    "ghcr.io/astral-sh/uv:debian",  # uv's Debian image: no Python of the official image's
+    "tiangolo/uvicorn-gunicorn-fastapi:python3.11",  # its start script runs the image's own gunicorn
+])
+def test_python_installs_on_other_images_stay_refused_with_what_to_do(tmp_path, base):
+    text = f"FROM {base}\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    o = _outcome(result)
+    assert o.status == "skipped" and f"base image {base} is not an official python image" in o.reason
+    assert "build FROM the official python image, or split it by hand" in o.reason
+    assert changed_text(result, "Dockerfile") == text
+
+
+def test_python_image_carried():
+    from harden.transforms.split_stages import python_image_carried as carried
+
+    assert carried("ghcr.io/astral-sh/uv", "python3.12-bookworm-slim") == "python:3.12-slim-bookworm"
+    assert carried("docker.io/astral/uv", "python3.11-bullseye-slim") == "python:3.11-slim-bullseye"
+    assert carried("ghcr.io/astral-sh/uv", "0.5.4-python3.12-bookworm") == "python:3.12-bookworm"
+    assert carried("ghcr.io/astral-sh/uv", "python3.12-alpine") == "python:3.12-alpine"
+    for tag in ("latest", "0.13.9", "debian-slim", "alpine3.22", "python3.12-bookworm-slim-extra"):
+        assert carried("ghcr.io/astral-sh/uv", tag) is None, tag
+    assert carried("example.com/uv", "python3.12-bookworm-slim") is None

@@ -386,6 +386,32 @@ def _family_of_repo(repo: str) -> str:
 
 DEBIAN_RELEASES = ("bookworm", "bullseye", "buster", "trixie", "stretch")
 
+# images built FROM the official python image that add only tools, with the Python (and the
+# official image's variant) in the tag: repository -> tag pattern (version, variant, slim)
+_CARRIES_PYTHON = {
+    # uv's derived images: python3.12-bookworm-slim is python:3.12-slim-bookworm + uv (tags may
+    # lead with uv's own version: 0.8.11-python3.12-bookworm-slim)
+    "ghcr.io/astral-sh/uv": r"(?:\d+(?:\.\d+){0,2}-)?python(\d+\.\d+)-(bookworm|trixie|bullseye|alpine(?:3\.\d+)?)(-slim)?",
+    "astral/uv": r"(?:\d+(?:\.\d+){0,2}-)?python(\d+\.\d+)-(bookworm|trixie|bullseye|alpine(?:3\.\d+)?)(-slim)?",
+}
+
+
+def python_image_carried(repo: str, tag: str) -> str | None:
+    """The official python image a base image is built on, when its name says exactly which:
+    ``ghcr.io/astral-sh/uv`` + ``python3.12-bookworm-slim`` -> ``python:3.12-slim-bookworm``."""
+    repo = repo.lower()
+    for prefix in ("docker.io/", "index.docker.io/"):
+        if repo.startswith(prefix):
+            repo = repo[len(prefix):]
+    pat = _CARRIES_PYTHON.get(repo)
+    m = re.fullmatch(pat, tag) if pat else None
+    if m is None:
+        return None
+    version, variant, slim = m.groups()
+    if variant.startswith("alpine"):
+        return f"python:{version}-{variant}" if not slim else None
+    return f"python:{version}-slim-{variant}" if slim else f"python:{version}-{variant}"
+
 
 def _release_of(tag: str) -> str | None:
     for r in DEBIAN_RELEASES:
@@ -412,6 +438,9 @@ class SplitStages(Transform):
       poetry and pipenv install into it; ``uv sync`` gets ``UV_PROJECT_ENVIRONMENT``). Production
       copies it to the same path (console-script shebangs point into it) and sets the same PATH.
       A full ``python:X`` base becomes ``python:X-slim`` in production (same Python, same path).
+      uv's images that carry the official Python (``ghcr.io/astral-sh/uv:python3.12-bookworm-slim``)
+      become that official image in production (``python:3.12-slim-bookworm``; from the full
+      ``python3.12-bookworm`` variant, the slim one), without uv.
     - OS packages: compilers, ``build-essential``, ``git``, ``pkg-config`` and ``*-dev`` stay in the
       builder; production installs the runtime library each ``-dev`` package stood for
       (``libpq-dev`` -> ``libpq5``, ``default-libmysqlclient-dev`` -> ``libmariadb3``, Alpine
@@ -457,8 +486,8 @@ class SplitStages(Transform):
     When it refuses (nothing is changed, the reason is reported): an installer it does not know
     (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
     heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
-    base image it cannot classify (``ubuntu`` with a hand-installed Python, ``${VAR}`` without a
-    default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
+    base image it cannot classify (``ubuntu`` with a hand-installed Python, ``cimg/python``,
+    ``${VAR}`` without a default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
     that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
     devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
     deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
@@ -694,9 +723,12 @@ class _Planner:
             raise Skip("the only stage is already named builder; rename it and run harden again")
         self.builder_alias = builder_alias
         expected = {"python": "python", "node": "node", "go": "golang"}[eco]
-        if self.family_name != expected:
+        self.carried = python_image_carried(rrepo, self.rtag) if eco == "python" else None
+        if self.family_name != expected and self.carried is None:
             raise Skip(f"base image {resolved} is not an official {expected} image; harden cannot tell "
-                       f"which runtime the production stage would need for these {eco} installs")
+                       f"which runtime the production stage would need for these {eco} installs (nor whether "
+                       f"a virtualenv or a binary built there runs on another image); build FROM the official "
+                       f"{expected} image, or split it by hand")
         for k in ("CMD", "ENTRYPOINT"):
             last = self.stage.last(k)
             if last is not None and re.search(r"\b(poetry|pipenv|uv)\s+run\b", last.value):
@@ -915,19 +947,7 @@ class _Planner:
         else:
             anchor = first_install
         self._tools_into_venv(items[anchor:], venv)
-        full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
-        prod_image = self.base
-        if full:
-            if self.digest:
-                self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: it is pinned by digest and "
-                                   "the slim variant has another digest; pin python:<version>-slim by hand for a smaller image"))
-                full = False
-            else:
-                tag = self.tag or "latest"
-                m = re.match(r"^(.*?)(-(?:%s))?$" % "|".join(DEBIAN_RELEASES), tag)
-                core, rel = m.group(1), m.group(2) or ""
-                new_tag = "slim" + rel if core == "latest" else f"{core}-slim{rel}"
-                prod_image = f"{self.repo}:{new_tag}"
+        prod_image, full = self._python_production_image(items)
         release = _release_of(self.rtag)
         base_has = rl.PYTHON_IMAGE_HAS_APK if self.alpine else rl.PYTHON_IMAGE_HAS_APT
         builder: list[str] = []
@@ -995,6 +1015,52 @@ class _Planner:
             elif i.cls == "build":
                 builder += i.out()
         return builder, production, prod_image
+
+    def _python_production_image(self, items: list[Item]) -> tuple[str, bool]:
+        """The production base and whether it is the slim variant of a full image (then
+        production lacks the full image's libraries and tools). A full ``python:X`` becomes
+        ``python:X-slim``; an image that carries the official image (``python_image_carried``)
+        becomes that official image, slim."""
+        carried = getattr(self, "carried", None)
+        if carried is not None:
+            return self._carried_production_image(items, carried)
+        full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
+        if not full:
+            return self.base, False
+        if self.digest:
+            self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: it is pinned by digest and "
+                               "the slim variant has another digest; pin python:<version>-slim by hand for a smaller image"))
+            return self.base, False
+        tag = self.tag or "latest"
+        m = re.match(r"^(.*?)(-(?:%s))?$" % "|".join(DEBIAN_RELEASES), tag)
+        core, rel = m.group(1), m.group(2) or ""
+        new_tag = "slim" + rel if core == "latest" else f"{core}-slim{rel}"
+        return f"{self.repo}:{new_tag}", True
+
+    def _carried_production_image(self, items: list[Item], carried: str) -> tuple[str, bool]:
+        """``ghcr.io/astral-sh/uv:python3.12-bookworm-slim`` is ``python:3.12-slim-bookworm`` with
+        uv added: production starts from that official image (same Python, same path, same
+        Debian), without uv; from the full ``...-bookworm`` variant it gets the slim one, as a
+        full ``python:X`` does. Kept when production needs the image itself: no CMD/ENTRYPOINT
+        of the Dockerfile's own (the image's default command would change), or uv at run time."""
+        line = self.stage.startline + 1
+        if self.stage.last("CMD") is None and self.stage.last("ENTRYPOINT") is None:
+            self.notes.append((line, f"production keeps {self.base}: the Dockerfile has no CMD or ENTRYPOINT of its own, "
+                               f"so it runs the image's default command, which {carried} does not have"))
+            return self.base, False
+        prod_items = [i for k, i in enumerate(items) if k > self.cut or i.cls in ("prod", "other", "both")]
+        if self._tools_in_prod(prod_items) & {"uv", "uvx"}:
+            self.notes.append((line, f"production keeps {self.base}: the image runs uv at run time, which {carried} "
+                               "does not have"))
+            return self.base, False
+        repo, tag, _ = _split_image(carried)
+        full = not self.alpine and "slim" not in tag
+        prod = f"{repo}:{tag.replace('-', '-slim-', 1)}" if full else carried
+        if not full:
+            self.notes.append((line, f"production uses {prod}, the official image {self.base} is built on (the same "
+                               "Python at the same path), without uv; the builder keeps "
+                               f"{self.base}"))
+        return prod, full
 
     def _tools_into_venv(self, items: list[Item], venv: str) -> None:
         """``RUN pip install poetry && poetry install``: with the virtualenv first on PATH, that pip
