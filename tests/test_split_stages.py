@@ -305,7 +305,20 @@ def test_pragma_suppresses(tmp_path):
      "UV_SYSTEM_PYTHON at line 2 makes `uv pip install` install into the system Python"),
     ("FROM python:3.12\nRUN pip install uv\nRUN UV_SYSTEM_PYTHON=true uv pip install -r r.txt\n",
      "`UV_SYSTEM_PYTHON=true uv pip ...` installs into the system Python"),
-    ("FROM python:3.12\nUSER app\nRUN pip install -r r.txt\n", "USER at line 2"),
+    # issue 16 item 2: USER before the install is split, unless who installs cannot be told
+    ("FROM python:3.12\nUSER ${APP_USER}\nRUN pip install -r r.txt\n",
+     "USER ${APP_USER} at line 2 comes from a build variable"),
+    ("FROM python:3.12\nUSER app\nRUN pip install -r a.txt\nUSER root\nRUN pip install -r b.txt\n",
+     "the build steps run as different users (app, root)"),
+    ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nUSER nobody\nRUN go build -o /s/app .\n",
+     "USER at line 4 comes before the Go build"),
+    ("FROM python:3.12\nRUN pip install --user -r r.txt\n", "installs into root's home"),
+    ("FROM python:3.12\nUSER 1000\nRUN pip install --user -r r.txt\n",
+     "installs into the home of user 1000, which harden cannot find in this Dockerfile; set ENV HOME"),
+    ("FROM python:3.12\nRUN adduser --system app\nUSER app\nRUN pip install --user -r r.txt\n",
+     "installs into the home of user app"),
+    ("FROM python:3.12\nRUN useradd -m app\nUSER app\nRUN pip install --user -r r.txt && pip install -r s.txt\n",
+     "installs into the user's site while other installs do not"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
     ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
@@ -721,3 +734,62 @@ def test_python_image_carried():
     for tag in ("latest", "0.13.9", "debian-slim", "alpine3.22", "python3.12-bookworm-slim-extra"):
         assert carried("ghcr.io/astral-sh/uv", tag) is None, tag
     assert carried("example.com/uv", "python3.12-bookworm-slim") is None
+
+
+# --------------------------------------------------------------------------- issue 16: USER before the install
+
+_NODE_USER_DF = ("FROM node:20-alpine\nWORKDIR /home/node/app\nCOPY --chown=node:node package*.json ./\nUSER node\n"
+                 "RUN npm ci\nCOPY --chown=node:node . .\nRUN npm run build\nEXPOSE 3000\nCMD [\"node\", \"dist/server.js\"]\n")
+
+
+def test_user_before_npm_ci_installs_as_that_user_and_production_copies_with_chown(tmp_path):
+    """`USER node` then `npm ci` (was refused): the builder installs and builds as node, as before;
+    production copies the work directory owned by node and runs as node."""
+    (tmp_path / "package.json").write_text('{"name": "x", "dependencies": {"express": "^4"}}\n')
+    (tmp_path / "Dockerfile").write_text(_NODE_USER_DF)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert builder.index("USER node") < builder.index("RUN npm ci") < builder.index("RUN npm prune --omit=dev")
+    assert prod == ("\nWORKDIR /home/node/app\nCOPY --from=builder --chown=node /home/node/app /home/node/app\n"
+                    "USER node\nEXPOSE 3000\nCMD [\"node\", \"dist/server.js\"]\n")
+    # non-root-user then finds production already non-root
+    both = harden_run(tmp_path, select=[NAME, "non-root-user"])
+    assert changed_text(both, "Dockerfile") == after
+    assert [o.status for o in both.outcomes if o.transform == "non-root-user"] == ["unchanged"]
+
+
+def test_user_before_pip_install_gets_a_venv_it_owns(tmp_path):
+    """`USER app` then `pip install -r`: root makes the virtualenv before the USER line and hands it to
+    app, who installs into it; production copies it with --chown=app."""
+    text = ("FROM python:3.12-slim\nRUN useradd --create-home app\nWORKDIR /home/app\n# the app's own user\n"
+            "USER app:app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\n"
+            "CMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert ("WORKDIR /home/app\nRUN python3 -m venv /opt/venv \\\n    && chown -R app:app /opt/venv\n"
+            "ENV VIRTUAL_ENV=/opt/venv \\\n    PATH=\"/opt/venv/bin:$PATH\"\n# the app's own user\nUSER app:app\n") in builder
+    assert prod.index("RUN useradd --create-home app") < prod.index("USER app:app") < prod.index(
+        "COPY --from=builder --chown=app:app /opt/venv /opt/venv") < prod.index("COPY . .")
+
+
+@pytest.mark.parametrize("create, env, site", [
+    ("RUN useradd --create-home app", "", "/home/app/.local"),
+    ("RUN useradd -m -d /srv/app -u 1001 app", "", "/srv/app/.local"),
+    ("RUN adduser -D -h /app app", "", "/app/.local"),
+    ("RUN adduser --disabled-password --gecos '' app", "", "/home/app/.local"),
+    ("RUN useradd -m app", "ENV HOME=/data\n", "/data/.local"),
+    ("RUN useradd -m app", "ENV PYTHONUSERBASE=/opt/site\n", "/opt/site"),
+])
+def test_pip_install_user_as_a_non_root_user_copies_its_site(tmp_path, create, env, site):
+    """`USER app` then `pip install --user` (was refused): no virtualenv; production copies the
+    user's site (~/.local, or PYTHONUSERBASE) owned by that user."""
+    text = (f"FROM python:3.12-slim\n{create}\nUSER app\n{env}WORKDIR /home/app\nCOPY requirements.txt .\n"
+            "RUN pip install --user --no-cache-dir -r requirements.txt\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "venv" not in after
+    assert f"COPY --from=builder --chown=app {site} {site}\n" in prod
+    assert prod.index(create) < prod.index("USER app") < prod.index("COPY --from=builder")
+    assert "pip install" in builder and "pip install" not in prod

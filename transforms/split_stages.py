@@ -58,6 +58,7 @@ class Cmd:
     venv: str | None = None
     prod_only: bool = False  # npm ci --omit=dev and the like
     uv_sync: bool = False
+    user_site: bool = False  # pip install --user
 
 
 @record
@@ -160,16 +161,17 @@ def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
     if sub not in ("install", "sync"):
         return Cmd("tool", "python", words) if sub in ("cache", "config", "list", "freeze", "show", "--version", "check", "compile") else Cmd("other", words=words)
     pos, opts = _positional(args[1:], PIP_VALUE)
-    for bad in ("--user", "-t", "--target", "--prefix", "--root", "--system"):
+    for bad in ("-t", "--target", "--prefix", "--root", "--system"):
         if bad in opts:
             raise Skip(f"`{' '.join(words[:3])} ... {bad}` installs outside an environment harden can copy; "
                        "split this Dockerfile by hand" + (" (or drop --system: uv then installs into the "
                                                           "virtualenv VIRTUAL_ENV names)" if bad == "--system" else ""))
     names = {re.split(r"[<>=!~\[;@ ]", p, maxsplit=1)[0].lower() for p in pos}
+    user_site = "--user" in opts  # into the installing user's ~/.local: the planner decides
     if sub == "install" and not ({"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & opts.keys()) \
             and pos and names <= PY_TOOLS:
-        return Cmd("tool", "python", words)
-    return Cmd("install", "python", words)
+        return Cmd("tool", "python", words, user_site=user_site)
+    return Cmd("install", "python", words, user_site=user_site)
 
 
 def classify(words: list[str]) -> Cmd:
@@ -413,6 +415,17 @@ def python_image_carried(repo: str, tag: str) -> str | None:
     return f"python:{version}-slim-{variant}" if slim else f"python:{version}-{variant}"
 
 
+def _env_pairs(value: str) -> dict[str, str]:
+    """``ENV A=1 B="x y"`` / legacy ``ENV A 1`` -> {name: value}."""
+    try:
+        toks = shlex.split(value)
+    except ValueError:
+        toks = value.split()
+    if toks and "=" not in toks[0]:
+        return {toks[0]: " ".join(toks[1:])}
+    return dict(t.split("=", 1) for t in toks if "=" in t)
+
+
 def _release_of(tag: str) -> str | None:
     for r in DEBIAN_RELEASES:
         if r in tag:
@@ -456,6 +469,12 @@ class SplitStages(Transform):
       shell or packages; otherwise ``alpine:3.20`` (Alpine builders) or ``debian:<release>-slim``,
       with ``ca-certificates``/``tzdata`` installed when the code makes HTTP/TLS calls or loads
       time zones.
+    - A ``USER`` above the install (``USER node`` then ``npm ci``, ``USER app`` then ``pip install
+      --user``) stays where it is, in both stages: the builder installs as that user, as before,
+      and production copies what it installed with ``--chown=<that user>``. A virtualenv is made
+      by root before that USER line and handed to the user; ``pip install --user`` needs none:
+      production copies the user's site (``~/.local`` of the home the RUN that creates the user
+      gives it, or ``$HOME``/``$PYTHONUSERBASE``).
 
     Why: build tools, headers, caches and dev dependencies make the image several times larger
     and give an attacker a compiler. The production stage ships only what runs.
@@ -485,9 +504,11 @@ class SplitStages(Transform):
 
     When it refuses (nothing is changed, the reason is reported): an installer it does not know
     (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
-    heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
+    heredoc; a RUN that mixes installs with other commands; ``pip --target/--prefix``, ``pip
+    --user`` as root or into a home harden cannot find; a
     base image it cannot classify (``ubuntu`` with a hand-installed Python, ``cimg/python``,
-    ``${VAR}`` without a default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
+    ``${VAR}`` without a default); Python and Node in one stage; yarn 2+; ``SHELL``; build steps run as different users, or
+    as a ``USER`` from a build variable, or a ``USER`` before a Go build; a CMD
     that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
     devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
     deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
@@ -696,10 +717,7 @@ class _Planner:
         self.eco = eco
         self.airy = any(line.strip() == "" for i in items for line in i.lead)
         self.cut = max(k for k, i in enumerate(items) if i.cls == "build")
-        for k, i in enumerate(items):
-            if i.inst.instruction == "USER" and k < self.cut:
-                raise Skip(f"USER at line {i.line} comes before the dependency install; "
-                           "the builder would install as that user")
+        self.install_user = self._install_user(items, eco)
         # base image
         pre_args: dict[str, str | None] = {}
         for a in self.doc.preamble:
@@ -736,6 +754,97 @@ class _Planner:
                            "a tool the production stage would not have")
         builder, production, prod_from = getattr(self, f"_plan_{eco}")()
         return self._assemble(builder, production, prod_from)
+
+    # ------------------------------------------------------------- the installing user
+    def _install_user(self, items: list[Item], eco: str) -> str | None:
+        """``USER node`` before ``npm ci`` (``USER app`` before ``pip install --user``): each USER
+        above the last build step stays where it is, in both stages, so the builder installs as
+        that user, as before, and production runs the later steps as it. The user the build
+        steps run as (None: root) owns what production copies from the builder (``--chown``)."""
+        users = [i for k, i in enumerate(items) if i.inst.instruction == "USER" and k < self.cut]
+        if not users:
+            return None
+        if eco == "go":
+            raise Skip(f"USER at line {users[0].line} comes before the Go build: production starts from another "
+                       "image, where that user does not exist; split this Dockerfile by hand")
+        for i in users:
+            i.cls = "both"
+        current, found = None, {}
+        for i in items[:self.cut + 1]:
+            if i.inst.instruction == "USER":
+                current = i
+            elif i.cls == "build":
+                found.setdefault(current.inst.value.strip() if current else "root", current or i)
+        if len(found) > 1:
+            raise Skip(f"the build steps run as different users ({', '.join(found)}); harden cannot tell who "
+                       "must own what production copies from the builder; split this Dockerfile by hand")
+        (value, where), = found.items()
+        if "$" in value:
+            raise Skip(f"USER {value} at line {where.line} comes from a build variable; harden cannot tell which "
+                       "user the builder installs as, nor who must own what production copies")
+        return None if value.split(":", 1)[0] in ("root", "0") else value
+
+    def _copy_from_builder(self, path: str) -> str:
+        """``COPY --from=builder`` of what the builder made: owned by the user who made it."""
+        chown = f"--chown={self.install_user} " if self.install_user else ""
+        return f"COPY --from={self.builder_alias} {chown}{path} {path}"
+
+    def _user_site(self, items: list[Item]) -> str | None:
+        """``pip install --user``, run as a non-root user: the folder it installs into (the
+        user's ``~/.local``, or PYTHONUSERBASE), which production copies. None: no ``--user``."""
+        cmds = [(i, c) for i in items if i.cls == "build" for c in i.cmds if c.kind == "install"]
+        user = [(i, c) for i, c in cmds if c.user_site]
+        if not user:
+            return None
+        i, c = user[0]
+        if len(user) != len(cmds):
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into the user's site while "
+                       "other installs do not; harden copies one environment: split this Dockerfile by hand")
+        if self.install_user is None:
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into root's home, outside "
+                       "an environment harden can copy; split this Dockerfile by hand")
+        env = {}
+        for it in items[:items.index(i)]:
+            if it.inst.instruction == "ENV":
+                env.update(_env_pairs(it.inst.value))
+        if env.get("PYTHONUSERBASE", "").startswith("/"):
+            return env["PYTHONUSERBASE"]
+        if env.get("HOME", "").startswith("/"):
+            return posixpath.join(env["HOME"], ".local")
+        home = self._home_of(items, self.install_user.split(":", 1)[0])
+        if home is None:
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into the home of user "
+                       f"{self.install_user}, which harden cannot find in this Dockerfile; set ENV HOME (or "
+                       "PYTHONUSERBASE) before it, then run harden again")
+        return posixpath.join(home, ".local")
+
+    @staticmethod
+    def _home_of(items: list[Item], user: str) -> str | None:
+        """The home folder of ``user`` (a name or UID) as the RUN that creates it sets it:
+        useradd ``-d``/``--home-dir`` (else /home/<name>), Debian's adduser ``--home`` (else
+        /home/<name>; a ``--system`` user has none), BusyBox adduser ``-h`` (else /home/<name>)."""
+        for i in items:
+            if i.inst.instruction != "RUN":
+                continue
+            for c in i.cmds:
+                w = _strip_prefix(c.words)
+                if not w or _base(w[0]) not in ("useradd", "adduser"):
+                    continue
+                pos, opts = _positional(w[1:], {"-d", "--home-dir", "--home", "-h", "-u", "--uid", "-g", "--gid",
+                                                "-G", "--groups", "--ingroup", "-s", "--shell", "-c", "--comment",
+                                                "--gecos", "-b", "--base-dir", "-k", "--skel", "-K", "-e", "-f"})
+                name = pos[-1] if pos else ""
+                uids = opts.get("-u", []) + opts.get("--uid", [])
+                if user not in (name, *uids) or not name:
+                    continue
+                home = (opts.get("-d") or opts.get("--home-dir") or opts.get("--home") or opts.get("-h") or [None])[-1]
+                if home:
+                    return home if home.startswith("/") else None
+                if _base(w[0]) == "adduser" and "--system" in opts:
+                    return None
+                base = (opts.get("-b") or opts.get("--base-dir") or ["/home"])[-1]
+                return posixpath.join(base, name)
+        return None
 
     # ------------------------------------------------------------- helpers
     def _from_line(self, image: str, alias: str) -> str:
@@ -915,6 +1024,10 @@ class _Planner:
                 raise Skip(f"UV_SYSTEM_PYTHON at line {i.line} makes `uv pip install` install into the system Python, "
                            "outside an environment harden can copy; split this Dockerfile by hand (or drop it: uv "
                            "then installs into the virtualenv VIRTUAL_ENV names)")
+        user_site = self._user_site(items)
+        if user_site is not None:
+            first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
+            return self._python_stages(user_site, own_venv=False, anchor=first_install, uv_sync=False)
         venv = self.ctx.opt("venv") or "/opt/venv"
         venv_item = next((k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "venv" for c in i.cmds)), None)
         first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
@@ -947,6 +1060,14 @@ class _Planner:
         else:
             anchor = first_install
         self._tools_into_venv(items[anchor:], venv)
+        return self._python_stages(venv, own_venv=own_venv, anchor=anchor, uv_sync=uv_sync)
+
+    def _python_stages(self, venv: str, *, own_venv: bool, anchor: int, uv_sync: bool):
+        """The builder and production lines around ``venv``, the environment production copies
+        (a virtualenv, or the ``--user`` site), first made or used at item ``anchor``."""
+        from harden import runtime_libs as rl
+
+        items, cut = self.items, self.cut
         prod_image, full = self._python_production_image(items)
         release = _release_of(self.rtag)
         base_has = rl.PYTHON_IMAGE_HAS_APK if self.alpine else rl.PYTHON_IMAGE_HAS_APT
@@ -957,7 +1078,12 @@ class _Planner:
                         f'    PATH="{venv}/bin:$PATH"' + (" \\" if uv_sync else "")]
         if uv_sync:
             venv_lines_b.append(f"    UV_PROJECT_ENVIRONMENT={venv}")
-        venv_lines_p = [f"COPY --from={self.builder_alias} {venv} {venv}"]
+        venv_at = anchor
+        if own_venv and self.install_user:
+            # the user installs into it: root makes it before the USER line and hands it over
+            venv_at = max(k for k, i in enumerate(items[:anchor]) if i.inst.instruction == "USER")
+            venv_lines_b[:1] = [f"RUN python3 -m venv {venv} \\", f"    && chown -R {self.install_user} {venv}"]
+        venv_lines_p = [self._copy_from_builder(venv)]
         if own_venv:
             venv_lines_p += [f"ENV VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"']
         build_items = [i for i in items if i.cls == "build"]
@@ -987,9 +1113,9 @@ class _Planner:
             if k > cut:
                 production += i.out()
                 continue
+            if k == venv_at and own_venv:
+                self._gen(builder, venv_lines_b, airy=False)
             if k == anchor:
-                if own_venv:
-                    self._gen(builder, venv_lines_b, airy=False)
                 block = []
                 extra_rt = [p for p in extra_rt if p not in self.emitted]
                 self.emitted.update(extra_rt)
@@ -1188,7 +1314,7 @@ class _Planner:
         for k, i in enumerate(items):
             if k > cut:
                 if not copied:
-                    self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                    self._gen(production, [self._copy_from_builder(wd)])
                     copied = True
                 production += i.out()
                 continue
@@ -1201,7 +1327,7 @@ class _Planner:
                 builder += i.out()
                 if i.in_workdir:
                     if not copied:
-                        self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                        self._gen(production, [self._copy_from_builder(wd)])
                         copied = True
                 else:
                     production += i.out()
@@ -1217,7 +1343,7 @@ class _Planner:
                 if k == cut and prune:
                     self._gen(builder, [prune], airy=False)
         if not copied:
-            self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+            self._gen(production, [self._copy_from_builder(wd)])
         return builder, production, self._node_runtime_image(items, cut)
 
     def _check_dev_tools_at_start(self, items) -> None:
