@@ -18,13 +18,12 @@ SPLIT = [
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
     "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
-    "split-python-poetry-installer", "split-python-uv-image",
+    "split-python-poetry-installer", "split-python-uv-image", "split-python-mixed-run",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
     "split-unknown-installer": "Ruby (bundle)",
     "split-ubuntu-python": "base image ubuntu:22.04 is not an official python image",
-    "split-python-mixed-run": "mixes dependency installation with `mkdir -p /app/uploads`",
     "split-compose-target": "builds target 'app'",
     # `pip --no-cache-dir install` is an install too: the sed beside it is what stops the split
     "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
@@ -793,3 +792,86 @@ def test_pip_install_user_as_a_non_root_user_copies_its_site(tmp_path, create, e
     assert f"COPY --from=builder --chown=app {site} {site}\n" in prod
     assert prod.index(create) < prod.index("USER app") < prod.index("COPY --from=builder")
     assert "pip install" in builder and "pip install" not in prod
+
+
+# --------------------------------------------------------------------------- issue 16: file commands beside the install
+
+def _split_text(tmp_path, text, files=None):
+    for rel, body in (files or {}).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    (tmp_path / "Dockerfile").write_text(text)
+    return harden_run(tmp_path, select=[NAME])
+
+
+def test_mkdir_beside_pip_install_runs_in_production_too(tmp_path):
+    """`pip install ... && mkdir -p /app/uploads` (was refused): the RUN stays whole in the builder;
+    production, which copies only the virtualenv, makes the folder at the same place."""
+    _proj, result = _run(tmp_path, "split-python-mixed-run")
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN pip install --no-cache-dir -r requirements.txt && mkdir -p /app/uploads\n" in builder
+    assert prod.index("COPY --from=builder /opt/venv") < prod.index("RUN mkdir -p /app/uploads\n") < prod.index("COPY . .")
+    assert "pip install" not in prod
+
+
+def test_file_commands_on_copied_files_run_in_production_in_order(tmp_path):
+    text = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nCOPY bin/start.sh /usr/local/bin/start.sh\n"
+            "RUN mkdir -p /var/lib/app && pip install -r requirements.txt && chmod +x /usr/local/bin/start.sh "
+            "&& ln -s /usr/local/bin/start.sh /start && chown nobody /var/lib/app && rm -rf /root/.cache\n"
+            "COPY . .\nCMD [\"/start\"]\n")
+    result = _split_text(tmp_path, text, {"bin/start.sh": "#!/bin/sh\n"})
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert ("RUN mkdir -p /var/lib/app \\\n    && chmod +x /usr/local/bin/start.sh \\\n"
+            "    && ln -s /usr/local/bin/start.sh /start \\\n    && chown nobody /var/lib/app\n") in prod
+    assert "rm -rf" not in prod and "pip install" not in prod
+
+
+def test_chown_of_the_node_work_directory_becomes_chown_of_the_copy(tmp_path):
+    """`npm ci && chown -R node:node /app` then USER node: COPY --from does not keep owners, so the
+    copy of /app gets --chown=node:node (without it, node could not write there any more)."""
+    text = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci --omit=dev && chown -R node:node /app\n"
+            "COPY . .\nUSER node\nCMD [\"node\", \"server.js\"]\n")
+    result = _split_text(tmp_path, text, {"package.json": '{"name": "x", "dependencies": {"express": "^4"}}\n'})
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN npm ci --omit=dev && chown -R node:node /app\n" in builder
+    assert "COPY --from=builder --chown=node:node /app /app\n" in prod and "chown -R" not in prod
+
+
+def test_install_in_another_folder_copied_into_the_work_directory_stays_in_the_builder(tmp_path):
+    """`cd /tmp/app && npm install`, later `cp -a /tmp/app/node_modules /usr/src/app`: production has
+    no /tmp/app/node_modules, so the copy runs in the builder, and production gets the result with
+    the work directory (it ran in production before, where it failed)."""
+    text = ("FROM node:20-alpine\nCOPY package*.json /tmp/app/\nRUN cd /tmp/app && npm install\n"
+            "COPY . /usr/src/app\nRUN cp -a /tmp/app/node_modules /usr/src/app\nWORKDIR /usr/src/app\n"
+            "RUN npm run build\nCMD [\"node\", \"dist/main.js\"]\n")
+    result = _split_text(tmp_path, text, {"package.json": '{"name": "x", "scripts": {"build": "tsc"}}\n'})
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN cp -a /tmp/app/node_modules /usr/src/app\n" in builder and "cp -a" not in prod
+    assert "COPY --from=builder /usr/src/app /usr/src/app\n" in prod
+
+
+@pytest.mark.parametrize("text, reason", [
+    # order and failure: only `&&` joins are split
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt; mkdir -p /app/data\n", "joined by `;`"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt && cp /opt/venv/x /etc/x\n",
+     "`cp /opt/venv/x /etc/x` at line 3 copies or moves files outside what production copies from the builder"),
+    ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && chown -R node /app/node_modules\n",
+     "changes the owner of part of /app, which production copies from the builder"),
+    ("FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt && chmod 600 requirements.txt\n",
+     "changes /app/requirements.txt, which harden cannot tell is there in the production stage"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt && mkdir -p $DATA_DIR\n",
+     "cannot tell which files it changes ($DATA_DIR)"),
+    ("FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN pip install -r r.txt && chmod +x /app/*.sh\n",
+     "names files by a pattern"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN cd /srv && pip install -r /app/r.txt && mkdir -p data\n",
+     "runs after a `cd` with relative paths"),
+    ("FROM node:20\nWORKDIR /app\nCOPY package.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . .\n",
+     "installs in /tmp/app (after `cd`), outside the work directory /app production copies"),
+    ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build -o /s/app . && mkdir -p /data\n",
+     "mixes the Go build with `mkdir -p /data`"),
+])
+def test_file_commands_that_cannot_be_carried_are_refused(tmp_path, text, reason):
+    result = _split_text(tmp_path, text)
+    o = _outcome(result)
+    assert o.status == "skipped" and reason in o.reason, o.reason
+    assert changed_text(result, "Dockerfile") == text

@@ -72,6 +72,8 @@ class Item:
     manifest: bool = False
     dest: str = ""
     in_workdir: bool = False
+    file_only: bool = False  # an "other" RUN of simple file commands only (mkdir, cp, chown ...)
+    prod_run: list[str] = field(default_factory=list)  # what production runs of a build RUN's file commands
 
     @property
     def line(self) -> int:
@@ -343,6 +345,111 @@ def _run_commands(inst) -> list[list[str]]:
     return _split_shell(inst.args_without_flags())
 
 
+# ---------------------------------------------------------------------------- file commands
+
+# simple file commands a RUN may join to an install (issue 16): what they touch can be named
+FILE_CMDS = {"mkdir", "touch", "ln", "cp", "mv", "chown", "chmod"}
+
+
+@record
+class FileOp:
+    name: str
+    writes: list[str]  # paths made or changed, as written
+    reads: list[str] = field(default_factory=list)  # paths read (cp/mv sources, hard link targets)
+    recursive: bool = False
+    owner: str = ""  # chown
+
+
+def _file_op(words: list[str]) -> FileOp | None:
+    """``mkdir -p a b`` -> FileOp(mkdir, writes=[a, b]); None for anything else."""
+    w = _strip_prefix(words)
+    if not w or _base(w[0]) not in FILE_CMDS:
+        return None
+    name = _base(w[0])
+    pos, opts = _positional(w[1:], {"-m", "--mode", "-t", "--target-directory", "--reference"})
+    flags = "".join(k[1:] for k in opts if k.startswith("-") and not k.startswith("--"))
+    recursive = bool(set(flags) & {"R", "r", "a"}) or "--recursive" in opts or "--archive" in opts
+    target_dir = (opts.get("-t") or opts.get("--target-directory") or [None])[-1]
+    if name in ("mkdir", "touch"):
+        return FileOp(name, pos) if pos else None
+    if name in ("chown", "chmod"):
+        if len(pos) < 2 or "--reference" in opts:
+            return None
+        return FileOp(name, pos[1:], recursive=recursive, owner=pos[0] if name == "chown" else "")
+    srcs, dest = (pos, target_dir) if target_dir else (pos[:-1], pos[-1] if pos else None)
+    if not srcs or not dest:
+        return None
+    if name == "ln":
+        soft = "s" in flags or "--symbolic" in opts
+        return FileOp(name, [dest], reads=[] if soft else srcs)
+    return FileOp(name, [dest] + (srcs if name == "mv" else []), reads=srcs, recursive=recursive)
+
+
+def _mark_file_commands(item: Item) -> None:
+    """A RUN that installs and also runs simple file commands (``pip install ... && mkdir -p
+    /app/uploads``): they become ``file`` commands the planner places. Anything else beside the
+    install, or commands joined otherwise than by ``&&``, is refused as before."""
+    for c in item.cmds:
+        if c.kind == "other" and _file_op(c.words) is None:
+            raise Skip(f"RUN at line {item.line} mixes dependency installation with "
+                       f"`{' '.join(c.words[:3])}`; split that RUN by hand first")
+    seps = _separators(item.inst)
+    if seps - {"&&"}:
+        c = next(c for c in item.cmds if c.kind == "other")
+        raise Skip(f"RUN at line {item.line} mixes dependency installation with `{' '.join(c.words[:3])}` "
+                   f"joined by `{sorted(seps - {'&&'})[0]}`; split that RUN by hand first")
+    for c in item.cmds:
+        if c.kind == "other":
+            c.kind = "file"
+
+
+def _separators(inst) -> set[str]:
+    """The shell operators between the commands of a RUN (``&&``, ``;``, ``||``, ``|``, ``&``)."""
+    arr = inst.exec_form()
+    text = arr[2] if arr and len(arr) >= 3 and arr[1] in ("-c", "-ec", "-ex", "-xc") else (
+        None if arr is not None else inst.args_without_flags())
+    if text is None:
+        return set()
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    return {tok for tok in lex if tok in SEP}
+
+
+def _walk_cwd(item: Item):
+    """(command, the folder it runs in) for each command of a RUN, following ``cd``; the folder
+    is None after a ``cd`` harden cannot resolve."""
+    cwd: str | None = item.workdir if "$" not in item.workdir else None
+    for c in item.cmds:
+        w = _strip_prefix(c.words)
+        if w and _base(w[0]) == "cd":
+            to = w[1] if len(w) > 1 else ""
+            if not to or to == "-" or "$" in to or to.startswith("~") or cwd is None:
+                cwd = None
+            else:
+                cwd = posixpath.normpath(to if to.startswith("/") else posixpath.join(cwd, to))
+        yield c, cwd
+
+
+def _abspath(path: str, cwd: str | None) -> str | None:
+    """An absolute path without variables; a glob stands for its folder. None: cannot tell."""
+    if "$" in path or path.startswith("~") or (cwd is None and not path.startswith("/")):
+        return None
+    if any(ch in path for ch in "*?["):
+        path = posixpath.dirname(path.split("*")[0].split("?")[0].split("[")[0]) or "."
+    return posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+# folders every base image has: a chown/chmod/cd there runs in production too
+_SYSTEM_DIRS = {"/", "/tmp", "/var", "/var/tmp", "/var/log", "/var/lib", "/var/cache", "/var/run", "/run", "/opt",
+                "/srv", "/home", "/etc", "/usr", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/bin",
+                "/usr/share", "/mnt", "/root"}
+
+
 # ---------------------------------------------------------------------------- images
 
 def _split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -475,6 +582,13 @@ class SplitStages(Transform):
       by root before that USER line and handed to the user; ``pip install --user`` needs none:
       production copies the user's site (``~/.local`` of the home the RUN that creates the user
       gives it, or ``$HOME``/``$PYTHONUSERBASE``).
+    - A RUN that joins simple file commands to the install with ``&&`` (``mkdir``, ``touch``,
+      ``ln``, ``cp``, ``mv``, ``chown``, ``chmod``; ``cd`` and ``rm`` as before) stays whole in
+      the builder. Effects inside what production copies from the builder come with the copy; a
+      ``chown -R`` of a copied folder becomes the copy's ``--chown``; production runs the others
+      (``mkdir -p /app/uploads`` beside ``pip install``) in a RUN of their own at the same place.
+      A RUN of file commands that copies from a folder a Node install ran in (``cd /tmp/app &&
+      npm install``, then ``cp -a /tmp/app/node_modules /usr/src/app``) runs in the builder only.
 
     Why: build tools, headers, caches and dev dependencies make the image several times larger
     and give an attacker a compiler. The production stage ships only what runs.
@@ -504,7 +618,11 @@ class SplitStages(Transform):
 
     When it refuses (nothing is changed, the reason is reported): an installer it does not know
     (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
-    heredoc; a RUN that mixes installs with other commands; ``pip --target/--prefix``, ``pip
+    heredoc; a RUN that mixes installs with other commands, or with file commands joined
+    otherwise than by ``&&``, whose paths it cannot name (a variable, a pattern), that copy files
+    out of what production copies, change the owner of part of it, or touch a file production
+    does not have; a Node install in a folder outside the work directory that nothing copies
+    back; ``pip --target/--prefix``, ``pip
     --user`` as root or into a home harden cannot find; a
     base image it cannot classify (``ubuntu`` with a hand-installed Python, ``cimg/python``,
     ``${VAR}`` without a default); Python and Node in one stage; yarn 2+; ``SHELL``; build steps run as different users, or
@@ -690,15 +808,15 @@ class _Planner:
                     raise Skip(f"RUN at line {item.line} mixes {' and '.join(sorted(ecos))} installs")
                 if kinds & {"install", "build", "tool", "venv"}:
                     if "other" in kinds:
-                        other = next(c for c in cmds if c.kind == "other")
-                        raise Skip(f"RUN at line {item.line} mixes dependency installation with "
-                                   f"`{' '.join(other.words[:3])}`; split that RUN by hand first")
+                        _mark_file_commands(item)
                     item.cls = "build"
                     item.eco = ecos.pop()
                 elif kinds <= {"pkg", "helper"} and "pkg" in kinds:
                     item.cls = "pkg"
                 else:
                     item.cls = "other"
+                    if "other" in kinds and all(c.kind != "other" or _file_op(c.words) for c in cmds):
+                        item.file_only = True
             items.append(item)
         return items
 
@@ -785,9 +903,134 @@ class _Planner:
         return None if value.split(":", 1)[0] in ("root", "0") else value
 
     def _copy_from_builder(self, path: str) -> str:
-        """``COPY --from=builder`` of what the builder made: owned by the user who made it."""
-        chown = f"--chown={self.install_user} " if self.install_user else ""
+        """``COPY --from=builder`` of what the builder made: owned by the user who made it (or
+        the owner a ``chown -R`` beside the install gave it)."""
+        owner = self.install_user or getattr(self, "copy_owner", None)
+        chown = f"--chown={owner} " if owner else ""
         return f"COPY --from={self.builder_alias} {chown}{path} {path}"
+
+    # ------------------------------------------------------------- file commands beside an install
+    def _carry_file_steps(self, roots: list[str]) -> None:
+        """A build RUN that also runs simple file commands stays whole in the builder. What
+        production copies from the builder (``roots``: the virtualenv, the Node work directory)
+        carries their effects there; production runs, in a RUN at the same place, the ones it
+        would otherwise lack (``mkdir -p /app/uploads`` when it copies only the virtualenv), and a
+        ``chown -R`` of a copied folder becomes ``--chown`` of the copy. Refused, naming the
+        command, when an effect cannot be named or would not hold in production."""
+        # what production has at each point: folders (WORKDIR, made by a file command) and the
+        # trees its own COPY instructions write
+        exists: list[str] = sorted(_SYSTEM_DIRS)
+        trees: list[str] = []
+        for i in self.items:
+            if i.inst.instruction == "WORKDIR" and "$" not in i.workdir:
+                exists.append(i.workdir)
+            elif i.dest and self._copy_in_production(i) and _abspath(i.dest, i.workdir):
+                trees.append(_abspath(i.dest, i.workdir))
+            elif i.cls == "build" and any(c.kind == "file" for c in i.cmds):
+                i.prod_run = self._file_steps(i, roots, exists, trees)
+
+    def _copy_in_production(self, item: Item) -> bool:
+        if item.cls == "copy_from":
+            return True
+        if item.cls != "copy":
+            return False
+        return not item.in_workdir if self.eco == "node" else not item.manifest
+
+    def _file_steps(self, item: Item, roots: list[str], exists: list[str], trees: list[str]) -> list[str]:
+        """The production RUN lines for the file commands of one build RUN (may be none)."""
+        keep: list[list[str]] = []
+        for c, cwd in _walk_cwd(item):
+            op = _file_op(c.words) if c.kind == "file" else None
+            if op is None:
+                continue
+            shown = f"`{' '.join(_strip_prefix(c.words))}` at line {item.line}"
+            paths = [(p, _abspath(p, cwd)) for p in op.writes + op.reads]
+            unnamed = [p for p, a in paths if a is None]
+            if unnamed:
+                raise Skip(f"{shown}: harden cannot tell which files it changes ({unnamed[0]}); split that RUN by hand first")
+            writes = [_abspath(p, cwd) for p in op.writes]
+            carried = [w for w in writes if any(_under(w, r) for r in roots)]
+            if op.name == "chown":
+                self._chown_of_copied(op, writes, roots, shown)
+            if len(carried) == len(writes):
+                continue  # production gets it with what it copies from the builder
+            if op.name in ("cp", "mv") or op.reads:
+                raise Skip(f"{shown} copies or moves files outside what production copies from the builder "
+                           f"({', '.join(roots)}); split that RUN by hand first")
+            if cwd != item.workdir and any(not p.startswith("/") for p in op.writes):
+                raise Skip(f"{shown} runs after a `cd` with relative paths; split that RUN by hand first")
+            if any(ch in p for p in op.writes for ch in "*?["):
+                raise Skip(f"{shown} names files by a pattern that may match other files in production; "
+                           "split that RUN by hand first")
+            if op.name in ("chown", "chmod"):
+                missing = [w for w in writes if w not in carried and w not in exists
+                           and not any(_under(w, t) for t in trees)]
+                if missing:
+                    raise Skip(f"{shown} changes {missing[0]}, which harden cannot tell is there in the production "
+                               "stage; split that RUN by hand first")
+            else:
+                for w in writes:  # mkdir -p makes the folders above it too
+                    exists.extend(str(d) for d in [PurePosixPath(w), *PurePosixPath(w).parents])
+            keep.append(c.words)
+        if not keep:
+            return []
+        cmds = [shlex.join(w) for w in keep]
+        lines = [f"RUN {cmds[0]}"]
+        for cmd in cmds[1:]:
+            lines[-1] += " \\"
+            lines.append(f"    && {cmd}")
+        return lines
+
+    def _chown_of_copied(self, op: FileOp, writes: list[str], roots: list[str], shown: str) -> None:
+        """COPY --from does not keep owners: a ``chown -R`` of a copied folder (or of a folder
+        holding it) becomes the copy's ``--chown``; a chown of only a part of it is refused."""
+        for w in writes:
+            for r in roots:
+                if _under(w, r) and not (w == r and op.recursive):
+                    raise Skip(f"{shown} changes the owner of part of {r}, which production copies from the "
+                               "builder (the copy does not keep owners); split that RUN by hand first")
+                if _under(r, w) and op.recursive:
+                    owner = self.install_user or getattr(self, "copy_owner", None)
+                    if owner not in (None, op.owner):
+                        raise Skip(f"{shown} gives {r} to {op.owner}, but the install runs as {owner}; harden "
+                                   "cannot tell who must own what production copies; split that RUN by hand first")
+                    if "$" in op.owner:
+                        raise Skip(f"{shown}: the owner comes from a variable; split that RUN by hand first")
+                    self.copy_owner = op.owner
+
+    def _node_outside_installs(self, wd: str) -> None:
+        """``RUN cd /tmp/app && npm install`` installs outside the work directory production
+        copies. A later RUN of file commands that copies from there into the work directory
+        (``cp -a /tmp/app/node_modules /usr/src/app``) then runs in the builder only: production
+        gets its result with the work directory. With no such RUN, refused."""
+        dirs = {}
+        for i in self.items:
+            if i.cls != "build":
+                continue
+            for c, cwd in _walk_cwd(i):
+                if c.kind == "install" and cwd is None:
+                    raise Skip(f"`{' '.join(c.words[:3])}` at line {i.line} runs after a `cd` harden cannot "
+                               "resolve: it cannot tell where the dependencies are installed")
+                if c.kind == "install" and not _under(cwd, wd):
+                    dirs.setdefault(cwd, (i, c))
+        for d, (i, c) in dirs.items():
+            used = False
+            for j in self.items[self.items.index(i) + 1:self.cut + 1]:
+                if not j.file_only:
+                    continue
+                ops = [(_file_op(x.words), cwd) for x, cwd in _walk_cwd(j) if x.kind == "other"]
+                reads = [_abspath(p, cwd) for op, cwd in ops for p in op.reads]
+                if not any(r and _under(r, d) for r in reads):
+                    continue
+                writes = [_abspath(p, cwd) for op, cwd in ops for p in op.writes if op.name != "mv" or p not in op.reads]
+                if not all(w and _under(w, wd) for w in writes):
+                    raise Skip(f"RUN at line {j.line} copies from {d}, where `{' '.join(c.words[:2])}` installed, to "
+                               f"outside the work directory {wd} production copies; split this Dockerfile by hand")
+                j.cls = "builder"
+                used = True
+            if not used:
+                raise Skip(f"`{' '.join(c.words[:3])}` at line {i.line} installs in {d} (after `cd`), outside the "
+                           f"work directory {wd} production copies from the builder; split this Dockerfile by hand")
 
     def _user_site(self, items: list[Item]) -> str | None:
         """``pip install --user``, run as a non-root user: the folder it installs into (the
@@ -1068,6 +1311,7 @@ class _Planner:
         from harden import runtime_libs as rl
 
         items, cut = self.items, self.cut
+        self._carry_file_steps([venv])
         prod_image, full = self._python_production_image(items)
         release = _release_of(self.rtag)
         base_has = rl.PYTHON_IMAGE_HAS_APK if self.alpine else rl.PYTHON_IMAGE_HAS_APT
@@ -1140,6 +1384,7 @@ class _Planner:
                 self._split_pkg_runs(builder, production, k, i, base_has=base_has, release=release)
             elif i.cls == "build":
                 builder += i.out()
+                self._gen(production, i.prod_run, airy=False)
         return builder, production, prod_image
 
     def _python_production_image(self, items: list[Item]) -> tuple[str, bool]:
@@ -1277,6 +1522,8 @@ class _Planner:
         wd = items[cut].workdir
         if wd == "/" or "$" in wd:
             raise Skip("the install runs without a WORKDIR; harden cannot tell which files the build produced")
+        self._node_outside_installs(wd)
+        self._carry_file_steps([wd])
         cmds = [c for i in items if i.cls == "build" for c in i.cmds]
         pm = next(_base(c.words[0]) for c in cmds if c.kind == "install")
         needs_prune = any(c.kind == "build" for c in cmds) or not any(c.prod_only for c in cmds if c.kind == "install")
@@ -1336,8 +1583,11 @@ class _Planner:
                 production += i.out()
             elif i.cls == "pkg":
                 self._split_pkg_runs(builder, production, k, i, release=_release_of(self.rtag))
+            elif i.cls == "builder":
+                builder += i.out()
             elif i.cls == "build":
                 builder += i.out()
+                self._gen(production, i.prod_run, airy=False)
                 if k in global_in_prod:
                     production += i.out()
                 if k == cut and prune:
@@ -1440,6 +1690,11 @@ class _Planner:
     # ----------------------------------------------------------------- go
     def _plan_go(self):
         items, cut = self.items, self.cut
+        for i in items:
+            c = next((c for c in i.cmds if c.kind == "file"), None) if i.cls == "build" else None
+            if c is not None:
+                raise Skip(f"RUN at line {i.line} mixes the Go build with `{' '.join(c.words[:3])}`; split that RUN "
+                           "by hand first")
         env_text = " ".join(i.inst.value for i in items if i.inst.instruction in ("ENV", "ARG"))
         # the RUN text as written: `CGO_ENABLED=1 go build` sets it in a prefix the commands drop
         run_text = " ".join(i.inst.value for i in items if i.cls == "build")
