@@ -320,6 +320,11 @@ def test_pragma_suppresses(tmp_path):
      "installs into the user's site while other installs do not"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
     ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),
+    ("FROM node:20\nCOPY package.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . /usr/src/app\n",
+     "without a WORKDIR (`npm install` at line 3 runs in /tmp/app, after `cd`); harden cannot tell which files the "
+     "build produced (set WORKDIR to the app's folder and install there)"),
+    ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n",
+     "call the commands directly (the environment's bin folder is first on PATH in production)"),
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
      "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps"),
     ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),

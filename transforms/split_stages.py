@@ -869,7 +869,8 @@ class _Planner:
             last = self.stage.last(k)
             if last is not None and re.search(r"\b(poetry|pipenv|uv)\s+run\b", last.value):
                 raise Skip(f"{k} at line {last.startline + 1} runs through `{re.search(r'(poetry|pipenv|uv) run', last.value).group(0)}`, "
-                           "a tool the production stage would not have")
+                           "a tool the production stage would not have; call the commands directly (the "
+                           "environment's bin folder is first on PATH in production), then run harden again")
         builder, production, prod_from = getattr(self, f"_plan_{eco}")()
         return self._assemble(builder, production, prod_from)
 
@@ -997,6 +998,14 @@ class _Planner:
                     if "$" in op.owner:
                         raise Skip(f"{shown}: the owner comes from a variable; split that RUN by hand first")
                     self.copy_owner = op.owner
+
+    def _install_folder_said(self) -> str:
+        """`` (`npm install` at line 7 runs in /tmp/app, after `cd`)``, when a ``cd`` says so."""
+        for i in self.items:
+            for c, cwd in (_walk_cwd(i) if i.cls == "build" else ()):
+                if c.kind == "install" and cwd not in (None, i.workdir):
+                    return f" (`{' '.join(c.words[:2])}` at line {i.line} runs in {cwd}, after `cd`)"
+        return ""
 
     def _node_outside_installs(self, wd: str) -> None:
         """``RUN cd /tmp/app && npm install`` installs outside the work directory production
@@ -1521,7 +1530,8 @@ class _Planner:
                            "`yarn workspaces focus --production`; split this Dockerfile by hand")
         wd = items[cut].workdir
         if wd == "/" or "$" in wd:
-            raise Skip("the install runs without a WORKDIR; harden cannot tell which files the build produced")
+            raise Skip("the install runs without a WORKDIR" + self._install_folder_said() + "; harden cannot tell "
+                       "which files the build produced (set WORKDIR to the app's folder and install there)")
         self._node_outside_installs(wd)
         self._carry_file_steps([wd])
         cmds = [c for i in items if i.cls == "build" for c in i.cmds]
