@@ -840,6 +840,10 @@ def test_chown_of_the_node_work_directory_becomes_chown_of_the_copy(tmp_path):
     builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
     assert "RUN npm ci --omit=dev && chown -R node:node /app\n" in builder
     assert "COPY --from=builder --chown=node:node /app /app\n" in prod and "chown -R" not in prod
+    # /app itself exists in production before the copy (WORKDIR made it, root-owned): the copy
+    # gives only what it copies to node, so /app is chowned on its own (not -R: no second copy of
+    # node_modules in a layer). Found by building it (tests/e2e/test_issue16_builds.py).
+    assert "RUN chown node:node /app\n" in prod
 
 
 def test_install_in_another_folder_copied_into_the_work_directory_stays_in_the_builder(tmp_path):
@@ -862,6 +866,8 @@ def test_install_in_another_folder_copied_into_the_work_directory_stays_in_the_b
      "`cp /opt/venv/x /etc/x` at line 3 copies or moves files outside what production copies from the builder"),
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && chown -R node /app/node_modules\n",
      "changes the owner of part of /app, which production copies from the builder"),
+    ("FROM node:20\nWORKDIR /home/node/app\nCOPY . .\nRUN npm ci && chown -R node /home/node\n",
+     "changes the owner of a folder that holds /home/node/app"),
     ("FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt && chmod 600 requirements.txt\n",
      "changes /app/requirements.txt, which harden cannot tell is there in the production stage"),
     ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt && mkdir -p $DATA_DIR\n",

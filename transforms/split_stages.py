@@ -952,7 +952,9 @@ class _Planner:
             writes = [_abspath(p, cwd) for p in op.writes]
             carried = [w for w in writes if any(_under(w, r) for r in roots)]
             if op.name == "chown":
-                self._chown_of_copied(op, writes, roots, shown)
+                for r in self._chown_of_copied(op, writes, roots, shown):
+                    if r in exists:  # a folder production has already: the copy does not re-own it
+                        keep.append(["chown", op.owner, r])
             if len(carried) == len(writes):
                 continue  # production gets it with what it copies from the builder
             if op.name in ("cp", "mv") or op.reads:
@@ -982,15 +984,21 @@ class _Planner:
             lines.append(f"    && {cmd}")
         return lines
 
-    def _chown_of_copied(self, op: FileOp, writes: list[str], roots: list[str], shown: str) -> None:
-        """COPY --from does not keep owners: a ``chown -R`` of a copied folder (or of a folder
-        holding it) becomes the copy's ``--chown``; a chown of only a part of it is refused."""
+    def _chown_of_copied(self, op: FileOp, writes: list[str], roots: list[str], shown: str) -> list[str]:
+        """COPY --from does not keep owners: a ``chown -R`` of a copied folder becomes the copy's
+        ``--chown`` (the copied folders returned: one that production already has keeps its
+        owner through the copy, so it is chowned on its own). A chown of only a part of a copied
+        folder, or of a folder holding one, is refused."""
+        owned = []
         for w in writes:
             for r in roots:
                 if _under(w, r) and not (w == r and op.recursive):
                     raise Skip(f"{shown} changes the owner of part of {r}, which production copies from the "
                                "builder (the copy does not keep owners); split that RUN by hand first")
-                if _under(r, w) and op.recursive:
+                if _under(r, w) and w != r and op.recursive:
+                    raise Skip(f"{shown} changes the owner of a folder that holds {r}, which production copies "
+                               "from the builder (the copy does not keep owners); split that RUN by hand first")
+                if w == r and op.recursive:
                     owner = self.install_user or getattr(self, "copy_owner", None)
                     if owner not in (None, op.owner):
                         raise Skip(f"{shown} gives {r} to {op.owner}, but the install runs as {owner}; harden "
@@ -998,6 +1006,8 @@ class _Planner:
                     if "$" in op.owner:
                         raise Skip(f"{shown}: the owner comes from a variable; split that RUN by hand first")
                     self.copy_owner = op.owner
+                    owned.append(r)
+        return owned
 
     def _install_folder_said(self) -> str:
         """`` (`npm install` at line 7 runs in /tmp/app, after `cd`)``, when a ``cd`` says so."""
@@ -1040,6 +1050,10 @@ class _Planner:
             if not used:
                 raise Skip(f"`{' '.join(c.words[:3])}` at line {i.line} installs in {d} (after `cd`), outside the "
                            f"work directory {wd} production copies from the builder; split this Dockerfile by hand")
+            for j in self.items[:self.items.index(i)]:  # its manifests (COPY package*.json /tmp/app/)
+                dest = _abspath(j.dest, j.workdir) if j.cls == "copy" and j.manifest else None
+                if dest and _under(dest, d):
+                    j.cls = "builder"
 
     def _user_site(self, items: list[Item]) -> str | None:
         """``pip install --user``, run as a non-root user: the folder it installs into (the
