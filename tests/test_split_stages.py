@@ -540,8 +540,12 @@ def test_inline_examples(tmp_path):
 # --------------------------------------------------------------------------- hadolint
 
 def _hadolint_codes(path: Path) -> set[str]:
-    out = subprocess.run(["hadolint", "--no-fail", "-f", "parseable", str(path)], capture_output=True, text=True)
-    return set(re.findall(r"\b(DL\d{4}|SC\d{4})\b", out.stdout))
+    # JSON: hadolint 2.x has no `parseable` format (it printed usage, the set was always empty)
+    out = subprocess.run(["hadolint", "--no-fail", "--format", "json", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    return {f["code"] for f in json.loads(out.stdout or "[]")}
 
 
 # DL3059 (info: "consecutive RUN") comes from the prune step the Node builder adds after the
