@@ -890,3 +890,23 @@ def test_file_commands_that_cannot_be_carried_are_refused(tmp_path, text, reason
     o = _outcome(result)
     assert o.status == "skipped" and reason in o.reason, o.reason
     assert changed_text(result, "Dockerfile") == text
+
+
+@pytest.mark.parametrize("text, status", [
+    # a dev container: the heredoc adds a package repository, nothing is installed to split
+    ("FROM mcr.microsoft.com/devcontainers/javascript-node:22\nRUN apt-get install -y lsb-release curl gpg\n"
+     "RUN <<EOF\n    curl -fsSL https://packages.redis.io/gpg | gpg --dearmor -o /usr/share/keyrings/r.gpg\n"
+     "    apt-get update\nEOF\nRUN apt-get install -y redis\n", "unchanged"),
+    # the same heredoc beside an install: harden still cannot place what it does
+    ("FROM python:3.12\nWORKDIR /app\nRUN <<EOF\n    apt-get update\nEOF\nCOPY r.txt .\nRUN pip install -r r.txt\n",
+     "skipped"),
+    # a heredoc that names an installer is refused as before
+    ("FROM python:3.12\nWORKDIR /app\nRUN <<EOF\n    make install\nEOF\n", "skipped"),
+])
+def test_heredoc_without_an_installer_is_not_a_refusal_when_nothing_is_split(tmp_path, text, status):
+    result = _split_text(tmp_path, text)
+    o = _outcome(result)
+    assert o.status == status, o
+    if status == "skipped":
+        assert "RUN heredoc at line 3" in o.reason
+    assert changed_text(result, "Dockerfile") == text

@@ -73,6 +73,7 @@ class Item:
     dest: str = ""
     in_workdir: bool = False
     file_only: bool = False  # an "other" RUN of simple file commands only (mkdir, cp, chown ...)
+    heredoc: bool = False  # a RUN heredoc that names no installer (harden does not read it further)
     prod_run: list[str] = field(default_factory=list)  # what production runs of a build RUN's file commands
 
     @property
@@ -383,6 +384,22 @@ def _file_op(words: list[str]) -> FileOp | None:
         soft = "s" in flags or "--symbolic" in opts
         return FileOp(name, [dest], reads=[] if soft else srcs)
     return FileOp(name, [dest] + (srcs if name == "mv" else []), reads=srcs, recursive=recursive)
+
+
+# words that start an install or a build: a heredoc that names one may install something
+_INSTALL_WORDS = re.compile(r"(?<![\w.-])(pip[0-9.]*|python[0-9.]*|poetry|pipenv|uv|virtualenv|conda|mamba|micromamba|npm|"
+                            r"npx|yarn|pnpm|corepack|node|bun|deno|go|" + "|".join(re.escape(w) for w in FOREIGN) +
+                            r")(?![\w.-])")
+
+
+def _heredoc_may_install(inst) -> bool:
+    """Whether a RUN heredoc names an installer or a build tool anywhere in its script."""
+    return bool(_INSTALL_WORDS.search(inst.raw))
+
+
+def _heredoc_reason(item: Item) -> str:
+    return (f"RUN heredoc at line {item.line}: harden does not read scripts in heredocs, so it cannot tell what "
+            "they install")
 
 
 def _mark_file_commands(item: Item) -> None:
@@ -778,8 +795,12 @@ class _Planner:
                         item.in_workdir = workdir != "/" and (absdest.rstrip("/") + "/").startswith(workdir.rstrip("/") + "/")
             elif name == "RUN":
                 if inst.heredoc:
-                    raise Skip(f"RUN heredoc at line {item.line}: harden does not read scripts in heredocs, "
-                               "so it cannot tell what they install")
+                    if _heredoc_may_install(inst):
+                        raise Skip(_heredoc_reason(item))
+                    item.cls = "other"  # refused below if anything else is to be split
+                    item.heredoc = True
+                    items.append(item)
+                    continue
                 try:
                     cmds = [classify(c) for c in _run_commands(inst)]
                 except ValueError as e:
@@ -824,7 +845,10 @@ class _Planner:
         items = self._items()
         ecos = {i.eco for i in items if i.cls == "build"}
         if not ecos:
-            return None
+            return None  # nothing to split (a heredoc without an installer in it included)
+        heredoc = next((i for i in items if i.heredoc), None)
+        if heredoc is not None:
+            raise Skip(_heredoc_reason(heredoc))
         if len(ecos) > 1:
             raise Skip(f"this stage installs both {' and '.join(sorted(ecos))} dependencies; "
                        "harden splits one ecosystem per stage")
