@@ -635,19 +635,18 @@ class SplitStages(Transform):
 
     When it refuses (nothing is changed, the reason is reported): an installer it does not know
     (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
-    heredoc; a RUN that mixes installs with other commands, or with file commands joined
-    otherwise than by ``&&``, whose paths it cannot name (a variable, a pattern), that copy files
-    out of what production copies, change the owner of part of it, or touch a file production
-    does not have; a Node install in a folder outside the work directory that nothing copies
-    back; ``pip --target/--prefix``, ``pip
-    --user`` as root or into a home harden cannot find; a
-    base image it cannot classify (``ubuntu`` with a hand-installed Python, ``cimg/python``,
-    ``${VAR}`` without a default); Python and Node in one stage; yarn 2+; ``SHELL``; build steps run as different users, or
-    as a ``USER`` from a build variable, or a ``USER`` before a Go build; a CMD
-    that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
-    devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
-    deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
-    several stages, or a compose ``target:``, are left as they are.
+    heredoc beside an install, or naming an installer; a RUN that mixes installs with other
+    commands, or with file commands joined otherwise than by ``&&``, whose paths it cannot name (a
+    variable, a pattern), that copy files out of what production copies, change the owner of part
+    of it, or touch a file production does not have; a Node install in a folder outside the work
+    directory that nothing copies back; ``pip --target/--prefix``, ``pip --user`` as root or into a
+    home harden cannot find; a base image it cannot classify (``ubuntu`` with a hand-installed
+    Python, ``cimg/python``, ``${VAR}`` without a default); Python and Node in one stage; yarn 2+;
+    ``SHELL``; build steps run as different users, or as a ``USER`` from a build variable, or a
+    ``USER`` before a Go build; a CMD that runs through ``poetry run``/``pipenv run``/``uv run``; a
+    Node start command that runs a devDependency the prune would remove (``npm run start:prod``
+    whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in devDependencies).
+    Dockerfiles that already have several stages, or a compose ``target:``, are left as they are.
     """
 
     name = "split-stages"
