@@ -352,15 +352,82 @@ def test_other_user_created_but_unused_gets_a_note(tmp_path):
     assert any("creates a user (worker)" in n for n in _notes(result))
 
 
-def test_child_stage_with_build_steps_blocks_the_target(tmp_path):
+def test_child_stage_with_build_steps_starts_as_root(tmp_path):
+    """Issue 16: the stage that runs is the base of another that runs build steps. The target gets
+    the user; the derived stage starts with USER root, so its RUN still runs as root (was refused)."""
     files = {
         "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
-                       "FROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+                       "FROM app AS test\n# test dependencies\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
         "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
     }
     result = _run(_project(tmp_path, files))
-    (o,) = _mine(result)
-    assert o.status == "skipped" and "stage test is built FROM this stage" in o.reason
+    assert [o.status for o in _mine(result)] == ["changed"]
+    out = _after(result)
+    assert out.split("FROM app AS test\n", 1)[1] == (
+        "# hadolint ignore=DL3002,DL3066\nUSER root\n# test dependencies\nRUN pip install pytest\nCMD [\"pytest\"]\n")
+    from harden.dockerfile_doc import DockerfileDoc
+
+    doc = DockerfileDoc("Dockerfile", out)
+    assert doc.stage_by_name("app").last("USER").value == "10001:10001"
+
+
+def test_child_stage_that_sets_user_first_or_only_runs_is_left_as_it_is(tmp_path):
+    """A derived stage whose first step is its own USER, or that runs no build step, gets nothing
+    (as before: it was not refused either)."""
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
+                       "FROM app AS test\nUSER root\nRUN pip install pytest\n\n"
+                       "FROM app AS debug\nENV DEBUG=1\nCMD [\"python\", \"-X\", \"dev\", \"/app/x.py\"]\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
+    }
+    out = _after(_run(_project(tmp_path, files)))
+    assert out.count("USER root") == 1 and "hadolint ignore=DL3002" not in out
+
+
+def test_grandchild_stage_with_build_steps_starts_as_root(tmp_path):
+    """The new user passes through a derived stage that sets no USER: the stage built from that one
+    runs its build steps as root too."""
+    files = {
+        "Dockerfile": ("FROM node:20-alpine AS development\nWORKDIR /app\nCOPY . .\nRUN npm install\n"
+                       "CMD [\"npm\", \"run\", \"dev\"]\n\nFROM development AS base\nENV NODE_ENV=production\n\n"
+                       "FROM base AS builder\nRUN apk add --no-cache python3\nRUN npm run build\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: development\n",
+    }
+    out = _after(_run(_project(tmp_path, files)))
+    assert "FROM base AS builder\n# hadolint ignore=DL3002,DL3066\nUSER root\nRUN apk add" in out
+    assert "FROM development AS base\nENV NODE_ENV=production\n" in out
+    assert "COPY . .\nRUN npm install\nUSER 1000:1000\nCMD" in out
+
+
+def test_two_targets_one_built_from_the_other_create_the_user_once(tmp_path):
+    """Both the target and the stage built from it run: the user is created once, in the first; the
+    second starts as root for its build steps and ends as the same user."""
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+                       "CMD [\"python\", \"/app/x.py\"]\n\nFROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+        "compose.yaml": ("services:\n  web:\n    build:\n      context: .\n      target: app\n"
+                         "  test:\n    build:\n      context: .\n      target: test\n"),
+    }
+    proj = _project(tmp_path, files)
+    out = _after(_run(proj))
+    assert out.count("useradd") == 1
+    assert out.split("FROM app AS test\n", 1)[1] == (
+        "# hadolint ignore=DL3002,DL3066\nUSER root\nRUN pip install pytest\nUSER 10001:10001\nCMD [\"pytest\"]\n")
+    write_atomic(proj / "Dockerfile", out)
+    again = _run(proj)
+    assert not again.changed_files and {o.status for o in _mine(again)} == {"unchanged"}
+
+
+def test_child_stage_under_a_pragma_blocks_the_target(tmp_path):
+    files = {
+        "Dockerfile": ("FROM python:3.12-slim AS app\nCOPY . /app\nCMD [\"python\", \"/app/x.py\"]\n\n"
+                       "# harden: ignore[non-root-user]\nFROM app AS test\nRUN pip install pytest\nCMD [\"pytest\"]\n"),
+        "compose.yaml": "services:\n  web:\n    build:\n      context: .\n      target: app\n",
+    }
+    result = _run(_project(tmp_path, files))
+    skipped = _mine(result, "skipped")
+    assert len(skipped) == 1 and "stage test is built FROM this stage" in skipped[0].reason
+    assert "pragma" in skipped[0].reason
     assert not result.changed_files
 
 
@@ -795,3 +862,88 @@ def test_red_hat_language_images_already_run_as_non_root(tmp_path, image, family
     result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY . .\nCMD [\"./run\"]\n"}))
     assert not result.files or all(f.after == f.before for f in result.files)
     assert not _mine(result, "skipped")
+
+
+# ------------------------------------------------------------------ issue 16: bases seen on real projects
+
+def test_java_8_jre_is_debian_and_gets_the_user(tmp_path):
+    """The deprecated official `java` image (Debian; piggymetrics' nine services)."""
+    assert classify("java:8-jre").family == "debian" and classify("java:8-jre-alpine").family == "alpine"
+    text = ("FROM java:8-jre\nMAINTAINER someone\n\nADD ./target/app.jar /app/\n"
+            "CMD [\"java\", \"-Xmx200m\", \"-jar\", \"/app/app.jar\"]\n\nEXPOSE 6000")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert out == ("FROM java:8-jre\nMAINTAINER someone\n\nADD ./target/app.jar /app/\n"
+                   "RUN groupadd --system --gid 10001 app \\\n"
+                   "    && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app\n"
+                   "USER 10001:10001\nCMD [\"java\", \"-Xmx200m\", \"-jar\", \"/app/app.jar\"]\n\nEXPOSE 6000")
+
+
+@pytest.mark.parametrize("image, user", [
+    ("cimg/python:3.10-browsers", (3434, 3434, "circleci")),
+    ("docker.elastic.co/kibana/kibana:9.5.1", (1000, 1000, "kibana")),
+    ("docker.elastic.co/logstash/logstash:8.15.0", (1000, 1000, "logstash")),
+    ("docker.elastic.co/beats/filebeat:9.5.1", (1000, 1000, "filebeat")),
+    ("docker.elastic.co/beats/heartbeat:9.5.1", (1000, 1000, "heartbeat")),
+    ("docker.elastic.co/elastic-agent/elastic-agent:9.5.1", (1000, 1000, "elastic-agent")),
+    ("elastic/metricbeat:8.12.0", (1000, 1000, "metricbeat")),
+])
+def test_images_that_already_run_as_their_own_user(tmp_path, image, user):
+    info = classify(image)
+    assert info.default_nonroot and info.existing == user and not info.leave and not info.unknown
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY conf.yml /etc/conf.yml\n"}))
+    assert not result.changed_files and not _mine(result, "skipped")
+
+
+def test_elastic_image_switched_to_root_goes_back_to_its_user(tmp_path):
+    text = ("FROM docker.elastic.co/beats/filebeat:8.13.3\nCOPY filebeat.yml /usr/share/filebeat/filebeat.yml\n"
+            "USER root\nRUN chown root:filebeat /usr/share/filebeat/filebeat.yml\n")
+    out = _after(_run(_project(tmp_path, {"Dockerfile": text})))
+    assert out == text + "USER 1000:1000\n"
+
+
+@pytest.mark.parametrize("image, why", [
+    ("umputun/baseimage:app-v1.17.0", "runs the command as user app with su-exec"),
+    ("mcr.microsoft.com/devcontainers/javascript-node:22", "is a dev container image"),
+    ("mcr.microsoft.com/devcontainers/python:1-3.12-bookworm", "is a dev container image"),
+])
+def test_images_that_choose_their_user_themselves_are_left_with_the_reason(tmp_path, image, why):
+    assert why in (classify(image).leave or "")
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {image}\nCOPY . /srv\nCMD [\"/srv/app\"]\n"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and why in o.reason and not result.changed_files
+
+
+def test_onbuild_image_of_an_unknown_family_says_why(tmp_path):
+    result = _run(_project(tmp_path, {"Dockerfile": "FROM rails:onbuild\n"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "rails:onbuild is an ONBUILD image" in o.reason
+    assert "non-onbuild variant" in o.reason
+
+
+@pytest.mark.parametrize("base, tail", [
+    ("untergeek/curator:8.0.21", 'USER root\nENTRYPOINT ["crond"]\nCMD ["-f", "-d8"]\n'),
+    ("python:3.12-slim", 'RUN apt-get update && apt-get install -y --no-install-recommends cron\nCMD ["cron", "-f"]\n'),
+    ("alpine:3.20", 'COPY crontab /etc/crontabs/root\nCMD crond -f -l 2\n'),
+    ("alpine:3.20", 'ENTRYPOINT ["/sbin/tini", "--"]\nCMD ["/usr/sbin/crond", "-f"]\n'),
+])
+def test_cron_as_the_start_command_is_left(tmp_path, base, tail):
+    """cron must start as root (it runs each crontab's jobs as that crontab's user): with a USER,
+    the container would not start. Was rewritten on known bases, refused as unknown on curator."""
+    result = _run(_project(tmp_path, {"Dockerfile": f"FROM {base}\n{tail}"}))
+    (o,) = _mine(result)
+    assert o.status == "skipped" and "starts `" in o.reason and "cron starts as root" in o.reason
+    assert not result.changed_files
+
+
+def test_cron_only_named_in_the_command_is_no_cron(tmp_path):
+    out = _after(_run(_project(tmp_path, {"Dockerfile": 'FROM python:3.12-slim\nCMD ["python", "cron.py"]\n'})))
+    assert "USER 10001:10001" in out
+
+
+def test_compose_user_on_a_dockerfile_that_is_already_non_root_is_unchanged(tmp_path):
+    """redis-commander: USER 10000 in the Dockerfile, `user: redis` in compose. Already non-root: not a
+    refusal because of the compose `user:`."""
+    files = {"Dockerfile": "FROM alpine:3.21\nRUN adduser -S -D -u 10000 redis\nUSER 10000\nCMD [\"/run.sh\"]\n",
+             "compose.yaml": "services:\n  rc:\n    build: .\n    user: redis\n"}
+    result = _run(_project(tmp_path, files))
+    assert [o.status for o in _mine(result)] == ["unchanged"]

@@ -1,5 +1,6 @@
-"""The rewrites tests/e2e/test_split_builds.py builds and runs (tests/fixtures/build-*), pinned as
-snapshots, and the rules those builds taught split-stages (unit tests without an engine)."""
+"""The rewrites tests/e2e/test_split_builds.py and tests/e2e/test_issue16_builds.py build and run
+(tests/fixtures/build-*), pinned as snapshots, and the rules those builds taught split-stages (unit
+tests without an engine)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pytest
 
 from harden_testlib import changed_text, copy_fixture, harden_run
 
-BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http", "build-go-install"]
+BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http", "build-go-install",
+         # issue 16: USER before the install, file commands beside it, uv's Python image
+         "build-node-user-first", "build-python-user-site", "build-python-user-venv", "build-python-mixed-run",
+         "build-node-chown-workdir", "build-node-install-elsewhere", "build-uv-image-flask"]
+# issue 16, item 1: not split (already several stages), the target gets the user
+BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets"]
 
 
 def _split(tmp_path, files: dict[str, str]):
@@ -38,6 +44,15 @@ def test_build_fixture_snapshot(tmp_path, name, snap_dockerfile):
     after = changed_text(result, "Dockerfile")
     assert after == snap_dockerfile
     assert [a for a in re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)\s*$", after)] == ["builder", "production"]
+
+
+@pytest.mark.parametrize("name", BUILD_USER_ONLY)
+def test_build_fixture_user_only_snapshot(tmp_path, name, snap_dockerfile):
+    proj = copy_fixture(name, tmp_path)
+    result = harden_run(proj, select=["split-stages", "non-root-user"])
+    assert not result.errors
+    assert [o.status for o in result.outcomes if o.transform == "non-root-user"] == ["changed"]
+    assert changed_text(result, "Dockerfile") == snap_dockerfile
 
 
 UV_PROJECT = {

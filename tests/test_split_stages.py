@@ -18,13 +18,12 @@ SPLIT = [
     "split-python-uv", "split-python-pipenv", "split-python-alpine", "split-syntax-arg",
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
     "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
-    "split-python-poetry-installer",
+    "split-python-poetry-installer", "split-python-uv-image", "split-python-mixed-run",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
     "split-unknown-installer": "Ruby (bundle)",
     "split-ubuntu-python": "base image ubuntu:22.04 is not an official python image",
-    "split-python-mixed-run": "mixes dependency installation with `mkdir -p /app/uploads`",
     "split-compose-target": "builds target 'app'",
     # `pip --no-cache-dir install` is an install too: the sed beside it is what stops the split
     "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
@@ -305,9 +304,27 @@ def test_pragma_suppresses(tmp_path):
      "UV_SYSTEM_PYTHON at line 2 makes `uv pip install` install into the system Python"),
     ("FROM python:3.12\nRUN pip install uv\nRUN UV_SYSTEM_PYTHON=true uv pip install -r r.txt\n",
      "`UV_SYSTEM_PYTHON=true uv pip ...` installs into the system Python"),
-    ("FROM python:3.12\nUSER app\nRUN pip install -r r.txt\n", "USER at line 2"),
+    # issue 16 item 2: USER before the install is split, unless who installs cannot be told
+    ("FROM python:3.12\nUSER ${APP_USER}\nRUN pip install -r r.txt\n",
+     "USER ${APP_USER} at line 2 comes from a build variable"),
+    ("FROM python:3.12\nUSER app\nRUN pip install -r a.txt\nUSER root\nRUN pip install -r b.txt\n",
+     "the build steps run as different users (app, root)"),
+    ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nUSER nobody\nRUN go build -o /s/app .\n",
+     "USER at line 4 comes before the Go build"),
+    ("FROM python:3.12\nRUN pip install --user -r r.txt\n", "installs into root's home"),
+    ("FROM python:3.12\nUSER 1000\nRUN pip install --user -r r.txt\n",
+     "installs into the home of user 1000, which harden cannot find in this Dockerfile; set ENV HOME"),
+    ("FROM python:3.12\nRUN adduser --system app\nUSER app\nRUN pip install --user -r r.txt\n",
+     "installs into the home of user app"),
+    ("FROM python:3.12\nRUN useradd -m app\nUSER app\nRUN pip install --user -r r.txt && pip install -r s.txt\n",
+     "installs into the user's site while other installs do not"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n", "poetry run"),
     ("FROM node:20\nRUN npm ci\n", "without a WORKDIR"),
+    ("FROM node:20\nCOPY package.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . /usr/src/app\n",
+     "without a WORKDIR (`npm install` at line 3 runs in /tmp/app, after `cd`); harden cannot tell which files the "
+     "build produced (set WORKDIR to the app's folder and install there)"),
+    ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n",
+     "call the commands directly (the environment's bin folder is first on PATH in production)"),
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
      "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps"),
     ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),
@@ -523,8 +540,12 @@ def test_inline_examples(tmp_path):
 # --------------------------------------------------------------------------- hadolint
 
 def _hadolint_codes(path: Path) -> set[str]:
-    out = subprocess.run(["hadolint", "--no-fail", "-f", "parseable", str(path)], capture_output=True, text=True)
-    return set(re.findall(r"\b(DL\d{4}|SC\d{4})\b", out.stdout))
+    # JSON: hadolint 2.x has no `parseable` format (it printed usage, the set was always empty)
+    out = subprocess.run(["hadolint", "--no-fail", "--format", "json", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    return {f["code"] for f in json.loads(out.stdout or "[]")}
 
 
 # DL3059 (info: "consecutive RUN") comes from the prune step the Node builder adds after the
@@ -643,3 +664,249 @@ def test_monorepo_dockerfile_in_a_subfolder_with_context_dotdot(tmp_path):
     assert _outcome(result, "docker/api.Dockerfile").status == "changed"
     after = changed_text(result, "docker/api.Dockerfile")
     assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]
+
+
+# --------------------------------------------------------------------------- issue 16: Python bases that are not python:*
+
+_UV_APP = {
+    "pyproject.toml": '[project]\nname = "x"\nversion = "0.1.0"\ndependencies = ["flask"]\n',
+    "uv.lock": "version = 1\n",
+    ".dockerignore": ".venv\n",
+}
+
+
+def _uv_image_project(tmp_path, base, tail='CMD ["python", "-m", "app"]\n'):
+    for rel, text in _UV_APP.items():
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base}\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-dev\nCOPY . .\n{tail}")
+    return harden_run(tmp_path, select=[NAME])
+
+
+@pytest.mark.parametrize("base, production, note", [
+    ("ghcr.io/astral-sh/uv:python3.12-bookworm-slim", "python:3.12-slim-bookworm", "the official image"),
+    ("astral/uv:0.8.11-python3.13-trixie-slim", "python:3.13-slim-trixie", "the official image"),
+    # the full variant (python:3.12-bookworm + uv): production gets the slim one, as python:3.12 does
+    ("ghcr.io/astral-sh/uv:python3.12-bookworm", "python:3.12-slim-bookworm", "without compilers and headers"),
+    ("ghcr.io/astral-sh/uv:python3.14-alpine3.23", "python:3.14-alpine3.23", "the official image"),
+])
+def test_uv_python_image_production_is_the_official_python_image(tmp_path, base, production, note):
+    result = _uv_image_project(tmp_path, base)
+    after = changed_text(result, "Dockerfile")
+    assert _stages(after) == [(base, "builder"), (production, "production")]
+    builder, prod = after.split("AS production", 1)
+    assert "RUN uv sync --frozen --no-dev" in builder and "uv sync" not in prod
+    assert "COPY --from=builder /opt/venv /opt/venv" in prod
+    assert any(note in n and production in n for n in _notes(result))
+
+
+def test_uv_python_image_without_its_own_command_keeps_the_image(tmp_path):
+    """No CMD/ENTRYPOINT: the container runs the image's default command, which python:* has not."""
+    result = _uv_image_project(tmp_path, "ghcr.io/astral-sh/uv:python3.12-bookworm-slim", tail="")
+    after = changed_text(result, "Dockerfile")
+    img = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+    assert _stages(after) == [(img, "builder"), (img, "production")]
+    assert any("no CMD or ENTRYPOINT of its own" in n for n in _notes(result))
+
+
+def test_uv_python_image_that_runs_uv_in_production_keeps_the_image(tmp_path):
+    result = _uv_image_project(tmp_path, "ghcr.io/astral-sh/uv:python3.12-bookworm-slim",
+                               tail='HEALTHCHECK CMD uv --version\nCMD ["python", "-m", "app"]\n')
+    img = "ghcr.io/astral-sh/uv:python3.12-bookworm-slim"
+    assert _stages(changed_text(result, "Dockerfile")) == [(img, "builder"), (img, "production")]
+    assert any("runs uv at run time" in n for n in _notes(result))
+
+
+@pytest.mark.parametrize("base", [
+    "cimg/python:3.10",  # pyenv's Python under /home/circleci: a venv made there points at it
+    "ghcr.io/astral-sh/uv:debian",  # uv's Debian image: no Python of the official image's
+    "tiangolo/uvicorn-gunicorn-fastapi:python3.11",  # its start script runs the image's own gunicorn
+])
+def test_python_installs_on_other_images_stay_refused_with_what_to_do(tmp_path, base):
+    text = f"FROM {base}\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    result = harden_run(tmp_path, select=[NAME])
+    o = _outcome(result)
+    assert o.status == "skipped" and f"base image {base} is not an official python image" in o.reason
+    assert "build FROM the official python image, or split it by hand" in o.reason
+    assert changed_text(result, "Dockerfile") == text
+
+
+def test_python_image_carried():
+    from harden.transforms.split_stages import python_image_carried as carried
+
+    assert carried("ghcr.io/astral-sh/uv", "python3.12-bookworm-slim") == "python:3.12-slim-bookworm"
+    assert carried("docker.io/astral/uv", "python3.11-bullseye-slim") == "python:3.11-slim-bullseye"
+    assert carried("ghcr.io/astral-sh/uv", "0.5.4-python3.12-bookworm") == "python:3.12-bookworm"
+    assert carried("ghcr.io/astral-sh/uv", "python3.12-alpine") == "python:3.12-alpine"
+    for tag in ("latest", "0.13.9", "debian-slim", "alpine3.22", "python3.12-bookworm-slim-extra"):
+        assert carried("ghcr.io/astral-sh/uv", tag) is None, tag
+    assert carried("example.com/uv", "python3.12-bookworm-slim") is None
+
+
+# --------------------------------------------------------------------------- issue 16: USER before the install
+
+_NODE_USER_DF = ("FROM node:20-alpine\nWORKDIR /home/node/app\nCOPY --chown=node:node package*.json ./\nUSER node\n"
+                 "RUN npm ci\nCOPY --chown=node:node . .\nRUN npm run build\nEXPOSE 3000\nCMD [\"node\", \"dist/server.js\"]\n")
+
+
+def test_user_before_npm_ci_installs_as_that_user_and_production_copies_with_chown(tmp_path):
+    """`USER node` then `npm ci` (was refused): the builder installs and builds as node, as before;
+    production copies the work directory owned by node and runs as node."""
+    (tmp_path / "package.json").write_text('{"name": "x", "dependencies": {"express": "^4"}}\n')
+    (tmp_path / "Dockerfile").write_text(_NODE_USER_DF)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert builder.index("USER node") < builder.index("RUN npm ci") < builder.index("RUN npm prune --omit=dev")
+    assert prod == ("\nWORKDIR /home/node/app\nCOPY --from=builder --chown=node /home/node/app /home/node/app\n"
+                    "USER node\nEXPOSE 3000\nCMD [\"node\", \"dist/server.js\"]\n")
+    # non-root-user then finds production already non-root
+    both = harden_run(tmp_path, select=[NAME, "non-root-user"])
+    assert changed_text(both, "Dockerfile") == after
+    assert [o.status for o in both.outcomes if o.transform == "non-root-user"] == ["unchanged"]
+
+
+def test_user_before_pip_install_gets_a_venv_it_owns(tmp_path):
+    """`USER app` then `pip install -r`: root makes the virtualenv before the USER line and hands it to
+    app, who installs into it; production copies it with --chown=app."""
+    text = ("FROM python:3.12-slim\nRUN useradd --create-home app\nWORKDIR /home/app\n# the app's own user\n"
+            "USER app:app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\n"
+            "CMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert ("WORKDIR /home/app\nRUN python3 -m venv /opt/venv \\\n    && chown -R app:app /opt/venv\n"
+            "ENV VIRTUAL_ENV=/opt/venv \\\n    PATH=\"/opt/venv/bin:$PATH\"\n# the app's own user\nUSER app:app\n") in builder
+    assert prod.index("RUN useradd --create-home app") < prod.index("USER app:app") < prod.index(
+        "COPY --from=builder --chown=app:app /opt/venv /opt/venv") < prod.index("COPY . .")
+
+
+@pytest.mark.parametrize("create, env, site", [
+    ("RUN useradd --create-home app", "", "/home/app/.local"),
+    ("RUN useradd -m -d /srv/app -u 1001 app", "", "/srv/app/.local"),
+    ("RUN adduser -D -h /app app", "", "/app/.local"),
+    ("RUN adduser --disabled-password --gecos '' app", "", "/home/app/.local"),
+    ("RUN useradd -m app", "ENV HOME=/data\n", "/data/.local"),
+    ("RUN useradd -m app", "ENV PYTHONUSERBASE=/opt/site\n", "/opt/site"),
+])
+def test_pip_install_user_as_a_non_root_user_copies_its_site(tmp_path, create, env, site):
+    """`USER app` then `pip install --user` (was refused): no virtualenv; production copies the
+    user's site (~/.local, or PYTHONUSERBASE) owned by that user."""
+    text = (f"FROM python:3.12-slim\n{create}\nUSER app\n{env}WORKDIR /home/app\nCOPY requirements.txt .\n"
+            "RUN pip install --user --no-cache-dir -r requirements.txt\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    after = changed_text(harden_run(tmp_path, select=[NAME]), "Dockerfile")
+    builder, prod = after.split("AS production", 1)
+    assert "venv" not in after
+    assert f"COPY --from=builder --chown=app {site} {site}\n" in prod
+    assert prod.index(create) < prod.index("USER app") < prod.index("COPY --from=builder")
+    assert "pip install" in builder and "pip install" not in prod
+
+
+# --------------------------------------------------------------------------- issue 16: file commands beside the install
+
+def _split_text(tmp_path, text, files=None):
+    for rel, body in (files or {}).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    (tmp_path / "Dockerfile").write_text(text)
+    return harden_run(tmp_path, select=[NAME])
+
+
+def test_mkdir_beside_pip_install_runs_in_production_too(tmp_path):
+    """`pip install ... && mkdir -p /app/uploads` (was refused): the RUN stays whole in the builder;
+    production, which copies only the virtualenv, makes the folder at the same place."""
+    _proj, result = _run(tmp_path, "split-python-mixed-run")
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN pip install --no-cache-dir -r requirements.txt && mkdir -p /app/uploads\n" in builder
+    assert prod.index("COPY --from=builder /opt/venv") < prod.index("RUN mkdir -p /app/uploads\n") < prod.index("COPY . .")
+    assert "pip install" not in prod
+
+
+def test_file_commands_on_copied_files_run_in_production_in_order(tmp_path):
+    text = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nCOPY bin/start.sh /usr/local/bin/start.sh\n"
+            "RUN mkdir -p /var/lib/app && pip install -r requirements.txt && chmod +x /usr/local/bin/start.sh "
+            "&& ln -s /usr/local/bin/start.sh /start && chown nobody /var/lib/app && rm -rf /root/.cache\n"
+            "COPY . .\nCMD [\"/start\"]\n")
+    result = _split_text(tmp_path, text, {"bin/start.sh": "#!/bin/sh\n"})
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert ("RUN mkdir -p /var/lib/app \\\n    && chmod +x /usr/local/bin/start.sh \\\n"
+            "    && ln -s /usr/local/bin/start.sh /start \\\n    && chown nobody /var/lib/app\n") in prod
+    assert "rm -rf" not in prod and "pip install" not in prod
+
+
+def test_chown_of_the_node_work_directory_becomes_chown_of_the_copy(tmp_path):
+    """`npm ci && chown -R node:node /app` then USER node: COPY --from does not keep owners, so the
+    copy of /app gets --chown=node:node (without it, node could not write there any more)."""
+    text = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci --omit=dev && chown -R node:node /app\n"
+            "COPY . .\nUSER node\nCMD [\"node\", \"server.js\"]\n")
+    result = _split_text(tmp_path, text, {"package.json": '{"name": "x", "dependencies": {"express": "^4"}}\n'})
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN npm ci --omit=dev && chown -R node:node /app\n" in builder
+    assert "COPY --from=builder --chown=node:node /app /app\n" in prod and "chown -R" not in prod
+    # /app itself exists in production before the copy (WORKDIR made it, root-owned): the copy
+    # gives only what it copies to node, so /app is chowned on its own (not -R: no second copy of
+    # node_modules in a layer). Found by building it (tests/e2e/test_issue16_builds.py).
+    assert "RUN chown node:node /app\n" in prod
+
+
+def test_install_in_another_folder_copied_into_the_work_directory_stays_in_the_builder(tmp_path):
+    """`cd /tmp/app && npm install`, later `cp -a /tmp/app/node_modules /usr/src/app`: production has
+    no /tmp/app/node_modules, so the copy runs in the builder, and production gets the result with
+    the work directory (it ran in production before, where it failed)."""
+    text = ("FROM node:20-alpine\nCOPY package*.json /tmp/app/\nRUN cd /tmp/app && npm install\n"
+            "COPY . /usr/src/app\nRUN cp -a /tmp/app/node_modules /usr/src/app\nWORKDIR /usr/src/app\n"
+            "RUN npm run build\nCMD [\"node\", \"dist/main.js\"]\n")
+    result = _split_text(tmp_path, text, {"package.json": '{"name": "x", "scripts": {"build": "tsc"}}\n'})
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN cp -a /tmp/app/node_modules /usr/src/app\n" in builder and "cp -a" not in prod
+    assert "COPY --from=builder /usr/src/app /usr/src/app\n" in prod
+
+
+@pytest.mark.parametrize("text, reason", [
+    # order and failure: only `&&` joins are split
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt; mkdir -p /app/data\n", "joined by `;`"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt && cp /opt/venv/x /etc/x\n",
+     "`cp /opt/venv/x /etc/x` at line 3 copies or moves files outside what production copies from the builder"),
+    ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && chown -R node /app/node_modules\n",
+     "changes the owner of part of /app, which production copies from the builder"),
+    ("FROM node:20\nWORKDIR /home/node/app\nCOPY . .\nRUN npm ci && chown -R node /home/node\n",
+     "changes the owner of a folder that holds /home/node/app"),
+    ("FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt && chmod 600 requirements.txt\n",
+     "changes /app/requirements.txt, which harden cannot tell is there in the production stage"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN pip install -r r.txt && mkdir -p $DATA_DIR\n",
+     "cannot tell which files it changes ($DATA_DIR)"),
+    ("FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN pip install -r r.txt && chmod +x /app/*.sh\n",
+     "names files by a pattern"),
+    ("FROM python:3.12\nWORKDIR /app\nRUN cd /srv && pip install -r /app/r.txt && mkdir -p data\n",
+     "runs after a `cd` with relative paths"),
+    ("FROM node:20\nWORKDIR /app\nCOPY package.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . .\n",
+     "installs in /tmp/app (after `cd`), outside the work directory /app production copies"),
+    ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build -o /s/app . && mkdir -p /data\n",
+     "mixes the Go build with `mkdir -p /data`"),
+])
+def test_file_commands_that_cannot_be_carried_are_refused(tmp_path, text, reason):
+    result = _split_text(tmp_path, text)
+    o = _outcome(result)
+    assert o.status == "skipped" and reason in o.reason, o.reason
+    assert changed_text(result, "Dockerfile") == text
+
+
+@pytest.mark.parametrize("text, status", [
+    # a dev container: the heredoc adds a package repository, nothing is installed to split
+    ("FROM mcr.microsoft.com/devcontainers/javascript-node:22\nRUN apt-get install -y lsb-release curl gpg\n"
+     "RUN <<EOF\n    curl -fsSL https://packages.redis.io/gpg | gpg --dearmor -o /usr/share/keyrings/r.gpg\n"
+     "    apt-get update\nEOF\nRUN apt-get install -y redis\n", "unchanged"),
+    # the same heredoc beside an install: harden still cannot place what it does
+    ("FROM python:3.12\nWORKDIR /app\nRUN <<EOF\n    apt-get update\nEOF\nCOPY r.txt .\nRUN pip install -r r.txt\n",
+     "skipped"),
+    # a heredoc that names an installer is refused as before
+    ("FROM python:3.12\nWORKDIR /app\nRUN <<EOF\n    make install\nEOF\n", "skipped"),
+])
+def test_heredoc_without_an_installer_is_not_a_refusal_when_nothing_is_split(tmp_path, text, status):
+    result = _split_text(tmp_path, text)
+    o = _outcome(result)
+    assert o.status == status, o
+    if status == "skipped":
+        assert "RUN heredoc at line 3" in o.reason
+    assert changed_text(result, "Dockerfile") == text

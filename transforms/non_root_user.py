@@ -28,11 +28,15 @@ class NonRootUser(Transform):
     image (``node``, 1000:1000), distroless and Chainguard (``nonroot``, 65532:65532),
     ``denoland/deno`` (``deno``, 1993 on Debian/Ubuntu, 1000 on Alpine), ``oven/bun`` (``bun``,
     1000), .NET 8+ ``mcr.microsoft.com/dotnet/*`` (``app``, 1654; ``USER $APP_UID`` counts as
-    non-root); ``mambaorg/micromamba`` and ``nginx-unprivileged`` already run as non-root.
+    non-root); ``mambaorg/micromamba``, ``nginx-unprivileged``,
+    CircleCI's ``cimg/*`` (``circleci``, 3434) and Elastic's Kibana, Logstash, Filebeat,
+    Metricbeat, Heartbeat and Elastic Agent images (their own user, 1000) already run as non-root.
     ``FROM scratch`` gets a numeric ``USER`` only (nothing can be created there). Then
     ``USER <uid>:<gid>`` goes after the last RUN/COPY/ADD of the stage (or replaces a trailing
     ``USER root``), so every build step still runs as root and only the container process
-    does not. Builder stages stay root.
+    does not. Builder stages stay root. A stage built ``FROM`` the one that runs (a ``test`` or
+    ``builder`` stage on top of a ``development`` target) and running build steps before its
+    own USER starts with ``USER root``, so it builds exactly as before.
 
     Directories the app writes are made writable by the user, in the same RUN that creates it
     (``mkdir -p DIR && chown UID:GID DIR``, never ``chown -R`` of the app): the stage's VOLUME
@@ -89,12 +93,15 @@ class NonRootUser(Transform):
     image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
     Permission denied); the start command is a build tool (``mvnw spring-boot:run``, ``gradle
-    bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder;
-    the base image's family is unknown, or it has no ``useradd`` (UBI minimal/micro, Amazon
-    Linux, *-minimal) so a user cannot be created the usual way; ``USER`` comes from a build
-    variable; the Dockerfile already creates a user or group with the same name or UID; another
-    stage is built ``FROM`` the stage and runs build steps that need root; a ``# harden:
-    ignore`` pragma above the stage's FROM.
+    bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder, or the cron
+    daemon (``cron``/``crond``, which must start as root); the base image chooses its user
+    itself (``umputun/baseimage:app*``, whose /init.sh drops to ``app``; dev container images);
+    the base image's family is unknown (an ONBUILD image of an unknown family is named as
+    such), or it has no ``useradd`` (UBI minimal/micro, Amazon Linux, *-minimal) so a user
+    cannot be created the usual way; ``USER`` comes from a build
+    variable; the Dockerfile already creates a user or group with the same name or UID; a
+    ``# harden: ignore`` pragma above the stage's FROM (or above the FROM of a stage built from
+    it that would need ``USER root``).
     """
 
     name = "non-root-user"
@@ -248,7 +255,7 @@ class BaseInfo:
 
 # official images (library/...) whose default variants are Debian or Ubuntu
 _DEBIAN_NAMES = {
-    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk",
+    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk", "java",
     "eclipse-temurin", "buildpack-deps", "pypy", "r-base", "julia", "erlang", "elixir", "haskell",
     "swift", "gcc", "clojure", "dart", "ros", "neurodebian", "maven", "gradle", "sapmachine",
 }
@@ -303,6 +310,9 @@ def classify(image: str) -> BaseInfo:
                                    "to www-data themselves; a USER here would break it")
     if _WINDOWS_TAG.search(tag) or "windows" in path:
         return BaseInfo(raw, unknown=f"base image {raw} is a Windows image")
+    own = _manages_its_user(reg, path, tag, raw)
+    if own is not None:
+        return own
     # images that ship a non-root user
     if reg == "gcr.io" and path.startswith("distroless/"):
         return BaseInfo(raw, "distroless", shell=False, default_nonroot="nonroot" in tag,
@@ -336,11 +346,36 @@ def classify(image: str) -> BaseInfo:
     if (name in _DEBIAN_NAMES and ref.namespace == "library") or full in _DEBIAN_NAMESPACED \
             or path in _DEBIAN_NAMESPACED or _DEBIAN_TAG.search(tag):
         return BaseInfo(raw, "debian")
+    if "onbuild" in tag:
+        return BaseInfo(raw, unknown=f"base image {raw} is an ONBUILD image: its triggers copy the app and install "
+                                     "its dependencies into a folder this Dockerfile does not name, so harden can "
+                                     "tell neither how to add a user nor what the app must be able to write; add "
+                                     "the user yourself (or start from the image's non-onbuild variant)")
     return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (not a known "
                                  "Debian/Ubuntu, Alpine, RHEL-family, distroless, Chainguard or node image)")
 
 
 _DOTNET_REPOS = {"dotnet/aspnet", "dotnet/runtime", "dotnet/runtime-deps", "dotnet/sdk"}
+# Elastic stack images that run as their own non-root user (uid 1000) by default, by repository
+# (docker.elastic.co/<path>, or elastic/<name> and the official library/<name> on Docker Hub)
+_ELASTIC_USERS = {"kibana/kibana": "kibana", "logstash/logstash": "logstash", "beats/filebeat": "filebeat",
+                  "beats/metricbeat": "metricbeat", "beats/heartbeat": "heartbeat",
+                  "elastic-agent/elastic-agent": "elastic-agent", "kibana": "kibana", "logstash": "logstash",
+                  "filebeat": "filebeat", "metricbeat": "metricbeat", "heartbeat": "heartbeat",
+                  "elastic-agent": "elastic-agent", "library/kibana": "kibana", "library/logstash": "logstash"}
+
+
+def _manages_its_user(reg: str, path: str, tag: str, raw: str) -> BaseInfo | None:
+    """Images that choose their user themselves, at start-up or outside the Dockerfile."""
+    if reg in ("", "docker.io", "index.docker.io") and path == "umputun/baseimage" and tag.startswith("app"):
+        return BaseInfo(raw, leave=f"base image {raw} starts as root on purpose: its /init.sh sets the time zone "
+                                   "and the app user's UID (APP_UID), then runs the command as user app with "
+                                   "su-exec; a USER here would break it")
+    if reg == "mcr.microsoft.com" and (path.startswith("devcontainers/") or path.startswith("vscode/devcontainers/")):
+        return BaseInfo(raw, leave=f"base image {raw} is a dev container image: VS Code and the devcontainer CLI "
+                                   "choose the user it runs as (remoteUser/containerUser in devcontainer.json, "
+                                   "and the image's own metadata), so the Dockerfile is left as it is")
+    return None
 
 
 def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> BaseInfo | None:
@@ -355,6 +390,14 @@ def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> Base
             ids = (1000, 1000) if alpine else (1993, 1993)
             return BaseInfo(raw, fam, existing=(*ids, "deno"))
         return BaseInfo(raw, fam, existing=(1000, 1000, "bun"))  # oven/bun: bun 1000:1000 on every variant
+    if reg in ("", "docker.io", "index.docker.io") and path.startswith("cimg/"):
+        # CircleCI's convenience images (Ubuntu) end with USER circleci (3434)
+        return BaseInfo(raw, "debian", default_nonroot=True, existing=(3434, 3434, "circleci"))
+    elastic = _ELASTIC_USERS.get(path if reg == "docker.elastic.co" else path.replace("elastic/", "", 1)
+                                 if reg in ("", "docker.io", "index.docker.io") else "")
+    if elastic is not None:
+        # Elastic's images end with USER <its name> (1000); the ones listed are not root by default
+        return BaseInfo(raw, default_nonroot=True, existing=(1000, 1000, elastic))
     if reg in ("", "docker.io", "index.docker.io") and path == "mambaorg/micromamba":
         # the image ends with USER mambauser (57439): it runs as that user unless a USER root says otherwise
         return BaseInfo(raw, "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
@@ -583,6 +626,9 @@ class _Planner:
         doc = self.doc
         stage = doc.stages[self.idx]
         uses = self.uses()
+        own = _last_in_chain(self.chain(), "USER")
+        if own is not None and user_is_root(own.value) is False:
+            return  # already non-root, whatever compose sets
         if uses and all(u.user not in (None, "") for u in uses):
             sets = ", ".join(f"{u.service}: user: {u.user}" for u in uses)
             raise _Leave(f"every compose service that runs this stage sets `user:` ({sets}); that wins over "
@@ -606,18 +652,20 @@ class _Planner:
             return  # the image's own user is not root
         if base.leave:
             raise _Leave(base.leave, chain[0].startline + 1)
+        self.check_starts_cron(chain)
         if base.unknown:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
         self.check_drops_privileges(chain)
-        self.check_children(stage)
+        derived = self.derived_needing_root(stage)
 
         if base.existing is not None:
             uid, gid, uname = base.existing
         else:
             uid, gid, uname = int(self.ctx.opt("uid")), int(self.ctx.opt("gid")), str(self.ctx.opt("user"))
         group = str(self.ctx.opt("group"))
-        if base.creates:
+        creates = base.creates and not self.made_in_base_stage(chain, base, uid, gid, uname, group)
+        if creates:
             self.check_conflicts(chain, uid, gid, uname, group)
 
         dirs = self.writable_dirs(chain, uses, uid, gid)
@@ -631,14 +679,7 @@ class _Planner:
                                    f"`COPY --from=<builder> --chown={uid}:{gid}` it here", stage.startline + 1))
             run_dirs = []
 
-        cmds = []
-        if base.creates:
-            if base.family == "alpine":
-                cmds += [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {uname}"]
-            else:
-                cmds += [f"groupadd --system --gid {gid} {group}",
-                         f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home "
-                         f"--home-dir /home/{uname} {uname}"]
+        cmds = _create_user_cmds(base.family, uid, gid, uname, group) if creates else []
         if run_dirs:
             quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
             cmds += [f"mkdir -p {quoted}"]
@@ -656,6 +697,8 @@ class _Planner:
                 run_lines.append(f"    && {c}" + (f" {esc}" if i < len(cmds) - 1 else ""))
         user_line = f"USER {uid}:{gid}"
 
+        # derived stages first: they come after this one, so its line numbers stay valid
+        self.start_as_root(derived)
         # where USER goes: after the last build step, or in place of a trailing root USER
         stage = doc.stages[self.idx]
         build = [i for i in stage.instructions if i.instruction in ("RUN", "COPY", "ADD")]
@@ -733,6 +776,27 @@ class _Planner:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
 
+    def check_starts_cron(self, chain: list) -> None:
+        """A container whose start command is the cron daemon must start as root: cron runs each
+        crontab's jobs as that crontab's user, and as another user it does not start."""
+        words: list[str] = []
+        starts = []
+        for kind in ("ENTRYPOINT", "CMD"):  # CMD: the entrypoint's arguments, or the command
+            found = _last_in_chain(chain, kind)
+            if found is not None:
+                arr = found.exec_form()
+                words += arr if arr is not None else _split(found.value)
+                starts.append(found)
+        while words and (posixpath.basename(words[0]) in _START_WRAPPERS or words[0] in ("--", "-c", "exec")
+                         or (words[0].startswith("-") and len(words) > 1)):
+            words = words[1:]
+        if words and posixpath.basename(words[0].split()[0]) in ("cron", "crond"):
+            inst = next((i for i in reversed(starts) if words[0] in i.value), starts[0])
+            raise _Leave(f"{inst.instruction} at line {inst.startline + 1} starts `{words[0].split()[0]}`: cron "
+                         "starts as root and runs each crontab's jobs as that crontab's user, and as another user it "
+                         "does not start; a USER here would break it (a cron that runs without root, such as "
+                         "supercronic, can run as a non-root user)", inst.startline + 1)
+
     def check_startup_writes(self, chain: list, uses: list, dirs: list) -> None:
         """``manage.py collectstatic`` at start-up writes STATIC_ROOT, usually inside the root-owned
         app folder: as the new user it fails with Permission denied and the container exits. Left
@@ -786,18 +850,55 @@ class _Planner:
                 break  # CMD is then only the entrypoint's arguments
         return out
 
-    def check_children(self, stage: Any) -> None:
-        for st in self.doc.stages[stage.index + 1:]:
-            parent = self._stage_named(st.base, before=st.index)
-            if parent is None or parent.index != stage.index:
-                continue
-            for inst in st.instructions:
-                if inst.instruction == "USER":
-                    break
-                if inst.instruction in ("RUN", "COPY", "ADD"):
+    def derived_needing_root(self, stage: Any) -> list:
+        """Stages built FROM this one (directly, or through derived stages that set no USER) that
+        run a build step (RUN/COPY/ADD) before setting USER themselves: as root before, they would
+        run it as the new user. Each gets ``USER root`` at its top (start_as_root), so it builds
+        exactly as before. A derived stage under a ``# harden: ignore`` pragma cannot be given
+        it: this stage is left, with the reason."""
+        out = []
+        todo = [stage]
+        while todo:
+            parent = todo.pop(0)
+            for st in self.doc.stages[parent.index + 1:]:
+                base = self._stage_named(st.base, before=st.index)
+                if base is None or base.index != parent.index:
+                    continue
+                step = None
+                for inst in st.instructions:
+                    if inst.instruction == "USER":
+                        break
+                    if inst.instruction in ("RUN", "COPY", "ADD"):
+                        step = inst
+                        break
+                if step is None:
+                    if st.last("USER") is None:
+                        todo.append(st)  # it hands the new user on to the stages built from it
+                    continue
+                if self.ctx.stage_suppressed(self.doc, st):
                     raise _Leave(f"stage {st.name} is built FROM this stage and runs build steps (line "
-                                 f"{inst.startline + 1}) that would then run as the new user; set USER in "
-                                 "the stages yourself", stage.startline + 1)
+                                 f"{step.startline + 1}) that would then run as the new user, and a `# harden: "
+                                 "ignore` pragma keeps harden from starting it with USER root; set USER in the "
+                                 "stages yourself", stage.startline + 1)
+                out.append(st)
+        return out
+
+    def start_as_root(self, stages: list) -> None:
+        """``USER root`` right after the FROM of each stage (bottom-up, so positions hold)."""
+        for st in sorted(stages, key=lambda s: s.startline, reverse=True):
+            self.doc.insert_lines(st.from_.endline + 1, list(_ROOT_AGAIN))
+
+    def made_in_base_stage(self, chain: list, base: BaseInfo, uid: int, gid: int, user: str, group: str) -> bool:
+        """A stage this one is built FROM already creates the user the way harden does (harden
+        gave it to that stage, which another compose target runs): switch to it, do not create
+        it twice."""
+        want = _create_user_cmds(base.family, uid, gid, user, group)
+        for st in chain[:-1]:
+            for inst in st.find("RUN"):
+                flat = " ".join(inst.value.split())
+                if want and all(c in flat for c in want):
+                    return True
+        return False
 
     def check_conflicts(self, chain: list, uid: int, gid: int, user: str, group: str) -> None:
         creates = re.compile(r"^(?:\S*/)?(useradd|adduser|groupadd|addgroup)$")
@@ -1084,6 +1185,18 @@ class _Planner:
         return edits
 
 
+def _create_user_cmds(family: str | None, uid: int, gid: int, user: str, group: str) -> list[str]:
+    """The commands that create the group and user, the base family's way."""
+    if family == "alpine":
+        return [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {user}"]
+    return [f"groupadd --system --gid {gid} {group}",
+            f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home --home-dir /home/{user} {user}"]
+
+
+# a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
+# (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose
+_ROOT_AGAIN = ("# hadolint ignore=DL3002,DL3066", "USER root")
+
 # tools that switch user: an image that installs them starts as root on purpose
 _PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
 # what an entrypoint script does when it switches user or creates one at start-up
@@ -1102,6 +1215,8 @@ _STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-
 _STARTUP_BUILD = re.compile(r"(?m)^[^#\n]*?(?:^|[\s\"'/\[,;&|])((?:mvnw?|gradlew?)[\"',\s]+[\w:.-]*|"
                             r"(?:cargo|dotnet)[\"',\s]+(?:run|watch)\b|sbt\b[\"',\s]*(?:run|~)?)")
 _RAILS_DIRS = ("tmp", "log")
+# what a start command runs through before the program itself
+_START_WRAPPERS = {"sh", "bash", "ash", "dash", "tini", "dumb-init", "busybox", "env", "exec"}
 
 
 def _unquote_words(text: str) -> str:

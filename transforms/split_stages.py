@@ -58,6 +58,7 @@ class Cmd:
     venv: str | None = None
     prod_only: bool = False  # npm ci --omit=dev and the like
     uv_sync: bool = False
+    user_site: bool = False  # pip install --user
 
 
 @record
@@ -71,6 +72,9 @@ class Item:
     manifest: bool = False
     dest: str = ""
     in_workdir: bool = False
+    file_only: bool = False  # an "other" RUN of simple file commands only (mkdir, cp, chown ...)
+    heredoc: bool = False  # a RUN heredoc that names no installer (harden does not read it further)
+    prod_run: list[str] = field(default_factory=list)  # what production runs of a build RUN's file commands
 
     @property
     def line(self) -> int:
@@ -160,16 +164,17 @@ def _pip_cmd(args: list[str], words: list[str]) -> Cmd:
     if sub not in ("install", "sync"):
         return Cmd("tool", "python", words) if sub in ("cache", "config", "list", "freeze", "show", "--version", "check", "compile") else Cmd("other", words=words)
     pos, opts = _positional(args[1:], PIP_VALUE)
-    for bad in ("--user", "-t", "--target", "--prefix", "--root", "--system"):
+    for bad in ("-t", "--target", "--prefix", "--root", "--system"):
         if bad in opts:
             raise Skip(f"`{' '.join(words[:3])} ... {bad}` installs outside an environment harden can copy; "
                        "split this Dockerfile by hand" + (" (or drop --system: uv then installs into the "
                                                           "virtualenv VIRTUAL_ENV names)" if bad == "--system" else ""))
     names = {re.split(r"[<>=!~\[;@ ]", p, maxsplit=1)[0].lower() for p in pos}
+    user_site = "--user" in opts  # into the installing user's ~/.local: the planner decides
     if sub == "install" and not ({"-r", "--requirement", "-e", "--editable", "-c", "--constraint"} & opts.keys()) \
             and pos and names <= PY_TOOLS:
-        return Cmd("tool", "python", words)
-    return Cmd("install", "python", words)
+        return Cmd("tool", "python", words, user_site=user_site)
+    return Cmd("install", "python", words, user_site=user_site)
 
 
 def classify(words: list[str]) -> Cmd:
@@ -341,6 +346,127 @@ def _run_commands(inst) -> list[list[str]]:
     return _split_shell(inst.args_without_flags())
 
 
+# ---------------------------------------------------------------------------- file commands
+
+# simple file commands a RUN may join to an install (issue 16): what they touch can be named
+FILE_CMDS = {"mkdir", "touch", "ln", "cp", "mv", "chown", "chmod"}
+
+
+@record
+class FileOp:
+    name: str
+    writes: list[str]  # paths made or changed, as written
+    reads: list[str] = field(default_factory=list)  # paths read (cp/mv sources, hard link targets)
+    recursive: bool = False
+    owner: str = ""  # chown
+
+
+def _file_op(words: list[str]) -> FileOp | None:
+    """``mkdir -p a b`` -> FileOp(mkdir, writes=[a, b]); None for anything else."""
+    w = _strip_prefix(words)
+    if not w or _base(w[0]) not in FILE_CMDS:
+        return None
+    name = _base(w[0])
+    pos, opts = _positional(w[1:], {"-m", "--mode", "-t", "--target-directory", "--reference"})
+    flags = "".join(k[1:] for k in opts if k.startswith("-") and not k.startswith("--"))
+    recursive = bool(set(flags) & {"R", "r", "a"}) or "--recursive" in opts or "--archive" in opts
+    target_dir = (opts.get("-t") or opts.get("--target-directory") or [None])[-1]
+    if name in ("mkdir", "touch"):
+        return FileOp(name, pos) if pos else None
+    if name in ("chown", "chmod"):
+        if len(pos) < 2 or "--reference" in opts:
+            return None
+        return FileOp(name, pos[1:], recursive=recursive, owner=pos[0] if name == "chown" else "")
+    srcs, dest = (pos, target_dir) if target_dir else (pos[:-1], pos[-1] if pos else None)
+    if not srcs or not dest:
+        return None
+    if name == "ln":
+        soft = "s" in flags or "--symbolic" in opts
+        return FileOp(name, [dest], reads=[] if soft else srcs)
+    return FileOp(name, [dest] + (srcs if name == "mv" else []), reads=srcs, recursive=recursive)
+
+
+# words that start an install or a build: a heredoc that names one may install something
+_INSTALL_WORDS = re.compile(r"(?<![\w.-])(pip[0-9.]*|python[0-9.]*|poetry|pipenv|uv|virtualenv|conda|mamba|micromamba|npm|"
+                            r"npx|yarn|pnpm|corepack|node|bun|deno|go|" + "|".join(re.escape(w) for w in FOREIGN) +
+                            r")(?![\w.-])")
+
+
+def _heredoc_may_install(inst) -> bool:
+    """Whether a RUN heredoc names an installer or a build tool anywhere in its script."""
+    return bool(_INSTALL_WORDS.search(inst.raw))
+
+
+def _heredoc_reason(item: Item) -> str:
+    return (f"RUN heredoc at line {item.line}: harden does not read scripts in heredocs, so it cannot tell what "
+            "they install")
+
+
+def _mark_file_commands(item: Item) -> None:
+    """A RUN that installs and also runs simple file commands (``pip install ... && mkdir -p
+    /app/uploads``): they become ``file`` commands the planner places. Anything else beside the
+    install, or commands joined otherwise than by ``&&``, is refused as before."""
+    for c in item.cmds:
+        if c.kind == "other" and _file_op(c.words) is None:
+            raise Skip(f"RUN at line {item.line} mixes dependency installation with "
+                       f"`{' '.join(c.words[:3])}`; split that RUN by hand first")
+    seps = _separators(item.inst)
+    if seps - {"&&"}:
+        c = next(c for c in item.cmds if c.kind == "other")
+        raise Skip(f"RUN at line {item.line} mixes dependency installation with `{' '.join(c.words[:3])}` "
+                   f"joined by `{sorted(seps - {'&&'})[0]}`; split that RUN by hand first")
+    for c in item.cmds:
+        if c.kind == "other":
+            c.kind = "file"
+
+
+def _separators(inst) -> set[str]:
+    """The shell operators between the commands of a RUN (``&&``, ``;``, ``||``, ``|``, ``&``)."""
+    arr = inst.exec_form()
+    text = arr[2] if arr and len(arr) >= 3 and arr[1] in ("-c", "-ec", "-ex", "-xc") else (
+        None if arr is not None else inst.args_without_flags())
+    if text is None:
+        return set()
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    return {tok for tok in lex if tok in SEP}
+
+
+def _walk_cwd(item: Item):
+    """(command, the folder it runs in) for each command of a RUN, following ``cd``; the folder
+    is None after a ``cd`` harden cannot resolve."""
+    cwd: str | None = item.workdir if "$" not in item.workdir else None
+    for c in item.cmds:
+        w = _strip_prefix(c.words)
+        if w and _base(w[0]) == "cd":
+            to = w[1] if len(w) > 1 else ""
+            if not to or to == "-" or "$" in to or to.startswith("~") or cwd is None:
+                cwd = None
+            else:
+                cwd = posixpath.normpath(to if to.startswith("/") else posixpath.join(cwd, to))
+        yield c, cwd
+
+
+def _abspath(path: str, cwd: str | None) -> str | None:
+    """An absolute path without variables; a glob stands for its folder. None: cannot tell."""
+    if "$" in path or path.startswith("~") or (cwd is None and not path.startswith("/")):
+        return None
+    if any(ch in path for ch in "*?["):
+        path = posixpath.dirname(path.split("*")[0].split("?")[0].split("[")[0]) or "."
+    return posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+# folders every base image has: a chown/chmod/cd there runs in production too
+_SYSTEM_DIRS = {"/", "/tmp", "/var", "/var/tmp", "/var/log", "/var/lib", "/var/cache", "/var/run", "/run", "/opt",
+                "/srv", "/home", "/etc", "/usr", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/bin",
+                "/usr/share", "/mnt", "/root"}
+
+
 # ---------------------------------------------------------------------------- images
 
 def _split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -386,6 +512,43 @@ def _family_of_repo(repo: str) -> str:
 
 DEBIAN_RELEASES = ("bookworm", "bullseye", "buster", "trixie", "stretch")
 
+# images built FROM the official python image that add only tools, with the Python (and the
+# official image's variant) in the tag: repository -> tag pattern (version, variant, slim)
+_CARRIES_PYTHON = {
+    # uv's derived images: python3.12-bookworm-slim is python:3.12-slim-bookworm + uv (tags may
+    # lead with uv's own version: 0.8.11-python3.12-bookworm-slim)
+    "ghcr.io/astral-sh/uv": r"(?:\d+(?:\.\d+){0,2}-)?python(\d+\.\d+)-(bookworm|trixie|bullseye|alpine(?:3\.\d+)?)(-slim)?",
+    "astral/uv": r"(?:\d+(?:\.\d+){0,2}-)?python(\d+\.\d+)-(bookworm|trixie|bullseye|alpine(?:3\.\d+)?)(-slim)?",
+}
+
+
+def python_image_carried(repo: str, tag: str) -> str | None:
+    """The official python image a base image is built on, when its name says exactly which:
+    ``ghcr.io/astral-sh/uv`` + ``python3.12-bookworm-slim`` -> ``python:3.12-slim-bookworm``."""
+    repo = repo.lower()
+    for prefix in ("docker.io/", "index.docker.io/"):
+        if repo.startswith(prefix):
+            repo = repo[len(prefix):]
+    pat = _CARRIES_PYTHON.get(repo)
+    m = re.fullmatch(pat, tag) if pat else None
+    if m is None:
+        return None
+    version, variant, slim = m.groups()
+    if variant.startswith("alpine"):
+        return f"python:{version}-{variant}" if not slim else None
+    return f"python:{version}-slim-{variant}" if slim else f"python:{version}-{variant}"
+
+
+def _env_pairs(value: str) -> dict[str, str]:
+    """``ENV A=1 B="x y"`` / legacy ``ENV A 1`` -> {name: value}."""
+    try:
+        toks = shlex.split(value)
+    except ValueError:
+        toks = value.split()
+    if toks and "=" not in toks[0]:
+        return {toks[0]: " ".join(toks[1:])}
+    return dict(t.split("=", 1) for t in toks if "=" in t)
+
 
 def _release_of(tag: str) -> str | None:
     for r in DEBIAN_RELEASES:
@@ -412,6 +575,9 @@ class SplitStages(Transform):
       poetry and pipenv install into it; ``uv sync`` gets ``UV_PROJECT_ENVIRONMENT``). Production
       copies it to the same path (console-script shebangs point into it) and sets the same PATH.
       A full ``python:X`` base becomes ``python:X-slim`` in production (same Python, same path).
+      uv's images that carry the official Python (``ghcr.io/astral-sh/uv:python3.12-bookworm-slim``)
+      become that official image in production (``python:3.12-slim-bookworm``; from the full
+      ``python3.12-bookworm`` variant, the slim one), without uv.
     - OS packages: compilers, ``build-essential``, ``git``, ``pkg-config`` and ``*-dev`` stay in the
       builder; production installs the runtime library each ``-dev`` package stood for
       (``libpq-dev`` -> ``libpq5``, ``default-libmysqlclient-dev`` -> ``libmariadb3``, Alpine
@@ -427,6 +593,19 @@ class SplitStages(Transform):
       shell or packages; otherwise ``alpine:3.20`` (Alpine builders) or ``debian:<release>-slim``,
       with ``ca-certificates``/``tzdata`` installed when the code makes HTTP/TLS calls or loads
       time zones.
+    - A ``USER`` above the install (``USER node`` then ``npm ci``, ``USER app`` then ``pip install
+      --user``) stays where it is, in both stages: the builder installs as that user, as before,
+      and production copies what it installed with ``--chown=<that user>``. A virtualenv is made
+      by root before that USER line and handed to the user; ``pip install --user`` needs none:
+      production copies the user's site (``~/.local`` of the home the RUN that creates the user
+      gives it, or ``$HOME``/``$PYTHONUSERBASE``).
+    - A RUN that joins simple file commands to the install with ``&&`` (``mkdir``, ``touch``,
+      ``ln``, ``cp``, ``mv``, ``chown``, ``chmod``; ``cd`` and ``rm`` as before) stays whole in
+      the builder. Effects inside what production copies from the builder come with the copy; a
+      ``chown -R`` of a copied folder becomes the copy's ``--chown``; production runs the others
+      (``mkdir -p /app/uploads`` beside ``pip install``) in a RUN of their own at the same place.
+      A RUN of file commands that copies from a folder a Node install ran in (``cd /tmp/app &&
+      npm install``, then ``cp -a /tmp/app/node_modules /usr/src/app``) runs in the builder only.
 
     Why: build tools, headers, caches and dev dependencies make the image several times larger
     and give an attacker a compiler. The production stage ships only what runs.
@@ -456,13 +635,18 @@ class SplitStages(Transform):
 
     When it refuses (nothing is changed, the reason is reported): an installer it does not know
     (bundle, composer, cargo, maven, make, conda, ``python setup.py``, ``curl | sh`` ...); a RUN
-    heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
-    base image it cannot classify (``ubuntu`` with a hand-installed Python, ``${VAR}`` without a
-    default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
-    that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
-    devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
-    deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
-    several stages, or a compose ``target:``, are left as they are.
+    heredoc beside an install, or naming an installer; a RUN that mixes installs with other
+    commands, or with file commands joined otherwise than by ``&&``, whose paths it cannot name (a
+    variable, a pattern), that copy files out of what production copies, change the owner of part
+    of it, or touch a file production does not have; a Node install in a folder outside the work
+    directory that nothing copies back; ``pip --target/--prefix``, ``pip --user`` as root or into a
+    home harden cannot find; a base image it cannot classify (``ubuntu`` with a hand-installed
+    Python, ``cimg/python``, ``${VAR}`` without a default); Python and Node in one stage; yarn 2+;
+    ``SHELL``; build steps run as different users, or as a ``USER`` from a build variable, or a
+    ``USER`` before a Go build; a CMD that runs through ``poetry run``/``pipenv run``/``uv run``; a
+    Node start command that runs a devDependency the prune would remove (``npm run start:prod``
+    whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in devDependencies).
+    Dockerfiles that already have several stages, or a compose ``target:``, are left as they are.
     """
 
     name = "split-stages"
@@ -610,8 +794,12 @@ class _Planner:
                         item.in_workdir = workdir != "/" and (absdest.rstrip("/") + "/").startswith(workdir.rstrip("/") + "/")
             elif name == "RUN":
                 if inst.heredoc:
-                    raise Skip(f"RUN heredoc at line {item.line}: harden does not read scripts in heredocs, "
-                               "so it cannot tell what they install")
+                    if _heredoc_may_install(inst):
+                        raise Skip(_heredoc_reason(item))
+                    item.cls = "other"  # refused below if anything else is to be split
+                    item.heredoc = True
+                    items.append(item)
+                    continue
                 try:
                     cmds = [classify(c) for c in _run_commands(inst)]
                 except ValueError as e:
@@ -640,15 +828,15 @@ class _Planner:
                     raise Skip(f"RUN at line {item.line} mixes {' and '.join(sorted(ecos))} installs")
                 if kinds & {"install", "build", "tool", "venv"}:
                     if "other" in kinds:
-                        other = next(c for c in cmds if c.kind == "other")
-                        raise Skip(f"RUN at line {item.line} mixes dependency installation with "
-                                   f"`{' '.join(other.words[:3])}`; split that RUN by hand first")
+                        _mark_file_commands(item)
                     item.cls = "build"
                     item.eco = ecos.pop()
                 elif kinds <= {"pkg", "helper"} and "pkg" in kinds:
                     item.cls = "pkg"
                 else:
                     item.cls = "other"
+                    if "other" in kinds and all(c.kind != "other" or _file_op(c.words) for c in cmds):
+                        item.file_only = True
             items.append(item)
         return items
 
@@ -656,7 +844,10 @@ class _Planner:
         items = self._items()
         ecos = {i.eco for i in items if i.cls == "build"}
         if not ecos:
-            return None
+            return None  # nothing to split (a heredoc without an installer in it included)
+        heredoc = next((i for i in items if i.heredoc), None)
+        if heredoc is not None:
+            raise Skip(_heredoc_reason(heredoc))
         if len(ecos) > 1:
             raise Skip(f"this stage installs both {' and '.join(sorted(ecos))} dependencies; "
                        "harden splits one ecosystem per stage")
@@ -667,10 +858,7 @@ class _Planner:
         self.eco = eco
         self.airy = any(line.strip() == "" for i in items for line in i.lead)
         self.cut = max(k for k, i in enumerate(items) if i.cls == "build")
-        for k, i in enumerate(items):
-            if i.inst.instruction == "USER" and k < self.cut:
-                raise Skip(f"USER at line {i.line} comes before the dependency install; "
-                           "the builder would install as that user")
+        self.install_user = self._install_user(items, eco)
         # base image
         pre_args: dict[str, str | None] = {}
         for a in self.doc.preamble:
@@ -694,16 +882,258 @@ class _Planner:
             raise Skip("the only stage is already named builder; rename it and run harden again")
         self.builder_alias = builder_alias
         expected = {"python": "python", "node": "node", "go": "golang"}[eco]
-        if self.family_name != expected:
+        self.carried = python_image_carried(rrepo, self.rtag) if eco == "python" else None
+        if self.family_name != expected and self.carried is None:
             raise Skip(f"base image {resolved} is not an official {expected} image; harden cannot tell "
-                       f"which runtime the production stage would need for these {eco} installs")
+                       f"which runtime the production stage would need for these {eco} installs (nor whether "
+                       f"a virtualenv or a binary built there runs on another image); build FROM the official "
+                       f"{expected} image, or split it by hand")
         for k in ("CMD", "ENTRYPOINT"):
             last = self.stage.last(k)
             if last is not None and re.search(r"\b(poetry|pipenv|uv)\s+run\b", last.value):
                 raise Skip(f"{k} at line {last.startline + 1} runs through `{re.search(r'(poetry|pipenv|uv) run', last.value).group(0)}`, "
-                           "a tool the production stage would not have")
+                           "a tool the production stage would not have; call the commands directly (the "
+                           "environment's bin folder is first on PATH in production), then run harden again")
         builder, production, prod_from = getattr(self, f"_plan_{eco}")()
         return self._assemble(builder, production, prod_from)
+
+    # ------------------------------------------------------------- the installing user
+    def _install_user(self, items: list[Item], eco: str) -> str | None:
+        """``USER node`` before ``npm ci`` (``USER app`` before ``pip install --user``): each USER
+        above the last build step stays where it is, in both stages, so the builder installs as
+        that user, as before, and production runs the later steps as it. The user the build
+        steps run as (None: root) owns what production copies from the builder (``--chown``)."""
+        users = [i for k, i in enumerate(items) if i.inst.instruction == "USER" and k < self.cut]
+        if not users:
+            return None
+        if eco == "go":
+            raise Skip(f"USER at line {users[0].line} comes before the Go build: production starts from another "
+                       "image, where that user does not exist; split this Dockerfile by hand")
+        for i in users:
+            i.cls = "both"
+        current, found = None, {}
+        for i in items[:self.cut + 1]:
+            if i.inst.instruction == "USER":
+                current = i
+            elif i.cls == "build":
+                found.setdefault(current.inst.value.strip() if current else "root", current or i)
+        if len(found) > 1:
+            raise Skip(f"the build steps run as different users ({', '.join(found)}); harden cannot tell who "
+                       "must own what production copies from the builder; split this Dockerfile by hand")
+        (value, where), = found.items()
+        if "$" in value:
+            raise Skip(f"USER {value} at line {where.line} comes from a build variable; harden cannot tell which "
+                       "user the builder installs as, nor who must own what production copies")
+        return None if value.split(":", 1)[0] in ("root", "0") else value
+
+    def _copy_from_builder(self, path: str) -> str:
+        """``COPY --from=builder`` of what the builder made: owned by the user who made it (or
+        the owner a ``chown -R`` beside the install gave it)."""
+        owner = self.install_user or getattr(self, "copy_owner", None)
+        chown = f"--chown={owner} " if owner else ""
+        return f"COPY --from={self.builder_alias} {chown}{path} {path}"
+
+    # ------------------------------------------------------------- file commands beside an install
+    def _carry_file_steps(self, roots: list[str]) -> None:
+        """A build RUN that also runs simple file commands stays whole in the builder. What
+        production copies from the builder (``roots``: the virtualenv, the Node work directory)
+        carries their effects there; production runs, in a RUN at the same place, the ones it
+        would otherwise lack (``mkdir -p /app/uploads`` when it copies only the virtualenv), and a
+        ``chown -R`` of a copied folder becomes ``--chown`` of the copy. Refused, naming the
+        command, when an effect cannot be named or would not hold in production."""
+        # what production has at each point: folders (WORKDIR, made by a file command) and the
+        # trees its own COPY instructions write
+        exists: list[str] = sorted(_SYSTEM_DIRS)
+        trees: list[str] = []
+        for i in self.items:
+            if i.inst.instruction == "WORKDIR" and "$" not in i.workdir:
+                exists.append(i.workdir)
+            elif i.dest and self._copy_in_production(i) and _abspath(i.dest, i.workdir):
+                trees.append(_abspath(i.dest, i.workdir))
+            elif i.cls == "build" and any(c.kind == "file" for c in i.cmds):
+                i.prod_run = self._file_steps(i, roots, exists, trees)
+
+    def _copy_in_production(self, item: Item) -> bool:
+        if item.cls == "copy_from":
+            return True
+        if item.cls != "copy":
+            return False
+        return not item.in_workdir if self.eco == "node" else not item.manifest
+
+    def _file_steps(self, item: Item, roots: list[str], exists: list[str], trees: list[str]) -> list[str]:
+        """The production RUN lines for the file commands of one build RUN (may be none)."""
+        keep: list[list[str]] = []
+        for c, cwd in _walk_cwd(item):
+            op = _file_op(c.words) if c.kind == "file" else None
+            if op is None:
+                continue
+            shown = f"`{' '.join(_strip_prefix(c.words))}` at line {item.line}"
+            paths = [(p, _abspath(p, cwd)) for p in op.writes + op.reads]
+            unnamed = [p for p, a in paths if a is None]
+            if unnamed:
+                raise Skip(f"{shown}: harden cannot tell which files it changes ({unnamed[0]}); split that RUN by hand first")
+            writes = [_abspath(p, cwd) for p in op.writes]
+            carried = [w for w in writes if any(_under(w, r) for r in roots)]
+            if op.name == "chown":
+                for r in self._chown_of_copied(op, writes, roots, shown):
+                    if r in exists:  # a folder production has already: the copy does not re-own it
+                        keep.append(["chown", op.owner, r])
+            if len(carried) == len(writes):
+                continue  # production gets it with what it copies from the builder
+            if op.name in ("cp", "mv") or op.reads:
+                raise Skip(f"{shown} copies or moves files outside what production copies from the builder "
+                           f"({', '.join(roots)}); split that RUN by hand first")
+            if cwd != item.workdir and any(not p.startswith("/") for p in op.writes):
+                raise Skip(f"{shown} runs after a `cd` with relative paths; split that RUN by hand first")
+            if any(ch in p for p in op.writes for ch in "*?["):
+                raise Skip(f"{shown} names files by a pattern that may match other files in production; "
+                           "split that RUN by hand first")
+            if op.name in ("chown", "chmod"):
+                missing = [w for w in writes if w not in carried and w not in exists
+                           and not any(_under(w, t) for t in trees)]
+                if missing:
+                    raise Skip(f"{shown} changes {missing[0]}, which harden cannot tell is there in the production "
+                               "stage; split that RUN by hand first")
+            else:
+                for w in writes:  # mkdir -p makes the folders above it too
+                    exists.extend(str(d) for d in [PurePosixPath(w), *PurePosixPath(w).parents])
+            keep.append(c.words)
+        if not keep:
+            return []
+        cmds = [shlex.join(w) for w in keep]
+        lines = [f"RUN {cmds[0]}"]
+        for cmd in cmds[1:]:
+            lines[-1] += " \\"
+            lines.append(f"    && {cmd}")
+        return lines
+
+    def _chown_of_copied(self, op: FileOp, writes: list[str], roots: list[str], shown: str) -> list[str]:
+        """COPY --from does not keep owners: a ``chown -R`` of a copied folder becomes the copy's
+        ``--chown`` (the copied folders returned: one that production already has keeps its
+        owner through the copy, so it is chowned on its own). A chown of only a part of a copied
+        folder, or of a folder holding one, is refused."""
+        owned = []
+        for w in writes:
+            for r in roots:
+                if _under(w, r) and not (w == r and op.recursive):
+                    raise Skip(f"{shown} changes the owner of part of {r}, which production copies from the "
+                               "builder (the copy does not keep owners); split that RUN by hand first")
+                if _under(r, w) and w != r and op.recursive:
+                    raise Skip(f"{shown} changes the owner of a folder that holds {r}, which production copies "
+                               "from the builder (the copy does not keep owners); split that RUN by hand first")
+                if w == r and op.recursive:
+                    owner = self.install_user or getattr(self, "copy_owner", None)
+                    if owner not in (None, op.owner):
+                        raise Skip(f"{shown} gives {r} to {op.owner}, but the install runs as {owner}; harden "
+                                   "cannot tell who must own what production copies; split that RUN by hand first")
+                    if "$" in op.owner:
+                        raise Skip(f"{shown}: the owner comes from a variable; split that RUN by hand first")
+                    self.copy_owner = op.owner
+                    owned.append(r)
+        return owned
+
+    def _install_folder_said(self) -> str:
+        """`` (`npm install` at line 7 runs in /tmp/app, after `cd`)``, when a ``cd`` says so."""
+        for i in self.items:
+            for c, cwd in (_walk_cwd(i) if i.cls == "build" else ()):
+                if c.kind == "install" and cwd not in (None, i.workdir):
+                    return f" (`{' '.join(c.words[:2])}` at line {i.line} runs in {cwd}, after `cd`)"
+        return ""
+
+    def _node_outside_installs(self, wd: str) -> None:
+        """``RUN cd /tmp/app && npm install`` installs outside the work directory production
+        copies. A later RUN of file commands that copies from there into the work directory
+        (``cp -a /tmp/app/node_modules /usr/src/app``) then runs in the builder only: production
+        gets its result with the work directory. With no such RUN, refused."""
+        dirs = {}
+        for i in self.items:
+            if i.cls != "build":
+                continue
+            for c, cwd in _walk_cwd(i):
+                if c.kind == "install" and cwd is None:
+                    raise Skip(f"`{' '.join(c.words[:3])}` at line {i.line} runs after a `cd` harden cannot "
+                               "resolve: it cannot tell where the dependencies are installed")
+                if c.kind == "install" and not _under(cwd, wd):
+                    dirs.setdefault(cwd, (i, c))
+        for d, (i, c) in dirs.items():
+            used = False
+            for j in self.items[self.items.index(i) + 1:self.cut + 1]:
+                if not j.file_only:
+                    continue
+                ops = [(_file_op(x.words), cwd) for x, cwd in _walk_cwd(j) if x.kind == "other"]
+                reads = [_abspath(p, cwd) for op, cwd in ops for p in op.reads]
+                if not any(r and _under(r, d) for r in reads):
+                    continue
+                writes = [_abspath(p, cwd) for op, cwd in ops for p in op.writes if op.name != "mv" or p not in op.reads]
+                if not all(w and _under(w, wd) for w in writes):
+                    raise Skip(f"RUN at line {j.line} copies from {d}, where `{' '.join(c.words[:2])}` installed, to "
+                               f"outside the work directory {wd} production copies; split this Dockerfile by hand")
+                j.cls = "builder"
+                used = True
+            if not used:
+                raise Skip(f"`{' '.join(c.words[:3])}` at line {i.line} installs in {d} (after `cd`), outside the "
+                           f"work directory {wd} production copies from the builder; split this Dockerfile by hand")
+            for j in self.items[:self.items.index(i)]:  # its manifests (COPY package*.json /tmp/app/)
+                dest = _abspath(j.dest, j.workdir) if j.cls == "copy" and j.manifest else None
+                if dest and _under(dest, d):
+                    j.cls = "builder"
+
+    def _user_site(self, items: list[Item]) -> str | None:
+        """``pip install --user``, run as a non-root user: the folder it installs into (the
+        user's ``~/.local``, or PYTHONUSERBASE), which production copies. None: no ``--user``."""
+        cmds = [(i, c) for i in items if i.cls == "build" for c in i.cmds if c.kind == "install"]
+        user = [(i, c) for i, c in cmds if c.user_site]
+        if not user:
+            return None
+        i, c = user[0]
+        if len(user) != len(cmds):
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into the user's site while "
+                       "other installs do not; harden copies one environment: split this Dockerfile by hand")
+        if self.install_user is None:
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into root's home, outside "
+                       "an environment harden can copy; split this Dockerfile by hand")
+        env = {}
+        for it in items[:items.index(i)]:
+            if it.inst.instruction == "ENV":
+                env.update(_env_pairs(it.inst.value))
+        if env.get("PYTHONUSERBASE", "").startswith("/"):
+            return env["PYTHONUSERBASE"]
+        if env.get("HOME", "").startswith("/"):
+            return posixpath.join(env["HOME"], ".local")
+        home = self._home_of(items, self.install_user.split(":", 1)[0])
+        if home is None:
+            raise Skip(f"`{' '.join(c.words[:3])} ... --user` at line {i.line} installs into the home of user "
+                       f"{self.install_user}, which harden cannot find in this Dockerfile; set ENV HOME (or "
+                       "PYTHONUSERBASE) before it, then run harden again")
+        return posixpath.join(home, ".local")
+
+    @staticmethod
+    def _home_of(items: list[Item], user: str) -> str | None:
+        """The home folder of ``user`` (a name or UID) as the RUN that creates it sets it:
+        useradd ``-d``/``--home-dir`` (else /home/<name>), Debian's adduser ``--home`` (else
+        /home/<name>; a ``--system`` user has none), BusyBox adduser ``-h`` (else /home/<name>)."""
+        for i in items:
+            if i.inst.instruction != "RUN":
+                continue
+            for c in i.cmds:
+                w = _strip_prefix(c.words)
+                if not w or _base(w[0]) not in ("useradd", "adduser"):
+                    continue
+                pos, opts = _positional(w[1:], {"-d", "--home-dir", "--home", "-h", "-u", "--uid", "-g", "--gid",
+                                                "-G", "--groups", "--ingroup", "-s", "--shell", "-c", "--comment",
+                                                "--gecos", "-b", "--base-dir", "-k", "--skel", "-K", "-e", "-f"})
+                name = pos[-1] if pos else ""
+                uids = opts.get("-u", []) + opts.get("--uid", [])
+                if user not in (name, *uids) or not name:
+                    continue
+                home = (opts.get("-d") or opts.get("--home-dir") or opts.get("--home") or opts.get("-h") or [None])[-1]
+                if home:
+                    return home if home.startswith("/") else None
+                if _base(w[0]) == "adduser" and "--system" in opts:
+                    return None
+                base = (opts.get("-b") or opts.get("--base-dir") or ["/home"])[-1]
+                return posixpath.join(base, name)
+        return None
 
     # ------------------------------------------------------------- helpers
     def _from_line(self, image: str, alias: str) -> str:
@@ -883,6 +1313,10 @@ class _Planner:
                 raise Skip(f"UV_SYSTEM_PYTHON at line {i.line} makes `uv pip install` install into the system Python, "
                            "outside an environment harden can copy; split this Dockerfile by hand (or drop it: uv "
                            "then installs into the virtualenv VIRTUAL_ENV names)")
+        user_site = self._user_site(items)
+        if user_site is not None:
+            first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
+            return self._python_stages(user_site, own_venv=False, anchor=first_install, uv_sync=False)
         venv = self.ctx.opt("venv") or "/opt/venv"
         venv_item = next((k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "venv" for c in i.cmds)), None)
         first_install = next(k for k, i in enumerate(items) if i.cls == "build" and any(c.kind == "install" for c in i.cmds))
@@ -915,19 +1349,16 @@ class _Planner:
         else:
             anchor = first_install
         self._tools_into_venv(items[anchor:], venv)
-        full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
-        prod_image = self.base
-        if full:
-            if self.digest:
-                self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: it is pinned by digest and "
-                                   "the slim variant has another digest; pin python:<version>-slim by hand for a smaller image"))
-                full = False
-            else:
-                tag = self.tag or "latest"
-                m = re.match(r"^(.*?)(-(?:%s))?$" % "|".join(DEBIAN_RELEASES), tag)
-                core, rel = m.group(1), m.group(2) or ""
-                new_tag = "slim" + rel if core == "latest" else f"{core}-slim{rel}"
-                prod_image = f"{self.repo}:{new_tag}"
+        return self._python_stages(venv, own_venv=own_venv, anchor=anchor, uv_sync=uv_sync)
+
+    def _python_stages(self, venv: str, *, own_venv: bool, anchor: int, uv_sync: bool):
+        """The builder and production lines around ``venv``, the environment production copies
+        (a virtualenv, or the ``--user`` site), first made or used at item ``anchor``."""
+        from harden import runtime_libs as rl
+
+        items, cut = self.items, self.cut
+        self._carry_file_steps([venv])
+        prod_image, full = self._python_production_image(items)
         release = _release_of(self.rtag)
         base_has = rl.PYTHON_IMAGE_HAS_APK if self.alpine else rl.PYTHON_IMAGE_HAS_APT
         builder: list[str] = []
@@ -937,7 +1368,12 @@ class _Planner:
                         f'    PATH="{venv}/bin:$PATH"' + (" \\" if uv_sync else "")]
         if uv_sync:
             venv_lines_b.append(f"    UV_PROJECT_ENVIRONMENT={venv}")
-        venv_lines_p = [f"COPY --from={self.builder_alias} {venv} {venv}"]
+        venv_at = anchor
+        if own_venv and self.install_user:
+            # the user installs into it: root makes it before the USER line and hands it over
+            venv_at = max(k for k, i in enumerate(items[:anchor]) if i.inst.instruction == "USER")
+            venv_lines_b[:1] = [f"RUN python3 -m venv {venv} \\", f"    && chown -R {self.install_user} {venv}"]
+        venv_lines_p = [self._copy_from_builder(venv)]
         if own_venv:
             venv_lines_p += [f"ENV VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"']
         build_items = [i for i in items if i.cls == "build"]
@@ -967,9 +1403,9 @@ class _Planner:
             if k > cut:
                 production += i.out()
                 continue
+            if k == venv_at and own_venv:
+                self._gen(builder, venv_lines_b, airy=False)
             if k == anchor:
-                if own_venv:
-                    self._gen(builder, venv_lines_b, airy=False)
                 block = []
                 extra_rt = [p for p in extra_rt if p not in self.emitted]
                 self.emitted.update(extra_rt)
@@ -994,7 +1430,54 @@ class _Planner:
                 self._split_pkg_runs(builder, production, k, i, base_has=base_has, release=release)
             elif i.cls == "build":
                 builder += i.out()
+                self._gen(production, i.prod_run, airy=False)
         return builder, production, prod_image
+
+    def _python_production_image(self, items: list[Item]) -> tuple[str, bool]:
+        """The production base and whether it is the slim variant of a full image (then
+        production lacks the full image's libraries and tools). A full ``python:X`` becomes
+        ``python:X-slim``; an image that carries the official image (``python_image_carried``)
+        becomes that official image, slim."""
+        carried = getattr(self, "carried", None)
+        if carried is not None:
+            return self._carried_production_image(items, carried)
+        full = self.family_name == "python" and not self.alpine and not re.search(r"slim|windows|nanoserver", self.rtag)
+        if not full:
+            return self.base, False
+        if self.digest:
+            self.notes.append((self.stage.startline + 1, f"production keeps {self.base}: it is pinned by digest and "
+                               "the slim variant has another digest; pin python:<version>-slim by hand for a smaller image"))
+            return self.base, False
+        tag = self.tag or "latest"
+        m = re.match(r"^(.*?)(-(?:%s))?$" % "|".join(DEBIAN_RELEASES), tag)
+        core, rel = m.group(1), m.group(2) or ""
+        new_tag = "slim" + rel if core == "latest" else f"{core}-slim{rel}"
+        return f"{self.repo}:{new_tag}", True
+
+    def _carried_production_image(self, items: list[Item], carried: str) -> tuple[str, bool]:
+        """``ghcr.io/astral-sh/uv:python3.12-bookworm-slim`` is ``python:3.12-slim-bookworm`` with
+        uv added: production starts from that official image (same Python, same path, same
+        Debian), without uv; from the full ``...-bookworm`` variant it gets the slim one, as a
+        full ``python:X`` does. Kept when production needs the image itself: no CMD/ENTRYPOINT
+        of the Dockerfile's own (the image's default command would change), or uv at run time."""
+        line = self.stage.startline + 1
+        if self.stage.last("CMD") is None and self.stage.last("ENTRYPOINT") is None:
+            self.notes.append((line, f"production keeps {self.base}: the Dockerfile has no CMD or ENTRYPOINT of its own, "
+                               f"so it runs the image's default command, which {carried} does not have"))
+            return self.base, False
+        prod_items = [i for k, i in enumerate(items) if k > self.cut or i.cls in ("prod", "other", "both")]
+        if self._tools_in_prod(prod_items) & {"uv", "uvx"}:
+            self.notes.append((line, f"production keeps {self.base}: the image runs uv at run time, which {carried} "
+                               "does not have"))
+            return self.base, False
+        repo, tag, _ = _split_image(carried)
+        full = not self.alpine and "slim" not in tag
+        prod = f"{repo}:{tag.replace('-', '-slim-', 1)}" if full else carried
+        if not full:
+            self.notes.append((line, f"production uses {prod}, the official image {self.base} is built on (the same "
+                               "Python at the same path), without uv; the builder keeps "
+                               f"{self.base}"))
+        return prod, full
 
     def _tools_into_venv(self, items: list[Item], venv: str) -> None:
         """``RUN pip install poetry && poetry install``: with the virtualenv first on PATH, that pip
@@ -1084,7 +1567,10 @@ class _Planner:
                            "`yarn workspaces focus --production`; split this Dockerfile by hand")
         wd = items[cut].workdir
         if wd == "/" or "$" in wd:
-            raise Skip("the install runs without a WORKDIR; harden cannot tell which files the build produced")
+            raise Skip("the install runs without a WORKDIR" + self._install_folder_said() + "; harden cannot tell "
+                       "which files the build produced (set WORKDIR to the app's folder and install there)")
+        self._node_outside_installs(wd)
+        self._carry_file_steps([wd])
         cmds = [c for i in items if i.cls == "build" for c in i.cmds]
         pm = next(_base(c.words[0]) for c in cmds if c.kind == "install")
         needs_prune = any(c.kind == "build" for c in cmds) or not any(c.prod_only for c in cmds if c.kind == "install")
@@ -1122,7 +1608,7 @@ class _Planner:
         for k, i in enumerate(items):
             if k > cut:
                 if not copied:
-                    self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                    self._gen(production, [self._copy_from_builder(wd)])
                     copied = True
                 production += i.out()
                 continue
@@ -1135,7 +1621,7 @@ class _Planner:
                 builder += i.out()
                 if i.in_workdir:
                     if not copied:
-                        self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+                        self._gen(production, [self._copy_from_builder(wd)])
                         copied = True
                 else:
                     production += i.out()
@@ -1144,14 +1630,17 @@ class _Planner:
                 production += i.out()
             elif i.cls == "pkg":
                 self._split_pkg_runs(builder, production, k, i, release=_release_of(self.rtag))
+            elif i.cls == "builder":
+                builder += i.out()
             elif i.cls == "build":
                 builder += i.out()
+                self._gen(production, i.prod_run, airy=False)
                 if k in global_in_prod:
                     production += i.out()
                 if k == cut and prune:
                     self._gen(builder, [prune], airy=False)
         if not copied:
-            self._gen(production, [f"COPY --from={self.builder_alias} {wd} {wd}"])
+            self._gen(production, [self._copy_from_builder(wd)])
         return builder, production, self._node_runtime_image(items, cut)
 
     def _check_dev_tools_at_start(self, items) -> None:
@@ -1248,6 +1737,11 @@ class _Planner:
     # ----------------------------------------------------------------- go
     def _plan_go(self):
         items, cut = self.items, self.cut
+        for i in items:
+            c = next((c for c in i.cmds if c.kind == "file"), None) if i.cls == "build" else None
+            if c is not None:
+                raise Skip(f"RUN at line {i.line} mixes the Go build with `{' '.join(c.words[:3])}`; split that RUN "
+                           "by hand first")
         env_text = " ".join(i.inst.value for i in items if i.inst.instruction in ("ENV", "ARG"))
         # the RUN text as written: `CGO_ENABLED=1 go build` sets it in a prefix the commands drop
         run_text = " ".join(i.inst.value for i in items if i.cls == "build")

@@ -17,6 +17,7 @@ builds with BuildKit even when no buildx is installed (the engine's own BuildKit
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -534,3 +536,36 @@ def exposed(bindings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 
 # original image sizes per (example, service), filled by the ORIGINAL fixtures
 ORIGINAL_SIZES: dict[tuple[str, str], float] = {}
+
+
+# --------------------------------------------------------------------------- image builds
+
+
+def image_files(image: str) -> list[str]:
+    """Every path in the image's file system (from `docker export`; needs no shell)."""
+    proc = subprocess.run(["docker", "create", image], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    cid = proc.stdout.strip()
+    try:
+        exp = subprocess.run(["docker", "export", cid], capture_output=True, timeout=300)
+        assert exp.returncode == 0, exp.stderr.decode(errors="replace")
+        with tarfile.open(fileobj=io.BytesIO(exp.stdout)) as tar:
+            return [m.name.lstrip("./") for m in tar.getmembers()]
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True, timeout=60)
+
+
+HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def trust_host_ca(stack: Stack) -> None:
+    """Builds reach PyPI through this machine's TLS-intercepting proxy. The stand-in images trust
+    its CA in the system bundle (pip is configured for it), but poetry (requests + certifi) and
+    uv (its own roots) read only their own bundles unless told: point them at the system one,
+    as projects behind such a proxy do. Done on both copies before anything else, so harden
+    rewrites the Dockerfile as it stands."""
+    path = stack.dir / "Dockerfile"
+    lines = path.read_text().splitlines(keepends=True)
+    k = next(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+    lines.insert(k + 1, f"ENV SSL_CERT_FILE={HOST_CA} REQUESTS_CA_BUNDLE={HOST_CA}\n")
+    path.write_text("".join(lines))

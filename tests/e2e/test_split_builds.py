@@ -18,13 +18,11 @@ pipenv/uv downloading from PyPI.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +50,7 @@ class Project:
     tools: tuple[str, ...]  # build tools the production image must not hold (bin/<name>)
     tool_dirs: tuple[str, ...] = ()  # and folders (site- or dist-packages/<pkg>/, the Go root)
     original_has_compiler: bool = True
-    downloads: bool = True  # fetches packages during the build (needs the host CA, see _trust_host_ca)
+    downloads: bool = True  # fetches packages during the build (needs the host CA, see e2e_lib.trust_host_ca)
     build_original: bool = True  # False: only the hardened copy (saves a build where it shows nothing new)
 
     @property
@@ -85,20 +83,6 @@ class Pair:
     harden_output: str
 
 
-def _image_files(image: str) -> list[str]:
-    """Every path in the image's file system (from `docker export`; needs no shell)."""
-    proc = subprocess.run(["docker", "create", image], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    cid = proc.stdout.strip()
-    try:
-        exp = subprocess.run(["docker", "export", cid], capture_output=True, timeout=300)
-        assert exp.returncode == 0, exp.stderr.decode(errors="replace")
-        with tarfile.open(fileobj=io.BytesIO(exp.stdout)) as tar:
-            return [m.name.lstrip("./") for m in tar.getmembers()]
-    finally:
-        subprocess.run(["docker", "rm", "-f", cid], capture_output=True, timeout=60)
-
-
 def _forbidden(files: list[str], project: Project) -> list[str]:
     """The compilers and build tools among the image's files: every bin/<tool>, and the first
     path under each tool folder (site-packages/poetry/, the Go root)."""
@@ -122,22 +106,6 @@ def _image(stack: Stack, service: str) -> dict:
     return stack.image_of(service)
 
 
-HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
-
-
-def _trust_host_ca(stack: Stack) -> None:
-    """Builds reach PyPI through this machine's TLS-intercepting proxy. The stand-in images trust
-    its CA in the system bundle (pip is configured for it), but poetry (requests + certifi) and
-    uv (its own roots) read only their own bundles unless told: point them at the system one,
-    as projects behind such a proxy do. Done on both copies before anything else, so harden
-    rewrites the Dockerfile as it stands."""
-    path = stack.dir / "Dockerfile"
-    lines = path.read_text().splitlines(keepends=True)
-    k = next(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
-    lines.insert(k + 1, f"ENV SSL_CERT_FILE={HOST_CA} REQUESTS_CA_BUNDLE={HOST_CA}\n")
-    path.write_text("".join(lines))
-
-
 @pytest.fixture(scope="module")
 def extra_images(docker_engine) -> None:
     missing = [img for img in EXTRA_IMAGES
@@ -155,8 +123,8 @@ def pair(request, extra_images, tmp_path_factory) -> Pair:
     hardened = e2e_lib.open_stack(example, tmp_path_factory.mktemp(f"{project.fixture}-hard"), "hard")
     request.addfinalizer(hardened.down)
     if project.downloads:
-        _trust_host_ca(original)
-        _trust_host_ca(hardened)
+        e2e_lib.trust_host_ca(original)
+        e2e_lib.trust_host_ca(hardened)
     # the original first: the hardened builder stage reuses its layers
     if project.build_original:
         original.build()
@@ -186,7 +154,7 @@ def test_original_runs_as_root_and_ships_the_build_tools(pair: Pair):
     assert answer.get("hello") == p.hello, answer
     log(f"original {p.fixture}: answers {answer}")
     assert answer["uid"] == 0, f"expected the original to run as root: {answer}"
-    found = _forbidden(_image_files(_image(pair.original, p.service)["Id"]), p)
+    found = _forbidden(e2e_lib.image_files(_image(pair.original, p.service)["Id"]), p)
     log(f"original {p.fixture}: build tools in the image: {found}")
     for tool in p.tools:
         assert any(f.endswith(f"bin/{tool}") for f in found), f"no {tool} in the original image: {found}"
@@ -224,7 +192,7 @@ def test_hardened_process_is_not_root(pair: Pair):
 
 def test_production_image_has_no_compiler_or_build_tool(pair: Pair):
     image = _image(pair.hardened, pair.project.service)
-    found = _forbidden(_image_files(image["Id"]), pair.project)
+    found = _forbidden(e2e_lib.image_files(image["Id"]), pair.project)
     log(f"hardened {pair.project.fixture}: {e2e_lib.size_mb(image):.0f} MB, build tools: {found}")
     assert not found, f"the production image still holds {found}"
 
