@@ -1012,7 +1012,7 @@ def image_kind(ref: str) -> tuple[str, str]:
     if path.startswith("distroless/") or path.startswith("googlecontainertools/distroless"):
         return "distroless", path
     if path.startswith("chainguard/"):
-        return ("os", path) if last == "wolfi-base" else ("distroless", path)
+        return ("os", last) if last == "wolfi-base" else ("distroless", path)
     if store_family(ref):
         return "server", store_family(ref) or ""
     if dev_tool_of_image(ref):
@@ -1884,7 +1884,7 @@ def explain_misses(pr: Practice, report: dict | None) -> None:
 
 
 def practice_table(pr: Practice, examples: int = 4) -> str:
-    rows = [("practice", "done", "eligible", "%", "already", "by harden", "target", "")]
+    rows = [("practice", "done", "eligible", "%", "already", "by harden", "target", "status")]
     for key, label, target, _ in PRACTICES:
         units = pr.units.get(key, {}).values()
         el = len(units)
@@ -1892,7 +1892,7 @@ def practice_table(pr: Practice, examples: int = 4) -> str:
         already = sum(u.already for u in units)
         pct = 100 * done / el if el else None
         status = "-" if pct is None else ("PASS" if pct >= target else "below")
-        rows.append((label, str(done), str(el), f"{pct:.0f}%" if pct is not None else "-", str(already),
+        rows.append((label, str(done), str(el), f"{int(pct)}%" if pct is not None else "-", str(already),
                      str(done - already), f">={target}%", status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["practice coverage (issue 16): eligible units and \"done\" by the soak's own definitions "
