@@ -567,3 +567,38 @@ def test_explain_misses_and_the_table(tmp_path):
     assert rows["single-stage Python Dockerfiles split"][-7:] == ["0", "0", "-", "0", "0", ">=90%", "-"]
     assert "case1: compose.yaml [db] (postgres): shares a network with proxy (on default)" in text
     assert "done before harden, not after" in text and "case1: compose.yaml [mailhog]" in text
+
+
+def test_soak_case_measures_the_practices(tmp_path):
+    """Through soak_case, with harden and Compose for real: which units are eligible, and what
+    was done before, do not depend on what harden does; a file harden leaves alone is measured
+    from its one model."""
+    tools = soak_lib.find_tools()
+    need(tools.docker, "Compose v2")
+    src = write_files(tmp_path / "src", {
+        "case/compose.yaml": ("services:\n  web:\n    build: .\n    ports: ['8000:8000']\n    environment:\n"
+                              "      DB_HOST: db\n    depends_on: [db]\n  db:\n    image: postgres:16\n"
+                              "  adminer:\n    image: adminer\n    ports: ['8080:8080']\n"),
+        "case/Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                           "COPY . .\nCMD [\"python\", \"app.py\"]\n",
+        "case/requirements.txt": "flask\n",
+        "case/app.py": "print('hi')\n",
+        "case/cache/compose.yaml": ("services:\n  cache:\n    image: redis:7\n    healthcheck:\n"
+                                    "      test: [CMD, redis-cli, ping]\n"),
+    }) / "case"
+    with ThreadPoolExecutor(2) as pool:
+        r = soak_lib.soak_case("case", src, tmp_path / "work", tools, pool)
+    assert r.failures == [], r.render()
+    u = r.practice.units
+    assert set(u["non-root"]) == {("Dockerfile", "stage 0")} and u["non-root"][("Dockerfile", "stage 0")].before is False
+    assert set(u["split-python"]) == {("Dockerfile",)}
+    assert set(u["store-healthcheck"]) == {("compose.yaml", "db"), ("cache/compose.yaml", "cache")}
+    assert u["store-healthcheck"][("cache/compose.yaml", "cache")].already
+    assert u["store-healthcheck"][("compose.yaml", "db")].before is False
+    assert set(u["healthy-edge"]) >= {("compose.yaml", "web -> db")}
+    assert u["healthy-edge"][("compose.yaml", "web -> db")].before is False
+    assert set(u["dev-profile"]) == {("compose.yaml", "adminer")}
+    assert u["store-isolated"][("compose.yaml", "db")].before is True  # web uses it; adminer is a dev tool
+    for units in u.values():
+        for unit in units.values():
+            assert unit.done or unit.reason, unit  # every miss is explained, if only by "no reason given"
