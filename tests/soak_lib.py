@@ -1637,6 +1637,25 @@ def service_origins(root: Path, files: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def services_without_image(root: Path, files: Iterable[str]) -> list[str]:
+    """Services that no file of a combination gives an ``image``, a ``build`` or an
+    ``extends`` (merge keys resolved): Compose rejects such a combination. Unreadable files
+    count as giving everything (nothing is claimed about them)."""
+    has: dict[str, bool] = {}
+    for f in files:
+        try:
+            data = load_yaml(read_text(root / f))
+        except (yaml.YAMLError, OSError, RecursionError, ValueError):
+            return []
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            continue
+        for name, svc in services.items():
+            given = isinstance(svc, dict) and any(k in svc for k in ("image", "build", "extends"))
+            has[str(name)] = has.get(str(name), False) or given
+    return sorted(n for n, ok in has.items() if not ok)
+
+
 def rebase_model(model: dict, old: Path, new: Path) -> dict:
     """The same model with every path under ``old`` moved under ``new`` (the unchanged
     combinations read the same bytes before and after; their builds are read from the tree
@@ -2102,19 +2121,25 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
 
     fut_pairs = {(c, e): calls.submit(check_pair, c, e) for c in affected for e in engines_for(c)}
 
+    model_calls: list[float] = []
+    models_ok: list[Combo] = []
+
     def model_only(c: Combo) -> ComposeCheck | None:
         """The practice table's model of a combination harden left alone (the same before and
-        after): every profile, else the default ones; with placeholders when needed."""
+        after): every profile, else the default ones. Variables without a default get the
+        placeholder at once: an unset one only blanks a value (or stops compose), so the
+        placeholder loses nothing the model would show."""
         texts = [out_text(s0.get(f, b"")) for f in c.files]
+        if not _reads_more_than_listed(before, c) and services_without_image(before, c.files):
+            return None  # compose rejects a service with neither image nor build: no need to ask it
         for e in ("v2-all-profiles", "v2"):
             if e == "v2" and not any("profiles" in t for t in texts) and not _reads_more_than_listed(before, c):
                 break  # without profiles both engines load the same services
-            b = compose_check(tools, before, c, e)
-            if not b.ok and variables:
-                again = compose_check(tools, before, c, e, variables)
-                if again.ok:
-                    b = again
+            t = time.monotonic()
+            b = compose_check(tools, before, c, e, variables or None)
+            model_calls.append(time.monotonic() - t)
             if b.ok and b.model is not None:
+                models_ok.append(c)
                 return b
         return None
 
@@ -2249,7 +2274,12 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
                 f"{x.get('code')} line {x.get('line')}: {x.get('text')!r}  ({x.get('message', '')[:120]})" for x in new))
     # ---- the practice table (not damage: measured, never failed on)
     try:
+        t = time.monotonic()
         r.practice = practice_of_case(before, after, s0, s1, affected, fut_pairs, fut_models, r.report)
+        r.info.append(f"practice table: {r.practice.combos_measured} resolved combination(s), "
+                      f"{len(model_calls)} `config` call(s) for the ones harden left alone ({sum(model_calls):.1f}s, "
+                      f"{len(models_ok)} of {len(fut_models)} with a model), "
+                      f"measured in {time.monotonic() - t:.1f}s")
     except Exception as e:  # a bug of the harness: say so on this case, keep the damage checks
         import traceback
 

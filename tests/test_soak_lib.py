@@ -602,3 +602,17 @@ def test_soak_case_measures_the_practices(tmp_path):
     for units in u.values():
         for unit in units.values():
             assert unit.done or unit.reason, unit  # every miss is explained, if only by "no reason given"
+
+
+def test_services_without_image(tmp_path):
+    write_files(tmp_path, {
+        "compose.yaml": "x-base: &base\n  image: app\nservices:\n  web:\n    <<: *base\n  db:\n    image: postgres\n",
+        "compose.override.yml": "services:\n  web:\n    ports: ['80:80']\n  worker:\n    command: celery\n",
+        "child.yml": "services:\n  job:\n    extends: {file: compose.yaml, service: web}\n",
+        "broken.yml": "services: [\n",
+    })
+    assert soak_lib.services_without_image(tmp_path, ["compose.yaml"]) == []
+    assert soak_lib.services_without_image(tmp_path, ["compose.override.yml"]) == ["web", "worker"]
+    assert soak_lib.services_without_image(tmp_path, ["compose.yaml", "compose.override.yml"]) == ["worker"]
+    assert soak_lib.services_without_image(tmp_path, ["child.yml"]) == []
+    assert soak_lib.services_without_image(tmp_path, ["compose.override.yml", "broken.yml"]) == []
