@@ -2126,21 +2126,22 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
 
     def model_only(c: Combo) -> ComposeCheck | None:
         """The practice table's model of a combination harden left alone (the same before and
-        after): every profile, else the default ones. Variables without a default get the
-        placeholder at once: an unset one only blanks a value (or stops compose), so the
-        placeholder loses nothing the model would show."""
+        after): every profile, else the default ones; as the project is, else with the
+        placeholder for each variable without a default (as check_pair does: a placeholder
+        can break a combination too, ``${CONFIG}/web:/config`` becomes a named volume)."""
         texts = [out_text(s0.get(f, b"")) for f in c.files]
         if not _reads_more_than_listed(before, c) and services_without_image(before, c.files):
             return None  # compose rejects a service with neither image nor build: no need to ask it
         for e in ("v2-all-profiles", "v2"):
             if e == "v2" and not any("profiles" in t for t in texts) and not _reads_more_than_listed(before, c):
                 break  # without profiles both engines load the same services
-            t = time.monotonic()
-            b = compose_check(tools, before, c, e, variables or None)
-            model_calls.append(time.monotonic() - t)
-            if b.ok and b.model is not None:
-                models_ok.append(c)
-                return b
+            for v in ([None, variables] if variables else [None]):
+                t = time.monotonic()
+                b = compose_check(tools, before, c, e, v)
+                model_calls.append(time.monotonic() - t)
+                if b.ok and b.model is not None:
+                    models_ok.append(c)
+                    return b
         return None
 
     affected_set = set(affected)
@@ -2274,12 +2275,10 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
                 f"{x.get('code')} line {x.get('line')}: {x.get('text')!r}  ({x.get('message', '')[:120]})" for x in new))
     # ---- the practice table (not damage: measured, never failed on)
     try:
-        t = time.monotonic()
         r.practice = practice_of_case(before, after, s0, s1, affected, fut_pairs, fut_models, r.report)
-        r.info.append(f"practice table: {r.practice.combos_measured} resolved combination(s), "
-                      f"{len(model_calls)} `config` call(s) for the ones harden left alone ({sum(model_calls):.1f}s, "
-                      f"{len(models_ok)} of {len(fut_models)} with a model), "
-                      f"measured in {time.monotonic() - t:.1f}s")
+        r.info.append(f"practice table: {r.practice.combos_measured} resolved combination(s); for the "
+                      f"{len(fut_models)} harden left alone, {len(model_calls)} `config` call(s) "
+                      f"({sum(model_calls):.1f}s), {len(models_ok)} with a model")
     except Exception as e:  # a bug of the harness: say so on this case, keep the damage checks
         import traceback
 
