@@ -2056,7 +2056,8 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
     files = compose_files(before)
     combos, _ = combinations(files, cap=10**6)
     listed = {c.files for c in combos}
-    combos += [c for c in documented_combinations(before, files) if c.files not in listed]
+    documented = documented_combinations(before, files)
+    combos += [c for c in documented if c.files not in listed]
     r.combos_total = len(combos)
     combos = combos[:MAX_COMBOS]
     r.combos = len(combos)
@@ -2145,7 +2146,27 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         return None
 
     affected_set = set(affected)
-    fut_models = {c: calls.submit(model_only, c) for c in combos if c not in affected_set} if tools.docker else {}
+    documented_files = {c.files for c in documented}
+    fut_models: dict[Combo, Future] = {}
+
+    def valid_alone(f: str) -> bool:
+        """Does Compose v2 accept this file alone (before harden)? Only asked of a file whose
+        own combination was submitted before the question (the pool runs tasks in order)."""
+        c = Combo((f,), "alone")
+        for e in ("v2-all-profiles", "v2"):
+            if (c, e) in fut_pairs:
+                return fut_pairs[(c, e)].result()[0].ok
+        return c in fut_models and fut_models[c].result() is not None
+
+    def model_if_measured(c: Combo) -> ComposeCheck | None:
+        if not practice_combination(c, documented_files, valid_alone):
+            return None
+        return model_only(c)
+
+    if tools.docker:
+        for c in combos:  # "alone" first: the pairings ask about them
+            if c not in affected_set:
+                fut_models[c] = calls.submit(model_if_measured, c)
 
     # ---- hadolint on every changed Dockerfile, before and after
     pj = f_json.result()
@@ -2275,7 +2296,8 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
                 f"{x.get('code')} line {x.get('line')}: {x.get('text')!r}  ({x.get('message', '')[:120]})" for x in new))
     # ---- the practice table (not damage: measured, never failed on)
     try:
-        r.practice = practice_of_case(before, after, s0, s1, affected, fut_pairs, fut_models, r.report)
+        r.practice = practice_of_case(before, after, s0, s1, affected, fut_pairs, fut_models, r.report,
+                                      documented_files, valid_alone)
         r.info.append(f"practice table: {r.practice.combos_measured} resolved combination(s); for the "
                       f"{len(fut_models)} harden left alone, {len(model_calls)} `config` call(s) "
                       f"({sum(model_calls):.1f}s), {len(models_ok)} with a model")
@@ -2288,15 +2310,31 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
     return r
 
 
+def practice_combination(c: Combo, documented: set, valid_alone: Callable[[str], bool]) -> bool:
+    """Is a combination one the practice table measures? Each file alone, Compose's own
+    default (``docker compose up``: the default file and its override), a multi-file command
+    of the project's docs and scripts; and a pairing of the soak's enumeration (default file +
+    sibling, ancestor's default file + file) only when the file it adds is not accepted alone:
+    a file Compose accepts alone is a project of its own (kutt's docker-compose.postgres.yml
+    next to its docker-compose.yml), an overlay is not (frappe's overrides/, zulip's ci/)."""
+    if len(c.files) == 1 or c.why.startswith("default `docker compose up`") or c.files in documented:
+        return True
+    return not valid_alone(c.files[-1])
+
+
 def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[str, bytes], affected: list[Combo],
-                     fut_pairs: dict, fut_models: dict, report: dict | None) -> Practice:
+                     fut_pairs: dict, fut_models: dict, report: dict | None, documented: set | None = None,
+                     valid_alone: Callable[[str], bool] | None = None) -> Practice:
     """The practice units of one case: Dockerfiles from the texts before (``s0``) and after
-    (``s1``) harden; compose services from the resolved models of every combination Compose v2
-    accepts, the checked ones (before and after, every profile when a file has profiles) and
-    the ones harden left alone (one model, the same before and after)."""
+    (``s1``) harden; compose services from the resolved models of the combinations the table
+    measures (practice_combination) that Compose v2 accepts: the checked ones (before and
+    after, every profile when a file has profiles) and the ones harden left alone (one model,
+    the same before and after)."""
     pr = Practice()
     pairs: list[tuple[Combo, dict, dict]] = []
     for c in affected:
+        if valid_alone is not None and not practice_combination(c, documented or set(), valid_alone):
+            continue
         for e in ("v2-all-profiles", "v2"):
             if (c, e) not in fut_pairs:
                 continue

@@ -616,3 +616,14 @@ def test_services_without_image(tmp_path):
     assert soak_lib.services_without_image(tmp_path, ["compose.yaml", "compose.override.yml"]) == ["worker"]
     assert soak_lib.services_without_image(tmp_path, ["child.yml"]) == []
     assert soak_lib.services_without_image(tmp_path, ["compose.override.yml", "broken.yml"]) == []
+
+
+def test_practice_combination():
+    alone_ok = {"compose.yaml", "docker-compose.postgres.yml", "dev/docker-compose.yml"}
+    ok = lambda c, documented=(): soak_lib.practice_combination(c, set(documented), alone_ok.__contains__)
+    assert ok(Combo(("overrides/compose.redis.yaml",), "alone"))  # alone: measured when compose accepts it
+    assert ok(Combo(("compose.yaml", "compose.override.yml"), "default `docker compose up`"))
+    assert ok(Combo(("compose.yaml", "overrides/compose.redis.yaml"), "nearest ancestor's default file + file"))  # an overlay
+    assert not ok(Combo(("compose.yaml", "docker-compose.postgres.yml"), "default file + sibling"))  # a project of its own
+    assert not ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "nearest ancestor's default file + file"))
+    assert ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "x"), [("compose.yaml", "dev/docker-compose.yml")])
