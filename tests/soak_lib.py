@@ -887,7 +887,6 @@ PRACTICES = (
     ("store-isolated", "stores sharing no network with a published service", 95, "networks"),
     ("dev-profile", "dev tools in a profile", 100, "dev-profiles"),
 )
-PRACTICE_TRANSFORM = {k: t for k, _, _, t in PRACTICES}
 
 # ---- images
 
@@ -1433,7 +1432,7 @@ def dev_tool_of_service(svc: dict) -> str | None:
     builds installs and runs, or by a `prisma studio` command. A service that builds *and*
     names its image is the project's own product (redis-commander's own compose file), not a
     tool it uses."""
-    if svc.get("build") and svc.get("image"):
+    if svc.get("build") and svc.get("image") and not svc.get(BUILT_BY):
         return None
     img = svc.get("image")
     if img and not svc.get("build"):
@@ -1600,6 +1599,47 @@ def exposed_to(services: dict, store: str) -> list[str]:
         shared = mine & service_networks(services, other)
         if shared and not needs(services, other, store):
             out.append(f"{other} (on {', '.join(sorted(shared))})")
+    return out
+
+
+#: set on a service that runs an image another service of the project builds (see built_images)
+BUILT_BY = "x-soak-built-by"
+
+
+def built_images(models: Iterable[dict]) -> dict[str, dict]:
+    """image -> the ``build`` of a service that builds it under that name (``image:`` +
+    ``build:``): by full reference, and by path without the tag and by the path's last
+    component (``ghcr.io/dfir-iris/iriswebapp_db`` is the ``iriswebapp_db:v2.4.7`` the dev file
+    builds) when only one build goes by that name."""
+    full: dict[str, dict] = {}
+    by_name: dict[str, list] = {}
+    for m in models:
+        for svc in (m.get("services") or {}).values():
+            svc = svc or {}
+            if svc.get("build") and svc.get("image") and _build_file(svc["build"]) is not None:
+                ref = str(svc["image"])
+                full.setdefault(ref, svc["build"])
+                path = image_path(ref)[0]
+                for key in {path, "*/" + path.rsplit("/", 1)[-1]}:
+                    by_name.setdefault(key, []).append(svc["build"])
+    out = {k: v[0] for k, v in by_name.items() if len({json.dumps(b, sort_keys=True) for b in v}) == 1}
+    out.update(full)
+    return out
+
+
+def with_builds(services: dict, built: dict[str, dict]) -> dict:
+    """The services, each one that runs an image another service builds given that build (so
+    its Dockerfile tells what it is: dfir-iris runs ``iriswebapp_db``, which its dev file
+    builds FROM postgres)."""
+    out = {}
+    for name, svc in services.items():
+        img = svc.get("image")
+        if not svc.get("build") and img:
+            path = image_path(str(img))[0]
+            b = built.get(str(img)) or built.get(path) or built.get("*/" + path.rsplit("/", 1)[-1])
+            if b is not None:
+                svc = {**svc, "build": b, BUILT_BY: True}
+        out[name] = svc
     return out
 
 
@@ -1805,11 +1845,13 @@ def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, 
                     pr.exclude(key, "installs no dependencies", rel)
 
 
-def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: dict) -> None:
+def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: dict,
+                   built: dict[str, dict] | None = None) -> None:
     """The compose practices in one resolved model of one combination (``state``: before or
     after); ``root0`` is the tree (before harden) the combination's files are read from to
-    name each service's unit (the file that declares it)."""
-    services = {str(k): (v or {}) for k, v in (model.get("services") or {}).items()}
+    name each service's unit (the file that declares it); ``built``: built_images of every
+    model of the case in that state."""
+    services = with_builds({str(k): (v or {}) for k, v in (model.get("services") or {}).items()}, built or {})
     origins = service_origins(root0, combo.files)
     label = combo.label()
 
@@ -2314,12 +2356,13 @@ def practice_combination(c: Combo, documented: set, valid_alone: Callable[[str],
     """Is a combination one the practice table measures? Each file alone, Compose's own
     default (``docker compose up``: the default file and its override), a multi-file command
     of the project's docs and scripts; and a pairing of the soak's enumeration (default file +
-    sibling, ancestor's default file + file) only when the file it adds is not accepted alone:
-    a file Compose accepts alone is a project of its own (kutt's docker-compose.postgres.yml
-    next to its docker-compose.yml), an overlay is not (frappe's overrides/, zulip's ci/)."""
+    sibling, ancestor's default file + file) unless Compose accepts both files alone: two such
+    files are two projects (kutt's docker-compose.postgres.yml next to its docker-compose.yml),
+    an overlay is not one (frappe's overrides/), nor is a file that needs one (zulip's
+    compose.yaml, whose secrets come from ci/base.yaml or the user's override)."""
     if len(c.files) == 1 or c.why.startswith("default `docker compose up`") or c.files in documented:
         return True
-    return not valid_alone(c.files[-1])
+    return not (valid_alone(c.files[-1]) and valid_alone(c.files[0]))
 
 
 def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[str, bytes], affected: list[Combo],
@@ -2367,9 +2410,10 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
     texts0 = {rel: out_text(s0[rel]) for rel in sorted(set(dockerfile_paths(before)) | named) if rel in s0}
     texts1 = {rel: out_text(s1.get(rel, b"")) for rel in texts0}
     measure_dockerfiles(pr, texts0, texts1, targets)
+    built0, built1 = built_images(m0 for _, m0, _ in pairs), built_images(m1 for _, _, m1 in pairs)
     for c, m0, m1 in pairs:
-        measure_models(pr, before, c, "before", m0)
-        measure_models(pr, before, c, "after", m1)
+        measure_models(pr, before, c, "before", m0, built0)
+        measure_models(pr, before, c, "after", m1, built1)
     explain_misses(pr, report)
     return pr
 

@@ -97,15 +97,24 @@ as not eligible.
   install, uv sync / uv pip; npm/pnpm ci/install/add without ``-g``, yarn [install|add], bun
   install). Done when it has at least two stages after harden.
 - *Compose units* come from the resolved model (``docker compose config --format json``) of
-  every combination Compose v2 accepts (see the compose check: the combinations listed there,
-  with placeholder variables when needed): the checked ones before and after harden (every
-  profile (``--profile '*'``) when a file has profiles), the ones harden left alone from one
-  model (the same bytes before and after; their builds are read from the tree they stand for).
+  the combinations the compose check enumerates that Compose v2 accepts (with placeholder
+  variables when needed), less the pairings nobody runs: each file alone, Compose's default
+  (``docker compose up``), the documented commands, and a pairing (default file + sibling,
+  ancestor's default file + file) unless Compose accepts both of its files alone (then they
+  are two projects, like kutt's alternative docker-compose.postgres.yml; an overlay such as
+  frappe's overrides/, or a file that needs one, like zulip's compose.yaml, is combined).
+  The checked combinations are read before and after harden (every profile (``--profile
+  '*'``) when a file has profiles); the ones harden left alone from one model (the same
+  bytes before and after; their builds are read from the tree they stand for), skipping one
+  in which a service has no image, build or extends in any file (Compose rejects it).
   A service is counted under the file of its combination (or a file that one includes) that
   first declares it, so a service seen in several combinations is one unit; it is *done* only
   when it is done in every combination it is seen in, before and after alike.
-- *Stores*: a service whose image (the root image of the Dockerfile stage it builds, else its
-  ``image``) is of a database, cache, broker or search family by a token of its path
+- *Stores*: a service whose image (the root image of the Dockerfile stage it builds, or that
+  another service of the case builds under the image name it runs (by reference, path, or
+  the path's last component: dfir-iris runs ``ghcr.io/dfir-iris/iriswebapp_db``, which its dev
+  file builds FROM postgres), else its ``image``) is of a database, cache, broker or search
+  family by a token of its path
   (postgres/postgresql/postgis/timescaledb, mysql/percona, mariadb, mongo/mongodb, redis/
   redis-stack, valkey, keydb, dragonfly, memcached, rabbitmq, elasticsearch, opensearch,
   clickhouse, cassandra, couchdb, neo4j, influxdb, mssql, nats, kafka, ...; so

@@ -619,7 +619,7 @@ def test_services_without_image(tmp_path):
 
 
 def test_practice_combination():
-    alone_ok = {"compose.yaml", "docker-compose.postgres.yml", "dev/docker-compose.yml"}
+    alone_ok = {"compose.yaml", "docker-compose.postgres.yml", "dev/docker-compose.yml", "ci/base.yaml", "x.yml"}
     ok = lambda c, documented=(): soak_lib.practice_combination(c, set(documented), alone_ok.__contains__)
     assert ok(Combo(("overrides/compose.redis.yaml",), "alone"))  # alone: measured when compose accepts it
     assert ok(Combo(("compose.yaml", "compose.override.yml"), "default `docker compose up`"))
@@ -627,3 +627,24 @@ def test_practice_combination():
     assert not ok(Combo(("compose.yaml", "docker-compose.postgres.yml"), "default file + sibling"))  # a project of its own
     assert not ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "nearest ancestor's default file + file"))
     assert ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "x"), [("compose.yaml", "dev/docker-compose.yml")])
+    assert ok(Combo(("zulip.yaml", "ci/base.yaml"), "nearest ancestor's default file + file"))  # the base needs it
+    assert not ok(Combo(("compose.yaml", "dev/docker-compose.yml", "x.yml"), "documented in a.md"))
+
+
+def test_an_image_the_project_builds_is_known_by_its_dockerfile(tmp_path):
+    write_files(tmp_path, {"db/Dockerfile": "FROM postgres:12-alpine\nHEALTHCHECK CMD pg_isready\n",
+                           "app/Dockerfile": "FROM node:22\n"})
+    dev = {"services": {"db": {"image": "proj_db:v2", "build": {"context": str(tmp_path / "db")}},
+                        "app": {"image": "proj_app", "build": {"context": str(tmp_path / "app")}}}}
+    built = soak_lib.built_images([dev])
+    assert set(built) == {"proj_db:v2", "proj_db", "*/proj_db", "proj_app", "*/proj_app"}
+    assert soak_lib.with_builds({"x": {"image": "ghcr.io/team/proj_db:v3"}}, built)["x"]["build"] == dev["services"]["db"]["build"]
+    services = soak_lib.with_builds({"db": {"image": "proj_db:v2"}, "studio": {"image": "proj_app", "command": ["npx", "prisma", "studio"]},
+                                     "other": {"image": "postgres"}}, built)
+    assert soak_lib.store_of_service(services["db"]) == "postgres" and soak_lib._has_healthcheck(services["db"])
+    assert soak_lib.dev_tool_of_service(services["studio"]) == "prisma studio"  # runs the product's image, is a tool
+    assert "build" not in services["other"]
+    pr = soak_lib.Practice()
+    write_files(tmp_path, {"compose.yaml": "services:\n  db:\n    image: proj_db:v2\n"})
+    soak_lib.measure_models(pr, tmp_path, Combo(("compose.yaml",), "alone"), "after", {"services": {"db": {"image": "proj_db:v2"}}}, built)
+    assert pr.units["store-healthcheck"][("compose.yaml", "db")].done
