@@ -1874,7 +1874,7 @@ def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: d
         u.see(state, not exp)
         if state == "after" and exp:
             u.not_done_in.append(label)
-            u.detail = "shares a network with " + ", ".join(exp)
+            u.detail = "shares a network with " + ", ".join(exp[:4]) + (f" (+{len(exp) - 4} more)" if len(exp) > 4 else "")
     for name, svc in sorted(services.items()):
         deps = svc.get("depends_on") or {}
         if isinstance(deps, list):
@@ -1944,7 +1944,8 @@ def explain_misses(pr: Practice, report: dict | None) -> None:
                     u.reason = "no reason given"
 
 
-def practice_table(pr: Practice, examples: int = 4) -> str:
+def practice_table(pr: Practice, examples: int | None = None) -> str:
+    """The table, then every unit not done (at most ``examples`` per reason when given)."""
     rows = [("practice", "done", "eligible", "%", "already", "by harden", "target", "status")]
     for key, label, target, _ in PRACTICES:
         units = pr.units.get(key, {}).values()
@@ -1975,12 +1976,12 @@ def practice_table(pr: Practice, examples: int = 4) -> str:
             groups.setdefault(u.reason or "no reason given", []).append(u)
         for reason, us in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             lines.append(f"    {len(us):4d}  {reason}")
-            for u in sorted(us, key=lambda u: u.case_label)[:examples]:
+            for u in sorted(us, key=lambda u: u.case_label)[:examples]:  # [:None]: all
                 extra = u.detail + (f"; not done in: {', '.join(u.not_done_in[:2])}"
                                     + (f" (+{len(u.not_done_in) - 2})" if len(u.not_done_in) > 2 else "")
                                     if u.not_done_in else "")
                 lines.append(f"          {u.case_label} ({u.what}){': ' + extra if extra else ''}"[:300])
-            if len(us) > examples:
+            if examples is not None and len(us) > examples:
                 lines.append(f"          ... {len(us) - examples} more")
     ex = [(k, why, n) for k, c in sorted(pr.excluded.items()) for why, n in sorted(c.items(), key=lambda kv: -kv[1])]
     if ex:
