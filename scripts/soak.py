@@ -4,8 +4,10 @@
     python scripts/soak.py                  # every case of ../shared/corpus (or $HARDEN_CORPUS)
     python scripts/soak.py frappe--frappe_docker calcom--docker
     python scripts/soak.py --keep -v CASE   # keep the copies, print the combinations checked
+    python scripts/soak.py --units CASE     # also list every unit of the practice table
 
-Same checks and the same coverage table as `pytest -m soak` (tests/test_soak.py explains both);
+Same checks and the same coverage and practice tables as `pytest -m soak` (tests/test_soak.py
+explains them);
 it runs `python -m harden` with this interpreter, so use the venv harden is installed in.
 Exit status: 0 no damage, 1 damage found, 2 the corpus or a case is missing.
 """
@@ -24,6 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import soak_lib  # noqa: E402
 
 
+def units_text(pr: soak_lib.Practice) -> str:
+    lines = ["practice units (done after harden; before -> after; what; why not):"]
+    state = {None: "-", True: "yes", False: "no"}
+    for key, label, _, _ in soak_lib.PRACTICES:
+        units = pr.units.get(key, {})
+        lines.append(f"  {label}: {len(units)}")
+        for _, u in sorted(units.items()):
+            why = f"  [{u.reason}] {u.detail}" if not u.done else ""
+            lines.append(f"    {'done' if u.done else 'MISS'}  {state[u.before]:>3} -> {state[u.after]:<3}  "
+                         f"{u.case_label} ({u.what}){why}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("cases", nargs="*", metavar="CASE", help="corpus case names (default: all)")
@@ -32,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary copies and print where they are")
     ap.add_argument("--report", type=Path, default=os.environ.get("HARDEN_SOAK_REPORT") or None,
                     help="also write the summary and table to this file (default: $HARDEN_SOAK_REPORT)")
+    ap.add_argument("--units", action="store_true",
+                    help="list every unit of the practice table: done or not, before and after harden, and why not")
     ap.add_argument("-v", "--verbose", action="store_true", help="print per case: time, combinations, invalid-before combinations, notes")
     args = ap.parse_args(argv)
 
@@ -72,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             print()
     text = soak.report_text()
     print(text)
+    if args.units:
+        print(units_text(soak.practice()))
     if args.report:
         args.report.write_text(text, encoding="utf-8")
     if args.keep:

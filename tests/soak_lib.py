@@ -14,6 +14,7 @@ and copied into a temporary folder per case; nothing is ever written into it.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -870,6 +871,1128 @@ def coverage_table(cov: Coverage, transforms: list[str], reasons_top: int = 6) -
     return "\n".join(out) + "\n"
 
 
+# --------------------------------------------------------------------------------- practice (issue 16)
+#
+# The second table: coverage per *practice*, as a user of the project sees it, judged by the
+# soak's own definitions below (never by harden's: the oracle must not share the model it
+# judges). tests/test_soak.py states the rules; this section implements them.
+
+#: (key, label, target %, the transform whose refusals explain a miss)
+PRACTICES = (
+    ("non-root", "application images (language runtime, OS, distroless, scratch bases) non-root", 95, "non-root-user"),
+    ("split-python", "single-stage Python Dockerfiles split", 90, "split-stages"),
+    ("split-node", "single-stage Node Dockerfiles split", 80, "split-stages"),
+    ("store-healthcheck", "database/broker/cache services with a healthcheck", 95, "db-healthcheck"),
+    ("healthy-edge", "`depends_on` edges to a store waiting for healthy", 95, "depends-healthy"),
+    ("store-isolated", "stores sharing no network with a published service", 95, "networks"),
+    ("dev-profile", "dev tools in a profile", 100, "dev-profiles"),
+)
+
+# ---- images
+
+#: language runtimes, by image path (registry host and ``library/`` dropped) or, for a path not
+#: listed, by its last component (bitnami/python, cimg/node)
+_RUNTIME_PATHS = {
+    "python": "python", "pypy": "python", "nikolaik/python-nodejs": "python",
+    "node": "node", "oven/bun": "bun", "denoland/deno": "deno",
+    "golang": "go", "go": "go",
+    "ruby": "ruby", "rails": "ruby", "jruby": "ruby",
+    "php": "php",
+    "openjdk": "jvm", "eclipse-temurin": "jvm", "amazoncorretto": "jvm", "java": "jvm", "ibmjava": "jvm",
+    "ibm-semeru-runtimes": "jvm", "sapmachine": "jvm", "azul/zulu-openjdk": "jvm", "openjdk/jdk": "jvm",
+    "maven": "jvm", "gradle": "jvm", "clojure": "jvm", "groovy": "jvm",
+    "dotnet/aspnet": "dotnet", "dotnet/runtime": "dotnet", "dotnet/runtime-deps": "dotnet", "dotnet/sdk": "dotnet",
+    "dotnet/core/aspnet": "dotnet", "dotnet/core/runtime": "dotnet", "dotnet/core/sdk": "dotnet",
+    "rust": "rust", "elixir": "elixir", "erlang": "erlang", "perl": "perl", "haskell": "haskell",
+    "swift": "swift", "julia": "julia", "r-base": "r", "rocker/r-ver": "r",
+}
+_OS_NAMES = {"debian", "ubuntu", "alpine", "busybox", "centos", "fedora", "rockylinux", "almalinux", "oraclelinux",
+             "amazonlinux", "minideb", "wolfi-base", "buildpack-deps", "photon", "archlinux", "clearlinux",
+             "leap", "tumbleweed", "ubi", "ubi-minimal", "ubi-micro", "ubi-init"}
+#: images that already run as a user that is not root when the Dockerfile sets none
+_NONROOT_BY_DEFAULT = (re.compile(r"^(cimg|circleci)/"), re.compile(r"^chainguard/(?!wolfi-base$)"))
+#: servers that start as root on purpose and drop to their own user, or run as their own user:
+#: a USER would break them (stores are servers too, see STORE_FAMILIES)
+_SERVER_NAMES = {"nginx", "httpd", "apache2", "caddy", "traefik", "haproxy", "envoy", "varnish", "squid",
+                 "kibana", "logstash", "filebeat", "metricbeat", "heartbeat", "auditbeat", "packetbeat",
+                 "elastic-agent", "apm-server", "grafana", "prometheus", "alertmanager", "loki", "jenkins",
+                 "wordpress", "drupal", "joomla", "nextcloud", "gitlab-ce", "keycloak", "tomcat", "jetty",
+                 "openresty", "nginx-unprivileged", "node-exporter"}
+
+#: database, cache, broker and search-engine families: image-path tokens -> family
+STORE_FAMILIES = {
+    "postgres": "postgres", "postgresql": "postgres", "postgis": "postgres", "timescaledb": "postgres",
+    "pgvector": "postgres", "mysql": "mysql", "percona": "mysql", "mariadb": "mariadb",
+    "mongo": "mongo", "mongodb": "mongo", "redis": "redis", "redismod": "redis", "redis-stack": "redis",
+    "redis-stack-server": "redis", "valkey": "valkey", "keydb": "keydb", "dragonfly": "dragonfly",
+    "memcached": "memcached", "rabbitmq": "rabbitmq", "elasticsearch": "elasticsearch", "opensearch": "opensearch",
+    "clickhouse": "clickhouse", "clickhouse-server": "clickhouse", "cassandra": "cassandra", "scylla": "cassandra",
+    "couchdb": "couchdb", "couchbase": "couchbase", "neo4j": "neo4j", "influxdb": "influxdb", "mssql": "mssql",
+    "cockroach": "cockroach", "nats": "nats", "kafka": "kafka", "cp-kafka": "kafka", "activemq": "activemq",
+    "artemis": "activemq", "meilisearch": "meilisearch", "typesense": "typesense", "solr": "solr",
+    "qdrant": "qdrant", "weaviate": "weaviate", "etcd": "etcd", "questdb": "questdb",
+}
+#: image-path tokens that make a store-named image something else (an exporter, a UI, a client)
+_NOT_STORE_TOKENS = {"exporter", "backup", "commander", "insight", "redisinsight", "express", "admin", "ui", "gui",
+                     "web", "studio", "operator", "cli", "client", "migrate", "migrations", "dump", "tools", "proxy",
+                     "pgbouncer", "bouncer", "connect", "manager", "rest"}
+#: the program a store's container runs when it serves (a helper on a store image runs another)
+_SERVER_WORDS = {
+    "postgres": ("postgres", "postgresql"), "mysql": ("mysqld",), "mariadb": ("mariadbd", "mysqld"),
+    "mongo": ("mongod",), "redis": ("redis-server", "redis-stack-server"), "valkey": ("valkey-server",),
+    "keydb": ("keydb-server",), "dragonfly": ("dragonfly",), "memcached": ("memcached",),
+    "rabbitmq": ("rabbitmq-server",), "elasticsearch": ("elasticsearch",), "opensearch": ("opensearch",),
+    "clickhouse": ("clickhouse-server", "clickhouse"),
+}
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/bin/ash", "/usr/bin/env"}
+#: dev tools: database UIs and mail catchers (image-path components or names in a Dockerfile)
+DEV_TOOLS = {"adminer", "phpmyadmin", "pgadmin", "pgadmin4", "mailhog", "mailpit", "maildev", "mailcatcher",
+             "smtp4dev", "redis-commander", "redisinsight", "mongo-express", "pgweb", "dbgate", "cloudbeaver",
+             "kafdrop", "kafka-ui", "rabbitmq-admin", "sqlpad"}
+
+
+def image_path(ref: str) -> tuple[str, str]:
+    """(path, tag) of an image reference, lowercased: the registry host (a first component with
+    a dot or a colon, or ``localhost``), ``library/`` and any digest are dropped."""
+    r = ref.strip().lower().split("@", 1)[0]
+    slash, colon = r.rfind("/"), r.rfind(":")
+    tag = ""
+    if colon > slash:
+        r, tag = r[:colon], r[colon + 1:]
+    comps = [c for c in r.split("/") if c]
+    if len(comps) > 1 and ("." in comps[0] or ":" in comps[0] or comps[0] == "localhost"):
+        comps = comps[1:]
+    if len(comps) > 1 and comps[0] == "library":
+        comps = comps[1:]
+    return "/".join(comps), tag
+
+
+def _path_tokens(path: str) -> list[str]:
+    out = []
+    for comp in path.split("/"):
+        out.append(comp)
+        out += [t for t in re.split(r"[_.-]", comp) if t]
+    return out
+
+
+def store_family(ref: str) -> str | None:
+    """The store family an image belongs to by its name (postgres, redis, ...), else None."""
+    path, _ = image_path(ref)
+    if "$" in path or dev_tool_of_image(ref):
+        return None
+    comps = path.split("/")
+    if any(t in _NOT_STORE_TOKENS for c in comps for t in re.split(r"[_.-]", c)):
+        return None
+    for tok in reversed(_path_tokens(path)):  # the last component first: bitnami/redis, zulip/zulip-postgresql
+        if tok in STORE_FAMILIES:
+            return STORE_FAMILIES[tok]
+    return None
+
+
+def dev_tool_of_image(ref: str) -> str | None:
+    path, _ = image_path(ref)
+    for comp in path.split("/"):
+        if comp in DEV_TOOLS:
+            return comp
+    return None
+
+
+def image_kind(ref: str) -> tuple[str, str]:
+    """(kind, detail) of a base image: ``runtime`` (detail: python, node, go, ruby, php, jvm,
+    dotnet, ...), ``os``, ``distroless``, ``scratch``, ``server`` (a store or a server that runs
+    as its own user), ``php-fpm`` (fpm/Apache: the master starts as root and drops to www-data),
+    or ``unknown`` (also a name that still holds a variable)."""
+    path, tag = image_path(ref)
+    if "$" in path or not path:
+        return "unknown", "name from a variable"
+    if path == "scratch":
+        return "scratch", ""
+    last = path.rsplit("/", 1)[-1]
+    if path.startswith("distroless/") or path.startswith("googlecontainertools/distroless"):
+        return "distroless", path
+    if path.startswith("chainguard/"):
+        return ("os", last) if last == "wolfi-base" else ("distroless", path)
+    if store_family(ref):
+        return "server", store_family(ref) or ""
+    if dev_tool_of_image(ref):
+        return "server", "dev tool"
+    if path in ("astral-sh/uv", "uv"):
+        if "python" in tag:
+            return "runtime", "python"
+        return ("os", path) if re.search(r"bookworm|trixie|bullseye|alpine|debian", tag) else ("unknown", path)
+    lang = _RUNTIME_PATHS.get(path) or _RUNTIME_PATHS.get(last)
+    if lang == "php" and re.search(r"fpm|apache", tag):
+        return "php-fpm", tag
+    if lang:
+        return "runtime", lang
+    if last in _OS_NAMES or re.fullmatch(r"ubi\d*(-\w+)?", last) or path.startswith(("redhat/ubi", "ubi")):
+        return "os", last
+    if last in _SERVER_NAMES or path.split("/")[0] in ("beats", "elastic-agent", "kibana", "logstash"):
+        return "server", last
+    return "unknown", path
+
+
+# ---- Dockerfiles, instruction by instruction
+
+@dataclass
+class DInstr:
+    line: int  # 0-based line of the instruction's first line
+    keyword: str  # upper case
+    args: str  # continuation lines joined; heredoc bodies appended after a newline
+
+
+@dataclass
+class DStageFull:
+    index: int
+    alias: str | None
+    base: str  # as written
+    line: int
+    instrs: list[DInstr] = field(default_factory=list)
+
+    @property
+    def part(self) -> str:
+        return f"stage {self.alias or self.index}"
+
+
+def dockerfile_instructions(text: str) -> list[DInstr]:
+    """Instructions with their continuation lines joined (comment and blank lines inside a
+    continuation skipped, as BuildKit does) and heredoc bodies (``RUN <<EOF``) attached."""
+    lines = text.splitlines()
+    escape = "\\"
+    for ln in lines[:5]:  # parser directives
+        m = re.match(r"^\s*#\s*escape\s*=\s*(\S)", ln)
+        if m:
+            escape = m.group(1)
+    out: list[DInstr] = []
+    i = 0
+    while i < len(lines):
+        s = lines[i].strip()
+        if not s or s.startswith("#"):
+            i += 1
+            continue
+        start, parts = i, []
+        while i < len(lines):
+            cur = lines[i].rstrip()
+            i += 1
+            if cur.endswith(escape):
+                parts.append(cur[:-1].strip())
+                while i < len(lines) and (not lines[i].strip() or lines[i].strip().startswith("#")):
+                    i += 1
+                continue
+            parts.append(cur.strip())
+            break
+        joined = " ".join(p for p in parts if p)
+        m = re.match(r"(\w+)\s*(.*)$", joined, re.S)
+        if not m:
+            continue
+        kw, args = m.group(1).upper(), m.group(2)
+        if kw in ("RUN", "COPY", "ADD"):
+            for hm in re.finditer(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2", joined):
+                body = []
+                while i < len(lines) and (lines[i].strip() if hm.group(1) else lines[i]) != hm.group(3):
+                    body.append(lines[i])
+                    i += 1
+                i += 1
+                args += "\n" + "\n".join(body)
+        out.append(DInstr(start, kw, args))
+    return out
+
+
+def parse_dockerfile(text: str) -> tuple[dict[str, str | None], list[DStageFull]]:
+    """(global ARG defaults (None: declared without one), stages)."""
+    global_args: dict[str, str | None] = {}
+    stages: list[DStageFull] = []
+    for ins in dockerfile_instructions(text):
+        if ins.keyword == "FROM":
+            m = re.match(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", ins.args, re.I)
+            if m:
+                stages.append(DStageFull(len(stages), m.group(2), m.group(1), ins.line))
+            continue
+        if not stages:
+            if ins.keyword == "ARG":
+                for name, val in _arg_defs(ins.args):
+                    global_args[name] = val
+            continue
+        stages[-1].instrs.append(ins)
+    return global_args, stages
+
+
+def _arg_defs(args: str) -> list[tuple[str, str | None]]:
+    out = []
+    for tok in _shell_words(args):
+        name, eq, val = tok.partition("=")
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            out.append((name, val if eq else None))
+    return out
+
+
+def _env_defs(args: str) -> list[tuple[str, str]]:
+    words = _shell_words(args)
+    if words and "=" not in words[0] and len(words) >= 2:  # ENV KEY value with spaces
+        return [(words[0], " ".join(words[1:]))]
+    return [(k, v) for k, eq, v in (w.partition("=") for w in words) if eq]
+
+
+def _shell_words(s: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(s, comments=False, posix=True)
+    except ValueError:
+        return s.split()
+
+
+_SUBST_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def substitute(value: str, env: dict[str, str | None]) -> str:
+    """``${X}``, ``$X``, ``${X:-d}``, ``${X-d}``, ``${X:+v}`` with ``env``; a variable without a
+    value stays as written."""
+    def one(m: re.Match) -> str:
+        name = m.group(1) or m.group(4)
+        op, word = m.group(2), m.group(3) or ""
+        val = env.get(name)
+        if op in (":-", "-"):
+            return val if val not in (None, "") or (op == "-" and val == "") else word
+        if op in (":+", "+"):
+            return word if val else ""
+        return val if val is not None else m.group(0)
+    return _SUBST_RE.sub(one, value)
+
+
+def _stage_by_name(stages: list[DStageFull], name: str, before: int) -> DStageFull | None:
+    n = name.lower()
+    for s in stages[:before]:
+        if (s.alias and s.alias.lower() == n) or str(s.index) == n:
+            return s
+    return None
+
+
+def stage_chain(stages: list[DStageFull], idx: int) -> list[DStageFull]:
+    """The stage and the earlier stages it is built FROM, the stage first."""
+    chain = [stages[idx]]
+    while True:
+        parent = _stage_by_name(stages, chain[-1].base, chain[-1].index)
+        if parent is None or parent in chain:
+            return chain
+        chain.append(parent)
+
+
+def root_image(global_args: dict[str, str | None], stages: list[DStageFull], idx: int) -> str:
+    """The registry image at the root of a stage's chain, with global ARG defaults substituted."""
+    return substitute(stage_chain(stages, idx)[-1].base, global_args)
+
+
+def _chain_env(global_args: dict[str, str | None], chain: list[DStageFull], upto: DInstr | None = None) -> dict[str, str | None]:
+    env = dict(global_args)
+    for st in reversed(chain):
+        for ins in st.instrs:
+            if upto is not None and ins is upto:
+                return env
+            if ins.keyword == "ARG":
+                for k, v in _arg_defs(ins.args):
+                    env[k] = v if v is not None else env.get(k)
+            elif ins.keyword == "ENV":
+                env.update(_env_defs(ins.args))
+    return env
+
+
+def is_root_user(value: str) -> bool | None:
+    """True for root (``root``, ``0``, ``root:x``, ``0:0``), False for another user, None when
+    it is still a variable (nobody writes USER $X to mean root: counted as not root)."""
+    user = value.strip().split(":", 1)[0].strip()
+    if "$" in user:
+        return None
+    return user in ("root", "0", "")
+
+
+def user_in_force(global_args: dict[str, str | None], stages: list[DStageFull], idx: int) -> tuple[bool, str]:
+    """(non-root, why): the last USER of the stage or of the earlier stages it is built FROM;
+    without one, what the root image runs as (root, except bases known to run as another user)."""
+    chain = stage_chain(stages, idx)
+    for st in chain:
+        users = [ins for ins in st.instrs if ins.keyword == "USER"]
+        if users:
+            ins = users[-1]
+            value = substitute(ins.args.strip(), _chain_env(global_args, chain, ins))
+            root = is_root_user(value)
+            return (not root), f"USER {ins.args.strip()}" + (f" (= {value})" if value != ins.args.strip() else "") + \
+                (f" in stage {st.alias or st.index}" if st is not stages[idx] else "")
+    base = root_image(global_args, stages, idx)
+    path, _ = image_path(base)
+    if any(p.search(path) for p in _NONROOT_BY_DEFAULT) or (path.startswith("distroless/") and "nonroot" in base.lower()):
+        return True, f"{base} runs as a non-root user by default"
+    return False, "no USER"
+
+
+_PY_TOOLING = {"pip", "setuptools", "wheel", "poetry", "pipenv", "uv", "virtualenv", "pip-tools", "pdm",
+               "poetry-plugin-export"}
+
+
+def _commands(run_args: str) -> list[list[str]]:
+    """The simple commands of a RUN (split at ``&&``, ``||``, ``;``, ``|`` and newlines), as words."""
+    return [w for w in (_shell_words(c) for c in re.split(r"&&|\|\||;|\||\n", run_args)) if w]
+
+
+def _pip_installs_packages(args: list[str]) -> bool:
+    """``pip install ARGS`` installs the project's dependencies (a requirements file, the
+    project itself, packages), not only pip/setuptools/wheel/poetry..."""
+    skip_value = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-c", "--constraint",
+                  "--target", "-t", "--prefix", "--root", "--trusted-host", "--platform", "--python-version"}
+    i = 0
+    while i < len(args):
+        w = args[i]
+        if w in ("-r", "--requirement", "-e", "--editable") or w.startswith(("-r", "--requirement=", "--editable=")):
+            return True
+        if w in skip_value:
+            i += 2
+            continue
+        if not w.startswith("-") and "://" not in w:
+            name = re.split(r"[<>=!~\[;@ ]", w, maxsplit=1)[0].lower()
+            if name.startswith((".", "/")) or (name and name not in _PY_TOOLING):
+                return True
+        i += 1
+    return False
+
+
+def installs_dependencies(run_args: str, lang: str) -> bool:
+    """Does this RUN install the project's dependencies (``lang`` python: pip/poetry/uv/pipenv/
+    pdm; node: npm/yarn/pnpm/bun), not just an installer or a global tool?"""
+    for words in _commands(run_args):
+        base = [w.rsplit("/", 1)[-1] for w in words]
+        for i, w in enumerate(base):
+            nxt = base[i + 1] if i + 1 < len(base) else ""
+            rest = words[i + 2:]
+            if lang == "python":
+                if re.fullmatch(r"pip[\d.]*", w) and nxt == "install":
+                    if _pip_installs_packages(rest):
+                        return True
+                elif re.fullmatch(r"python[\d.]*", w) and nxt == "-m" and base[i + 2:i + 4] == ["pip", "install"]:
+                    if _pip_installs_packages(words[i + 4:]):
+                        return True
+                elif (w == "poetry" and nxt == "install") or (w in ("pipenv", "pdm") and nxt in ("install", "sync")):
+                    return True
+                elif w == "uv" and (nxt == "sync" or (nxt == "pip" and base[i + 2:i + 3] in (["install"], ["sync"]))):
+                    return True
+            else:
+                if w in ("npm", "pnpm") and nxt in ("ci", "install", "i", "add", "install-clean"):
+                    if not any(x in ("-g", "--global") for x in rest):
+                        return True
+                elif w == "yarn" and (nxt in ("", "install", "add") or nxt.startswith("-")):
+                    return True
+                elif w == "bun" and nxt in ("install", "i", "add"):
+                    if not any(x in ("-g", "--global") for x in rest):
+                        return True
+    return False
+
+
+def dockerfile_lang(global_args: dict[str, str | None], stages: list[DStageFull], idx: int) -> str | None:
+    kind, detail = image_kind(root_image(global_args, stages, idx))
+    return detail if kind == "runtime" else None
+
+
+# ---- compose services, from the resolved model (`config --format json`)
+
+def _words_of(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(x) for x in value]
+    return _shell_words(str(value))
+
+
+def _build_file(build: Any) -> tuple[Path, str | None] | None:
+    """(Dockerfile path, target) of a model's ``build``, when it is a local file."""
+    if not isinstance(build, dict):
+        return None
+    ctx = build.get("context")
+    if not isinstance(ctx, str) or "://" in ctx or ctx.startswith("git@"):
+        return None
+    df = build.get("dockerfile") or "Dockerfile"
+    path = Path(df) if os.path.isabs(df) else Path(ctx) / df
+    target = build.get("target")
+    return path, (str(target) if target else None)
+
+
+def _built_stage(build: Any) -> tuple[dict, list[DStageFull], int, Path] | None:
+    bf = _build_file(build)
+    if bf is None:
+        return None
+    path, target = bf
+    try:
+        ga, stages = parse_dockerfile(read_text(path))
+    except OSError:
+        return None
+    if not stages:
+        return None
+    if target:
+        st = _stage_by_name(stages, target, len(stages))
+        if st is None:
+            return None
+        return ga, stages, st.index, path
+    return ga, stages, len(stages) - 1, path
+
+
+def service_image(svc: dict) -> str | None:
+    """The image a service runs as far as its kind goes: the root image of the Dockerfile stage
+    it builds, else its ``image``."""
+    b = _built_stage(svc.get("build"))
+    if b is not None:
+        ga, stages, idx, _ = b
+        return root_image(ga, stages, idx)
+    img = svc.get("image")
+    return str(img) if img else None
+
+
+def _command_words(svc: dict) -> tuple[list[str], list[str]]:
+    return _words_of(svc.get("entrypoint")), _words_of(svc.get("command"))
+
+
+def _exec_form(args: str) -> list[str]:
+    """ENTRYPOINT/CMD arguments as words: the JSON form as is, the shell form through sh -c."""
+    a = args.strip()
+    if a.startswith("["):
+        try:
+            v = json.loads(a)
+            if isinstance(v, list):
+                return [str(x) for x in v]
+        except ValueError:
+            pass
+    return ["/bin/sh", "-c", a]
+
+
+@functools.lru_cache(maxsize=512)
+def _script_in_context(ctx: str, name: str) -> str | None:
+    """The text of the file called ``name`` in a build context (the shortest path wins), or None."""
+    found = sorted((p for p in walk_files(Path(ctx)) if p.name == name and not p.is_symlink()),
+                   key=lambda p: (len(p.parts), str(p))) if Path(ctx).is_dir() else []
+    for p in found:
+        try:
+            return read_text(p)
+        except OSError:
+            continue
+    return None
+
+
+def runs_server(svc: dict, family: str) -> bool:
+    """Does a service on a store image run the store's server? Its entrypoint and command, the
+    model's or else those of the Dockerfile stage it builds: the server itself, the image's
+    ``docker-entrypoint``, arguments for it (``--appendonly yes``), a shell that starts it, or
+    a script of the build context whose lines start it (``exec gosu mongodb mongod``). Anything
+    else (``chown``, ``psql``, a setup script) is a helper on a store image."""
+    words = _SERVER_WORDS.get(family, (family,))
+    alt = "|".join(re.escape(w) for w in words)
+    anywhere = re.compile(rf"(?<![\w.-])(?:{alt}|docker-entrypoint(?:\.sh)?)(?![\w-])")
+    line_start = re.compile(rf"(?m)^\s*(?:exec\s+)?(?:(?:gosu|su-exec)\s+\S+\s+)?(?:\S*/)?(?:{alt}|docker-entrypoint(?:\.sh)?)(?![\w-])")
+    entry = _words_of(svc.get("entrypoint")) if svc.get("entrypoint") is not None else None
+    cmd = _words_of(svc.get("command")) if svc.get("command") is not None else None
+    ctx = None
+    built = _built_stage(svc.get("build"))
+    if built is not None:
+        ga, stages, idx, _ = built
+        ctx = str((svc.get("build") or {}).get("context"))
+        for st in stage_chain(stages, idx):
+            for ins in reversed(st.instrs):
+                if ins.keyword == "ENTRYPOINT" and entry is None:
+                    entry = _exec_form(ins.args)
+                    if cmd is None:
+                        cmd = []  # a new ENTRYPOINT drops the base image's CMD
+                elif ins.keyword == "CMD" and cmd is None:
+                    cmd = _exec_form(ins.args)
+    run = (entry or []) + (cmd or []) if entry else (cmd or [])
+    if not run:
+        return True  # the image's own entrypoint and command: the server
+    first = run[0].rsplit("/", 1)[-1]
+    if run[0].startswith("-") or first in words or first.startswith("docker-entrypoint"):
+        return True
+    if run[0] in _SHELLS or first in _SHELLS:
+        rest = [w for w in run[1:] if w not in ("-c", "-ec", "-euc", "-eu", "-e", "-x", "-ex")]
+        return bool(anywhere.search(" ".join(rest)))
+    if ctx is not None:
+        script = _script_in_context(ctx, first)
+        if script is not None:
+            return bool(line_start.search(script))
+    if "/" in run[0] or first.endswith(".sh"):
+        return True  # a script the oracle cannot read (made at build time, mounted): the image is a store's
+    return bool(anywhere.search(" ".join(run[1:])))
+
+
+def store_of_service(svc: dict) -> str | None:
+    """The store family of a compose service (by the image it runs, see service_image), or
+    None; a helper on a store image (see runs_server) is not a store."""
+    img = service_image(svc)
+    fam = store_family(img) if img else None
+    if fam is None or not runs_server(svc, fam):
+        return None
+    return fam
+
+
+def dev_tool_of_service(svc: dict) -> str | None:
+    """A dev tool (database UI, mail catcher): by the image it runs, by what the Dockerfile it
+    builds installs and runs, or by a `prisma studio` command. A service that builds *and*
+    names its image is the project's own product (redis-commander's own compose file), not a
+    tool it uses."""
+    if svc.get("build") and svc.get("image") and not svc.get(BUILT_BY):
+        return None
+    img = svc.get("image")
+    if img and not svc.get("build"):
+        t = dev_tool_of_image(str(img))
+        if t:
+            return t
+    b = _built_stage(svc.get("build"))
+    if b is not None:
+        ga, stages, idx, _ = b
+        t = dev_tool_of_image(root_image(ga, stages, idx))
+        if t:
+            return t
+        for st in stage_chain(stages, idx):
+            for ins in st.instrs:
+                if ins.keyword in ("RUN", "CMD", "ENTRYPOINT"):
+                    for tool in sorted(DEV_TOOLS):
+                        if re.search(rf"(?<![\w/-]){re.escape(tool)}(?![\w-])", ins.args):
+                            return tool
+    entry, cmd = _command_words(svc)
+    if re.search(r"\bprisma\s+studio\b", " ".join(entry + cmd)):
+        return "prisma studio"
+    return None
+
+
+def _is_loopback(ip: str) -> bool:
+    ip = ip.strip("[]")
+    return ip.startswith("127.") or ip in ("::1", "localhost")
+
+
+def publishes(svc: dict) -> bool:
+    """Publishes a port on an address other machines can reach (every port entry of the model
+    is published on the host, on a random port when none is given; one bound to 127.0.0.1 or
+    ::1 is reachable from this machine only), or runs in the host's network."""
+    if str(svc.get("network_mode") or "") == "host":
+        return True
+    for p in svc.get("ports") or []:
+        if isinstance(p, dict):
+            if not _is_loopback(str(p.get("host_ip") or "")):
+                return True
+        elif not _is_loopback(str(p).split(":", 1)[0]):
+            return True
+    return False
+
+
+def service_networks(services: dict, name: str, seen: frozenset = frozenset()) -> set[str]:
+    """The networks a service is on: its ``networks`` (``default`` without any), those of the
+    service whose network stack it shares (``network_mode: service:X``), ``<host>`` for the
+    host's, none for ``none``/``container:``."""
+    svc = services.get(name) or {}
+    mode = str(svc.get("network_mode") or "")
+    if mode.startswith("service:"):
+        other = mode.split(":", 1)[1]
+        return service_networks(services, other, seen | {name}) if other not in seen else set()
+    if mode == "host":
+        return {"<host>"}
+    if mode:
+        return set()
+    nets = svc.get("networks")
+    if isinstance(nets, dict) and nets:
+        return {str(k) for k in nets}
+    if isinstance(nets, list) and nets:
+        return {str(k) for k in nets}
+    return {"default"}
+
+
+def host_names(services: dict, name: str) -> set[str]:
+    """The names other services reach a service by: its name, hostname, container_name and
+    network aliases."""
+    svc = services.get(name) or {}
+    out = {name}
+    for k in ("hostname", "container_name"):
+        if svc.get(k):
+            out.add(str(svc[k]))
+    nets = svc.get("networks")
+    if isinstance(nets, dict):
+        for spec in nets.values():
+            if isinstance(spec, dict):
+                out.update(str(a) for a in spec.get("aliases") or [])
+    return out
+
+
+#: files of a build context that are not the app's own source: compose files name every
+#: service, docs name anything
+_NOT_SOURCE_RE = re.compile(r"(?i)(\.(md|rst|adoc|lock|map|svg|min\.js)$|^(docker-)?compose[^/]*\.ya?ml$|^package-lock\.json$)")
+SOURCE_SCAN_BYTES = 4 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=256)
+def context_source(ctx: str) -> str:
+    """The text of a build context's own files (the app's source, config, env examples,
+    scripts), without compose files, docs and lockfiles; at most SOURCE_SCAN_BYTES, files
+    over 256 KB and binary files skipped."""
+    root = Path(ctx)
+    if not root.is_dir():
+        return ""
+    out, total = [], 0
+    for p in walk_files(root):
+        if p.is_symlink() or _NOT_SOURCE_RE.search(p.name):
+            continue
+        try:
+            if p.stat().st_size > 256 * 1024:
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if b"\0" in data[:4096]:
+            continue
+        out.append(data.decode("utf-8", errors="replace"))
+        total += len(data)
+        if total > SOURCE_SCAN_BYTES:
+            break
+    return "\n".join(out)
+
+
+def _source_names_host(source: str, name: str) -> bool:
+    """A host name the way source and config write one: quoted (``'db'``), after ``@``, ``=``
+    or ``//`` (``DB_HOST=db``, ``postgres://u@db``), or with a port (``db:5432``)."""
+    n = re.escape(name)
+    return bool(re.search(rf"(?:['\"@=]|//){n}(?![\w-])|(?<![\w.-]){n}:\d{{2,5}}\b", source))
+
+
+def needs(services: dict, client: str, store: str) -> bool:
+    """Does ``client`` use ``store``: a depends_on or links entry for it, one of its host names
+    in the client's environment (env files included), command or entrypoint (``DB_HOST: db``,
+    ``postgres://u:p@db:5432/x``, ``wait-for db:5432``), or, for a service built from a local
+    context, in that context's own files the way a host name is written (``'db'``,
+    ``DATABASE_HOST=postgres`` in an env example, ``wait-for-it postgres:5432``)?"""
+    svc = services.get(client) or {}
+    deps = svc.get("depends_on") or {}
+    if store in (deps if isinstance(deps, (dict, list)) else []):
+        return True
+    names = host_names(services, store)
+    for link in svc.get("links") or []:
+        target, _, alias = str(link).partition(":")
+        if target == store:
+            return True
+    env = svc.get("environment") or {}
+    values = list(env.values()) if isinstance(env, dict) else [str(e).partition("=")[2] for e in env]
+    entry, cmd = _command_words(svc)
+    text = "\n".join([*(str(v) for v in values if v is not None), *entry, *cmd])
+    if any(re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text) for n in names):
+        return True
+    bf = _build_file(svc.get("build"))
+    if bf is not None:
+        ctx = (svc.get("build") or {}).get("context")
+        source = context_source(str(ctx))
+        return any(_source_names_host(source, n) for n in names)
+    return False
+
+
+def exposed_to(services: dict, store: str) -> list[str]:
+    """The published services that share a network with ``store`` without using it (stores
+    and dev tools are not counted: a store's own published port is another practice, and a
+    dev tool is there to reach the stores); ``host network`` when the store itself runs in
+    the host's network stack."""
+    if str((services.get(store) or {}).get("network_mode") or "") == "host":
+        return ["host network"]
+    mine = service_networks(services, store)
+    out = []
+    for other, svc in sorted(services.items()):
+        svc = svc or {}
+        if other == store or store_of_service(svc) or dev_tool_of_service(svc) or not publishes(svc):
+            continue
+        shared = mine & service_networks(services, other)
+        if shared and not needs(services, other, store):
+            out.append(f"{other} (on {', '.join(sorted(shared))})")
+    return out
+
+
+#: set on a service that runs an image another service of the project builds (see built_images)
+BUILT_BY = "x-soak-built-by"
+
+
+def built_images(models: Iterable[dict]) -> dict[str, dict]:
+    """image -> the ``build`` of a service that builds it under that name (``image:`` +
+    ``build:``): by full reference, and by path without the tag and by the path's last
+    component (``ghcr.io/dfir-iris/iriswebapp_db`` is the ``iriswebapp_db:v2.4.7`` the dev file
+    builds) when only one build goes by that name."""
+    full: dict[str, dict] = {}
+    by_name: dict[str, list] = {}
+    for m in models:
+        for svc in (m.get("services") or {}).values():
+            svc = svc or {}
+            if svc.get("build") and svc.get("image") and _build_file(svc["build"]) is not None:
+                ref = str(svc["image"])
+                full.setdefault(ref, svc["build"])
+                path = image_path(ref)[0]
+                for key in {path, "*/" + path.rsplit("/", 1)[-1]}:
+                    by_name.setdefault(key, []).append(svc["build"])
+    out = {k: v[0] for k, v in by_name.items() if len({json.dumps(b, sort_keys=True) for b in v}) == 1}
+    out.update(full)
+    return out
+
+
+def with_builds(services: dict, built: dict[str, dict]) -> dict:
+    """The services, each one that runs an image another service builds given that build (so
+    its Dockerfile tells what it is: dfir-iris runs ``iriswebapp_db``, which its dev file
+    builds FROM postgres)."""
+    out = {}
+    for name, svc in services.items():
+        img = svc.get("image")
+        if not svc.get("build") and img:
+            path = image_path(str(img))[0]
+            b = built.get(str(img)) or built.get(path) or built.get("*/" + path.rsplit("/", 1)[-1])
+            if b is not None:
+                svc = {**svc, "build": b, BUILT_BY: True}
+        out[name] = svc
+    return out
+
+
+def service_origins(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """service -> the file of the combination (or a file it includes) that first declares it:
+    the unit a service is counted under, whichever combination it is seen in."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def visit(rel: str, depth: int) -> None:
+        if rel in seen or depth > 8:
+            return
+        seen.add(rel)
+        try:
+            data = load_yaml(read_text(root / rel))
+        except (yaml.YAMLError, OSError, RecursionError, ValueError):
+            return
+        if not isinstance(data, dict):
+            return
+        inc = data.get("include")
+        for item in inc if isinstance(inc, list) else []:
+            paths = item.get("path") if isinstance(item, dict) else item
+            for p in paths if isinstance(paths, list) else [paths]:
+                if isinstance(p, str) and "$" not in p and "://" not in p:
+                    target = os.path.normpath(os.path.join(posix_dirname(rel), p)).replace(os.sep, "/")
+                    if not target.startswith(".."):
+                        visit(target, depth + 1)
+        services = data.get("services")
+        if isinstance(services, dict):
+            for name in services:
+                out.setdefault(str(name), rel)
+
+    for f in files:
+        visit(f, 0)
+    return out
+
+
+def services_without_image(root: Path, files: Iterable[str]) -> list[str]:
+    """Services that no file of a combination gives an ``image``, a ``build`` or an
+    ``extends`` (merge keys resolved): Compose rejects such a combination. Unreadable files
+    count as giving everything (nothing is claimed about them)."""
+    has: dict[str, bool] = {}
+    for f in files:
+        try:
+            data = load_yaml(read_text(root / f))
+        except (yaml.YAMLError, OSError, RecursionError, ValueError):
+            return []
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            continue
+        for name, svc in services.items():
+            given = isinstance(svc, dict) and any(k in svc for k in ("image", "build", "extends"))
+            has[str(name)] = has.get(str(name), False) or given
+    return sorted(n for n, ok in has.items() if not ok)
+
+
+def rebase_model(model: dict, old: Path, new: Path) -> dict:
+    """The same model with every path under ``old`` moved under ``new`` (the unchanged
+    combinations read the same bytes before and after; their builds are read from the tree
+    they stand for)."""
+    text = json.dumps(model)
+    o, n = json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1]
+    return json.loads(text.replace(o + "/", n + "/").replace(f'"{o}"', f'"{n}"'))
+
+
+# ---- the units
+
+@dataclass
+class PracticeUnit:
+    """One eligible unit of a practice: done before and after harden (None: not seen in that
+    state), where it was not done after, and what explains a miss."""
+
+    file: str
+    part: str | None  # service, stage part ("stage x"), edge ("a -> b")
+    outcome_part: str | None  # the part harden's outcomes would name
+    what: str = ""  # e.g. the base image, the store family
+    before: bool | None = None
+    after: bool | None = None
+    files: set = field(default_factory=set)  # files whose outcomes may explain a miss
+    not_done_in: list = field(default_factory=list)  # combinations where it is not done after
+    detail: str = ""  # why it is not done, as the oracle sees it
+    reason: str = ""  # harden's refusal (normalized), filled in by explain_misses
+    case: str = ""  # set when the case's practice is merged into the soak's
+
+    def see(self, state: str, done: bool) -> None:
+        cur = getattr(self, state)
+        setattr(self, state, done if cur is None else (cur and done))
+
+    @property
+    def done(self) -> bool:
+        return bool(self.after)
+
+    @property
+    def already(self) -> bool:
+        return bool(self.before) and bool(self.after)
+
+    @property
+    def case_label(self) -> str:
+        return f"{self.case + ': ' if self.case else ''}{self.file}{' [' + self.part + ']' if self.part else ''}"
+
+
+@dataclass
+class Practice:
+    units: dict[str, dict[tuple, PracticeUnit]] = field(default_factory=lambda: {k: {} for k, *_ in PRACTICES})
+    excluded: dict[str, Counter] = field(default_factory=dict)  # practice -> why not eligible -> count
+    excluded_examples: dict[tuple[str, str], list] = field(default_factory=dict)
+    combos_measured: int = 0
+
+    def unit(self, practice: str, key: tuple, **kw: Any) -> PracticeUnit:
+        u = self.units[practice].get(key)
+        if u is None:
+            u = self.units[practice][key] = PracticeUnit(**kw)
+        return u
+
+    def exclude(self, practice: str, why: str, example: str) -> None:
+        self.excluded.setdefault(practice, Counter())[why] += 1
+        self.excluded_examples.setdefault((practice, why), []).append(example)
+
+    def merge(self, other: "Practice", case: str) -> None:
+        for k, units in other.units.items():
+            for key, u in units.items():
+                u.case = case
+                self.units.setdefault(k, {})[(case, *key)] = u
+        for k, c in other.excluded.items():
+            self.excluded.setdefault(k, Counter()).update(c)
+        for k, v in other.excluded_examples.items():
+            self.excluded_examples.setdefault(k, []).extend(f"{case}: {x}" for x in v)
+        self.combos_measured += other.combos_measured
+
+
+def dockerfile_paths(root: Path) -> list[str]:
+    """Dockerfiles by name (``*dockerfile*``, ``*containerfile*``, any case) whose first
+    instruction is FROM; not under ``.devcontainer`` (an editor's development container)."""
+    out = []
+    for p in walk_files(root):
+        rel = p.relative_to(root).as_posix()
+        if p.is_symlink() or ".devcontainer" in rel.split("/") or not _dockerfile_name(rel):
+            continue
+        if _looks_like_dockerfile(p):
+            out.append(rel)
+    return out
+
+
+def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, str], targets: dict[str, set]) -> None:
+    """The two Dockerfile practices, from each Dockerfile's text before (``texts0``) and after
+    (``texts1``); ``targets``: Dockerfile -> the stages compose builds with ``target``."""
+    for rel in sorted(texts0):
+        ga0, st0 = parse_dockerfile(texts0[rel])
+        if not st0:
+            continue
+        ga1, st1 = parse_dockerfile(texts1.get(rel, ""))
+        # -- application images: the last stage, and every stage compose builds by target
+        run = {len(st0) - 1}
+        for t in targets.get(rel, ()):
+            s = _stage_by_name(st0, t, len(st0))
+            if s is not None:
+                run.add(s.index)
+        for idx in sorted(run):
+            stage = st0[idx]
+            base = root_image(ga0, st0, idx)
+            kind, detail = image_kind(base)
+            where = f"{rel} [{stage.part}] ({base})"
+            if kind not in ("runtime", "os", "distroless", "scratch"):
+                why = {"server": "a server or store image that runs as its own user",
+                       "php-fpm": "php-fpm/Apache (the master starts as root and drops to www-data)",
+                       "unknown": "base not classified"}[kind]
+                pr.exclude("non-root", why, where)
+                continue
+            u = pr.unit("non-root", (rel, stage.part), file=rel, part=stage.part, outcome_part=stage.part,
+                        what=f"{base} ({kind}{': ' + detail if detail and kind == 'runtime' else ''})")
+            u.files.add(rel)
+            ok0, _ = user_in_force(ga0, st0, idx)
+            u.see("before", ok0)
+            idx1 = None
+            if st1:
+                if stage.alias:
+                    s1 = _stage_by_name(st1, stage.alias, len(st1))
+                    idx1 = s1.index if s1 is not None else None
+                elif idx == len(st0) - 1:
+                    idx1 = len(st1) - 1
+            if idx1 is None:
+                u.see("after", False)
+                u.detail = "the stage is not in the Dockerfile after harden"
+                continue
+            ok1, why1 = user_in_force(ga1, st1, idx1)
+            u.see("after", ok1)
+            if not ok1:
+                u.detail = why1
+        # -- single-stage Python / Node Dockerfiles that install dependencies
+        if len(st0) == 1:
+            lang = dockerfile_lang(ga0, st0, 0)
+            key = {"python": "split-python", "node": "split-node", "bun": "split-node"}.get(lang or "")
+            if key:
+                inst = "python" if key == "split-python" else "node"
+                if any(i.keyword == "RUN" and installs_dependencies(i.args, inst) for i in st0[0].instrs):
+                    u = pr.unit(key, (rel,), file=rel, part=None, outcome_part=None, what=root_image(ga0, st0, 0))
+                    u.files.add(rel)
+                    u.see("before", False)
+                    u.see("after", len(st1) >= 2)
+                    if len(st1) < 2:
+                        u.detail = "still one stage"
+                else:
+                    pr.exclude(key, "installs no dependencies", rel)
+
+
+def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: dict,
+                   built: dict[str, dict] | None = None) -> None:
+    """The compose practices in one resolved model of one combination (``state``: before or
+    after); ``root0`` is the tree (before harden) the combination's files are read from to
+    name each service's unit (the file that declares it); ``built``: built_images of every
+    model of the case in that state."""
+    services = with_builds({str(k): (v or {}) for k, v in (model.get("services") or {}).items()}, built or {})
+    origins = service_origins(root0, combo.files)
+    label = combo.label()
+
+    def origin(name: str) -> str:
+        return origins.get(name) or combo.files[0]
+
+    stores = {n: f for n, s in services.items() if (f := store_of_service(s))}
+    for name, fam in sorted(stores.items()):
+        svc = services[name]
+        u = pr.unit("store-healthcheck", (origin(name), name), file=origin(name), part=name, outcome_part=name, what=fam)
+        u.files.update(combo.files)
+        ok = _has_healthcheck(svc)
+        u.see(state, ok)
+        if state == "after" and not ok:
+            u.not_done_in.append(label)
+            u.detail = "no healthcheck in the resolved model or its Dockerfile"
+        exp = exposed_to(services, name)
+        u = pr.unit("store-isolated", (origin(name), name), file=origin(name), part=name, outcome_part=name, what=fam)
+        u.files.update(combo.files)
+        u.see(state, not exp)
+        if state == "after" and exp:
+            u.not_done_in.append(label)
+            u.detail = "shares a network with " + ", ".join(exp[:4]) + (f" (+{len(exp) - 4} more)" if len(exp) > 4 else "")
+    for name, svc in sorted(services.items()):
+        deps = svc.get("depends_on") or {}
+        if isinstance(deps, list):
+            deps = {d: {} for d in deps}
+        for dep, spec in sorted(deps.items()):
+            if dep not in stores:
+                continue
+            cond = (spec or {}).get("condition") or "service_started"
+            edge = f"{name} -> {dep}"
+            u = pr.unit("healthy-edge", (origin(name), edge), file=origin(name), part=edge, outcome_part=name,
+                        what=stores[dep])
+            u.files.update(combo.files)
+            ok = cond == "service_healthy"
+            u.see(state, ok)
+            if state == "after" and not ok:
+                u.not_done_in.append(label)
+                u.detail = f"condition: {cond}"
+        tool = dev_tool_of_service(svc)
+        if tool:
+            u = pr.unit("dev-profile", (origin(name), name), file=origin(name), part=name, outcome_part=name, what=tool)
+            u.files.update(combo.files)
+            ok = bool(svc.get("profiles"))
+            u.see(state, ok)
+            if state == "after" and not ok:
+                u.not_done_in.append(label)
+                u.detail = "no profiles"
+
+
+def explain_misses(pr: Practice, report: dict | None) -> None:
+    """Give every unit that is not done after harden the reason harden gave for it: a skipped
+    or failed outcome of the practice's transform for that part (in a file of a combination
+    it was seen in), else one for the whole file, else one of harden's own (an include not
+    followed, a Dockerfile not found) for such a file; "done before harden, not after" when
+    harden undid it; "no reason given" otherwise."""
+    all_outcomes = (report or {}).get("outcomes") or []
+    outcomes = [o for o in all_outcomes if o.get("status") in ("skipped", "failed")]
+    for key, _, _, transform in PRACTICES:
+        for u in pr.units[key].values():
+            if u.done:
+                continue
+            if u.before:
+                u.reason = "done before harden, not after"
+                continue
+            files = u.files | {u.file}
+            mine = [o for o in outcomes if o["transform"] == transform and o["file"] in files]
+            # a compose refusal for the whole file may name the store it is about
+            store = u.part.split(" -> ")[-1] if u.part and not u.part.startswith("stage ") else None
+            pick = ([o for o in mine if u.outcome_part and o.get("part") == u.outcome_part]
+                    or [o for o in mine if o.get("part") in (None, "networks") and store
+                        and re.search(rf"(?<![\w.-]){re.escape(store)}(?![\w.-])", o.get("reason") or "")]
+                    or [o for o in mine if o.get("part") is None]
+                    or [o for o in mine if o.get("part") == "networks" and key == "store-isolated"]
+                    or [o for o in outcomes if o["transform"] == "harden" and o["file"] in files
+                        and (o.get("part") in (None, u.outcome_part))])
+            if pick:
+                o = pick[0]
+                text = normalize_reason(o.get("reason") or "", o.get("part"))
+                u.reason = ("failed: " if o["status"] == "failed" else "") + (
+                    f"(harden) {text}" if o["transform"] == "harden" else text)
+            else:
+                said = {o.get("status") for o in all_outcomes if o["transform"] == transform and o["file"] == u.file}
+                if not any(o["file"] == u.file for o in all_outcomes):
+                    u.reason = "no reason given (harden reports nothing on this file)"
+                elif said:
+                    u.reason = f"no reason given ({transform}: {', '.join(sorted(said))} on this file)"
+                else:
+                    u.reason = "no reason given"
+
+
+def practice_table(pr: Practice, examples: int | None = None) -> str:
+    """The table, then every unit not done (at most ``examples`` per reason when given)."""
+    rows = [("practice", "done", "eligible", "%", "already", "by harden", "target", "status")]
+    for key, label, target, _ in PRACTICES:
+        units = pr.units.get(key, {}).values()
+        el = len(units)
+        done = sum(u.done for u in units)
+        already = sum(u.already for u in units)
+        pct = 100 * done / el if el else None
+        status = "-" if pct is None else ("PASS" if pct >= target else "below")
+        rows.append((label, str(done), str(el), f"{int(pct)}%" if pct is not None else "-", str(already),
+                     str(done - already), f">={target}%", status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["practice coverage (issue 16): eligible units and \"done\" by the soak's own definitions "
+             "(tests/test_soak.py), after `harden apply`; already = done before harden too; "
+             f"compose units from {pr.combos_measured} resolved combination(s)"]
+    for j, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append("not done, per practice, by harden's reason (normalized; count, then the units):")
+    for key, label, _, _ in PRACTICES:
+        misses = [u for u in pr.units.get(key, {}).values() if not u.done]
+        if not misses:
+            continue
+        lines.append(f"  {label}: {len(misses)} not done")
+        groups: dict[str, list[PracticeUnit]] = {}
+        for u in misses:
+            groups.setdefault(u.reason or "no reason given", []).append(u)
+        for reason, us in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            lines.append(f"    {len(us):4d}  {reason}")
+            for u in sorted(us, key=lambda u: u.case_label)[:examples]:  # [:None]: all
+                extra = u.detail + (f"; not done in: {', '.join(u.not_done_in[:2])}"
+                                    + (f" (+{len(u.not_done_in) - 2})" if len(u.not_done_in) > 2 else "")
+                                    if u.not_done_in else "")
+                lines.append(f"          {u.case_label} ({u.what}){': ' + extra if extra else ''}"[:300])
+            if examples is not None and len(us) > examples:
+                lines.append(f"          ... {len(us) - examples} more")
+    ex = [(k, why, n) for k, c in sorted(pr.excluded.items()) for why, n in sorted(c.items(), key=lambda kv: -kv[1])]
+    if ex:
+        lines.append("")
+        lines.append("not eligible (by the same definitions):")
+        for k, why, n in ex:
+            eg = pr.excluded_examples.get((k, why), [])
+            lines.append(f"  {k}: {n} {why}" + (f", e.g. {'; '.join(eg[:3])}" if eg else "")[:400])
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------------- one case
 
 @dataclass
@@ -901,6 +2024,7 @@ class CaseResult:
     seconds: float = 0.0
     exit_codes: dict[str, int] = field(default_factory=dict)
     apply_error: str = ""  # stderr of `harden apply` when it exited 2
+    practice: Practice = field(default_factory=Practice)  # the practice table's units (issue 16)
 
     def fail(self, check: str, where: str, evidence: str) -> None:
         self.failures.append(Failure(check, where, evidence))
@@ -975,7 +2099,8 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
     files = compose_files(before)
     combos, _ = combinations(files, cap=10**6)
     listed = {c.files for c in combos}
-    combos += [c for c in documented_combinations(before, files) if c.files not in listed]
+    documented = documented_combinations(before, files)
+    combos += [c for c in documented if c.files not in listed]
     r.combos_total = len(combos)
     combos = combos[:MAX_COMBOS]
     r.combos = len(combos)
@@ -1039,6 +2164,52 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         return b, compose_check(tools, after, c, e, variables if b.placeholders else None)
 
     fut_pairs = {(c, e): calls.submit(check_pair, c, e) for c in affected for e in engines_for(c)}
+
+    model_calls: list[float] = []
+    models_ok: list[Combo] = []
+
+    def model_only(c: Combo) -> ComposeCheck | None:
+        """The practice table's model of a combination harden left alone (the same before and
+        after): every profile, else the default ones; as the project is, else with the
+        placeholder for each variable without a default (as check_pair does: a placeholder
+        can break a combination too, ``${CONFIG}/web:/config`` becomes a named volume)."""
+        texts = [out_text(s0.get(f, b"")) for f in c.files]
+        if not _reads_more_than_listed(before, c) and services_without_image(before, c.files):
+            return None  # compose rejects a service with neither image nor build: no need to ask it
+        for e in ("v2-all-profiles", "v2"):
+            if e == "v2" and not any("profiles" in t for t in texts) and not _reads_more_than_listed(before, c):
+                break  # without profiles both engines load the same services
+            for v in ([None, variables] if variables else [None]):
+                t = time.monotonic()
+                b = compose_check(tools, before, c, e, v)
+                model_calls.append(time.monotonic() - t)
+                if b.ok and b.model is not None:
+                    models_ok.append(c)
+                    return b
+        return None
+
+    affected_set = set(affected)
+    documented_files = {c.files for c in documented}
+    fut_models: dict[Combo, Future] = {}
+
+    def valid_alone(f: str) -> bool:
+        """Does Compose v2 accept this file alone (before harden)? Only asked of a file whose
+        own combination was submitted before the question (the pool runs tasks in order)."""
+        c = Combo((f,), "alone")
+        for e in ("v2-all-profiles", "v2"):
+            if (c, e) in fut_pairs:
+                return fut_pairs[(c, e)].result()[0].ok
+        return c in fut_models and fut_models[c].result() is not None
+
+    def model_if_measured(c: Combo) -> ComposeCheck | None:
+        if not practice_combination(c, documented_files, valid_alone):
+            return None
+        return model_only(c)
+
+    if tools.docker:
+        for c in combos:  # "alone" first: the pairings ask about them
+            if c not in affected_set:
+                fut_models[c] = calls.submit(model_if_measured, c)
 
     # ---- hadolint on every changed Dockerfile, before and after
     pj = f_json.result()
@@ -1166,8 +2337,86 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
         if new:
             r.fail("hadolint", f, "new hadolint findings (code, line: text):\n" + "\n".join(
                 f"{x.get('code')} line {x.get('line')}: {x.get('text')!r}  ({x.get('message', '')[:120]})" for x in new))
+    # ---- the practice table (not damage: measured, never failed on)
+    try:
+        r.practice = practice_of_case(before, after, s0, s1, affected, fut_pairs, fut_models, r.report,
+                                      documented_files, valid_alone)
+        r.info.append(f"practice table: {r.practice.combos_measured} resolved combination(s); for the "
+                      f"{len(fut_models)} harden left alone, {len(model_calls)} `config` call(s) "
+                      f"({sum(model_calls):.1f}s), {len(models_ok)} with a model")
+    except Exception as e:  # a bug of the harness: say so on this case, keep the damage checks
+        import traceback
+
+        r.fail("harness", "practice table", "measuring the practices crashed:\n"
+               + "".join(traceback.format_exception(e))[-3000:])
     r.seconds = time.monotonic() - t0
     return r
+
+
+def practice_combination(c: Combo, documented: set, valid_alone: Callable[[str], bool]) -> bool:
+    """Is a combination one the practice table measures? Each file alone, Compose's own
+    default (``docker compose up``: the default file and its override), a multi-file command
+    of the project's docs and scripts; and a pairing of the soak's enumeration (default file +
+    sibling, ancestor's default file + file) unless Compose accepts both files alone: two such
+    files are two projects (kutt's docker-compose.postgres.yml next to its docker-compose.yml),
+    an overlay is not one (frappe's overrides/), nor is a file that needs one (zulip's
+    compose.yaml, whose secrets come from ci/base.yaml or the user's override)."""
+    if len(c.files) == 1 or c.why.startswith("default `docker compose up`") or c.files in documented:
+        return True
+    return not (valid_alone(c.files[-1]) and valid_alone(c.files[0]))
+
+
+def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[str, bytes], affected: list[Combo],
+                     fut_pairs: dict, fut_models: dict, report: dict | None, documented: set | None = None,
+                     valid_alone: Callable[[str], bool] | None = None) -> Practice:
+    """The practice units of one case: Dockerfiles from the texts before (``s0``) and after
+    (``s1``) harden; compose services from the resolved models of the combinations the table
+    measures (practice_combination) that Compose v2 accepts: the checked ones (before and
+    after, every profile when a file has profiles) and the ones harden left alone (one model,
+    the same before and after)."""
+    pr = Practice()
+    pairs: list[tuple[Combo, dict, dict]] = []
+    for c in affected:
+        if valid_alone is not None and not practice_combination(c, documented or set(), valid_alone):
+            continue
+        for e in ("v2-all-profiles", "v2"):
+            if (c, e) not in fut_pairs:
+                continue
+            b, a = fut_pairs[(c, e)].result()
+            if b.ok and a is not None and a.ok and b.model is not None and a.model is not None:
+                pairs.append((c, b.model, a.model))
+                break
+    for c, fut in fut_models.items():
+        b = fut.result()
+        if b is not None and b.model is not None:
+            pairs.append((c, b.model, rebase_model(b.model, before, after)))
+    pr.combos_measured = len(pairs)
+    # Dockerfiles: found by name, plus every one a compose build names; the stages builds target
+    targets: dict[str, set] = {}
+    named: set[str] = set()
+    real = before.resolve()
+    for _, model, _ in pairs:
+        for svc in (model.get("services") or {}).values():
+            bf = _build_file((svc or {}).get("build"))
+            if bf is None:
+                continue
+            try:
+                rel = bf[0].resolve().relative_to(real).as_posix()
+            except (ValueError, OSError):
+                continue
+            if rel in s0:
+                named.add(rel)
+                if bf[1]:
+                    targets.setdefault(rel, set()).add(bf[1])
+    texts0 = {rel: out_text(s0[rel]) for rel in sorted(set(dockerfile_paths(before)) | named) if rel in s0}
+    texts1 = {rel: out_text(s1.get(rel, b"")) for rel in texts0}
+    measure_dockerfiles(pr, texts0, texts1, targets)
+    built0, built1 = built_images(m0 for _, m0, _ in pairs), built_images(m1 for _, _, m1 in pairs)
+    for c, m0, m1 in pairs:
+        measure_models(pr, before, c, "before", m0, built0)
+        measure_models(pr, before, c, "after", m1, built1)
+    explain_misses(pr, report)
+    return pr
 
 
 def _dockerfile_name(rel: str) -> bool:
@@ -1202,6 +2451,12 @@ class SoakRun:
             total.merge(self.results[name].coverage, name)
         return total
 
+    def practice(self) -> Practice:
+        total = Practice()
+        for name in sorted(self.results):
+            total.merge(self.results[name].practice, name)
+        return total
+
     def report_text(self) -> str:
         lines = [f"harden soak: {len(self.results)} case(s) in {self.seconds:.0f}s; harden from {self.tools.harden_origin}",
                  f"oracles: {self.tools.compose_v2_version or 'Compose v2 MISSING'}; "
@@ -1230,6 +2485,7 @@ class SoakRun:
             lines.append(f"combinations capped at {MAX_COMBOS} in: {', '.join(sorted(capped))}")
         lines.append("")
         lines.append(coverage_table(self.coverage(), self.transforms))
+        lines.append(practice_table(self.practice()))
         return "\n".join(lines)
 
 

@@ -61,6 +61,99 @@ Coverage table (printed at the end of the run, in pytest's terminal summary; als
 
 Below the table: each transform's refusal reasons, grouped after replacing names, images,
 quoted values, paths and numbers with placeholders, with counts and one raw example.
+
+Practice table (issue 16; printed after the coverage table and written with it): coverage per
+*practice*, as a user of the project sees it. Eligibility and "done" come from the soak's own
+reading of the files and of Compose's resolved models, never from harden's reasoning; the
+targets are goals and never fail the soak. Each row: done / eligible, %, how many were already
+done before harden ran (*already*) and how many harden made done (*by harden*), the target and
+PASS/below. Then, per row, the eligible units not done after harden, grouped by the reason
+harden gave for them (see "reasons" below), with the units themselves; then what was left out
+as not eligible.
+
+- *Images.* A base image is named by its path (registry host, ``library/``, tag and digest
+  dropped) and classified: a language runtime (python, pypy, node, bun, deno, golang, ruby,
+  rails, php, JVMs (openjdk, eclipse-temurin, amazoncorretto, java, ...), dotnet aspnet/runtime/
+  sdk, rust, ..., by path or by its last component: cimg/python, bitnami/node), an OS (debian,
+  ubuntu, alpine, busybox, RHEL family and UBI, wolfi-base, ...), distroless (gcr.io/distroless,
+  Chainguard), scratch; or not: a store (below), a dev tool, a server that runs as its own
+  user or drops privileges itself (nginx, httpd, caddy, traefik, Elastic's images, grafana,
+  ...), php with an fpm/apache tag, or unknown (also a name that still holds a variable). The
+  root image of a stage is found through the earlier stages it is built FROM, with the ARG
+  defaults declared before the first FROM.
+- *application images non-root.* Units: the stages of a Dockerfile that run: the last stage,
+  and every stage a compose ``build.target`` names (from the resolved models). Dockerfiles are
+  found by name (``*dockerfile*``/``*containerfile*`` whose first instruction is FROM, outside
+  ``.devcontainer``) and through ``build.dockerfile``. Eligible when the stage's root image is
+  a runtime (php-cli, not fpm/apache), an OS, distroless or scratch. Done when a USER that is
+  not root (``root``, ``0``) is in force in the stage after harden: the last USER of the stage
+  or of the stages it is built FROM (a USER still holding a variable counts as not root), or,
+  without one, a base known to run as another user (cimg/circleci, Chainguard, distroless
+  ``nonroot``). A compose ``user:`` does not count: the image itself still runs as root.
+- *single-stage Python / Node Dockerfiles split.* Units: Dockerfiles with one FROM whose root
+  image is a Python runtime (python, pypy, cimg/python, uv's python images, ...) or a Node one
+  (node, bun, ...), and with a RUN that installs dependencies (pip with a requirements file,
+  the project or a package other than pip/setuptools/wheel/poetry...; poetry/pipenv/pdm
+  install, uv sync / uv pip; npm/pnpm ci/install/add without ``-g``, yarn [install|add], bun
+  install). Done when it has at least two stages after harden.
+- *Compose units* come from the resolved model (``docker compose config --format json``) of
+  the combinations the compose check enumerates that Compose v2 accepts (with placeholder
+  variables when needed), less the pairings nobody runs: each file alone, Compose's default
+  (``docker compose up``), the documented commands, and a pairing (default file + sibling,
+  ancestor's default file + file) unless Compose accepts both of its files alone (then they
+  are two projects, like kutt's alternative docker-compose.postgres.yml; an overlay such as
+  frappe's overrides/, or a file that needs one, like zulip's compose.yaml, is combined).
+  The checked combinations are read before and after harden (every profile (``--profile
+  '*'``) when a file has profiles); the ones harden left alone from one model (the same
+  bytes before and after; their builds are read from the tree they stand for), skipping one
+  in which a service has no image, build or extends in any file (Compose rejects it).
+  A service is counted under the file of its combination (or a file that one includes) that
+  first declares it, so a service seen in several combinations is one unit; it is *done* only
+  when it is done in every combination it is seen in, before and after alike.
+- *Stores*: a service whose image (the root image of the Dockerfile stage it builds, or that
+  another service of the case builds under the image name it runs (by reference, path, or
+  the path's last component: dfir-iris runs ``ghcr.io/dfir-iris/iriswebapp_db``, which its dev
+  file builds FROM postgres), else its ``image``) is of a database, cache, broker or search
+  family by a token of its path
+  (postgres/postgresql/postgis/timescaledb, mysql/percona, mariadb, mongo/mongodb, redis/
+  redis-stack, valkey, keydb, dragonfly, memcached, rabbitmq, elasticsearch, opensearch,
+  clickhouse, cassandra, couchdb, neo4j, influxdb, mssql, nats, kafka, ...; so
+  ``zulip/zulip-postgresql`` and ``sqshq/piggymetrics-mongodb`` are stores, ``mongo-express``
+  and ``postgres-exporter`` are not), and that runs the server: not a helper whose entrypoint/
+  command (the model's, else the Dockerfile's) runs something else (``chown``, ``psql``, a
+  setup script; a shell or a script of the build context that starts the server, or one the
+  soak cannot read, counts as the server).
+- *stores with a healthcheck.* Done when the store's model has a healthcheck (not disabled,
+  test not NONE), or the Dockerfile stage it builds has a HEALTHCHECK (the depends check's rule).
+- *depends_on edges to a store.* Units: (dependent service, store) for every ``depends_on``
+  entry of a model whose target is a store (Compose adds ``links`` and ``network_mode:
+  service:`` to depends_on: they are edges too). An edge harden adds is eligible (seen after
+  only) and done by harden. Done when its condition is ``service_healthy``.
+- *stores sharing no network with a published service.* A service *publishes* when it has a
+  port entry not bound to 127.0.0.1/::1 (a port without a host port is published on a random
+  one) or runs in the host's network. A store is *exposed* when it shares a network (its
+  ``networks``, ``default`` without any; ``network_mode: service:X`` shares X's) with a
+  published service that is not a store or a dev tool and does not use it; or when it runs in
+  the host's network. A service *uses* a store when it lists it in depends_on or links, names
+  one of its host names (name, hostname, container_name, aliases) in its environment (env
+  files included), command or entrypoint, or, when it builds from a local context, in that
+  context's own files the way a host is written (``'db'``, ``DB_HOST=db``, ``@db``, ``//db``,
+  ``db:5432``; compose files, docs and lockfiles aside). Done when not exposed. A store's own
+  published port and the dev tools that reach the stores are not this practice's concern.
+- *dev tools in a profile.* Dev tools: services running a database UI or mail catcher
+  (adminer, phpmyadmin, pgadmin, mailhog, mailpit, maildev, mailcatcher, smtp4dev,
+  redis-commander, redisinsight, mongo-express, pgweb, dbgate, cloudbeaver, kafdrop, kafka-ui,
+  ...) by image, by what the Dockerfile they build installs or runs, or a ``prisma studio``
+  command; a service that both builds and names its image is the project's own product, not
+  a tool. Done when its ``profiles`` is not empty.
+- *reasons.* For a unit not done after harden: "done before harden, not after" when harden
+  undid it; else the first ``skipped``/``failed`` outcome of the practice's transform
+  (non-root-user, split-stages, db-healthcheck, depends-healthy, networks, dev-profiles) in a
+  file of a combination the unit was seen in: for its part (the stage; the service; the
+  dependent of an edge), else for the whole file naming the store, else for the whole file;
+  else one of harden's own outcomes for such a file; else "no reason given", saying whether
+  harden reports nothing on the unit's file or what the transform reported there
+  (unchanged/changed). Reasons are normalized as in the coverage table.
 """
 
 from __future__ import annotations

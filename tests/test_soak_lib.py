@@ -283,3 +283,368 @@ def test_a_dockerfile_is_known_by_its_first_instruction(tmp_path):
     write_files(tmp_path, {"a": "# syntax=docker/dockerfile:1\nARG BASE=python\nFROM ${BASE}\n",
                            "b": 'ace.define("x", [], function () {});\n'})
     assert _looks_like_dockerfile(tmp_path / "a") and not _looks_like_dockerfile(tmp_path / "b")
+
+
+# ------------------------------------------------------------------ the practice table (issue 16)
+
+@pytest.mark.parametrize("ref, kind, detail", [
+    ("python:3.12-slim", "runtime", "python"),
+    ("docker.io/library/node:22-alpine", "runtime", "node"),
+    ("localhost:5000/team/node:20", "runtime", "node"),
+    ("ghcr.io/astral-sh/uv:python3.12-bookworm-slim", "runtime", "python"),
+    ("cimg/python:3.10-browsers", "runtime", "python"),
+    ("mcr.microsoft.com/dotnet/aspnet:8.0", "runtime", "dotnet"),
+    ("eclipse-temurin:21-jre", "runtime", "jvm"),
+    ("java:8-jre", "runtime", "jvm"),
+    ("rails:onbuild", "runtime", "ruby"),
+    ("php:8.3-cli", "runtime", "php"),
+    ("php:${PHP}-fpm", "php-fpm", "${php}-fpm"),
+    ("php:8.2-apache", "php-fpm", "8.2-apache"),
+    ("debian@sha256:0123", "os", "debian"),
+    ("registry.access.redhat.com/ubi9/ubi-minimal", "os", "ubi-minimal"),
+    ("cgr.dev/chainguard/wolfi-base", "os", "wolfi-base"),
+    ("gcr.io/distroless/static:nonroot", "distroless", "distroless/static"),
+    ("scratch", "scratch", ""),
+    ("postgres:16", "server", "postgres"),
+    ("zulip/zulip-postgresql:14", "server", "postgres"),
+    ("nginx:1.27", "server", "nginx"),
+    ("docker.elastic.co/beats/filebeat:9.5.1", "server", "filebeat"),
+    ("adminer", "server", "dev tool"),
+    ("${JITSI_REPO}/base:latest", "unknown", "name from a variable"),
+    ("garland/aws-cli-docker:1.15", "unknown", "garland/aws-cli-docker"),
+])
+def test_image_kind(ref, kind, detail):
+    assert soak_lib.image_kind(ref) == (kind, detail)
+
+
+@pytest.mark.parametrize("ref, family", [
+    ("postgres", "postgres"), ("docker.io/library/postgres:15-alpine", "postgres"), ("postgis/postgis:16", "postgres"),
+    ("sqshq/piggymetrics-mongodb", "mongo"), ("bitnami/redis:7", "redis"), ("valkey/valkey:8", "valkey"),
+    ("redis/redis-stack-server", "redis"), ("docker.elastic.co/elasticsearch/elasticsearch:9", "elasticsearch"),
+    ("lscr.io/linuxserver/mariadb", "mariadb"), ("rabbitmq:3-management", "rabbitmq"), ("memcached", "memcached"),
+    ("mongo-express", None), ("prometheuscommunity/postgres-exporter", None), ("ghcr.io/joeferner/redis-commander", None),
+    ("redis/redisinsight", None), ("nginx", None), ("python:3.12", None), ("${DB_IMAGE}", None),
+])
+def test_store_family(ref, family):
+    assert soak_lib.store_family(ref) == family
+
+
+def test_dockerfile_instructions_join_continuations_and_heredocs():
+    text = ("# escape=\\\nFROM python:3.12 AS base\nRUN pip install \\\n    # a comment inside\n\n    -r requirements.txt\n"
+            "RUN <<EOF\nset -e\nnpm ci\nEOF\nUSER app\n")
+    got = [(i.line, i.keyword, i.args) for i in soak_lib.dockerfile_instructions(text)]
+    assert got == [(1, "FROM", "python:3.12 AS base"), (2, "RUN", "pip install -r requirements.txt"),
+                   (6, "RUN", "<<EOF\nset -e\nnpm ci"), (10, "USER", "app")]
+
+
+def test_root_image_and_user_in_force():
+    text = ("ARG PY=3.12\nARG FROM\nFROM python:${PY}-slim AS base\nRUN useradd app\nUSER app\n"
+            "FROM base AS build\nUSER root\nRUN make\n"
+            "FROM base AS final\nCMD [\"x\"]\n"
+            "FROM ${FROM} AS other\n"
+            "FROM alpine:3.20 AS var\nARG UID=0\nUSER ${UID}:${UID}\n"
+            "FROM alpine:3.20 AS unresolved\nUSER ${APP_USER}\n"
+            "FROM cimg/python:3.10 AS ci\n")
+    ga, stages = soak_lib.parse_dockerfile(text)
+    assert ga == {"PY": "3.12", "FROM": None}
+    assert [s.part for s in stages] == ["stage base", "stage build", "stage final", "stage other", "stage var",
+                                        "stage unresolved", "stage ci"]
+    assert soak_lib.root_image(ga, stages, 2) == "python:3.12-slim"
+    assert soak_lib.root_image(ga, stages, 3) == "${FROM}"
+    assert soak_lib.user_in_force(ga, stages, 0) == (True, "USER app")
+    assert soak_lib.user_in_force(ga, stages, 1) == (False, "USER root")
+    assert soak_lib.user_in_force(ga, stages, 2) == (True, "USER app in stage base")  # inherited from its base stage
+    assert soak_lib.user_in_force(ga, stages, 4)[0] is False  # ${UID} is 0 by its ARG default
+    assert soak_lib.user_in_force(ga, stages, 5)[0] is True  # a variable nobody set: not root
+    assert soak_lib.user_in_force(ga, stages, 6) == (True, "cimg/python:3.10 runs as a non-root user by default")
+    ga, stages = soak_lib.parse_dockerfile("FROM node:22\nRUN npm ci\n")
+    assert soak_lib.user_in_force(ga, stages, 0) == (False, "no USER")
+
+
+@pytest.mark.parametrize("run, lang, yes", [
+    ("pip install -r requirements.txt", "python", True),
+    ("pip install --no-cache-dir --upgrade pip setuptools wheel", "python", False),
+    ("pip install poetry && poetry install --no-root", "python", True),
+    ("python3 -m pip install .", "python", True),
+    ("pip install -i https://mirror.invalid/simple gunicorn", "python", True),
+    ("uv sync --frozen", "python", True),
+    ("pipenv install --system --deploy", "python", True),
+    ("apt-get install -y python3-pip", "python", False),
+    ("npm ci --omit=dev", "node", True),
+    ("npm i -g pnpm", "node", False),
+    ("corepack enable && pnpm install --frozen-lockfile", "node", True),
+    ("yarn", "node", True),
+    ("yarn install --frozen-lockfile && yarn build", "node", True),
+    ("yarn build", "node", False),
+    ("yarn global add serve", "node", False),
+    ("npm run build", "node", False),
+])
+def test_installs_dependencies(run, lang, yes):
+    assert soak_lib.installs_dependencies(run, lang) is yes
+
+
+def test_store_of_service_tells_a_store_from_a_helper(tmp_path):
+    s = soak_lib.store_of_service
+    assert s({"image": "postgres:16", "command": None, "entrypoint": None}) == "postgres"
+    assert s({"image": "postgres:16", "command": ["postgres", "-c", "max_connections=200"]}) == "postgres"
+    assert s({"image": "redis:7", "command": ["--appendonly", "yes"]}) == "redis"
+    assert s({"image": "memcached", "command": ["sh", "-euc", "echo x; exec memcached -S"]}) == "memcached"
+    assert s({"image": "redis", "command": ["sh", "-euc", "/usr/local/bin/docker-entrypoint.sh --requirepass x"]}) == "redis"
+    assert s({"image": "mysql", "command": ["chown", "-R", "999:999", "/var/lib/mysql"]}) is None
+    assert s({"image": "postgres", "entrypoint": ["psql", "-h", "db"]}) is None
+    assert s({"image": "nginx"}) is None
+    write_files(tmp_path, {
+        "mongodb/Dockerfile": "FROM mongo:3\nADD init.sh /init.sh\nENTRYPOINT [\"/init.sh\"]\n",
+        "mongodb/init.sh": "#!/bin/sh\nmongod --fork\nexec gosu mongodb mongod \"$@\"\n",
+        "setup/Dockerfile": "ARG V\nFROM docker.elastic.co/elasticsearch/elasticsearch:${V:-9}\nENTRYPOINT [\"/entrypoint.sh\"]\n",
+        "setup/entrypoint.sh": "#!/usr/bin/env bash\nwait_for_elasticsearch\ncurl http://elasticsearch:9200\n",
+        "db/Dockerfile": "FROM postgres:12-alpine\nCOPY create_user.sh /docker-entrypoint-initdb.d/\n",
+        "app/Dockerfile": "FROM python:3.12\n",
+    })
+    build = lambda d: {"build": {"context": str(tmp_path / d), "dockerfile": "Dockerfile"}, "image": f"proj_{d}"}
+    assert s(build("mongodb")) == "mongo"  # its entrypoint script starts mongod
+    assert s(build("setup")) is None  # a setup job on the elasticsearch image
+    assert s(build("db")) == "postgres"
+    assert s(build("app")) is None  # the base decides, not the image tag
+    assert s({"image": "bankruptcy_production_postgres", "build": {"context": str(tmp_path / "missing")}}) == "postgres"
+
+
+def test_dev_tool_of_service(tmp_path):
+    d = soak_lib.dev_tool_of_service
+    write_files(tmp_path, {"maildev.Dockerfile": "FROM node:24-alpine\nRUN npm i -g maildev@2.0.5\nCMD maildev\n",
+                           "Dockerfile": "FROM node:24-alpine\nRUN npm ci\n"})
+    assert d({"image": "adminer"}) == "adminer"
+    assert d({"image": "dpage/pgadmin4:8"}) == "pgadmin4"
+    assert d({"image": "axllent/mailpit"}) == "mailpit"
+    assert d({"build": {"context": str(tmp_path), "dockerfile": "maildev.Dockerfile"}}) == "maildev"
+    assert d({"build": {"context": str(tmp_path), "dockerfile": "Dockerfile"}}) is None
+    # the project's own product: it builds the image it names
+    assert d({"image": "ghcr.io/joeferner/redis-commander:latest", "build": {"context": str(tmp_path)}}) is None
+    assert d({"image": "calcom/cal.com", "command": ["npx", "prisma", "studio"]}) == "prisma studio"
+    assert d({"image": "postgres"}) is None
+
+
+def test_exposure_of_a_store(tmp_path):
+    write_files(tmp_path, {"api/.env.example": "DATABASE_HOST=db\n", "api/Dockerfile": "FROM node:22\n",
+                           "api/docker-compose.yml": "services: {db: {image: postgres}}\n"})
+    web = {"image": "myapp", "ports": [{"target": 8000, "published": "8000"}], "environment": {"DB_URL": "postgres://u:p@db:5432/x"}}
+    proxy = {"image": "nginx", "ports": [{"target": 80, "published": "80"}]}
+    db = {"image": "postgres:16", "networks": {"default": None}}
+    services = {"web": web, "proxy": proxy, "db": db}
+    assert soak_lib.exposed_to(services, "db") == ["proxy (on default)"]
+    assert soak_lib.needs(services, "web", "db") and not soak_lib.needs(services, "proxy", "db")
+    # off the store's network, bound to loopback, or a dev tool: not exposed
+    assert soak_lib.exposed_to({**services, "proxy": {**proxy, "networks": {"frontend": None}}}, "db") == []
+    assert soak_lib.exposed_to({**services, "proxy": {**proxy, "ports": [{"target": 80, "published": "80", "host_ip": "127.0.0.1"}]}}, "db") == []
+    assert soak_lib.exposed_to({**services, "proxy": {**proxy, "image": "adminer"}}, "db") == []
+    # a port without a host port is published on a random one
+    assert soak_lib.publishes({"ports": [{"target": 80}]}) and not soak_lib.publishes({"expose": ["80"]})
+    # the network stack of another service, the host's
+    assert soak_lib.exposed_to({"db": db, "side": {"network_mode": "service:proxy"}, "proxy": {**proxy, "network_mode": "service:side"}}, "db") == []
+    assert soak_lib.exposed_to({"db": {**db, "network_mode": "host"}}, "db") == ["host network"]
+    assert soak_lib.service_networks({"a": {"network_mode": "service:b"}, "b": {"networks": {"x": None, "y": {}}}}, "a") == {"x", "y"}
+    # a network alias, and a client built from a context whose own files name the host
+    aliased = {**db, "networks": {"default": {"aliases": ["database"]}}}
+    assert soak_lib.needs({"db": aliased, "w": {"environment": {"H": "database"}}}, "w", "db")
+    built = {"build": {"context": str(tmp_path / "api"), "dockerfile": "Dockerfile"}, "ports": [{"target": 3000}]}
+    assert soak_lib.needs({"db": db, "api": built}, "api", "db")
+    assert not soak_lib.needs({"db": {**db}, "api": built, "x": {}}, "api", "x")  # compose files name every service
+
+
+def test_service_origins_follow_includes(tmp_path):
+    write_files(tmp_path, {
+        "compose.yaml": "include:\n  - services/db.yaml\nservices:\n  web:\n    image: nginx\n",
+        "services/db.yaml": "services:\n  db:\n    image: postgres\n",
+        "compose.override.yml": "services:\n  web:\n    ports: ['80:80']\n  adminer:\n    image: adminer\n",
+    })
+    assert soak_lib.service_origins(tmp_path, ["compose.yaml", "compose.override.yml"]) == {
+        "db": "services/db.yaml", "web": "compose.yaml", "adminer": "compose.override.yml"}
+
+
+def test_rebase_model():
+    m = {"services": {"a": {"build": {"context": "/w/before/case/app", "dockerfile": "Dockerfile"}},
+                      "b": {"build": {"context": "/w/before/case"}}, "c": {"image": "/w/before/casex"}}}
+    got = soak_lib.rebase_model(m, Path("/w/before/case"), Path("/w/after/case"))
+    assert got["services"]["a"]["build"]["context"] == "/w/after/case/app"
+    assert got["services"]["b"]["build"]["context"] == "/w/after/case"
+    assert got["services"]["c"]["image"] == "/w/before/casex"
+
+
+def test_measure_dockerfiles():
+    pr = soak_lib.Practice()
+    before = {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n",
+        "web/Dockerfile": "FROM node:22 AS dev\nRUN npm ci\nFROM node:22-slim\nUSER node\n",
+        "db/Dockerfile": "FROM postgres:16\n",
+        "fpm/Dockerfile": "FROM php:8.3-fpm\n",
+        "tool/Dockerfile": "FROM python:3.12\nRUN pip install --upgrade pip\n",
+    }
+    after = dict(before)
+    after["Dockerfile"] = ("FROM python:3.12-slim AS builder\nRUN pip install -r requirements.txt\n"
+                           "FROM python:3.12-slim\nCOPY --from=builder /app /app\nUSER app\nCMD [\"python\", \"app.py\"]\n")
+    soak_lib.measure_dockerfiles(pr, before, after, {"web/Dockerfile": {"dev"}})
+    nr = pr.units["non-root"]
+    assert set(nr) == {("Dockerfile", "stage 0"), ("web/Dockerfile", "stage dev"), ("web/Dockerfile", "stage 1"),
+                       ("tool/Dockerfile", "stage 0")}
+    assert (nr[("Dockerfile", "stage 0")].before, nr[("Dockerfile", "stage 0")].after) == (False, True)
+    assert nr[("web/Dockerfile", "stage 1")].already
+    assert not nr[("web/Dockerfile", "stage dev")].done and nr[("web/Dockerfile", "stage dev")].detail == "no USER"
+    assert not nr[("tool/Dockerfile", "stage 0")].done
+    assert list(pr.units["split-python"]) == [("Dockerfile",)] and pr.units["split-python"][("Dockerfile",)].done
+    assert pr.units["split-node"] == {}  # web/Dockerfile has two stages already
+    assert pr.excluded["non-root"] == {"a server or store image that runs as its own user": 1,
+                                       "php-fpm/Apache (the master starts as root and drops to www-data)": 1}
+    assert pr.excluded["split-python"] == {"installs no dependencies": 1}
+
+
+def _practice_case(tmp_path):
+    write_files(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    image: app\n  db:\n    image: postgres\n  adminer:\n    image: adminer\n",
+        "compose.prod.yml": "services:\n  proxy:\n    image: nginx\n",
+    })
+    web_before = {"image": "app", "ports": [{"target": 80, "published": "80"}], "environment": {"DB_HOST": "db"},
+                  "depends_on": {"db": {"condition": "service_started"}}}
+    db_before = {"image": "postgres"}
+    before = {"services": {"web": web_before, "db": db_before, "adminer": {"image": "adminer", "ports": [{"target": 8080}]}}}
+    after = {"services": {"web": {**web_before, "depends_on": {"db": {"condition": "service_healthy"}}},
+                          "db": {**db_before, "healthcheck": {"test": ["CMD", "pg_isready"]}, "networks": {"backend": None}},
+                          "adminer": {"image": "adminer", "profiles": ["dev"]}}}
+    prod_before = {"services": {**before["services"], "proxy": {"image": "nginx", "ports": [{"target": 443, "published": "443"}]}}}
+    prod_after = {"services": {**after["services"], "proxy": {"image": "nginx", "ports": [{"target": 443, "published": "443"}]},
+                               "db": {**db_before, "networks": {"default": None}}}}  # the overlay undoes nothing here:
+    prod_after["services"]["db"]["healthcheck"] = {"test": ["CMD", "pg_isready"]}
+    pr = soak_lib.Practice()
+    base, prod = Combo(("compose.yaml",), "alone"), Combo(("compose.yaml", "compose.prod.yml"), "default file + sibling")
+    for c, b, a in ((base, before, after), (prod, prod_before, prod_after)):
+        soak_lib.measure_models(pr, tmp_path, c, "before", b)
+        soak_lib.measure_models(pr, tmp_path, c, "after", a)
+    return pr
+
+
+def test_measure_models(tmp_path):
+    pr = _practice_case(tmp_path)
+    hc = pr.units["store-healthcheck"]
+    assert list(hc) == [("compose.yaml", "db")] and (hc[("compose.yaml", "db")].before, hc[("compose.yaml", "db")].done) == (False, True)
+    edge = pr.units["healthy-edge"][("compose.yaml", "web -> db")]
+    assert edge.done and not edge.already
+    assert pr.units["dev-profile"][("compose.yaml", "adminer")].done
+    iso = pr.units["store-isolated"][("compose.yaml", "db")]
+    # alone: off web's network after; with the prod file: on default with proxy, which does not use it
+    assert not iso.done and iso.not_done_in == ["compose.yaml + compose.prod.yml"]
+    assert iso.detail == "shares a network with proxy (on default)"
+    assert iso.before is False  # adminer (a dev tool) and web (uses db) never count; proxy does
+
+
+def test_explain_misses_and_the_table(tmp_path):
+    pr = _practice_case(tmp_path)
+    pr.unit("non-root", ("Dockerfile", "stage 0"), file="Dockerfile", part="stage 0", outcome_part="stage 0",
+            what="python:3.12").see("after", False)
+    pr.unit("split-node", ("a/Dockerfile",), file="a/Dockerfile", part=None, outcome_part=None, what="node:22").see("after", False)
+    lost = pr.unit("dev-profile", ("compose.yaml", "mailhog"), file="compose.yaml", part="mailhog", outcome_part="mailhog", what="mailhog")
+    lost.see("before", True)
+    lost.see("after", False)
+    report = {"outcomes": [
+        {"transform": "networks", "file": "compose.yaml", "status": "skipped", "part": "networks",
+         "reason": "db would still share the network default with the public service proxy; harden adds networks but never removes one"},
+        {"transform": "networks", "file": "compose.yaml", "status": "skipped", "part": "networks", "reason": "unrelated to that store"},
+        {"transform": "non-root-user", "file": "Dockerfile", "status": "skipped", "part": "stage 0",
+         "reason": "cannot tell how to add a user on base image python:3.12"},
+        {"transform": "non-root-user", "file": "other/Dockerfile", "status": "skipped", "part": "stage 0", "reason": "not this one"},
+    ]}
+    soak_lib.explain_misses(pr, report)
+    assert pr.units["store-isolated"][("compose.yaml", "db")].reason == \
+        "<name> would still share the network <name> with the public service <name>; harden adds networks but never removes one"
+    assert pr.units["non-root"][("Dockerfile", "stage 0")].reason == "cannot tell how to add a user on base image <image>"
+    assert pr.units["split-node"][("a/Dockerfile",)].reason == "no reason given (harden reports nothing on this file)"
+    assert lost.reason == "done before harden, not after"
+    total = soak_lib.Practice()
+    total.merge(pr, "case1")
+    text = soak_lib.practice_table(total)
+    rows = {ln.split("  ")[0]: ln.split() for ln in text.splitlines()}
+    assert rows["database/broker/cache services with a healthcheck"][-7:] == ["1", "1", "100%", "0", "1", ">=95%", "PASS"]
+    assert rows["stores sharing no network with a published service"][-7:] == ["0", "1", "0%", "0", "0", ">=95%", "below"]
+    assert rows["dev tools in a profile"][-7:] == ["1", "2", "50%", "0", "1", ">=100%", "below"]
+    assert rows["single-stage Python Dockerfiles split"][-7:] == ["0", "0", "-", "0", "0", ">=90%", "-"]
+    assert "case1: compose.yaml [db] (postgres): shares a network with proxy (on default)" in text
+    assert "done before harden, not after" in text and "case1: compose.yaml [mailhog]" in text
+
+
+def test_soak_case_measures_the_practices(tmp_path):
+    """Through soak_case, with harden and Compose for real: which units are eligible, and what
+    was done before, do not depend on what harden does; a file harden leaves alone is measured
+    from its one model."""
+    tools = soak_lib.find_tools()
+    need(tools.docker, "Compose v2")
+    src = write_files(tmp_path / "src", {
+        "case/compose.yaml": ("services:\n  web:\n    build: .\n    ports: ['8000:8000']\n    environment:\n"
+                              "      DB_HOST: db\n    depends_on: [db]\n  db:\n    image: postgres:16\n"
+                              "  adminer:\n    image: adminer\n    ports: ['8080:8080']\n"),
+        "case/Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                           "COPY . .\nCMD [\"python\", \"app.py\"]\n",
+        "case/requirements.txt": "flask\n",
+        "case/app.py": "print('hi')\n",
+        "case/cache/compose.yaml": ("services:\n  cache:\n    image: redis:7\n    healthcheck:\n"
+                                    "      test: [CMD, redis-cli, ping]\n"),
+    }) / "case"
+    with ThreadPoolExecutor(2) as pool:
+        r = soak_lib.soak_case("case", src, tmp_path / "work", tools, pool)
+    assert r.failures == [], r.render()
+    u = r.practice.units
+    assert set(u["non-root"]) == {("Dockerfile", "stage 0")} and u["non-root"][("Dockerfile", "stage 0")].before is False
+    assert set(u["split-python"]) == {("Dockerfile",)}
+    assert set(u["store-healthcheck"]) == {("compose.yaml", "db"), ("cache/compose.yaml", "cache")}
+    assert u["store-healthcheck"][("cache/compose.yaml", "cache")].already
+    assert u["store-healthcheck"][("compose.yaml", "db")].before is False
+    assert set(u["healthy-edge"]) >= {("compose.yaml", "web -> db")}
+    assert u["healthy-edge"][("compose.yaml", "web -> db")].before is False
+    assert set(u["dev-profile"]) == {("compose.yaml", "adminer")}
+    assert u["store-isolated"][("compose.yaml", "db")].before is True  # web uses it; adminer is a dev tool
+    for units in u.values():
+        for unit in units.values():
+            assert unit.done or unit.reason, unit  # every miss is explained, if only by "no reason given"
+
+
+def test_services_without_image(tmp_path):
+    write_files(tmp_path, {
+        "compose.yaml": "x-base: &base\n  image: app\nservices:\n  web:\n    <<: *base\n  db:\n    image: postgres\n",
+        "compose.override.yml": "services:\n  web:\n    ports: ['80:80']\n  worker:\n    command: celery\n",
+        "child.yml": "services:\n  job:\n    extends: {file: compose.yaml, service: web}\n",
+        "broken.yml": "services: [\n",
+    })
+    assert soak_lib.services_without_image(tmp_path, ["compose.yaml"]) == []
+    assert soak_lib.services_without_image(tmp_path, ["compose.override.yml"]) == ["web", "worker"]
+    assert soak_lib.services_without_image(tmp_path, ["compose.yaml", "compose.override.yml"]) == ["worker"]
+    assert soak_lib.services_without_image(tmp_path, ["child.yml"]) == []
+    assert soak_lib.services_without_image(tmp_path, ["compose.override.yml", "broken.yml"]) == []
+
+
+def test_practice_combination():
+    alone_ok = {"compose.yaml", "docker-compose.postgres.yml", "dev/docker-compose.yml", "ci/base.yaml", "x.yml"}
+    ok = lambda c, documented=(): soak_lib.practice_combination(c, set(documented), alone_ok.__contains__)
+    assert ok(Combo(("overrides/compose.redis.yaml",), "alone"))  # alone: measured when compose accepts it
+    assert ok(Combo(("compose.yaml", "compose.override.yml"), "default `docker compose up`"))
+    assert ok(Combo(("compose.yaml", "overrides/compose.redis.yaml"), "nearest ancestor's default file + file"))  # an overlay
+    assert not ok(Combo(("compose.yaml", "docker-compose.postgres.yml"), "default file + sibling"))  # a project of its own
+    assert not ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "nearest ancestor's default file + file"))
+    assert ok(Combo(("compose.yaml", "dev/docker-compose.yml"), "x"), [("compose.yaml", "dev/docker-compose.yml")])
+    assert ok(Combo(("zulip.yaml", "ci/base.yaml"), "nearest ancestor's default file + file"))  # the base needs it
+    assert not ok(Combo(("compose.yaml", "dev/docker-compose.yml", "x.yml"), "documented in a.md"))
+
+
+def test_an_image_the_project_builds_is_known_by_its_dockerfile(tmp_path):
+    write_files(tmp_path, {"db/Dockerfile": "FROM postgres:12-alpine\nHEALTHCHECK CMD pg_isready\n",
+                           "app/Dockerfile": "FROM node:22\n"})
+    dev = {"services": {"db": {"image": "proj_db:v2", "build": {"context": str(tmp_path / "db")}},
+                        "app": {"image": "proj_app", "build": {"context": str(tmp_path / "app")}}}}
+    built = soak_lib.built_images([dev])
+    assert set(built) == {"proj_db:v2", "proj_db", "*/proj_db", "proj_app", "*/proj_app"}
+    assert soak_lib.with_builds({"x": {"image": "ghcr.io/team/proj_db:v3"}}, built)["x"]["build"] == dev["services"]["db"]["build"]
+    services = soak_lib.with_builds({"db": {"image": "proj_db:v2"}, "studio": {"image": "proj_app", "command": ["npx", "prisma", "studio"]},
+                                     "other": {"image": "postgres"}}, built)
+    assert soak_lib.store_of_service(services["db"]) == "postgres" and soak_lib._has_healthcheck(services["db"])
+    assert soak_lib.dev_tool_of_service(services["studio"]) == "prisma studio"  # runs the product's image, is a tool
+    assert "build" not in services["other"]
+    pr = soak_lib.Practice()
+    write_files(tmp_path, {"compose.yaml": "services:\n  db:\n    image: proj_db:v2\n"})
+    soak_lib.measure_models(pr, tmp_path, Combo(("compose.yaml",), "alone"), "after", {"services": {"db": {"image": "proj_db:v2"}}}, built)
+    assert pr.units["store-healthcheck"][("compose.yaml", "db")].done
