@@ -179,6 +179,9 @@ def verify(path: Path, select: Optional[List[str]] = None, ignore: Optional[List
                                   format=format)
     except verify_mod.VerifyFailed as e:
         raise Fail(f"verify: {e}") from None
+    except KeyboardInterrupt:  # after verify's clean-up; typer would exit 130 without a word
+        err("interrupted")
+        return 130
 
 
 def guarded(call) -> int:

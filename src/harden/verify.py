@@ -71,6 +71,7 @@ BUILD_TIMEOUT = float(os.environ.get("HARDEN_VERIFY_BUILD_TIMEOUT", "1800"))
 UP_TIMEOUT = 600.0
 HEALTH_GRACE = 120.0  # --stack: how much longer than --wait to wait for a health check still "starting"
 COPY_SKIP = {".git", ".hg", ".svn"}
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class VerifyFailed(Exception):
@@ -351,6 +352,7 @@ class Engine:
         self.projects: list[str] = []  # compose project names
         self.containers: list[str] = []  # container names of `docker run`
         self.label = ""
+        self.logdir = Path(".")
         self.removed = {"containers": 0, "networks": 0, "volumes": 0, "images": 0}
 
     def run(self, cmd: list[str], timeout: float = 120, cwd: Path | None = None,
@@ -406,17 +408,27 @@ class Engine:
             cmd += ["--build-arg", f"{k}={v}" if v is not None else str(k)]
         cmd.append(str(spec.context))
         self.tags.append(tag)
-        t0 = time.monotonic()
-        proc = self.run(cmd, timeout=BUILD_TIMEOUT, merge=True)
+        t0, wall = time.monotonic(), time.time()
+        log = self.logdir / f"{tag.replace(':', '-').replace('/', '-')}.log"
+        with open(log, "w") as fh:  # a file, not a pipe: what the build made is known even when interrupted
+            p = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
+            try:
+                rc = p.wait(timeout=BUILD_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._abort_build(p, log, wall)
+                rc = 124
+            except BaseException:
+                self._abort_build(p, log, wall)
+                raise
         took = time.monotonic() - t0
-        out = proc.stdout or ""
+        out = log.read_text(errors="replace")
         for i in created_images(out):
             if i not in self.created:
                 self.created.append(i)
         lines = [ln for ln in out.splitlines() if ln.strip()]
-        if proc.returncode != 0:
+        if rc != 0:
             err = next((ln for ln in reversed(lines) if not ln.startswith(("Removing intermediate", " --->"))), "")
-            if proc.returncode == 124:
+            if rc == 124:
                 err = f"build timed out after {BUILD_TIMEOUT:.0f} s"
             return Built(False, took, error=_cut(err, 300), missing_image=bool(MISSING_IMAGE.search(out)),
                          output_tail=lines[-25:])
@@ -426,6 +438,49 @@ class Engine:
         img = info[0]
         return Built(True, took, tag=tag, image_id=img.get("Id"), user=(img.get("Config") or {}).get("User") or "",
                      size=img.get("Size"), compilers=self.compilers(tag), output_tail=lines[-5:])
+
+    def _abort_build(self, p: subprocess.Popen, log: Path, since: float) -> None:
+        """Stop a build this run started: the docker CLI goes, but the engine would finish the
+        step it is running (and commit it) on its own. Kill that step's container, then adopt
+        the untagged layers the build committed that its output did not name."""
+        import signal
+
+        try:
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:
+            old = None
+        try:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            out = log.read_text(errors="replace")
+            running = re.findall(r"^ ---> Running in ([0-9a-f]{12})$", out, re.M)
+            if running:
+                self.run([self.docker, "rm", "-f", running[-1]], timeout=120)
+            known = set(created_images(out))
+            ids = re.findall(r"^ ---> ([0-9a-f]{12})$", out, re.M)
+            parents = known | ({ids[-1]} if ids else set())
+            for i in known:
+                if i not in self.created:
+                    self.created.append(i)
+            for _ in range(5):
+                time.sleep(1.0)
+                dangling = self.run([self.docker, "images", "-q", "--no-trunc", "--filter", "dangling=true"],
+                                    timeout=60).stdout.split()
+                adopted = False
+                for img in self.inspect("image", dangling):
+                    iid = (img.get("Id") or "").split(":")[-1][:12]
+                    parent = (img.get("Parent") or "").split(":")[-1][:12]
+                    if parent in parents and iid not in parents and _ts(img.get("Created") or "") >= since - 2:
+                        parents.add(iid)
+                        self.created.append(iid)
+                        adopted = True
+                if not adopted and not running:
+                    break
+                running = []
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
 
     def compilers(self, image: str) -> list[str] | None:
         """The C compilers in the image: `command -v` through its shell, or, without one, the
@@ -484,7 +539,8 @@ class Engine:
 
     def logs(self, container: str, tail: int = 200) -> list[str]:
         proc = self.run([self.docker, "logs", "--tail", str(tail), container], timeout=60, merge=True)
-        return [ln.rstrip() for ln in (proc.stdout or "").splitlines() if ln.strip()]
+        text = ANSI.sub("", proc.stdout or "").replace("\r\n", "\n")
+        return [ln.rstrip() for ln in text.splitlines() if ln.strip()]
 
     # ---- clean-up
 
@@ -610,6 +666,8 @@ class Verifier:
             previous = None
         try:
             self.tmp = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+            self.engine.logdir = self.tmp / "logs"
+            self.engine.logdir.mkdir()
             self._copy()
             if self._harden():
                 self._read_groups()
@@ -634,8 +692,12 @@ class Verifier:
     def _cleanup(self) -> None:
         self.say("cleaning up: containers, networks, volumes and images of this run, and the temporary folder")
         counts = self.engine.cleanup()
-        self.cleaned = counts
         left = self._leftovers()
+        if left:  # something an interrupted call was still making: once more
+            time.sleep(2.0)
+            counts = self.engine.cleanup()
+            left = self._leftovers()
+        self.cleaned = counts
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             if self.tmp.exists():
@@ -682,7 +744,8 @@ class Verifier:
         """harden on the after copy (unless --hardened gave it); False when nothing changed."""
         if self.hardened is not None:
             self.changed_files = sorted(self._differing_files())
-            self.say(f"comparing with {self.hardened}: {len(self.changed_files)} files differ"
+            n = len(self.changed_files)
+            self.say(f"comparing with {self.hardened}: {n} file{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}"
                      + (f" ({', '.join(self.changed_files[:6])}{', ...' if len(self.changed_files) > 6 else ''})"
                         if self.changed_files else ""))
             return bool(self.changed_files)
@@ -704,7 +767,7 @@ class Verifier:
         self.harden_failed = sorted({f"{o.transform} ({o.file})" for o in result.outcomes if o.status == "failed"})
         if self.harden_failed:
             self.notes.append(f"harden failed on: {', '.join(self.harden_failed)} (their edits were not applied)")
-        self.say(f"harden changed {len(self.changed_files)} files"
+        self.say(f"harden changed {len(self.changed_files)} file{'s' if len(self.changed_files) != 1 else ''}"
                  + (f": {', '.join(self.changed_files)}" if self.changed_files else ": nothing to verify"))
         return bool(self.changed_files)
 
@@ -972,7 +1035,8 @@ class Verifier:
         self.checks = checks
         todo = [r for r in runs if getattr(r[0], r[1]) is None]
         if todo:
-            self.say(f"started {len({id(c) for c, _s, _n in todo})} services both ways "
+            n = len({id(c) for c, _s, _n in todo})
+            self.say(f"started {n} service{'s' if n != 1 else ''} both ways "
                      f"(alone, with their compose start command, no published ports); watching for {self.wait:.0f} s ...")
             self._watch([n for _c, _s, n in todo], self.wait)
             for check, side, cname in todo:
@@ -980,8 +1044,8 @@ class Verifier:
         for check in checks:
             if check.verdict is None:
                 check.verdict = compare_run(check.before, check.after)
-            if check.verdict.status == "not-verified":
-                self.problems.append(f"{check.name}: {'; '.join(check.verdict.reasons)}")
+                if check.verdict.status == "not-verified":  # (a build that failed is listed already)
+                    self.problems.append(f"{check.name}: {'; '.join(check.verdict.reasons)}")
         if checks:
             counts: dict[str, int] = {}
             for c in checks:
@@ -1341,7 +1405,7 @@ def text_report(rep: dict) -> str:
         w("Result: nothing to verify (harden changes nothing here).")
     else:
         n = len(rep["services"]) + (len(rep["stack"]["services"]) if rep["stack"] else 0)
-        w(f"Result: no regression ({n} checks)." + ("" if rep["services"] or rep["stack"] else
+        w(f"Result: no regression ({n} check{'s' if n != 1 else ''})." + ("" if rep["services"] or rep["stack"] else
                                                       " No image changed; --stack brings the project up both ways."))
     w(f"Exit {rep['exit_code']} ({rep['seconds']:.0f} s).")
     return "\n".join(out) + "\n"
