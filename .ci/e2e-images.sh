@@ -27,7 +27,7 @@
 #   python:3.12-slim -> python:3.11-slim python:3.11-slim-bullseye python:3.11.2-slim-buster
 #                       python:3.10-slim python:3.9-slim python:3.9.10-slim python:3.8.10-slim
 #   python:3.12      -> python:3.11 python:3.10 python:3.9 python:3.8.10
-#   node:20-slim     -> node:18-slim        node:20 -> node:18
+#   node:20-slim     -> node:18-slim node:16-slim      node:20 -> node:18 node:16
 #
 # The derived images are `docker build`s (legacy builder) whose RUN lines use apt against
 # deb.debian.org, like a Dockerfile in the wild would.
@@ -208,8 +208,8 @@ for img in "${want[@]}"; do
 		node-aliases)
 			build_derived node:20-slim "$BASE" node-slim.Dockerfile
 			build_derived node:20 node:20-slim node-full.Dockerfile
-			alias_tag node:20-slim node:18-slim
-			alias_tag node:20 node:18 ;;
+			alias_tag node:20-slim node:18-slim node:16-slim
+			alias_tag node:20 node:18 node:16 ;;
 		*) log "unknown image $img"; exit 2 ;;
 	esac
 done

@@ -800,15 +800,20 @@ class Verifier:
         for g in d.groups:
             alone = [Path(f) for f in g.files]
             with_partners = [Path(f) for f in g.partners] + alone
-            for files in ([alone, with_partners] if g.partners else [alone]):
+            candidates = [alone, with_partners] if g.partners else [alone]
+            for files in candidates:
                 rels = [f.resolve().relative_to(self.after_root.resolve()).as_posix() for f in files]
                 group = self._read_group(rels)
-                if group.error is None or files is with_partners:
+                if group.error is None or files is candidates[-1]:
                     self.groups.append(group)
                     break
         readable = [g for g in self.groups if g.error is None]
         self.say(f"compose read {len(readable)} of {len(self.groups)} compose projects with {self.engine.compose_name}"
-                 + "".join(f"; {g.label}: {g.error}" for g in self.groups if g.error))
+                 + "".join(f"; {g.label}: {g.error.replace('REGRESSION ', '')}" for g in self.groups if g.error))
+        for g in self.groups:
+            if g.error and not g.error.startswith("REGRESSION "):
+                self.notes.append(f"{g.label}: {g.error}; the Dockerfiles it builds are built from their own folder "
+                                  "and started with their own CMD")
 
     def _read_group(self, rels: list[str]) -> Group:
         group = Group(" + ".join(rels), rels)
@@ -1036,8 +1041,8 @@ class Verifier:
         todo = [r for r in runs if getattr(r[0], r[1]) is None]
         if todo:
             n = len({id(c) for c, _s, _n in todo})
-            self.say(f"started {n} service{'s' if n != 1 else ''} both ways "
-                     f"(alone, with their compose start command, no published ports); watching for {self.wait:.0f} s ...")
+            self.say(f"started {n} service{'s' if n != 1 else ''} both ways (alone, with the start command compose "
+                     f"gives {'them' if n != 1 else 'it'}; no published ports); watching for {self.wait:.0f} s ...")
             self._watch([n for _c, _s, n in todo], self.wait)
             for check, side, cname in todo:
                 setattr(check, side, self._observe(cname))
