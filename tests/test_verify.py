@@ -308,3 +308,12 @@ def test_verify_is_listed_in_help_and_loads_lazily():
     code = ("import sys\nimport harden.cli\nprint('harden.verify' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_log_timestamps_sort_to_the_nanosecond():
+    from harden.verify import _ns_key
+
+    stamps = ["2026-12-05T01:33:01.000000002Z", "2026-12-05T01:33:01.000000001Z", "2026-12-05T01:33:00.9Z",
+              "2026-12-05T01:33:01Z"]
+    assert sorted(stamps, key=_ns_key) == ["2026-12-05T01:33:00.9Z", "2026-12-05T01:33:01Z",
+                                           "2026-12-05T01:33:01.000000001Z", "2026-12-05T01:33:01.000000002Z"]

@@ -517,10 +517,16 @@ class SplitStages(Transform):
     heredoc; a RUN that mixes installs with other commands; ``pip --user/--target/--prefix``; a
     base image it cannot classify (``ubuntu`` with a hand-installed Python, ``${VAR}`` without a
     default); Python and Node in one stage; yarn 2+; ``SHELL``; ``USER`` before the install; a CMD
-    that runs through ``poetry run``/``pipenv run``/``uv run``; a Node start command that runs a
-    devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma migrate
-    deploy && node dist/main.js`` with prisma in devDependencies). Dockerfiles that already have
-    several stages, or a compose ``target:``, are left as they are.
+    that runs through ``poetry run``/``pipenv run``/``uv run``, or a compose ``command``/``entrypoint``
+    that runs poetry, pipenv, uv, pdm or hatch (only the builder has them); a Node start command that
+    runs a devDependency the prune would remove (``npm run start:prod`` whose script is ``prisma
+    migrate deploy && node dist/main.js`` with prisma in devDependencies). The start command is the
+    one that really runs: the compose ``command``/``entrypoint`` of each service that builds the
+    Dockerfile as well as its own CMD/ENTRYPOINT, followed through ``npm|yarn|pnpm start|run X`` into
+    package.json scripts (pre/post scripts too), ``sh -c``, ``npx``/``exec``, and paths into
+    ``node_modules/`` or ``node_modules/.bin/`` (``"start": "./node_modules/nodemon/bin/nodemon.js
+    app.js"`` with nodemon a devDependency is refused). Dockerfiles that already have several stages,
+    or a compose ``target:``, are left as they are.
     """
 
     name = "split-stages"

@@ -264,6 +264,12 @@ def _ts(value: str) -> float:
         return 0.0
 
 
+def _ns_key(stamp: str) -> tuple[float, int]:
+    """Sort key of a docker log timestamp, to the nanosecond (2026-01-02T03:04:05.123456789Z)."""
+    frac = re.search(r"\.(\d+)", stamp)
+    return _ts(re.sub(r"\.\d+", "", stamp)), int((frac.group(1) if frac else "0").ljust(9, "0")[:9])
+
+
 def created_images(build_output: str) -> list[str]:
     """Image ids the classic builder created in this build (``---> <id>`` after a step that
     ran), not the base images of FROM lines nor layers it took from the cache."""
@@ -538,9 +544,20 @@ class Engine:
         return self.inspect("container", proc.stdout.split())
 
     def logs(self, container: str, tail: int = 200) -> list[str]:
-        proc = self.run([self.docker, "logs", "--tail", str(tail), container], timeout=60, merge=True)
-        text = ANSI.sub("", proc.stdout or "").replace("\r\n", "\n")
-        return [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+        """The last lines the container wrote, stdout and stderr in the order written (docker
+        prints the two streams separately: sorted by their timestamps), colours removed."""
+        proc = self.run([self.docker, "logs", "--timestamps", "--tail", str(tail), container], timeout=60)
+        stamped = []
+        for stream in (proc.stdout or "", proc.stderr or ""):
+            for ln in ANSI.sub("", stream).replace("\r\n", "\n").splitlines():
+                ts, sep, rest = ln.partition(" ")
+                if sep and re.match(r"\d{4}-\d\d-\d\dT", ts):
+                    stamped.append((ts, rest))
+                elif stamped:  # a line the daemon did not stamp: keep it after the one before
+                    stamped.append((stamped[-1][0], ln))
+        stamped.sort(key=lambda x: _ns_key(x[0]))
+        lines = [rest.rstrip() for _ts_, rest in stamped if rest.strip()]
+        return lines[-tail:]
 
     # ---- clean-up
 
@@ -577,7 +594,8 @@ class Engine:
                                                                 timeout=60).returncode == 0]
         if tags:
             self.run([self.docker, "rmi", *tags], timeout=300)
-            counts["images"] += len(tags)
+            counts["images"] += sum(1 for t in tags if self.run([self.docker, "image", "inspect", t],
+                                                               timeout=60).returncode != 0)
         for image_id in reversed(self.created):
             proc = self.run([self.docker, "image", "inspect", "-f", "{{len .RepoTags}}", image_id], timeout=60)
             if proc.returncode == 0 and proc.stdout.strip() == "0":
@@ -676,8 +694,10 @@ class Verifier:
                 if self.stack:
                     self._run_stack()
         finally:
+            # the clean-up runs to its end: a second Ctrl-C (or a SIGTERM) must not cut it short
             try:
                 old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
             except ValueError:
                 old_int = None
             try:
@@ -1373,6 +1393,8 @@ def text_report(rep: dict) -> str:
             b = s["before"]["describe"] if s["before"] else "-"
             a = s["after"]["describe"] if s["after"] else "-"
             w(f"  {s['name']:{width}}  {s['verdict'] or '?':12} before: {b:22} after: {a}")
+            if s.get("compose_user") is not None:
+                w(f"  {'':{width}}    (compose runs it as user {s['compose_user']})")
             for r in s["reasons"]:
                 w(f"  {'':{width}}    - {r}")
             _log_tails(out, s, width)

@@ -25,6 +25,8 @@ from verify_lib import leftovers, run_label, run_verify, stack_verdicts, verdict
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = e2e_lib.EXAMPLES
+# seconds each service runs before it is judged (the default is 20; these start within 2 s)
+WAIT = "10"
 # the DB each example's stack must bring up healthy after hardening
 STORES = {"seed-stack": ["mysql"], "flask-postgres-redis": ["db", "redis"], "node-express": ["mysql"]}
 
@@ -43,7 +45,7 @@ def engine(docker_engine) -> None:
 
 @pytest.mark.parametrize("example", sorted(STORES))
 def test_examples_verify_equivalent_with_stack(engine, example):
-    proc, rep = run_verify("--stack", str(EXAMPLES / example))
+    proc, rep = run_verify("--stack", "--wait", WAIT, str(EXAMPLES / example))
     assert rep is not None, proc.stderr
     assert proc.returncode == 0, (rep["regressions"], rep["not_verified"], proc.stderr[-3000:])
     assert rep["result"] == "equivalent" and rep["regressions"] == [] and rep["not_verified"] == []
@@ -109,7 +111,7 @@ def test_nodemon_split_as_before_the_fix_is_a_regression(engine, tmp_path):
     hardened = tmp_path / "node-nodemon-start"
     shutil.copytree(FIXTURES / "node-nodemon-start", hardened)
     (hardened / "Dockerfile").write_text(NODEMON_SPLIT_BEFORE_THE_FIX)
-    proc, rep = run_verify("--hardened", str(hardened), str(FIXTURES / "node-nodemon-start"))
+    proc, rep = run_verify("--wait", WAIT, "--hardened", str(hardened), str(FIXTURES / "node-nodemon-start"))
     assert rep is not None, proc.stderr
     assert proc.returncode == 1, (rep["regressions"], rep["not_verified"])
     web = next(s for s in rep["services"] if s["name"] == "web")
@@ -123,7 +125,7 @@ def test_nodemon_split_as_before_the_fix_is_a_regression(engine, tmp_path):
 
 
 def test_nodemon_fixture_is_equivalent_with_the_fix(engine):
-    proc, rep = run_verify(str(FIXTURES / "node-nodemon-start"))
+    proc, rep = run_verify("--wait", WAIT, str(FIXTURES / "node-nodemon-start"))
     assert rep is not None, proc.stderr
     assert proc.returncode == 0, (rep["regressions"], rep["not_verified"])
     assert verdicts(rep) == {"web": "equivalent"}
@@ -175,7 +177,7 @@ def test_a_user_who_cannot_write_its_data_folder_is_a_regression(engine, tmp_pat
         "app.py": APP, "compose.yaml": COMPOSE,
         "Dockerfile": DOCKERFILE.replace('CMD ["python3"', 'RUN useradd --system --uid 10001 app\n'
                                          'USER 10001:10001\nCMD ["python3"')})
-    proc, rep = run_verify("--hardened", str(broken), str(original))
+    proc, rep = run_verify("--wait", WAIT, "--hardened", str(broken), str(original))
     assert rep is not None, proc.stderr
     assert proc.returncode == 1, rep
     web = rep["services"][0]
@@ -190,7 +192,7 @@ def test_a_user_who_cannot_write_its_data_folder_is_a_regression(engine, tmp_pat
         "app.py": APP, "compose.yaml": COMPOSE,
         "Dockerfile": DOCKERFILE.replace('CMD ["python3"', 'RUN useradd --system --uid 10001 app '
                                          '&& chown 10001 /app/data\nUSER 10001:10001\nCMD ["python3"')})
-    proc2, rep2 = run_verify("--hardened", str(fixed), str(original))
+    proc2, rep2 = run_verify("--wait", WAIT, "--hardened", str(fixed), str(original))
     assert proc2.returncode == 0 and verdicts(rep2) == {"web": "equivalent"}, rep2
     for p in (proc, proc2):
         assert leftovers(run_label(p.stderr)) == []

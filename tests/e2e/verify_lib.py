@@ -14,11 +14,15 @@ import e2e_lib
 VERIFY_TIMEOUT = 1800
 
 
-def run_verify(*args: str, timeout: float = VERIFY_TIMEOUT) -> tuple[subprocess.CompletedProcess, dict | None]:
-    """`python -m harden verify --format json ARGS`; (process, parsed report or None)."""
+def run_verify(*args: str, timeout: float = VERIFY_TIMEOUT,
+               env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """`python -m harden verify --format json ARGS` (``env``: variables added to this process's
+    environment, as a user sets them for compose); (process, parsed report or None)."""
+    import os
+
     cmd = [sys.executable, "-m", "harden", "verify", "--format", "json", *args]
-    e2e_lib.log("$ " + " ".join(cmd[2:]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    e2e_lib.log("$ " + " ".join([*(f"{k}={v}" for k, v in (env or {}).items()), *cmd[2:]]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     print(proc.stderr)  # the progress lines, for the CI log
     rep = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc, rep
@@ -64,3 +68,18 @@ def verdicts(rep: dict) -> dict[str, str]:
 
 def stack_verdicts(rep: dict) -> dict[str, str]:
     return {s["service"]: s["verdict"] for s in (rep["stack"] or {}).get("services", [])}
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int, str]]:
+    """(size, mode, sha256) of every file under root: to show verify only reads the project."""
+    import hashlib
+    import os
+
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for fn in files:
+            p = Path(dirpath) / fn
+            st = p.lstat()
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else ""
+            out[p.relative_to(root).as_posix()] = (st.st_size, st.st_mode, digest)
+    return out
