@@ -1083,6 +1083,7 @@ class Verifier:
                               timeout=60).stdout.split()
         if ids:
             self.engine.run([self.engine.docker, "rm", "-fv", *ids], timeout=300)
+            self.engine.removed["containers"] += len(ids)
 
     def _model_file(self, model: dict, images: dict[str, str], name: str) -> Path:
         path = self.tmp / "models" / f"{name}.json"
