@@ -380,8 +380,9 @@ class Engine:
         if info.returncode != 0:
             why = (info.stderr or info.stdout).strip().splitlines()
             raise VerifyFailed(f"no Docker engine reachable: {why[-1] if why else 'docker info failed'}")
+        want = os.environ.get("HARDEN_VERIFY_COMPOSE", "")  # "docker-compose": 1.29 even when v2 is there
         v2 = self.run([self.docker, "compose", "version", "--short"], timeout=30)
-        if v2.returncode == 0 and re.match(r"v?[2-9]", v2.stdout.strip()):
+        if want != "docker-compose" and v2.returncode == 0 and re.match(r"v?[2-9]", v2.stdout.strip()):
             self.compose, self.compose_name, self.v2 = [self.docker, "compose"], f"docker compose {v2.stdout.strip()}", True
             return
         legacy = shutil.which("docker-compose")
@@ -534,9 +535,17 @@ class Engine:
                 return json.loads(proc.stdout), ""
             import yaml
 
-            return yaml.safe_load(proc.stdout), ""
+            model = yaml.safe_load(proc.stdout)
         except Exception as e:  # noqa: BLE001 - any unreadable output is "compose could not read it"
             return None, f"unreadable compose config output: {e}"
+        if not all_profiles and isinstance(model, dict):
+            # 1.29 prints every service; `up` starts those of the active profiles only
+            active = {p for p in os.environ.get("COMPOSE_PROFILES", "").split(",") if p}
+            services = model.get("services") or {}
+            for name in [n for n, svc in services.items()
+                         if isinstance(svc, dict) and svc.get("profiles") and not active & set(svc["profiles"])]:
+                del services[name]
+        return model, ""
 
     def containers_of(self, project: str) -> list[dict]:
         proc = self.run([self.docker, "ps", "-aq", "--no-trunc", "--filter",
