@@ -20,6 +20,15 @@
 #                  FROM scratch: /uv and /uvx from the uv wheel on PyPI (built FROM python:3.12-slim
 #                  of ../shared/e2e/images.sh, which .ci/e2e.sh builds first)
 #
+# Aliases (`docker tag`, no build, no extra disk): the tags real projects use, pointing at the
+# stand-ins above, so `harden verify` can build projects of ../shared/corpus as written (see
+# tests/e2e/test_verify_corpus.py). The Python and Node inside are Debian's (3.11, 18) whatever
+# the tag says; a project whose pins need the tag's own version is not picked there.
+#   python:3.12-slim -> python:3.11-slim python:3.11-slim-bullseye python:3.11.2-slim-buster
+#                       python:3.10-slim python:3.9-slim python:3.9.10-slim python:3.8.10-slim
+#   python:3.12      -> python:3.11 python:3.10 python:3.9 python:3.8.10
+#   node:20-slim     -> node:18-slim node:16-slim      node:20 -> node:18 node:16
+#
 # The derived images are `docker build`s (legacy builder) whose RUN lines use apt against
 # deb.debian.org, like a Dockerfile in the wild would.
 #
@@ -163,8 +172,22 @@ build_derived() {
 	log "$img: done ($(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
+# alias_tag TARGET ALIAS...: tag TARGET as each ALIAS unless it already is that image
+alias_tag() {
+	local target=$1 id alias; shift
+	id=$(docker image inspect -f '{{.Id}}' "$target" 2>/dev/null) || { log "$target missing: cannot alias it"; exit 1; }
+	for alias in "$@"; do
+		if [ "$(docker image inspect -f '{{.Id}}' "$alias" 2>/dev/null || true)" = "$id" ]; then
+			continue
+		fi
+		docker tag "$target" "$alias"
+		log "$alias: tagged as $target"
+	done
+}
+
+ALIASES=(python-aliases node-aliases)
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20 golang:1.22 gcr.io/distroless/static-debian12:nonroot ghcr.io/astral-sh/uv:0.13.9)  # node:20 builds node:20-slim first
+[ ${#want[@]} -gt 0 ] || want=(postgres:16 redis:7 node:20 golang:1.22 gcr.io/distroless/static-debian12:nonroot ghcr.io/astral-sh/uv:0.13.9 "${ALIASES[@]}")  # node:20 builds node:20-slim first
 build_base
 for img in "${want[@]}"; do
 	case "$img" in
@@ -178,6 +201,15 @@ for img in "${want[@]}"; do
 		gcr.io/distroless/static-debian12:nonroot)
 			build_derived gcr.io/distroless/static-debian12:nonroot "$BASE" distroless-static.Dockerfile ;;
 		ghcr.io/astral-sh/uv:0.13.9) build_derived ghcr.io/astral-sh/uv:0.13.9 python:3.12-slim uv.Dockerfile ;;
+		python-aliases)  # python:3.12-slim and python:3.12 come from ../shared/e2e/images.sh
+			alias_tag python:3.12-slim python:3.11-slim python:3.11-slim-bullseye python:3.11.2-slim-buster \
+				python:3.10-slim python:3.9-slim python:3.9.10-slim python:3.8.10-slim
+			alias_tag python:3.12 python:3.11 python:3.10 python:3.9 python:3.8.10 ;;
+		node-aliases)
+			build_derived node:20-slim "$BASE" node-slim.Dockerfile
+			build_derived node:20 node:20-slim node-full.Dockerfile
+			alias_tag node:20-slim node:18-slim node:16-slim
+			alias_tag node:20 node:18 node:16 ;;
 		*) log "unknown image $img"; exit 2 ;;
 	esac
 done

@@ -4,7 +4,9 @@
 #   2. Compose v2, `docker compose` (../shared/e2e/compose-v2.sh): the e2e stacks run under it,
 #      and every test that validates compose output needs it (`docker compose config`)
 #   3. the stand-ins python:3.12-slim, python:3.12, mysql:8.0, adminer  (../shared/e2e/images.sh)
-#   4. the stand-ins postgres:16, redis:7, node:20-slim, node:20       (.ci/e2e-images.sh)
+#   4. the stand-ins postgres:16, redis:7, node:20-slim, node:20, ... (.ci/e2e-images.sh), and
+#      the alias tags python:3.8-3.11 / node:16/18 on them that `harden verify` needs to build
+#      projects of ../shared/corpus as written (tests/e2e/test_verify_corpus.py)
 # CI clones the repository into a folder with shared/ beside it, hence ../shared
 # (HARDEN_SHARED_DIR names another place).
 #

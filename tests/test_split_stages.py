@@ -910,3 +910,136 @@ def test_heredoc_without_an_installer_is_not_a_refusal_when_nothing_is_split(tmp
     if status == "skipped":
         assert "RUN heredoc at line 3" in o.reason
     assert changed_text(result, "Dockerfile") == text
+
+
+# ------------------------------------------------------------------ the start command compose gives
+# (issue 15: `command: npm start` -> "start": "./node_modules/nodemon/bin/nodemon.js ./app.js" with
+# nodemon a devDependency; the split pruned it and the container exited 127)
+
+_NODE_DF = ("FROM node:20\nWORKDIR /usr/src/app\nCOPY package*.json ./\nRUN npm install\nCOPY . .\n"
+            "EXPOSE 8080\nCMD [ \"node\", \"app.js\" ]\n")
+
+
+def _node_project(tmp_path, compose_service: str, scripts: dict, *, deps=None, dev=None):
+    import json
+
+    from harden_testlib import write_files
+
+    return write_files(tmp_path / "p", {
+        "package.json": json.dumps({"name": "x", "scripts": scripts,
+                                    "dependencies": deps if deps is not None else {"express": "4"},
+                                    "devDependencies": dev if dev is not None else {"nodemon": "3"}}),
+        "Dockerfile": _NODE_DF,
+        "docker-compose.yml": "services:\n  web:\n    build: .\n" + compose_service,
+    })
+
+
+def test_the_nodemon_fixture_is_refused_with_the_way_to_the_tool():
+    result = harden_run(FIXTURES / "node-nodemon-start", select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped"
+    assert out.reason == (
+        'compose service web (docker-compose.yml:5) command -> package.json script "start" runs '
+        "`./node_modules/nodemon/bin/nodemon.js ./app.js` from the devDependency nodemon, which the production "
+        "prune removes (the container would fail to start); move it to dependencies, then run harden again")
+    assert not result.changed_files
+
+
+@pytest.mark.parametrize("service, scripts, tool", [
+    # a path into node_modules/ names the package, a path into node_modules/.bin/ its command
+    ("    command: npm start\n", {"start": "./node_modules/nodemon/bin/nodemon.js ./app.js"}, "nodemon"),
+    ("    command: npm run dev\n", {"dev": "node_modules/.bin/nodemon app.js"}, "nodemon"),
+    ("    command: node node_modules/nodemon/bin/nodemon.js app.js\n", {}, "nodemon"),
+    ("    command: [\"npx\", \"nodemon\", \"app.js\"]\n", {}, "nodemon"),
+    ("    command: yarn nodemon app.js\n", {}, "nodemon"),
+    ("    command: pnpm exec nodemon app.js\n", {}, "nodemon"),
+    ("    command: sh -c \"npm start\"\n", {"start": "nodemon app.js"}, "nodemon"),
+    ("    command: [\"sh\", \"-c\", \"npm run watch\"]\n", {"watch": "NODE_ENV=dev nodemon app.js"}, "nodemon"),
+    # a post script runs after the script compose starts
+    ("    command: npm start\n", {"start": "node app.js", "poststart": "nodemon --version"}, "nodemon"),
+    # a scoped package through its path
+    ("    command: node ./node_modules/@acme/devserver/cli.js\n", {}, "@acme/devserver"),
+    # the entrypoint compose sets replaces the image's
+    ("    entrypoint: [\"npm\", \"run\", \"serve\"]\n", {"serve": "nodemon app.js"}, "nodemon"),
+])
+def test_compose_start_command_that_runs_a_dev_dependency_is_refused(tmp_path, service, scripts, tool):
+    dev = {"nodemon": "3", "@acme/devserver": "1"}
+    proj = _node_project(tmp_path, service, scripts, dev=dev)
+    result = harden_run(proj, select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped", (service, out)
+    assert f"from the devDependency {tool}," in out.reason and out.reason.startswith("compose service web ("), out.reason
+    assert not result.changed_files
+
+
+@pytest.mark.parametrize("service, scripts, deps", [
+    # the same commands are fine when nothing they run is pruned
+    ("    command: npm start\n", {"start": "node app.js"}, None),
+    ("    command: npm start\n", {"start": "./node_modules/nodemon/bin/nodemon.js ./app.js"},
+     {"express": "4", "nodemon": "3"}),
+    ("    command: node ./node_modules/express/lib/express.js\n", {}, None),
+])
+def test_compose_start_command_without_dev_dependencies_is_split(tmp_path, service, scripts, deps):
+    proj = _node_project(tmp_path, service, scripts, deps=deps)
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert _stages(after) == [("node:20", "builder"), ("node:20-slim", "production")]
+    assert "RUN npm prune --omit=dev" in after
+
+
+def test_a_dev_script_compose_does_not_run_does_not_block_the_split(tmp_path):
+    # package.json has a nodemon `dev` script, but compose starts `npm start` (node app.js)
+    proj = _node_project(tmp_path, "    command: npm start\n", {"start": "node app.js", "dev": "nodemon app.js"})
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert _stages(after)[-1] == ("node:20-slim", "production")
+
+
+def test_compose_command_using_a_global_tool_keeps_its_install_in_production(tmp_path):
+    import json
+
+    from harden_testlib import write_files
+
+    proj = write_files(tmp_path / "p", {
+        "package.json": json.dumps({"name": "x", "dependencies": {"express": "4"}}),
+        "Dockerfile": ("FROM node:20\nWORKDIR /app\nRUN npm install -g pm2\nCOPY package*.json ./\nRUN npm ci\n"
+                       "COPY . .\nCMD [\"node\", \"app.js\"]\n"),
+        "docker-compose.yml": "services:\n  web:\n    build: .\n    command: pm2-runtime app.js\n",
+    })
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    production = after.split(" AS production\n", 1)[1]
+    assert "RUN npm install -g pm2" in production, after
+
+
+@pytest.mark.parametrize("command, tool", [
+    ("poetry run uvicorn app:app --host 0.0.0.0", "poetry"),
+    ("[\"pipenv\", \"run\", \"python\", \"app.py\"]", "pipenv"),
+    ("sh -c \"uv run gunicorn app:app\"", "uv"),
+])
+def test_compose_command_running_a_python_builder_tool_is_refused(tmp_path, command, tool):
+    from harden_testlib import write_files
+
+    proj = write_files(tmp_path / "p", {
+        "requirements.txt": "flask==3.0.3\n",
+        "Dockerfile": ("FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                       "COPY . .\nCMD [\"python\", \"app.py\"]\n"),
+        "docker-compose.yml": f"services:\n  web:\n    build: .\n    command: {command}\n",
+    })
+    result = harden_run(proj, select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped", out
+    assert out.reason.startswith(f"compose service web (docker-compose.yml:4) command runs `{tool}")
+    assert f"{tool} is installed only in the builder stage" in out.reason
+
+
+def test_compose_command_from_the_virtualenv_is_split(tmp_path):
+    from harden_testlib import write_files
+
+    proj = write_files(tmp_path / "p", {
+        "requirements.txt": "flask==3.0.3\n",
+        "Dockerfile": ("FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                       "COPY . .\nCMD [\"python\", \"app.py\"]\n"),
+        "docker-compose.yml": "services:\n  web:\n    build: .\n    command: sh -c \"curl -fsS x || true; gunicorn app:app\"\n",
+    })
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]
+    # production runs curl (compose's command): python:3.12-slim does not have it
+    assert "install -y --no-install-recommends curl" in after.split(" AS production\n", 1)[1], after

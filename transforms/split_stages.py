@@ -26,6 +26,8 @@ FOREIGN = {
     "luarocks": "luarocks", "lein": "Clojure (lein)", "opam": "OCaml (opam)", "nix": "nix", "nix-env": "nix",
     "brew": "brew", "julia": "julia", "pdm": "pdm", "hatch": "hatch", "conan": "conan", "vcpkg": "vcpkg",
 }
+# Python installers and project tools: the builder has them, production does not
+PY_BUILDER_TOOLS = {"poetry", "pipenv", "uv", "uvx", "pdm", "hatch", "pip-sync", "pip-compile"}
 # package names whose tools a builder step may call (their install stays in the builder too)
 FETCH_TOOLS = {"ca-certificates", "curl", "wget", "git", "gnupg", "openssh-client", "unzip", "xz-utils"}
 MANIFEST_RE = re.compile(
@@ -559,6 +561,62 @@ def _release_of(tag: str) -> str | None:
 
 # ---------------------------------------------------------------------------- the transform
 
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh"}
+_START_PREFIX = {"npx", "exec", "cross-env", "dotenv", "--", "-y", "--yes", "env", "tini", "dumb-init", "gosu",
+                 "su-exec", "nohup", "time"}
+
+
+def _start_segments(text: str) -> list[list[str]]:
+    """The commands a start command runs, as word lists: split at ``&&``, ``||``, ``;`` and
+    ``|``, exec-form brackets and quotes dropped, ``VAR=value``/``npx``/``exec``/``env`` and
+    ``sh -c`` in front of a command skipped (``sh -c "npm start"`` runs ``npm start``)."""
+    out: list[list[str]] = []
+    for seg in re.split(r"&&|\|\||;|\|", re.sub(r"[\[\]\"',]", " ", text)):
+        words = seg.split()
+        while words:
+            if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] in _START_PREFIX:
+                words = words[1:]
+            elif _base(words[0]) in _SHELLS and len(words) > 1 and re.fullmatch(r"-[a-z]*c[a-z]*", words[1]):
+                words = words[2:]
+            else:
+                break
+        if words:
+            out.append(words)
+    return out
+
+
+def _node_modules_package(word: str, bins: dict[str, str]) -> str | None:
+    """The package a path into node_modules runs: ``./node_modules/nodemon/bin/nodemon.js`` ->
+    nodemon, ``node_modules/@scope/x/cli.js`` -> @scope/x, ``node_modules/.bin/tsc`` -> the
+    package whose command is tsc (``bins``)."""
+    m = re.search(r"(?:^|/)node_modules/(.+)$", word)
+    if not m:
+        return None
+    parts = [p for p in m.group(1).split("/") if p]
+    if not parts:
+        return None
+    if parts[0] == ".bin":
+        return bins.get(parts[1]) if len(parts) > 1 else None
+    if parts[0].startswith("@"):
+        return "/".join(parts[:2]) if len(parts) > 1 else None
+    return parts[0]
+
+
+def _compose_where(project, svc, key: str) -> str:
+    """`` (docker-compose.yml:7) command`` for a key of a compose service, as far as known."""
+    if svc is None:
+        return f" {key}"
+    try:
+        doc, node = svc.owner(key)
+        line = doc.key_line(node, key)
+    except Exception:  # an anchor or extends: the key has no line of its own here
+        return f" {key}"
+    rel = next((r for d, r in zip(getattr(project, "docs", []), getattr(project, "rels", [])) if d is doc), None)
+    if rel is None:
+        rel = PurePosixPath(str(getattr(doc, "path", ""))).name
+    return f" ({rel}:{line}) {key}" if line else f" ({rel}) {key}"
+
+
 class SplitStages(Transform):
     """What it does: rewrites a single-stage Dockerfile into two stages. ``FROM <base> AS builder``
     installs the dependencies (and runs the build step); ``FROM <runtime base> AS production``
@@ -643,10 +701,17 @@ class SplitStages(Transform):
     home harden cannot find; a base image it cannot classify (``ubuntu`` with a hand-installed
     Python, ``cimg/python``, ``${VAR}`` without a default); Python and Node in one stage; yarn 2+;
     ``SHELL``; build steps run as different users, or as a ``USER`` from a build variable, or a
-    ``USER`` before a Go build; a CMD that runs through ``poetry run``/``pipenv run``/``uv run``; a
-    Node start command that runs a devDependency the prune would remove (``npm run start:prod``
-    whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in devDependencies).
-    Dockerfiles that already have several stages, or a compose ``target:``, are left as they are.
+    ``USER`` before a Go build; a CMD that runs through ``poetry run``/``pipenv run``/``uv run``, or a
+    compose ``command``/``entrypoint`` that runs poetry, pipenv, uv, pdm or hatch (only the builder
+    has them); a Node start command that runs a devDependency the prune would remove (``npm run
+    start:prod`` whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in
+    devDependencies). The start command is the one that really runs: the compose
+    ``command``/``entrypoint`` of each service that builds the Dockerfile as well as its own
+    CMD/ENTRYPOINT, followed through ``npm|yarn|pnpm start|run X`` into package.json scripts
+    (pre/post scripts too), ``sh -c``, ``npx``/``exec``, and paths into ``node_modules/`` or
+    ``node_modules/.bin/`` (``"start": "./node_modules/nodemon/bin/nodemon.js app.js"`` with nodemon
+    a devDependency is refused). Dockerfiles that already have several stages, or a compose
+    ``target:``, are left as they are.
     """
 
     name = "split-stages"
@@ -894,6 +959,16 @@ class _Planner:
                 raise Skip(f"{k} at line {last.startline + 1} runs through `{re.search(r'(poetry|pipenv|uv) run', last.value).group(0)}`, "
                            "a tool the production stage would not have; call the commands directly (the "
                            "environment's bin folder is first on PATH in production), then run harden again")
+        if eco == "python":
+            # compose replaces the image's start command: one that runs the installer itself
+            # (`command: poetry run uvicorn ...`) needs a tool only the builder has
+            for text, where in self._compose_starts():
+                for words in _start_segments(text):
+                    if _base(words[0]) in PY_BUILDER_TOOLS:
+                        raise Skip(f"{where} runs `{' '.join(words[:3])}`: {_base(words[0])} is installed only in the "
+                                   "builder stage, so the production image would not have it (the container would "
+                                   "fail to start); run the app from the virtualenv instead (`uvicorn ...`, "
+                                   "`python -m ...`), then run harden again")
         builder, production, prod_from = getattr(self, f"_plan_{eco}")()
         return self._assemble(builder, production, prod_from)
 
@@ -1280,18 +1355,21 @@ class _Planner:
         return bool(names & used_b) and not (names & self._tools_in_prod(after))
 
     def _tools_in_prod(self, production_items: list[Item]) -> set[str]:
-        """Command words production runs: in its RUN/CMD/ENTRYPOINT/HEALTHCHECK and in the
-        entrypoint scripts CMD/ENTRYPOINT start (read from the build context)."""
+        """Command words production runs: in its RUN/CMD/ENTRYPOINT/HEALTHCHECK, in the
+        `entrypoint`/`command` of the compose services that build this Dockerfile, and in the
+        entrypoint scripts those start (read from the build context)."""
         words = set()
-        for i in production_items:
-            if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN"):
-                found = re.findall(r"[A-Za-z0-9_./-]+", i.inst.value)
-                words.update(_base(w) for w in found)
-                if i.inst.instruction in ("CMD", "ENTRYPOINT"):
-                    for w in found:
-                        if re.search(r"\.(sh|bash)$|entrypoint|docker-entry|^start", _base(w)):
-                            text = self._script_text(w)
-                            words.update(_base(x) for x in re.findall(r"[A-Za-z0-9_./-]+", re.sub(r"(?m)#.*$", "", text)))
+        starts = [(i.inst.instruction, i.inst.value) for i in production_items
+                  if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN")]
+        starts += [("command", text) for text, _where in self._compose_starts()]
+        for kind, value in starts:
+            found = re.findall(r"[A-Za-z0-9_./-]+", value)
+            words.update(_base(w) for w in found)
+            if kind in ("CMD", "ENTRYPOINT", "command"):
+                for w in found:
+                    if re.search(r"\.(sh|bash)$|entrypoint|docker-entry|^start", _base(w)):
+                        text = self._script_text(w)
+                        words.update(_base(x) for x in re.findall(r"[A-Za-z0-9_./-]+", re.sub(r"(?m)#.*$", "", text)))
         return words
 
     def _script_text(self, path: str) -> str:
@@ -1644,9 +1722,13 @@ class _Planner:
         return builder, production, self._node_runtime_image(items, cut)
 
     def _check_dev_tools_at_start(self, items) -> None:
-        """The prune removes devDependencies: a start command that runs one (`npm run start:prod`
-        whose script is `prisma migrate deploy && node dist/main.js`, CMD npx prisma ...) would
-        fail in production. Refused with the tool named."""
+        """The prune removes devDependencies: a start command that runs one would fail in
+        production. The start commands are the ones that really run: each compose service's
+        `entrypoint`/`command` when it sets them (they replace the image's), the Dockerfile's
+        ENTRYPOINT/CMD otherwise; followed through `npm|yarn|pnpm start|run X` into the
+        package.json scripts (with their pre/post scripts), `npx`/`exec`, `sh -c`, and paths into
+        node_modules/ (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/.
+        Refused with the tool and the way to it named."""
         import json
 
         try:
@@ -1667,43 +1749,81 @@ class _Planner:
             bins.setdefault(n.rsplit("/", 1)[-1], n)
             for b in _NODE_DEV_BINS.get(n, ()):
                 bins[b] = n
-        starts = [i for i in items if i.inst.instruction in ("CMD", "ENTRYPOINT")]
-        if not starts:
-            return
-        start = starts[-1]
-        texts = [(start.inst.value, f"{start.inst.instruction} at line {start.line}")]
+        texts = self._start_texts(items)
         seen: set[str] = set()
         k = 0
         while k < len(texts):
             text, where = texts[k]
             k += 1
-            for seg in re.split(r"&&|\|\||;|\|", re.sub(r'[\[\]",]', " ", text)):
-                words = seg.split()
-                while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or
-                                 words[0] in ("npx", "exec", "cross-env", "dotenv", "--", "-y", "--yes", "env")):
-                    words = words[1:]
-                if not words:
-                    continue
+            for words in _start_segments(text):
                 w0 = _base(words[0])
                 if w0 in ("npm", "yarn", "pnpm", "bun"):
                     rest = [w for w in words[1:] if not w.startswith("-")]
                     name = None
-                    if rest[:1] in (["run"], ["run-script"]) and len(rest) > 1:
+                    if rest[:1] in (["exec"], ["x"], ["dlx"]) and len(rest) > 1:
+                        w0 = _base(rest[1])  # `npm exec nodemon`, `pnpm exec nodemon`: the bin itself
+                        words = rest[1:]
+                    elif rest[:1] in (["run"], ["run-script"]) and len(rest) > 1:
                         name = rest[1]
                     elif rest[:1] in (["start"], ["test"]):
                         name = rest[0]
                     elif rest and w0 in ("yarn", "pnpm") and rest[0] in scripts:
                         name = rest[0]
-                    if name and name in scripts and name not in seen:
-                        seen.add(name)
-                        for pre in (f"pre{name}", name):
-                            if isinstance(scripts.get(pre), str):
-                                texts.append((scripts[pre], f"{where} -> package.json script \"{pre}\""))
-                    continue
+                    elif rest and w0 in ("yarn", "pnpm") and rest[0] in bins:
+                        w0 = rest[0]  # `yarn nodemon`: yarn runs node_modules/.bin/nodemon
+                        words = rest
+                    if name is not None:
+                        if name in scripts and name not in seen:
+                            seen.add(name)
+                            for pre in (f"pre{name}", name, f"post{name}"):
+                                if isinstance(scripts.get(pre), str):
+                                    texts.append((scripts[pre], f"{where} -> package.json script \"{pre}\""))
+                        continue
+                    if w0 in ("npm", "yarn", "pnpm", "bun"):
+                        continue
                 if w0 in bins and w0 not in global_bins:
-                    raise Skip(f"{where} runs `{' '.join(words[:3])}` from the devDependency {bins[w0]}, which the "
-                               "production prune removes (the container would fail to start); move it to "
-                               "dependencies, then run harden again")
+                    self._refuse_dev_tool(where, words, bins[w0])
+                for w in words:
+                    dep = _node_modules_package(w, bins)
+                    if dep is not None and dep in dev_only and _base(w) not in global_bins:
+                        self._refuse_dev_tool(where, words, dep)
+
+    @staticmethod
+    def _refuse_dev_tool(where: str, words: list[str], dep: str) -> None:
+        raise Skip(f"{where} runs `{' '.join(words[:3])}` from the devDependency {dep}, which the "
+                   "production prune removes (the container would fail to start); move it to "
+                   "dependencies, then run harden again")
+
+    def _start_texts(self, items) -> list[tuple[str, str]]:
+        """(command text, where it is written) of every start command of this image: the
+        Dockerfile's last ENTRYPOINT and CMD (`docker run` runs them), and each compose service's
+        `entrypoint`/`command` that builds this Dockerfile (compose runs those instead)."""
+        out: list[tuple[str, str]] = []
+        for name in ("ENTRYPOINT", "CMD"):
+            found = [i for i in items if i.inst.instruction == name]
+            if found:
+                out.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
+        out += [(text, where) for text, where in self._compose_starts()]
+        return out
+
+    def _compose_starts(self) -> list[tuple[str, str]]:
+        """(text, where) of the `entrypoint` and `command` each compose service that builds this
+        Dockerfile sets (its merged definition: base + overrides, extends, anchors)."""
+        out: list[tuple[str, str]] = []
+        for use in getattr(self.unit, "uses", None) or []:
+            project = use.project
+            svc = project.service(use.service) if hasattr(project, "service") else None
+            merged = svc.merged if svc is not None else {"command": use.command}
+            for key in ("entrypoint", "command"):
+                value = merged.get(key)
+                if value is None or value == "" or value == []:
+                    continue
+                if isinstance(value, list):
+                    text = " ".join(shlex.quote(str(v)) if " " in str(v) else str(v) for v in value)
+                else:
+                    text = str(value)
+                out.append((text, f"compose service {use.service}{_compose_where(project, svc, key)}"))
+        return out
 
     def _node_runtime_image(self, items, cut) -> str:
         """The full node image holds compilers, headers and a Debian toolbox the app does not

@@ -139,6 +139,24 @@ def inspect_(
         sys.stdout.write(inspect_mod.text(result, str(path)))
 
 
+@app.command()
+def verify(
+    path: Path = PathArg,
+    select: Optional[List[str]] = SelectOpt,
+    ignore: Optional[List[str]] = IgnoreOpt,
+    sets: Optional[List[str]] = SetOpt,
+    config: Optional[Path] = ConfigOpt,
+    format: str = typer.Option("text", "--format", help="text or json."),
+    stack: bool = typer.Option(False, "--stack", help="Also bring the whole project up both ways and compare every service (state, health, restarts, start order)."),
+    wait: float = typer.Option(20.0, "--wait", metavar="SECONDS", help="How long each service runs before it is judged."),
+    hardened: Optional[Path] = typer.Option(None, "--hardened", metavar="DIR", help="Compare PATH with this folder (hardened by hand or by an earlier harden) instead of harden's rewrite of PATH."),
+) -> None:
+    """Prove on this machine that the hardened project still builds and runs: build every image harden changes and start its services, before and after, in a temporary copy (your files are only read). Needs a Docker engine. Exit 0: nothing regressed, 1: a regression, 2: could not verify."""
+    from . import commands
+
+    raise typer.Exit(commands.verify(path, select, ignore, sets, config, format, stack, wait, hardened))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point. Usage errors (unknown option, missing value) become one line and exit 2,
     like every other error."""

@@ -170,6 +170,32 @@ def apply(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[
     return _failures(result, applied=True) or EXIT_OK
 
 
+def verify(path: Path, select: Optional[List[str]] = None, ignore: Optional[List[str]] = None,
+           sets: Optional[List[str]] = None, config: Optional[Path] = None, format: str = "text",
+           stack: bool = False, wait: float = 20.0, hardened: Optional[Path] = None) -> int:
+    """`harden verify`: see harden.verify. Builds and runs the project before and after harden in
+    a temporary copy; 0 nothing regressed, 1 a regression, 2 could not verify (one line)."""
+    from . import verify as verify_mod
+
+    check_format(format, ("text", "json"))
+    check_path(path)
+    if hardened is not None:
+        check_path(hardened)
+        if not (path.is_dir() and hardened.is_dir()):
+            raise Fail("--hardened: PATH and DIR must both be folders")
+    if wait <= 0:
+        raise Fail("--wait: must be more than 0 seconds")
+    opts = options(path, select, ignore, sets, config)
+    try:
+        return verify_mod.command(path, opts=opts, config=config, hardened=hardened, stack=stack, wait=wait,
+                                  format=format)
+    except verify_mod.VerifyFailed as e:
+        raise Fail(f"verify: {e}") from None
+    except KeyboardInterrupt:  # after verify's clean-up; typer would exit 130 without a word
+        err("interrupted")
+        return 130
+
+
 def guarded(call) -> int:
     """Run ``call()`` and turn the failures every entry point shares into an exit code:
     one error line (2), an interrupt (130), a closed pipe as in ``harden diff | head`` (2)."""
