@@ -325,3 +325,18 @@ def test_a_run_over_several_build_contexts_is_the_same_with_one_job_or_several(t
     app_source._PARSED.clear()
     two = _outputs(run(project, Options(), jobs=2))
     assert one == two
+
+
+def test_the_scan_ends_on_comment_lines_of_many_hashes(tmp_path):
+    # between two literals the scan looks for blanks and comments only; a comment line of many
+    # "#" once made that pattern try every way of splitting it (lib2to3's fixer_util.py hung).
+    # Run in a subprocess: a hang fails instead of blocking the suite.
+    import subprocess
+    import sys
+
+    write_files(tmp_path, {"a.py": "import redis\nx = 'a'\n" + "#" * 60 + "\ny = 'b'\n"})
+    code = ("import sys; from pathlib import Path; from harden.app_source import analyze; "
+            f"print(sorted(analyze(Path({str(tmp_path)!r}), None).clients))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(Path(app_source.__file__).resolve().parents[1])))
+    assert out.stdout.strip() == "['redis']", out.stderr

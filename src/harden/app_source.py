@@ -2161,7 +2161,8 @@ _SCAN_TOKEN_RE = re.compile(
     r'|"(?:[^"\\\n]|\\.)*")',
     re.S,
 )
-_SCAN_GAP_RE = re.compile(r"(?:[ \t\f\r\n]|\\\r?\n|#[^\r\n]*)*")
+# possessive: a comment line of many "#" must not be split every way there is
+_SCAN_GAP_RE = re.compile(r"(?:[ \t\f\r\n]++|\\\r?\n|#[^\r\n]*+)*+")
 _SCAN_ESCAPE_RE = re.compile(r"\\[xuUN0-7]")
 _SCAN_CONTINUATION_RE = re.compile(r"\\\r?\n")
 _SCAN_FROM_RE = re.compile(r"\bfrom\s+([\w.]+)\s+import\b")
