@@ -246,6 +246,27 @@ def test_prescan_verdicts(text, parse, tmp_path):
     assert py.worth_parsing(_Scan(text), follow=False) is parse
 
 
+@pytest.mark.parametrize("text, parse", [
+    ("from . helpers import x\n", True),  # relative, however spelled
+    ("from.helpers import x\n", True),
+    ("from .. import x\n", True),
+    ("import helpers\n", True),  # helpers.py is in the context
+    ("import Helpers\n", True),  # (a case-insensitive file system would find it)
+    ("from pkg.sub import x\n", True),  # pkg/ is in the context
+    ("import json, logging\n", False),
+    ("x = 'pkg.tasks'\n", True),  # a dotted string naming a local module is followed
+    ("x = 'json.tasks'\n", False),
+])
+def test_prescan_verdicts_when_imports_are_followed(text, parse, tmp_path):
+    write_files(tmp_path, {"helpers.py": "", "pkg/__init__.py": ""})
+    py = app_source._Python(app_source._Run(tmp_path, (), 10, 10_000), None)
+    py.add_root(tmp_path)
+    py.local_top = {"helpers", "pkg"}
+    py.scan_setup()
+    assert py.worth_parsing(_Scan(text), follow=True) is parse
+    assert py.worth_parsing(_Scan(text), follow=False) is False
+
+
 # --------------------------------------------------------------------------- the time bound
 
 def test_time_bound_facts_are_not_cached(tmp_path, monkeypatch):
