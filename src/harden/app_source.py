@@ -15,12 +15,27 @@ dotted-module strings (``DJANGO_SETTINGS_MODULE``, ``ROOT_URLCONF``, ``INSTALLED
 Node (package.json + a regex scan of the entry files) and Go (go.mod + a regex scan of ``*.go``)
 are cheap, best-effort readings, and say so in ``notes``.
 
+Reading Python is kept cheap without changing what is found:
+
+- a text pre-scan of each module read (strings and comments told apart from code) decides
+  whether it is parsed at all: only a module with something that can make a fact is (see "the
+  text pre-scan" below). A module without is still read and counted against the bounds; not
+  being parsed, it is not reported when it would not parse;
+- the parsed tree is walked by :func:`_make_walk`, in libcst's own visiting order, counting
+  lines as it goes, instead of libcst's visitor machinery and PositionProvider (which rebuild
+  and render every node); a module whose line count disagrees is read the slow, exact way;
+- the files of one build context are parsed once for all the services (commands) built from
+  it, and :mod:`harden.facts_cache` reads independent contexts in parallel processes.
+
 Bounds: ``max_files`` files and ``max_bytes`` bytes read, :data:`MAX_FILE_BYTES` per file and
-:data:`MAX_SECONDS` of wall time; hitting one sets ``truncated`` and adds a note. A file that
-does not parse is skipped with a note. Before libcst sees a file, CPython's own parser checks it
-and its expression nesting depth is bounded (:data:`MAX_EXPR_DEPTH`): libcst 1.0.1 crashes the
-process (segfault) on ~1,500 nested brackets and takes seconds to minutes on a few thousand
-chained calls/attributes/operators.
+:data:`MAX_SECONDS` of wall time; hitting one sets ``truncated`` and adds a note. The time bound
+also sets ``time_bound``: what was read by then depends on the machine's load, so the engine
+uses no facts at all for that service (and says so) and the facts cache never keeps them. A file
+that does not parse is skipped with a note. Before libcst sees a file, CPython's own parser
+checks it (libcst accepts some code CPython rejects) and its expression nesting depth is bounded
+(:data:`MAX_EXPR_DEPTH`; :func:`_depth_bound` from the text, the exact depth only where that
+bound is too high): libcst 1.0.1 crashes the process (segfault) on ~1,500 nested brackets and
+takes seconds to minutes on a few thousand chained calls/attributes/operators.
 
 Evidence for facts that come from the command rather than a file uses the file name
 ``"<command>"`` and line 0.
@@ -383,6 +398,7 @@ class _Run:
         self.exhausted = False
         self._ev_seen: set[tuple[str, int, str]] = set()
         self._cache: dict[Path, bytes | None] = {}
+        self._resolved: dict[Path, Path | None] = {}
         self.walk_budget = max(2_000, 25 * max(1, self.max_files))
         # collected across files
         self.http_client_evidence: list[tuple[str, int, str]] = []
@@ -480,18 +496,35 @@ class _Run:
             self.truncate(f"stopped after {MAX_SECONDS:g} s (time bound); facts are partial")
             raise _Stop
 
-    def inside(self, path: Path) -> Path | None:
+    def resolved(self, path: Path) -> Path | None:
+        """``path.resolve()``, once per path and run (it costs a system call per folder of
+        the path); None when it cannot be resolved."""
+        if path in self._resolved:
+            return self._resolved[path]
         try:
-            rp = path.resolve()
+            rp: Path | None = path.resolve()
+        except (OSError, RuntimeError):
+            rp = None
+        self._resolved[path] = rp
+        return rp
+
+    def inside(self, path: Path) -> Path | None:
+        rp = self.resolved(path)
+        if rp is None:
+            return None
+        try:
             rp.relative_to(self.ctx)
-        except (OSError, ValueError, RuntimeError):
+        except ValueError:
             return None
         return rp
 
     def rel(self, path: Path) -> str:
+        rp = self.resolved(path)
         try:
-            return path.resolve().relative_to(self.ctx).as_posix()
-        except (OSError, ValueError, RuntimeError):
+            if rp is None:
+                raise ValueError
+            return rp.relative_to(self.ctx).as_posix()
+        except ValueError:
             return path.as_posix()
 
     def read(self, path: Path) -> bytes | None:
