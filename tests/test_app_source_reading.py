@@ -361,3 +361,18 @@ def test_the_scan_ends_on_comment_lines_of_many_hashes(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, PYTHONPATH=str(Path(app_source.__file__).resolve().parents[1])))
     assert out.stdout.strip() == "['redis']", out.stderr
+
+
+def test_inspect_says_when_the_time_bound_stopped_the_reading(tmp_path, monkeypatch):
+    from harden.inspect import inspect as run_inspect
+
+    monkeypatch.setenv("HARDEN_CACHE_DIR", str(tmp_path / "cache"))
+    project = copy_fixture("inspect-celery", tmp_path)
+    app_source._PARSED.clear()
+    full = run_inspect(project)
+    assert not any("time bound" in e for s in full.services for e in s.evidence)
+    monkeypatch.setattr(app_source, "MAX_SECONDS", 0.0)
+    monkeypatch.setenv("HARDEN_NO_CACHE", "1")  # read again, not from the first run's cache
+    stopped = run_inspect(project)
+    lines = [e for s in stopped.services for e in s.evidence if "time bound" in e]
+    assert lines and all("was not read within the 0 s time bound" in e for e in lines)

@@ -638,6 +638,16 @@ class Run:
         self._facts[key] = result
         return result
 
+    def facts_note(self, project: Any, service: str) -> str | None:
+        """Why :meth:`facts` gave nothing for a service whose app source was there to read
+        (the time bound), or None."""
+        try:
+            got = self._fact_input(project, service)
+        except Exception:
+            return None
+        note = self._fact_notes.get(got[0]) if got is not None else None
+        return note.message if note is not None else None
+
     def _prefetch_facts(self) -> None:
         """Read the app source of every service built here before the transforms ask for it,
         build contexts in parallel (facts_cache.facts_for). The transforms then find each in
