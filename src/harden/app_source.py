@@ -15,12 +15,27 @@ dotted-module strings (``DJANGO_SETTINGS_MODULE``, ``ROOT_URLCONF``, ``INSTALLED
 Node (package.json + a regex scan of the entry files) and Go (go.mod + a regex scan of ``*.go``)
 are cheap, best-effort readings, and say so in ``notes``.
 
+Reading Python is kept cheap without changing what is found:
+
+- a text pre-scan of each module read (strings and comments told apart from code) decides
+  whether it is parsed at all: only a module with something that can make a fact is (see "the
+  text pre-scan" below). A module without is still read and counted against the bounds; not
+  being parsed, it is not reported when it would not parse;
+- the parsed tree is walked by :func:`_make_walk`, in libcst's own visiting order, counting
+  lines as it goes, instead of libcst's visitor machinery and PositionProvider (which rebuild
+  and render every node); a module whose line count disagrees is read the slow, exact way;
+- the files of one build context are parsed once for all the services (commands) built from
+  it, and :mod:`harden.facts_cache` reads independent contexts in parallel processes.
+
 Bounds: ``max_files`` files and ``max_bytes`` bytes read, :data:`MAX_FILE_BYTES` per file and
-:data:`MAX_SECONDS` of wall time; hitting one sets ``truncated`` and adds a note. A file that
-does not parse is skipped with a note. Before libcst sees a file, CPython's own parser checks it
-and its expression nesting depth is bounded (:data:`MAX_EXPR_DEPTH`): libcst 1.0.1 crashes the
-process (segfault) on ~1,500 nested brackets and takes seconds to minutes on a few thousand
-chained calls/attributes/operators.
+:data:`MAX_SECONDS` of wall time; hitting one sets ``truncated`` and adds a note. The time bound
+also sets ``time_bound``: what was read by then depends on the machine's load, so the engine
+uses no facts at all for that service (and says so) and the facts cache never keeps them. A file
+that does not parse is skipped with a note. Before libcst sees a file, CPython's own parser
+checks it (libcst accepts some code CPython rejects) and its expression nesting depth is bounded
+(:data:`MAX_EXPR_DEPTH`; :func:`_depth_bound` from the text, the exact depth only where that
+bound is too high): libcst 1.0.1 crashes the process (segfault) on ~1,500 nested brackets and
+takes seconds to minutes on a few thousand chained calls/attributes/operators.
 
 Evidence for facts that come from the command rather than a file uses the file name
 ``"<command>"`` and line 0.
@@ -34,6 +49,7 @@ import json
 import os
 import re
 import shlex
+import sys
 import time
 from collections import deque
 from .record import field, record
@@ -382,6 +398,7 @@ class _Run:
         self.exhausted = False
         self._ev_seen: set[tuple[str, int, str]] = set()
         self._cache: dict[Path, bytes | None] = {}
+        self._resolved: dict[Path, Path | None] = {}
         self.walk_budget = max(2_000, 25 * max(1, self.max_files))
         # collected across files
         self.http_client_evidence: list[tuple[str, int, str]] = []
@@ -475,21 +492,39 @@ class _Run:
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             self.exhausted = True
+            self.facts.time_bound = True
             self.truncate(f"stopped after {MAX_SECONDS:g} s (time bound); facts are partial")
             raise _Stop
 
-    def inside(self, path: Path) -> Path | None:
+    def resolved(self, path: Path) -> Path | None:
+        """``path.resolve()``, once per path and run (it costs a system call per folder of
+        the path); None when it cannot be resolved."""
+        if path in self._resolved:
+            return self._resolved[path]
         try:
-            rp = path.resolve()
+            rp: Path | None = path.resolve()
+        except (OSError, RuntimeError):
+            rp = None
+        self._resolved[path] = rp
+        return rp
+
+    def inside(self, path: Path) -> Path | None:
+        rp = self.resolved(path)
+        if rp is None:
+            return None
+        try:
             rp.relative_to(self.ctx)
-        except (OSError, ValueError, RuntimeError):
+        except ValueError:
             return None
         return rp
 
     def rel(self, path: Path) -> str:
+        rp = self.resolved(path)
         try:
-            return path.resolve().relative_to(self.ctx).as_posix()
-        except (OSError, ValueError, RuntimeError):
+            if rp is None:
+                raise ValueError
+            return rp.relative_to(self.ctx).as_posix()
+        except ValueError:
             return path.as_posix()
 
     def read(self, path: Path) -> bytes | None:
@@ -1487,13 +1522,46 @@ def _visitor_class() -> Any:
             return ".".join(reversed(parts))
         return None
 
-    def string(node: Any) -> str | None:
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+    SimpleString, ConcatenatedString, FormattedString = cst.SimpleString, cst.ConcatenatedString, cst.FormattedString
+    NOT_STR: Any = object()  # bytes, or a literal that does not evaluate
+
+    def literal(node: Any) -> Any:
+        """``node.evaluated_value`` (what ``ast.literal_eval`` makes of the literal), without
+        calling the parser for the plain literals that are most of them: no backslash, no
+        carriage return, no NUL, a str prefix. Anything that is not a str is ``NOT_STR``."""
+        if node.__class__ is SimpleString:
+            value = node.value
+            q = value[-1:]
+            start = value.find(q)
+            if start >= 0 and value[start:start + 3] == q * 3 and len(value) - start >= 6:
+                width = 3
+            else:
+                width = 1
+            prefix = value[:start]
+            if (start >= 0 and prefix in ("", "r", "u", "R", "U") and "\\" not in value and "\r" not in value
+                    and "\0" not in value and len(value) - start >= 2 * width):
+                return value[start + width:len(value) - width]
             try:
                 v = node.evaluated_value
             except Exception:
-                return None
-            return v if isinstance(v, str) else None
+                return NOT_STR
+            return v if isinstance(v, str) else NOT_STR
+        # ConcatenatedString, as its evaluated_value combines the parts
+        left, right = node.left, node.right
+        if left.__class__ is FormattedString or right.__class__ is FormattedString:
+            return None
+        lv = literal(left)
+        rv = literal(right)
+        if rv is None:
+            return None
+        if isinstance(lv, str) and isinstance(rv, str):
+            return lv + rv
+        return NOT_STR
+
+    def string(node: Any) -> str | None:
+        if node.__class__ is SimpleString or node.__class__ is ConcatenatedString:
+            v = literal(node)
+            return v if v.__class__ is str else None
         return None
 
     def fstring_text(node: Any) -> str:
@@ -1519,14 +1587,29 @@ def _visitor_class() -> Any:
             self.arg_defaults: dict[str, Any] = {}  # argparse dest -> default node
             self.settings_like = 0
             self._skip_strings: set[int] = set()
+            self.later: dict[int, list[list[Any]]] = {}
+
+        # Read by _walk (the fast path), the visitor knows the line of the node being visited;
+        # driven by libcst's own visit (the exact fallback), it asks PositionProvider.
+        current: Any = None
+        current_line = 0
 
         def line(self, node: Any) -> int:
+            if node is self.current:
+                return self.current_line
             try:
                 return self.get_metadata(PositionProvider, node).start.line
             except Exception:
                 return 0
 
         def hit(self, node: Any, kind: str, payload: Any) -> None:
+            if self.current is not None and node is not self.current:
+                # a node below the one being visited (a field of a settings class): its line is
+                # filled in when the walk reaches it
+                h = [0, kind, payload]
+                self.later.setdefault(id(node), []).append(h)
+                self.hits.append(h)
+                return
             self.hits.append((self.line(node), kind, payload))
 
         # ---- imports
@@ -1853,8 +1936,214 @@ def _visitor_class() -> Any:
             if self.settings_like:
                 self.hits.append((self.settings_like, "settings", None))
 
-    _VISITOR_CLS = (PyVisitor, cst)
+    _VISITOR_CLS = (PyVisitor, cst, _make_walk(cst, PyVisitor))
     return _VISITOR_CLS
+
+
+def _make_walk(cst: Any, visitor_cls: Any) -> Any:
+    """``walk(module, visitor) -> bool``: what ``MetadataWrapper(module).visit(visitor)`` does
+    for PyVisitor, without libcst's visitor machinery (which rebuilds every node on the way) and
+    without PositionProvider (which renders the whole module to learn positions).
+
+    The tree is walked once, depth first, each node's fields in the order libcst visits them
+    (taken from its ``_visit_and_replace_children``, and checked against libcst on the first node
+    of each class), counting the newlines the module's text has before each node: a node's
+    line is 1 + the newlines in the whitespace, strings and comments rendered before it (for
+    an expression, after its own opening parentheses, as PositionProvider counts). The visitor's
+    ``visit_*`` methods run in the same order, with the same return values honoured (False:
+    the node's children are not visited; they are still counted).
+
+    Returns False when the newline count at the end disagrees with the module's text: then
+    the lines cannot be trusted and the caller reads the module the exact, slow way."""
+    import dataclasses
+
+    CSTNode = cst.CSTNode
+    Newline, SimpleWhitespace, Comment = cst.Newline, cst.SimpleWhitespace, cst.Comment
+    SimpleString, FormattedStringText = cst.SimpleString, cst.FormattedStringText
+    TrailingWhitespace, EmptyLine = cst.TrailingWhitespace, cst.EmptyLine
+    ParenthesizedWhitespace, Name = cst.ParenthesizedWhitespace, cst.Name
+    visits = {getattr(cst, name[len("visit_"):]): name for name in dir(visitor_cls)
+              if name.startswith("visit_") and isinstance(getattr(cst, name[len("visit_"):], None), type)}
+    can_prune = {cst.Expr, cst.ConcatenatedString}  # their visit_* may return False
+
+    class _Recorder(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[Any] = []
+
+        def on_visit(self, node: Any) -> bool:
+            self.seen.append(node)
+            return False
+
+    def observed(node: Any) -> list[Any]:
+        rec = _Recorder()
+        node._visit_and_replace_children(rec)
+        return rec.seen
+
+    plans: dict[type, tuple[str, ...] | None] = {}
+
+    def plan_of(cls: type, node: Any) -> tuple[str, ...] | None:
+        """The fields of ``cls`` in libcst's visiting order, or None: ask libcst per node."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        order: list[str] = []
+        for c in cls._visit_and_replace_children.__code__.co_consts:
+            if c.__class__ is str and c in fields and c not in order:
+                order.append(c)
+        plan: tuple[str, ...] | None = tuple(order)
+        # check against libcst on this first node: the children it visits, in its order
+        got = []
+        for f in order:
+            v = getattr(node, f)
+            if isinstance(v, CSTNode):
+                got.append(v)
+            elif v.__class__ is list or v.__class__ is tuple:
+                got.extend(x for x in v if isinstance(x, CSTNode))
+        seen = observed(node)
+        if len(got) != len(seen) or any(a is not b for a, b in zip(got, seen)):
+            plan = None
+        plans[cls] = plan
+        return plan
+
+    class _Visit:  # visit a node once its opening parentheses are counted
+        __slots__ = ("node", "resume")
+
+        def __init__(self, node: Any, resume: Any) -> None:
+            self.node, self.resume = node, resume
+
+    class _Lines:  # newlines inside a string literal, counted after its start
+        __slots__ = ("n",)
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+    class _Resume:  # the end of a subtree whose visit_* returned False
+        __slots__ = ("active",)
+
+        def __init__(self) -> None:
+            self.active = False
+
+    def walk(module: Any, v: Any, text: str) -> bool:
+        line = 1
+        pruned = 0  # > 0: inside a subtree whose visit_* returned False
+        later = v.later
+        stack: list[Any] = [module]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        while stack:
+            node = pop()
+            cls = node.__class__
+            # the leaves that hold newlines, and the commonest nodes, first
+            if cls is SimpleWhitespace:
+                if "\n" in node.value:
+                    line += node.value.count("\n")
+                continue
+            if cls is Newline:
+                line += 1
+                continue
+            if cls is Comment:
+                continue
+            if cls is Name:
+                if node.lpar:
+                    extend(reversed(node.rpar))
+                    extend(reversed(node.lpar))
+                continue
+            if cls is TrailingWhitespace or cls is EmptyLine:
+                line += 1 + node.whitespace.value.count("\n")
+                continue
+            if cls is ParenthesizedWhitespace:
+                line += (1 + node.first_line.whitespace.value.count("\n") + node.last_line.value.count("\n")
+                         + sum(1 + e.whitespace.value.count("\n") for e in node.empty_lines))
+                continue
+            if cls is FormattedStringText:
+                line += node.value.count("\n")
+                continue
+            if cls is _Lines:
+                line += node.n
+                continue
+            if cls is _Resume:
+                if node.active:
+                    pruned -= 1
+                continue
+            if cls is _Visit:
+                if not pruned:
+                    target = node.node
+                    v.current, v.current_line = target, line
+                    if getattr(v, visits[target.__class__])(target) is False and node.resume is not None:
+                        node.resume.active = True
+                        pruned += 1
+                    v.current = None
+                continue
+            if later and id(node) in later:
+                for h in later.pop(id(node)):
+                    h[0] = line
+            if cls is SimpleString:
+                n = node.value.count("\n")
+                extend(reversed(node.rpar))
+                if n:
+                    push(_Lines(n))
+                push(_Visit(node, None))
+                extend(reversed(node.lpar))
+                continue
+            plan = plans[cls] if cls in plans else plan_of(cls, node)
+            if plan is None:
+                children = observed(node)
+            else:
+                children = []
+                for f in plan:
+                    x = getattr(node, f)
+                    if x is None:
+                        continue
+                    xc = x.__class__
+                    if xc is tuple or xc is list:
+                        children.extend(x)
+                    elif isinstance(x, CSTNode):
+                        children.append(x)
+            if pruned or cls not in visits:
+                children.reverse()
+                extend(children)
+                continue
+            resume = None
+            if cls in can_prune:
+                resume = _Resume()
+                push(resume)
+            lpar = getattr(node, "lpar", None)
+            k = len(lpar) if lpar and (lpar.__class__ is tuple or lpar.__class__ is list) else 0
+            # the visit waits for the node's own opening parentheses (its first children):
+            # a node's line is where its own text starts
+            rest = children[k:]
+            rest.reverse()
+            extend(rest)
+            push(_Visit(node, resume))
+            if k:
+                head = children[:k]
+                head.reverse()
+                extend(head)
+        v.current = None
+        if later:
+            return False
+        # (libcst ends the last line with a newline the text may not have; a module without
+        # statements has no line worth knowing)
+        expected = text.count("\n") + (0 if module.has_trailing_newline else 1)
+        if line - 1 != expected and module.body:
+            return False
+        v.leave_Module(module)
+        return True
+
+    return walk
+
+
+def _source_text(data: bytes) -> str | None:
+    """The text of Python source as Python decodes it (PEP 263 / BOM), or None."""
+    head = data[:400]
+    try:
+        if b"coding" in head:
+            import io
+            import tokenize
+
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            return data.decode(encoding)
+        return data.decode("utf-8")
+    except (SyntaxError, LookupError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _expr_depth(tree: ast.AST, limit: int) -> int:
@@ -1874,6 +2163,203 @@ def _expr_depth(tree: ast.AST, limit: int) -> int:
     return deepest
 
 
+# --------------------------------------------------------------------------- the text pre-scan
+#
+# Parsing is most of the cost of reading an app (libcst builds a node for every token and every
+# run of whitespace), and most modules hold nothing the analyser looks for. Before a module is
+# parsed, its text is scanned (comments and string literals told apart from code by one regular
+# expression, as Python's tokenizer tells them apart) for everything that can make a fact. A
+# module without any is read (it counts against the bounds like any other) but not parsed:
+# parsing it could only find imports of modules that are neither local nor in the tables, and
+# strings and names that mean nothing to the analyser. What a hit of PyVisitor needs to matter,
+# and so what the scan looks for:
+#
+# - an import: a module of the client, SDK or HTTP tables (by its first name); when imports are
+#   followed, also a relative import or a first name that is a file or folder in an import root;
+# - a string: "://", a Django/Celery backend path, a dict key such as "HOST", or (when following)
+#   a first name that is a local top-level module. Each literal is checked as Python evaluates
+#   it (backslash-newlines removed), implicitly concatenated literals also joined; an escape that
+#   can make any character (\x \u \U \N \0-7) means "parse";
+# - an f-string: "://", or quotes or unbalanced braces in it (literals inside its expressions);
+# - the code (outside strings and comments): environment reads, framework and server names,
+#   database constructors, Django settings, SMTP, and any name containing host, server or addr
+#   (host assignments and keyword arguments).
+
+_SCAN_TOKEN_RE = re.compile(
+    r"(?P<c>#[^\r\n]*)"
+    r"|(?P<p>(?<!\w)[rRbBuUfF]{1,2})?"
+    r"(?P<s>'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'(?:[^'\\\n]|\\.)*'"
+    r'|"(?:[^"\\\n]|\\.)*")',
+    re.S,
+)
+# possessive: a comment line of many "#" must not be split every way there is
+_SCAN_GAP_RE = re.compile(r"(?:[ \t\f\r\n]++|\\\r?\n|#[^\r\n]*+)*+")
+_SCAN_ESCAPE_RE = re.compile(r"\\[xuUN0-7]")
+_SCAN_CONTINUATION_RE = re.compile(r"\\\r?\n")
+_SCAN_FROM_RE = re.compile(r"\bfrom\s+([\w.]+)\s+import\b")
+_SCAN_RELATIVE_RE = re.compile(r"\bfrom\s*\.")
+_SCAN_IMPORT_RE = re.compile(r"\bimport\s+((?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*[\w.]+)")
+_SCAN_WORDS_RE = re.compile(r"\b(?:" + "|".join([
+    # environment reads (os.environ, getenv, python-decouple, django-environ, environs, pydantic)
+    "getenv", "environ", "decouple", "environs", "BaseSettings",
+    # web frameworks and servers the analyser recognises
+    *_PY_FRAMEWORKS, "Application", "falcon", "connexion", "get_wsgi_application", "get_asgi_application",
+    "uvicorn", "hypercorn", "run_app", "TCPSite", "waitress", "HTTPServer", "ThreadingHTTPServer",
+    "TCPServer", "ThreadingTCPServer", "WSGIServer", "make_server", "start_webhook", "run_webhook",
+    "socketio", "flask_socketio", "tornado", "flask", "quart", "sanic", "bottle",
+    # database constructors, Django settings, SMTP
+    *_PY_CLIENT_CALLS, "INSTALLED_APPS", "ROOT_URLCONF", "DATABASES", "SMTP", "SMTP_SSL",
+]) + r")\b")
+_SCAN_HOSTISH_RE = re.compile(r"(?i)host|server|addr")
+_SCAN_DICT_KEYS = frozenset({"HOST", "HOSTNAME", "LOCATION", "HOSTS", "SERVER"})
+_SCAN_TABLE_TOPS = frozenset(k.split(".")[0] for k in (*_PY_CLIENTS, *_PY_EGRESS, *_PY_HTTP_CLIENTS))
+_SCAN_STORE_PREFIXES = tuple(prefix for prefix, _ in _PY_DOTTED_STORES)
+
+# characters that can be an expression node's own token (operators, brackets, dots, commas,
+# colons) and the keywords that can: see _depth_bound
+_NEST_CHARS = "()[]{}.,:;*+-~<>=!%&|^/@"
+_NEST_KEYWORDS_RE = re.compile(r"\b(?:not|and|or|if|else|in|is|for|lambda|await|yield|async)\b")
+
+
+class _KeepOnly(dict):
+    """A str.translate table that deletes every character it does not list."""
+
+    def __missing__(self, key: int) -> None:
+        return None
+
+
+_NEST_TABLE = _KeepOnly({ord(c): c for c in _NEST_CHARS + "\n"})
+
+
+class _Scan:
+    """A module's text as the pre-scan sees it: ``code`` (comments and plain string literals
+    removed; f-strings kept whole, their expressions are code), ``strings`` (each literal's
+    value as far as the scan can tell, and the joined value of implicitly concatenated ones),
+    ``maybe`` (an escape or an f-string the scan cannot see into: parse it), ``fstrings`` and
+    ``depth_view`` (for the nesting bound, see :func:`_depth_bound`)."""
+
+    __slots__ = ("code", "strings", "maybe", "fstrings", "depth_view")
+
+    def __init__(self, text: str):
+        code: list[str] = []
+        depth: list[str] = []
+        strings: list[str] = []
+        maybe = fstrings = False
+        pos = 0
+        group: list[str] = []
+        group_end = -1
+        for m in _SCAN_TOKEN_RE.finditer(text):
+            start = m.start()
+            code.append(text[pos:start])
+            depth.append(text[pos:start])
+            if m.group("c") is not None:
+                pos = m.end()
+                continue  # a comment is neither code nor string
+            raw = m.group("s")
+            prefix = (m.group("p") or "").lower()
+            width = 3 if len(raw) >= 6 and raw[:3] in ("'''", '"""') else 1
+            body = raw[width:len(raw) - width]
+            if "\\" in body:
+                if _SCAN_ESCAPE_RE.search(body):
+                    maybe = True
+                body = _SCAN_CONTINUATION_RE.sub("", body)
+            # implicit concatenation: only blanks, continuations and comments between literals
+            if group and _SCAN_GAP_RE.fullmatch(text, group_end, start):
+                group.append(body)
+            else:
+                if len(group) > 1:
+                    strings.append("".join(group))
+                group = [body]
+            strings.append(body)
+            if "f" in prefix:
+                fstrings = True
+                code.append(m.group())
+                if "'" in body or '"' in body or body.count("{") != body.count("}"):
+                    maybe = True
+                # one token whose expressions nest like code: count their characters
+                depth.append("_" + "." * sum(body.count(c) for c in _NEST_CHARS))
+            else:
+                depth.append("_")
+            pos = group_end = m.end()
+        if len(group) > 1:
+            strings.append("".join(group))
+        code.append(text[pos:])
+        depth.append(text[pos:])
+        self.code = _SCAN_CONTINUATION_RE.sub(" ", "".join(code))
+        self.depth_view = "".join(depth)
+        self.strings = strings
+        self.maybe = maybe
+        self.fstrings = fstrings
+
+
+def _depth_bound(scan: _Scan) -> int:
+    """An upper bound on the nesting depth of expressions (as :func:`_expr_depth` counts it) in a
+    module CPython has parsed, from its text alone.
+
+    Each expression node that holds another has a token of its own outside that child: an
+    operator, a bracket, a dot, a comma, a colon, or one of the keywords of
+    ``_NEST_KEYWORDS_RE``; and a chain of nested expressions lies in one logical line. So the
+    depth is at most 1 + the number of such tokens in a logical line. A string literal is a leaf;
+    an f-string counts as many such tokens as it has such characters (its expressions)."""
+    text = _SCAN_CONTINUATION_RE.sub(" ", scan.depth_view)
+    text = _NEST_KEYWORDS_RE.sub(".", text).translate(_NEST_TABLE)
+    best = acc = depth = 0
+    for ln in text.split("\n"):
+        acc += len(ln)
+        depth += ln.count("(") + ln.count("[") + ln.count("{") - ln.count(")") - ln.count("]") - ln.count("}")
+        if depth <= 0:
+            if acc > best:
+                best = acc
+            acc = depth = 0
+    return max(best, acc) + 1
+
+
+# (path, rel) -> (bytes, note, hits): what parsing a file gave, kept for the other services
+# that read the same build context in this process
+_PARSED: dict[tuple[Path, str], tuple[bytes, str | None, list | None]] = {}
+_PARSED_IN: list[str] = []
+
+
+def _parse_python(data: bytes, rel: str, text: str | None, scan: "_Scan | None") -> tuple[str | None, list | None]:
+    """(note, hits) for one module: the hits of PyVisitor, or None with the note saying why the
+    file was skipped."""
+    try:
+        # CPython's verdict decides, as before, which files are read at all: libcst accepts
+        # some that CPython rejects (`a <> b`, `0777`, `None = 1`)
+        tree = ast.parse(data, filename=rel)
+    except SyntaxError as e:
+        where = f"line {e.lineno}: " if e.lineno else ""
+        return f"skipped {rel}: not valid Python ({where}{e.msg})", None
+    except (ValueError, RecursionError, MemoryError, OverflowError) as e:
+        return f"skipped {rel}: could not be parsed ({type(e).__name__})", None
+    if scan is None or (scan.fstrings and sys.version_info >= (3, 12)) or _depth_bound(scan) > MAX_EXPR_DEPTH:
+        # the cheap bound cannot tell: measure the depth exactly
+        if _expr_depth(tree, MAX_EXPR_DEPTH) > MAX_EXPR_DEPTH:
+            return f"skipped {rel}: expressions nested deeper than {MAX_EXPR_DEPTH}", None
+    del tree
+    visitor_cls, cst, walk = _visitor_class()
+    try:
+        module = cst.parse_module(data)
+    except Exception as e:  # libcst.ParserSyntaxError and friends
+        msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        return f"skipped {rel}: libcst could not parse it ({msg})", None
+    try:
+        v = visitor_cls()
+        if text is None or module.encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+            text = data.decode(module.encoding, errors="replace")
+        if not walk(module, v, text):
+            # the walk's line count disagrees with the text: read it the exact, slow way
+            from libcst.metadata import MetadataWrapper
+
+            v = visitor_cls()
+            MetadataWrapper(module, unsafe_skip_copy=True).visit(v)
+    except RecursionError:
+        return f"skipped {rel}: too deeply nested to analyse", None
+    return None, [tuple(h) for h in v.hits]
+
+
 class _Python:
     def __init__(self, run: _Run, launch: _Launch | None):
         self.run = run
@@ -1885,7 +2371,9 @@ class _Python:
         self.runs: list[tuple[str, int, tuple[str, int | None, str, str | None]]] = []
         self.settings_files: list[tuple[str, int]] = []
         self.parsed = 0
+        self.unparsed = 0  # read, but the pre-scan found nothing to parse for
         self.local_top: set[str] = set()
+        self.root_words: set[str] | None = None
 
     # ---- module resolution
     def add_root(self, p: Path | None) -> None:
@@ -2026,6 +2514,7 @@ class _Python:
                     self.local_top.add(top.stem)
                 elif top.is_dir() and (top / "__init__.py").is_file():
                     self.local_top.add(top.name)
+        self.scan_setup()
         try:
             while self.queue:
                 p = self.queue.popleft()
@@ -2038,48 +2527,89 @@ class _Python:
             pass
         self.decide()
 
+    def scan_setup(self) -> None:
+        """What the pre-scan compares imports and strings with: the names in the import roots
+        (a first name that resolves to a local module is one of them) and the local top-level
+        modules (what a dotted string must start with to be followed)."""
+        words: set[str] | None = set()
+        for r in self.roots:
+            try:
+                names = os.listdir(r)
+            except OSError:
+                words = None  # cannot tell: every import may be local
+                break
+            for n in names:
+                low = n.lower()
+                words.add(low)
+                if low.endswith(".py"):
+                    words.add(low[:-3])
+        self.root_words = words
+
+    def worth_parsing(self, scan: _Scan, follow: bool) -> bool:
+        """False when the module's text has nothing that can make a fact (see the pre-scan)."""
+        if scan.maybe:
+            return True
+        code = scan.code
+        if _SCAN_WORDS_RE.search(code) or _SCAN_HOSTISH_RE.search(code):
+            return True
+        if follow and _SCAN_RELATIVE_RE.search(code):
+            return True
+        words = self.root_words
+
+        def matters(module: str) -> bool:
+            top = module.split(".", 1)[0]
+            if not top:
+                return follow  # relative
+            return top in _SCAN_TABLE_TOPS or (follow and (words is None or top.lower() in words))
+
+        for m in _SCAN_FROM_RE.finditer(code):
+            if matters(m.group(1)):
+                return True
+        for m in _SCAN_IMPORT_RE.finditer(code):
+            for part in m.group(1).split(","):
+                if matters(part.split()[0]):
+                    return True
+        local = self.local_top
+        for sv in scan.strings:
+            if "://" in sv or sv.upper() in _SCAN_DICT_KEYS:
+                return True
+            for prefix in _SCAN_STORE_PREFIXES:
+                if prefix in sv:
+                    return True
+            if follow and sv.split(":", 1)[0].split(".", 1)[0] in local:
+                return True
+        return False
+
     def file(self, path: Path, follow: bool) -> None:
         run = self.run
         data = run.read(path)
         if data is None:
             return
         rel = run.rel(path)
-        try:
-            tree = ast.parse(data, filename=rel)
-        except SyntaxError as e:
-            where = f"line {e.lineno}: " if e.lineno else ""
-            run.note(f"skipped {rel}: not valid Python ({where}{e.msg})")
-            return
-        except (ValueError, RecursionError, MemoryError, OverflowError) as e:
-            run.note(f"skipped {rel}: could not be parsed ({type(e).__name__})")
-            return
-        if _expr_depth(tree, MAX_EXPR_DEPTH) > MAX_EXPR_DEPTH:
-            run.note(f"skipped {rel}: expressions nested deeper than {MAX_EXPR_DEPTH}")
-            return
-        del tree
-        visitor_cls, cst = _visitor_class()
-        try:
-            module = cst.parse_module(data)
-        except Exception as e:  # libcst.ParserSyntaxError and friends
-            msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-            run.note(f"skipped {rel}: libcst could not parse it ({msg})")
-            return
-        try:
-            from libcst.metadata import MetadataWrapper
-
-            v = visitor_cls()
-            MetadataWrapper(module, unsafe_skip_copy=True).visit(v)
-        except RecursionError:
-            run.note(f"skipped {rel}: too deeply nested to analyse")
+        text = _source_text(data)
+        scan = None
+        if text is not None:
+            scan = _Scan(text)
+            if not self.worth_parsing(scan, follow):
+                self.unparsed += 1
+                return
+        got = _PARSED.get((path, rel))
+        if got is None or got[0] != data:
+            got = (data, *_parse_python(data, rel, text, scan))
+            _PARSED[(path, rel)] = got
+        _, note, hits = got
+        if note is not None:
+            run.note(note)
+        if hits is None:
             return
         self.parsed += 1
-        self.interpret(path, rel, v, follow)
+        self.interpret(path, rel, hits, follow)
 
-    def interpret(self, path: Path, rel: str, v: Any, follow: bool) -> None:
+    def interpret(self, path: Path, rel: str, hits: list, follow: bool) -> None:
         run = self.run
-        settings_file = any(k == "settings" for _, k, _ in v.hits)
+        settings_file = any(k == "settings" for _, k, _ in hits)
         once: set[tuple[str, str]] = set()  # one import evidence per library per file
-        for line, kind, payload in v.hits:
+        for line, kind, payload in hits:
             if kind == "import":
                 mod, names, level = payload
                 local_files = self.resolve_import(path, mod, names, level)
@@ -2548,6 +3078,10 @@ def analyze(
     Never imports or runs the app, never raises for a broken source tree: trouble becomes a
     note. See the module docstring for what is detected and the bounds."""
     ctx = Path(context)
+    if _PARSED_IN[:1] != [str(ctx)]:
+        # parsed files are shared between the inputs of one context, read one after the other
+        _PARSED.clear()
+        _PARSED_IN[:] = [str(ctx)]
     try:
         run = _Run(ctx, service_names, max_files, max_bytes)
     except (OSError, RuntimeError) as e:

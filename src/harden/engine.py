@@ -271,6 +271,8 @@ class Run:
         self.rels: dict[int, str] = {}
         self._facts: dict[tuple[int, str], Any] = {}
         self._facts_by_input: dict[tuple, Any] = {}  # services sharing a context and command
+        self._fact_notes: dict[tuple, Note] = {}  # app sources the time bound stopped
+        self.jobs = 1  # processes that may read app sources (build contexts) at once
         self.discovery: Discovery | None = None
         self.projects: list = []
         self.units: list = []
@@ -665,42 +667,103 @@ class Run:
         return out
 
     # ---------------------------------------------------------- facts
+    def _fact_input(self, project: Any, service: str) -> tuple | None:
+        """(memo key, unit, raw command parts, service names, their key) of a service built
+        from a Dockerfile; None for one that is not."""
+        unit = project.dockerfiles.get(service)
+        if unit is None:
+            return None
+        svc = project.service(service)
+        stage = unit.doc.stages[-1]
+        ent = stage.last("ENTRYPOINT")
+        cmd = stage.last("CMD")
+        raw = (
+            svc.merged.get("command") if svc else None,
+            ent.exec_form() or ent.args_without_flags() if ent else None,
+            cmd.exec_form() or cmd.args_without_flags() if cmd else None,
+        )
+        names, names_key = project.memo("facts_names", lambda: _names_and_key(project))
+        return (str(unit.context), repr(raw), names_key), unit, raw, names, names_key
+
+    @staticmethod
+    def _compute_facts(unit: Any, raw: tuple, names: frozenset) -> Any:
+        def compute() -> Any:
+            from .app_source import analyze, effective_command
+
+            return analyze(unit.context, effective_command(*raw), service_names=names)
+
+        return compute
+
+    def _known(self, memo_key: tuple, unit: Any, facts: Any) -> Any:
+        """The facts a transform may use: none when the time bound stopped the reading (what
+        was read by then depends on the machine's load), which is reported once."""
+        if facts is None or not getattr(facts, "time_bound", False):
+            return facts
+        if memo_key not in self._fact_notes:
+            from .app_source import MAX_SECONDS
+
+            where = self.discovery.rel(Path(unit.context)) if self.discovery is not None else str(unit.context)
+            self._fact_notes[memo_key] = Note(
+                "harden", unit.rel,
+                f"the app source in {where or '.'} was not read within the {MAX_SECONDS:g} s time bound: "
+                "harden decided as if it knew nothing from it (run again on a less busy machine to use it)")
+        return None
+
     def facts(self, project: Any, service: str) -> Any:
         key = (id(project), service)
         if key in self._facts:
             return self._facts[key]
         result = None
-        unit = project.dockerfiles.get(service)
-        if unit is not None:
-            try:
-                from .facts_cache import cached_facts
-
-                svc = project.service(service)
-                stage = unit.doc.stages[-1]
-                ent = stage.last("ENTRYPOINT")
-                cmd = stage.last("CMD")
-                raw = (
-                    svc.merged.get("command") if svc else None,
-                    ent.exec_form() or ent.args_without_flags() if ent else None,
-                    cmd.exec_form() or cmd.args_without_flags() if cmd else None,
-                )
-                names, names_key = project.memo("facts_names", lambda: _names_and_key(project))
-                memo_key = (str(unit.context), repr(raw), names_key)
+        try:
+            got = self._fact_input(project, service)
+            if got is not None:
+                memo_key, unit, raw, names, names_key = got
                 if memo_key in self._facts_by_input:
                     result = self._facts_by_input[memo_key]
                 else:
+                    from .facts_cache import cached_facts
 
-                    def compute() -> Any:
-                        from .app_source import analyze, effective_command
-
-                        return analyze(unit.context, effective_command(*raw), service_names=names)
-
-                    result = cached_facts(unit.context, raw, names_key, compute)
+                    result = cached_facts(unit.context, raw, names_key, self._compute_facts(unit, raw, names))
                     self._facts_by_input[memo_key] = result
-            except Exception:
-                result = None
+                result = self._known(memo_key, unit, result)
+        except Exception:
+            result = None
         self._facts[key] = result
         return result
+
+    def facts_note(self, project: Any, service: str) -> str | None:
+        """Why :meth:`facts` gave nothing for a service whose app source was there to read
+        (the time bound), or None."""
+        try:
+            got = self._fact_input(project, service)
+        except Exception:
+            return None
+        note = self._fact_notes.get(got[0]) if got is not None else None
+        return note.message if note is not None else None
+
+    def _prefetch_facts(self) -> None:
+        """Read the app source of every service built here before the transforms ask for it,
+        build contexts in parallel (facts_cache.facts_for). The transforms then find each in
+        the memo; what they decide does not depend on which process read what."""
+        tasks = []
+        for project in self.projects:
+            for name in project.service_names():
+                try:
+                    got = self._fact_input(project, name)
+                except Exception:
+                    continue  # facts() will say None for it, as before
+                if got is None or got[0] in self._facts_by_input or any(t[0] == got[0] for t in tasks):
+                    continue
+                memo_key, unit, raw, names, names_key = got
+                tasks.append((memo_key, unit.context, raw, names_key, self._compute_facts(unit, raw, names)))
+        if not tasks:
+            return
+        from .facts_cache import facts_for
+
+        try:
+            self._facts_by_input.update(facts_for(tasks, self.jobs))
+        except Exception:
+            pass  # facts() reads them one by one, as before
 
     # -------------------------------------------------------------- run
     def transforms(self) -> list:
@@ -930,6 +993,7 @@ class Run:
         changed_by: dict[int, list[str]] = {}
         self._baseline = None
         if self.projects and any(t.kind == "compose" for t in transforms):
+            self._prefetch_facts()
             self._measure_baseline()
         file_pragmas: dict[int, Any] = {id(doc): file_pragma(doc.original) for doc in self.docs.values()}
         self._check_pragmas(transforms)
@@ -968,6 +1032,8 @@ class Run:
         if not self.careful and self._damaged():
             again = Run(self.target, self.options, self._transforms, discovery=self.discovery,
                         progress=self.progress, careful=True)
+            # the same facts (read once, and the same ones even if the time bound hit)
+            again._facts_by_input, again._fact_notes, again.jobs = self._facts_by_input, self._fact_notes, self.jobs
             return again.execute()
         left_out = getattr(self, "_left_out", set()) | self._not_ours
         for doc in self.docs.values():
@@ -982,6 +1048,7 @@ class Run:
                                                 changed_by.get(id(doc), []), self._steps.get(id(doc), [])))
         if self.progress is not None:
             self.progress("transforming", total, total)
+        self.result.notes += self._fact_notes.values()
         self.result.files.sort(key=lambda f: f.rel)
         return self.result
 
@@ -1128,7 +1195,9 @@ def run(target: Path, options: Options | None = None, transforms: list | None = 
     d = discover(Path(target))
     parts = _partitions(d) if jobs > 1 else None
     if not parts:
-        return _canonical(Run(target, options, transforms, discovery=d, progress=progress).execute())
+        whole = Run(target, options, transforms, discovery=d, progress=progress)
+        whole.jobs = jobs
+        return _canonical(whole.execute())
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

@@ -25,6 +25,9 @@ class SourceFacts:
     evidence: list[Evidence] = field(default_factory=list)
     truncated: bool = False  # a bound was hit (files/bytes/time); facts are partial
     notes: list[str] = field(default_factory=list)
+    # the time bound stopped the reading: what was read depends on the machine's load, so the
+    # engine treats the facts as unknown (and says so) and never caches them
+    time_bound: bool = False
 
 
 def referenced_services(facts: SourceFacts) -> set[str]:

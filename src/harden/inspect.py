@@ -357,6 +357,9 @@ def inspect(path: Path, options: Any = None, config: Path | None = None) -> Insp
             unit = project.dockerfiles.get(svc.name)
             facts = run.facts(project, svc.name)
             fact_lines = _facts_evidence(run, loc, unit, facts)
+            stopped = run.facts_note(project, svc.name) if facts is None else None
+            if stopped:
+                fact_lines.append(f"{loc.build()}: {stopped}")
             evidence: list[str] = []
             over = ctx.options.service(svc.name)
             for ev in role.evidence:
