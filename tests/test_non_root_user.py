@@ -947,3 +947,84 @@ def test_compose_user_on_a_dockerfile_that_is_already_non_root_is_unchanged(tmp_
              "compose.yaml": "services:\n  rc:\n    build: .\n    user: redis\n"}
     result = _run(_project(tmp_path, files))
     assert [o.status for o in _mine(result)] == ["unchanged"]
+
+
+# ------------------------------------------------------------------ files the start command writes
+
+_CELERY_DF = ("FROM python:3.12-slim\nWORKDIR /usr/src/app\nCOPY requirements.txt .\n"
+              "RUN pip install -r requirements.txt\nCOPY . .\n")
+
+
+def _celery_project(tmp_path, command: str, volumes: str = "", dockerfile: str = _CELERY_DF) -> Path:
+    return _project(tmp_path, {
+        "Dockerfile": dockerfile,
+        "requirements.txt": "celery\n",
+        "docker-compose.yml": f"services:\n  worker:\n    build: .\n    command: {command}\n{volumes}",
+    })
+
+
+def test_a_log_file_in_a_bind_mounted_folder_leaves_the_dockerfile(tmp_path):
+    """The worker writes logs/celery.log into the source folder compose bind-mounts from the host
+    (a real project: `harden verify` found the worker dying with Permission denied as UID 10001)."""
+    root = _celery_project(tmp_path, "celery -A worker.celery worker --logfile=logs/celery.log",
+                           "    volumes:\n      - .:/usr/src/app\n")
+    result = _run(root)
+    [o] = _mine(result)
+    assert o.status == "skipped"
+    assert o.reason.startswith("the `command:` of compose service worker writes logs/celery.log (`celery --logfile`) "
+                               "into /usr/src/app, which compose bind-mounts from the host")
+    assert not result.changed_files
+
+
+def test_a_read_only_bind_mount_is_not_written(tmp_path):
+    root = _celery_project(tmp_path, "celery -A w worker --logfile=/var/log/celery/w.log",
+                           "    volumes:\n      - ./conf:/usr/src/app/conf:ro\n")
+    after = _after(_run(root))
+    assert "mkdir -p /var/log/celery" in after and "chown 10001:10001 /var/log/celery" in after
+
+
+def test_a_log_folder_of_its_own_is_made_writable(tmp_path):
+    root = _celery_project(tmp_path, "celery -A w worker --logfile /var/log/celery/w.log")
+    after = _after(_run(root))
+    assert after.endswith("--create-home --home-dir /home/app app \\\n    && mkdir -p /var/log/celery \\\n"
+                          "    && chown 10001:10001 /var/log/celery\nUSER 10001:10001\n"), after
+
+
+@pytest.mark.parametrize("command, written", [
+    ("celery -A w worker --logfile=celery.log", "celery.log"),
+    # Celery beat's default scheduler keeps its schedule in the working directory
+    ("celery -A proj beat -l info", "celerybeat-schedule"),
+    ("celery -A proj worker -B", "celerybeat-schedule"),
+])
+def test_a_file_in_the_root_owned_working_directory_leaves_the_dockerfile(tmp_path, command, written):
+    result = _run(_celery_project(tmp_path, command))
+    [o] = _mine(result)
+    assert o.status == "skipped" and f"writes {written} " in o.reason and "into the working directory /usr/src/app" \
+        in o.reason, o.reason
+    assert not result.changed_files
+
+
+@pytest.mark.parametrize("command", [
+    "celery -A proj beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler",
+    "celery -A proj beat -s /tmp/celerybeat-schedule",
+    "celery -A proj worker --logfile=- --pidfile=",
+    "sh -c \"celery -A proj worker --logfile=/tmp/w.log\"",
+])
+def test_writes_outside_the_app_folder_change_nothing_of_the_user(tmp_path, command):
+    after = _after(_run(_celery_project(tmp_path, command)))
+    assert after.endswith("--home-dir /home/app app\nUSER 10001:10001\n"), after
+
+
+def test_the_image_cmd_counts_when_compose_sets_no_command(tmp_path):
+    df = _CELERY_DF + 'CMD ["gunicorn", "app:app", "--pid", "/run/app/gunicorn.pid"]\n'
+    root = _project(tmp_path, {"Dockerfile": df, "requirements.txt": "gunicorn\n"})
+    after = _after(_run(root))
+    assert "mkdir -p /run/app" in after and "chown 10001:10001 /run/app" in after
+
+
+def test_an_entrypoint_of_its_own_drops_the_image_cmd(tmp_path):
+    """Compose's `entrypoint:` resets the image's CMD: the CMD's log file is not written."""
+    df = _CELERY_DF + 'CMD ["celery", "-A", "w", "worker", "--logfile=w.log"]\n'
+    root = _project(tmp_path, {"Dockerfile": df, "requirements.txt": "celery\n",
+                               "docker-compose.yml": "services:\n  w:\n    build: .\n    entrypoint: [\"python\", \"run.py\"]\n"})
+    assert _mine(_run(root))[0].status == "changed"

@@ -46,7 +46,9 @@ class NonRootUser(Transform):
     created by the Dockerfile with a data-like name (``RUN mkdir -p /app/uploads``), and what the
     framework writes beside its code, recursively (``chown -R``, the repository ships subfolders):
     Rails/Puma ``tmp`` and ``log`` (with ``db`` and ``storage`` when the Gemfile has sqlite3),
-    Laravel ``storage`` and ``bootstrap/cache``, ``next start``'s ``.next``. A
+    Laravel ``storage`` and ``bootstrap/cache``, ``next start``'s ``.next``, and the folders of
+    the log, pid and state files the start command names (``--logfile``, ``--pid``,
+    ``--access-logfile``, Celery beat's schedule file). A
     COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
     a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
     VOLUME it prepares.
@@ -92,7 +94,10 @@ class NonRootUser(Transform):
     ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
     image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
-    Permission denied); the start command is a build tool (``mvnw spring-boot:run``, ``gradle
+    Permission denied); the start command writes a file (``--logfile=logs/celery.log``, Celery
+    beat's ``celerybeat-schedule``) into the root-owned working directory, or into a folder a
+    compose bind mount brings from the host (the host's files keep their owner: the new UID
+    cannot write where root could); the start command is a build tool (``mvnw spring-boot:run``, ``gradle
     bootRun``, ``cargo run``, ``dotnet run``) that compiles into the app folder, or the cron
     daemon (``cron``/``crond``, which must start as root); the base image chooses its user
     itself (``umputun/baseimage:app*``, whose /init.sh drops to ``app``; dev container images);
@@ -1060,12 +1065,61 @@ class _Planner:
                         continue
                     for p in self.data_paths(str(name), str(value)):
                         add(p, f"environment {name} of service {u.service}", stage.startline + 1)
+        self.start_command_writes(chain, uses, workdir, add)
         for svc, src, dst in named_volumes:
             label = f"volume {src}" if src else "the anonymous volume"
             self.notes.append((f"{label} of service {svc} at {dst}: a volume created before this change keeps its "
                                f"root-owned files; chown it once (docker compose run --rm --user root {svc} chown "
                                f"-R {uid}:{gid} {dst}) or recreate it", stage.startline + 1))
         return found
+
+    def start_command_writes(self, chain: list, uses: list, workdir: str, add: Any) -> None:
+        """The log, pid and state files the start command names (``--logfile=logs/celery.log``,
+        Celery beat's schedule file): their folders are made writable by the new user. Left when
+        one lands in a folder a compose bind mount brings from the host (the host's files keep
+        their owner, so the new UID cannot write there, where root could) or in the root-owned
+        working directory itself."""
+        from harden.start_writes import resolve, written_files
+
+        starts: list[tuple[str, Any, str, list[str], int | None]] = []  # who, command, workdir, binds, line
+        image_start = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                image_start.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+        for u in uses:
+            svc = u.project.service(u.service)
+            merged = svc.merged if svc is not None else {}
+            wd = str(merged.get("working_dir") or workdir)
+            binds = [posixpath.normpath(dst) for kind, _src, dst, ro in parse_volumes(merged.get("volumes"))
+                     if kind == "bind" and not ro and dst and "$" not in dst]
+            own = [(f"the `{k}:` of compose service {u.service}", merged.get(k), None)
+                   for k in ("entrypoint", "command") if merged.get(k)]
+            if merged.get("command") and not merged.get("entrypoint"):
+                own += [s for s in image_start if s[0].startswith("ENTRYPOINT")]  # compose keeps it
+            # an `entrypoint:` of its own drops the image's CMD too (as docker run --entrypoint does)
+            for label, text, line in own or image_start:
+                starts.append((label, text, wd, binds, line))
+        if not uses:
+            starts = [(label, text, workdir, [], line) for label, text, line in image_start]
+        for label, text, wd, binds, line in starts:
+            for path, why in written_files(text):
+                if "$" in path:
+                    continue  # add() says it cannot resolve it for folders; a file here is left to the note below
+                p = resolve(path, wd)
+                folder = posixpath.dirname(p)
+                host = next((b for b in binds if _under(p, b)), None)
+                if host is not None:
+                    raise _Leave(f"{label} writes {path} ({why}) into {host}, which compose bind-mounts from the "
+                                 "host: the host's files keep their owner, so as a non-root user it cannot write "
+                                 "there where root could, and the container would fail; write it outside the bind "
+                                 "mount (a folder of its own, /tmp, or stdout), then run harden again", line)
+                if _under(workdir, folder) or _under(wd, folder):
+                    raise _Leave(f"{label} writes {path} ({why}) into the working directory {folder}, which stays "
+                                 "root-owned (harden does not hand the code directory to the app user), so as a "
+                                 "non-root user it would fail; write it into a folder of its own (e.g. "
+                                 f"{posixpath.join(folder, 'var', posixpath.basename(p))}), then run harden again", line)
+                add(folder, f"{label} writes {path}", line, loud=False)
 
     def laravel_app(self, chain: list, uses: list) -> bool:
         """The stage runs a Laravel app: `php artisan` in its start command, or an artisan file and
