@@ -83,16 +83,17 @@ def test_refusals_are_reported(tmp_path):
     folder = copy_fixture("health-more-stores", tmp_path)
     result = harden_run(folder, select=[NAME])
     skipped = _outcomes(result, "skipped")
-    assert set(skipped) == {"secure-search", "memcached", "mssql"}
-    assert "password" in skipped["secure-search"]
-    assert "client" in skipped["memcached"]
+    assert set(skipped) == {"mssql"}
+    assert "login" in skipped["mssql"]
     out = changed_text(result, "compose.yaml")
     for s in skipped:
         assert _healthcheck_test(out, s) is None
     folder = copy_fixture("health-clients", tmp_path)
     result = harden_run(folder, select=[NAME])
     skipped = _outcomes(result, "skipped")
-    assert set(skipped) == {"migrate", "redis-cli", "cache", "cache2", "cache3"}
+    # cache2 runs `sh -c "redis-server --requirepass \"$$CACHE_PASSWORD\""`: a shell expands it
+    assert set(skipped) == {"migrate", "redis-cli", "cache", "cache3"}
+    assert "ends by running `mysql`" in skipped["migrate"]
     assert "no shell expands it" in skipped["cache3"]
     assert "literal --requirepass" in skipped["cache"]
 
@@ -302,3 +303,74 @@ def test_stores_by_family_and_unrecognised_images_named(tmp_path):
     # named for the family the app speaks to it: built on that image, it gets the family's check
     assert "pg_isready" in " ".join(map(str, data["search-db"]["healthcheck"]["test"]))
     assert any("acme/zulip-postgresql:14 is taken for a PostgreSQL image" in n.message for n in res.notes)
+
+
+@pytest.mark.parametrize("script, last", [
+    ("exec memcached -S", ["memcached", "-S"]),
+    ("echo 'x' > \"$$F\"\necho \"a:$$(cat $$P)\" >> \"$$F\"\nexec memcached -S\n", ["memcached", "-S"]),
+    ("set -e; chown -R redis /data && exec gosu redis redis-server --port 7000  # go", ["redis-server", "--port", "7000"]),
+    ("A=1 B=2 exec docker-entrypoint.sh rabbitmq-server", ["docker-entrypoint.sh", "rabbitmq-server"]),
+    ("redis-server --save '' 2>&1", ["redis-server", "--save", "", "2>&1"]),
+    ("redis-server & sleep 2; redis-cli set a b; wait", ["wait"]),
+    ("redis-server &", None),               # backgrounded: not what keeps the container up
+    ("test -f x || exec redis-server", None),  # only when the test fails
+    ("cat <<EOF > /c\nport 1\nEOF\nredis-server /c", None),  # here-documents are not read
+    ("echo 'unbalanced", None),
+])
+def test_shell_script_is_read_to_its_last_command(script, last):
+    from harden.healthchecks import last_command
+
+    assert last_command(script) == last
+
+
+def test_stores_started_through_a_shell_script(tmp_path):
+    """zulip's stores: each command is `sh -euc SCRIPT` that prepares a config or reads a
+    secret file and then execs the server. The check fits the server the script ends with;
+    the Redis password comes from the same secret file, read by the check's own shell."""
+    root = write_files(tmp_path / "p", {"compose.yaml": (
+        "services:\n"
+        "  memcached:\n"
+        "    image: memcached:alpine\n"
+        "    command:\n"
+        "      - sh\n"
+        "      - -euc\n"
+        "      - |\n"
+        "        echo 'mech_list: plain' > \"$$SASL_CONF_PATH\"\n"
+        "        exec memcached -S -p 11311\n"
+        "    environment:\n"
+        "      SASL_CONF_PATH: /home/memcache/memcached.conf\n"
+        "  rabbitmq:\n"
+        "    image: rabbitmq:4.2\n"
+        "    command: [\"sh\", \"-euc\", \"echo x >> /etc/rabbitmq/rabbitmq.conf\\nexec docker-entrypoint.sh rabbitmq-server\"]\n"
+        "  redis:\n"
+        "    image: redis:alpine\n"
+        "    command:\n"
+        "      - sh\n"
+        "      - -euc\n"
+        "      - '/usr/local/bin/docker-entrypoint.sh --requirepass \"$$(cat $$REDIS_PASSWORD_FILE)\"'\n"
+        "    environment:\n"
+        "      REDIS_PASSWORD_FILE: /run/secrets/redis_password\n"
+        "  redis-own-var:\n"
+        "    image: redis:alpine\n"
+        "    command: [\"sh\", \"-c\", \"PW=$$(cat /run/secrets/pw); exec redis-server --requirepass \\\"$$PW\\\"\"]\n"
+        "  mc-debian:\n"
+        "    image: memcached:1.6\n"
+        "  mc-socket:\n"
+        "    image: memcached:1.6\n"
+        "    command: memcached -s /tmp/mc.sock\n"
+        "  helper:\n"
+        "    image: redis:alpine\n"
+        "    command: [\"sh\", \"-c\", \"sleep 5; redis-cli -h redis ping\"]\n"
+    )})
+    res = harden_run(root, select=[NAME])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))["services"]
+    assert data["memcached"]["healthcheck"]["test"] == ["CMD", "nc", "-z", "127.0.0.1", "11311"]
+    assert data["mc-debian"]["healthcheck"]["test"] == ["CMD", "bash", "-c", "</dev/tcp/127.0.0.1/11211"]
+    assert data["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    assert data["redis"]["healthcheck"]["test"] == [
+        "CMD-SHELL", 'REDISCLI_AUTH="$$(cat "$${REDIS_PASSWORD_FILE}")" redis-cli ping | grep -q PONG']
+    skipped = _outcomes(res, "skipped")
+    assert set(skipped) == {"redis-own-var", "mc-socket", "helper"}
+    assert "computed by its start-up script" in skipped["redis-own-var"]
+    assert "unix socket" in skipped["mc-socket"]
+    assert "ends by running `redis-cli`" in skipped["helper"]

@@ -80,7 +80,7 @@ def test_conditions_and_order(tmp_path):
                           "mysql-elsewhere", "mongo-old"]
     assert {k: v["condition"] for k, v in deps.items()} == {
         "mongo": "service_healthy", "rabbit": "service_healthy", "search": "service_healthy",
-        "secure-search": "service_started", "memcached": "service_started", "mssql": "service_started",
+        "secure-search": "service_healthy", "memcached": "service_healthy", "mssql": "service_started",
         "mysql-elsewhere": "service_healthy", "mongo-old": "service_healthy"}
 
 

@@ -177,21 +177,173 @@ def command_words(merged: dict) -> list[str]:
     return _words(merged.get("command"))
 
 
-def runs_server(kind: str, merged: dict) -> tuple[bool, str]:
-    """(True, "") when the service runs the image's server; else (False, why)."""
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# what may stand before the server on the script's last line: `exec`, a user switch
+_PREFIX_WITH_ARG = {"gosu", "su-exec"}
+
+
+def shell_script(run: list[str]) -> str | None:
+    """The script of ``sh -c SCRIPT`` (any POSIX shell, flags such as ``-euc``), else None."""
+    if not run or run[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return None
+    i = 1
+    while i < len(run) and run[i].startswith("-") and not run[i].startswith("--"):
+        if "c" in run[i][1:]:
+            return run[i + 1] if i + 1 < len(run) else None
+        i += 2 if run[i] == "-o" else 1
+    return None
+
+
+def script_commands(script: str) -> list[tuple[str, str]] | None:
+    """The top-level commands of a shell script, each with the operator that ends it (``;``,
+    ``&&``, ``||``, ``|``, ``&``, a newline, or "" at the end); quotes, ``$(...)``, backticks,
+    comments and line continuations are followed. None for what is not read (here-documents,
+    unbalanced quotes)."""
+    out: list[tuple[str, str]] = []
+    cur: list[str] = []
+    i, n = 0, len(script)
+    quote: str | None = None
+    depth = 0  # inside $( ... )
+    while i < n:
+        c = script[i]
+        if quote == "'":
+            cur.append(c)
+            if c == "'":
+                quote = None
+            i += 1
+            continue
+        if c == "\\" and i + 1 < n:
+            if script[i + 1] == "\n":
+                i += 2  # a line continuation
+                continue
+            cur.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote is not None:  # double quote or backtick
+            if c == quote and depth == 0:
+                quote = None
+            elif c == "$" and script[i + 1:i + 2] == "(":
+                depth += 1
+            elif c == ")" and depth:
+                depth -= 1
+            cur.append(c)
+            i += 1
+            continue
+        if c in "'\"`":
+            quote = c
+            cur.append(c)
+            i += 1
+            continue
+        if c == "$" and script[i + 1:i + 2] == "(":
+            depth += 1
+            cur.append("$(")
+            i += 2
+            continue
+        if depth:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            cur.append(c)
+            i += 1
+            continue
+        if c == "#" and (not cur or cur[-1][-1:].isspace()):
+            while i < n and script[i] != "\n":
+                i += 1
+            continue
+        if c == "<" and script[i + 1:i + 2] == "<":
+            return None  # a here-document
+        op = None
+        for cand in ("&&", "||", ";", "|", "&", "\n"):
+            if script.startswith(cand, i):
+                op = cand
+                break
+        if op is not None and not (op == "&" and (script[i + 1:i + 2] == ">" or (cur and cur[-1][-1:] in "<>"))):
+            text = "".join(cur).strip()
+            if text:
+                out.append((text, op))
+            elif op not in ("\n", ";") and out:
+                return None
+            cur = []
+            i += len(op)
+            continue
+        cur.append(c)
+        i += 1
+    if quote is not None or depth:
+        return None
+    text = "".join(cur).strip()
+    if text:
+        out.append((text, ""))
+    return out
+
+
+def last_command(script: str) -> list[str] | None:
+    """The words of the command a shell script ends by running in the foreground (``exec``,
+    ``gosu user`` and variable assignments before it dropped), or None: a script whose end
+    harden does not follow (a background job, a here-document, a server after ``||``)."""
+    cmds = script_commands(script)
+    if not cmds:
+        return None
+    text, op = cmds[-1]
+    if op == "&":
+        return None  # started in the background: something else keeps the container running
+    if len(cmds) > 1 and cmds[-2][1] in ("||", "|"):
+        return None  # runs only when the command before fails, or reads from a pipe
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return None
+    while words:
+        if words[0] == "exec" or _ASSIGN.match(words[0]):
+            words = words[1:]
+        elif words[0] in _PREFIX_WITH_ARG and len(words) > 2:
+            words = words[2:]
+        else:
+            break
+    return words or None
+
+
+def server_command(merged: dict) -> tuple[list[str], bool, str | None]:
+    """(words, through a shell, script) of what the service starts: its command, or, when its
+    entrypoint or command is ``sh -c SCRIPT``, the command that script ends by running (words
+    empty when that cannot be told)."""
     ep = _words(merged.get("entrypoint"))
-    if ep and ep[0] not in _ENTRYPOINTS:
-        return False, f"its entrypoint is overridden ({' '.join(ep)[:60]}), so it may not run the {kind} server"
-    words = command_words(merged)
+    cmd = command_words(merged)
+    script = shell_script(ep + cmd if ep else cmd)
+    if script is None:
+        return cmd, False, None
+    return last_command(script) or [], True, script
+
+
+def _starts_server(kind: str, words: list[str]) -> bool:
     if not words or words[0].startswith("-"):
-        return True, ""
+        return True
     first = words[0]
     servers = SERVER_WORDS.get(kind, set())
     if first in servers or first.rsplit("/", 1)[-1] in {s.rsplit("/", 1)[-1] for s in servers}:
+        return True
+    entry = first in _ENTRYPOINTS or first.rsplit("/", 1)[-1] in {e.rsplit("/", 1)[-1] for e in _ENTRYPOINTS}
+    return entry and len(words) > 1 and (words[1] in servers or words[1].startswith("-"))
+
+
+def runs_server(kind: str, merged: dict) -> tuple[bool, str]:
+    """(True, "") when the service runs the image's server; else (False, why). A shell
+    script (``sh -euc '...; exec memcached -S'``) is read to the command it ends by running."""
+    ep = _words(merged.get("entrypoint"))
+    words, shelled, script = server_command(merged)
+    if shelled:
+        if not words:
+            return False, (f"its command is a shell script that does not end by starting the {kind} server "
+                           "in the foreground (or in a way harden does not follow)")
+        if _starts_server(kind, words):
+            return True, ""
+        return False, f"its command is a shell script that ends by running `{words[0]}`, not the {kind} server"
+    if ep and ep[0] not in _ENTRYPOINTS:
+        return False, f"its entrypoint is overridden ({' '.join(ep)[:60]}), so it may not run the {kind} server"
+    if _starts_server(kind, words):
         return True, ""
-    if first in _ENTRYPOINTS and len(words) > 1 and (words[1] in servers or words[1].startswith("-")):
-        return True, ""
-    return False, f"its command runs `{first}`, not the {kind} server"
+    return False, f"its command runs `{words[0]}`, not the {kind} server"
 
 
 def _flag_value(words: list[str], *names: str) -> str | None:
@@ -290,7 +442,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
     """The check for a service of ``kind``; raises NoCheck(reason) when there is no safe one."""
     ns = ref.namespace if ref else None
     bitnami = ns is not None and ns.split("/")[-1] == "bitnami"
-    words = command_words(merged)
+    words, shelled, script = server_command(merged)
     env = environment(merged)
     if kind == "mysql":
         port = _flag_value(words, "--port", "-P")
@@ -326,7 +478,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         # over TCP: the image's first-run temporary server listens on the socket only
         return Plan(shell(f'pg_isready -h 127.0.0.1{extra} -U "{user}" -d "{db}"'))
     if kind in ("redis", "valkey", "keydb"):
-        return _redis_plan(kind, ref, words, env, bitnami)
+        return _redis_plan(kind, ref, words, env, bitnami, script if shelled else None)
     if kind == "mongo":
         if bitnami:
             raise NoCheck("bitnami/mongodb differs from the official image (paths, users); add a healthcheck by hand")
@@ -347,11 +499,22 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
             raise NoCheck("bitnami/elasticsearch differs from the official image; add a healthcheck by hand")
         security = env.get("xpack.security.enabled")
         major = ref.major() if ref else None
+        port = str(env.get("http.port") or "9200")
+        if not port.isdigit():
+            raise NoCheck(f"Elasticsearch's HTTP port is {port}; add a healthcheck by hand")
         if security is not None and _falsy(security) or (security is None and major is not None and major < 8):
-            return Plan(shell("curl -fsS 'http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"),
+            return Plan(shell(f"curl -fsS 'http://localhost:{port}/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"),
                         start_period=SLOW_START["elasticsearch"])
-        raise NoCheck("Elasticsearch security is on (8.x default: HTTPS and a password); a check would need the "
-                      "password, so add one by hand or set xpack.security.enabled=false for local use")
+        # security on (the 8.x default, or a mounted elasticsearch.yml that harden does not read):
+        # a request without credentials is answered 401 once the HTTP layer serves, which is
+        # what Elastic's own compose example waits for; plain HTTP, or HTTPS where 8.x set up
+        # TLS itself. No password is needed, so none is copied.
+        probe = "curl -s{k} -o /dev/null -w '%{{http_code}}' {url} | grep -qE '^(200|401)$$'"
+        return Plan(shell(probe.format(k="", url=f"http://localhost:{port}") + " || "
+                          + probe.format(k="k", url=f"https://localhost:{port}")),
+                    start_period=SLOW_START["elasticsearch"],
+                    notes=["Elasticsearch security is on (or may be): the healthcheck waits until it answers HTTP "
+                           "(401 without a password) and does not read the cluster's health, which needs a login"])
     if kind == "clickhouse":
         if bitnami:
             raise NoCheck("bitnami/clickhouse differs from the official image; add a healthcheck by hand")
@@ -363,7 +526,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         # Alpine), and both understand -q -O
         return Plan(cmd("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8123/ping"))
     if kind == "memcached":
-        raise NoCheck("the memcached image ships no client to probe it with; a check that cannot run would never turn healthy")
+        return _memcached_plan(ref, words, bitnami)
     if kind == "mssql":
         if ref is not None and ref.name == "azure-sql-edge":
             raise NoCheck("azure-sql-edge ships no sqlcmd; add a healthcheck by hand")
@@ -371,7 +534,55 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
     raise NoCheck(f"harden has no known healthcheck for {kind} images; add one by hand")
 
 
-def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bitnami: bool) -> Plan:
+# a password the container's own shell computes: `$$VAR`, `$${VAR}`, `$$(cat $$VAR)`, `$$(cat /run/secrets/x)`
+_SHELL_VAR = re.compile(r"^\$\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+_SHELL_CAT = re.compile(r"^\$\$\(\s*cat\s+(?:\"?\$\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\"?"
+                        r"|([A-Za-z0-9_./-]+))\s*\)$")
+
+
+def _shell_password(password: str, env: dict, script: str) -> str | None:
+    """The shell text that computes, inside the container, a password the server's start-up
+    script gives it (``--requirepass "$$(cat $$REDIS_PASSWORD_FILE)"``), or None. Only a
+    variable of the service's own environment that the script does not set, or a file read
+    with ``cat``, qualifies: a healthcheck's shell then computes the same value."""
+    m = _SHELL_VAR.match(password)
+    c = _SHELL_CAT.match(password)
+    name = (m.group(1) or m.group(2)) if m else (c.group(1) or c.group(2)) if c else None
+    if name is not None:
+        if name not in env or env[name] is None or re.search(rf"(?<![\w$]){name}=|\bread\b[^\n;]*\b{name}\b", script):
+            return None
+        return f"$${{{name}}}" if m else f'$$(cat "$${{{name}}}")'
+    if c is not None:
+        return f"$$(cat {c.group(3)})"
+    return None
+
+
+def _memcached_plan(ref: ImageRef | None, words: list[str], bitnami: bool) -> Plan:
+    """memcached ships no client: the check opens a TCP connection to it, with BusyBox `nc -z`
+    on the Alpine images and bash's /dev/tcp on the Debian ones (memcached answers no protocol
+    command without a login once SASL is on, `-S`, but accepting the connection shows it serves)."""
+    if bitnami or (ref is not None and ref.path not in ("memcached", "library/memcached")):
+        raise NoCheck("the memcached image ships no client to probe it with, and harden knows which shell tools only "
+                      "the official memcached images carry; add a healthcheck by hand")
+    if _flag_value(words, "-s", "--unix-socket") is not None:
+        raise NoCheck("memcached listens on a unix socket only (-s); add a healthcheck by hand")
+    listen = _flag_value(words, "-l", "--listen")
+    if listen is not None and not all(a.split(":")[0] in ("0.0.0.0", "127.0.0.1", "localhost", "::", "[::]")
+                                      for a in listen.split(",")):
+        raise NoCheck(f"memcached listens on {listen} only (-l); add a healthcheck by hand")
+    if ref is not None and ref.digest and not ref.tag:
+        raise NoCheck("memcached is pinned by digest only, so harden cannot tell the Alpine image (BusyBox nc) from "
+                      "the Debian one (bash) to probe it with; add the tag or a healthcheck by hand")
+    port = _flag_value(words, "-p", "--port") or "11211"
+    if not port.isdigit() or port == "0":
+        raise NoCheck(f"memcached's TCP port is {port}; add a healthcheck by hand")
+    if ref is not None and ref.tag and "alpine" in ref.tag:
+        return Plan(cmd("CMD", "nc", "-z", "127.0.0.1", port))
+    return Plan(cmd("CMD", "bash", "-c", f"</dev/tcp/127.0.0.1/{port}"))
+
+
+def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bitnami: bool,
+                script: str | None = None) -> Plan:
     client = {"redis": "redis-cli", "valkey": "valkey-cli", "keydb": "keydb-cli"}[kind]
     port = _flag_value(words, "--port")
     if port == "0":
@@ -388,6 +599,15 @@ def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bi
     elif password is not None:
         m = _CONTAINER_VAR.match(password)
         mv = _VAR.match(password)
+        computed = _shell_password(password, env, script) if script is not None else None
+        if computed is not None:
+            # the start-up script's shell computes the password in the container; the check's
+            # shell computes it the same way, and hands it to the client through REDISCLI_AUTH
+            return Plan(shell(f'REDISCLI_AUTH="{computed}" {cli} ping | grep -q PONG'))
+        if script is not None and (m or password.startswith("$$(")):
+            raise NoCheck(f"{kind} is started with --requirepass {password}, computed by its start-up script in a way "
+                          "harden does not repeat (a variable the service's environment does not set, or the script "
+                          "sets); add a healthcheck by hand")
         if m:
             # no shell runs a compose command: `$$VAR` reaches redis as the literal text `$VAR`
             raise NoCheck(f"{kind} is started with --requirepass {password}; no shell expands it, so the password "
