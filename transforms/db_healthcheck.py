@@ -76,6 +76,27 @@ def spoken_to_as_store(project: Any, target: Any) -> tuple[str, str] | None:
     return None
 
 
+def no_check_reason(project: Any, svc: Any) -> str:
+    """Why a database, cache, queue or search service has no healthcheck that runs, in words a
+    user can act on (what db-healthcheck decided for it, read again without editing)."""
+    state = healthcheck_state(project, svc)
+    if state == "disabled":
+        return "its healthcheck is disabled"
+    if state in ("partial", "image_or_none"):
+        return "its healthcheck sets no `test`"
+    ident = identify(project, svc)
+    if ident.kind is None:
+        return f"its image {ident.ref.raw if ident.ref else '(unknown)'} is not one harden recognises"
+    ok, why = runs_server(ident.kind, svc.merged)
+    if not ok:
+        return why
+    try:
+        plan_for(ident.kind, ident.ref, svc.merged)
+    except NoCheck as e:
+        return str(e)
+    return "harden did not add one here (see db-healthcheck's outcome for it)"
+
+
 def rel_of(project: Any, doc: Any) -> str:
     for d, r in zip(project.docs, project.rels):
         if d is doc:
