@@ -374,3 +374,52 @@ def test_stores_started_through_a_shell_script(tmp_path):
     assert "computed by its start-up script" in skipped["redis-own-var"]
     assert "unix socket" in skipped["mc-socket"]
     assert "ends by running `redis-cli`" in skipped["helper"]
+
+
+def test_an_image_the_repository_builds_elsewhere_is_read_through_that_dockerfile(tmp_path):
+    """dfir-iris runs `${DB_IMAGE_NAME:-ghcr.io/dfir-iris/iriswebapp_db}:${DB_IMAGE_TAG:-v2.4.20}`,
+    which its dev file builds as `iriswebapp_db:v2.4.7` FROM postgres; piggymetrics runs
+    `sqshq/piggymetrics-mongodb`, which its dev overlay builds FROM mongo:3. The published image
+    may carry another version than the Dockerfile: the mongo check works with either shell."""
+    root = write_files(tmp_path / "p", {
+        "docker-compose.yml": (
+            "services:\n"
+            "  db:\n"
+            "    image: ${DB_IMAGE_NAME:-ghcr.io/acme/app_db}:${DB_IMAGE_TAG:-v2.4.20}\n"
+            "  mongodb:\n"
+            "    image: acme/shop-mongodb\n"
+            "  other:\n"
+            "    image: acme/unknown-store:1\n"
+        ),
+        "docker-compose.dev.yml": (
+            "services:\n"
+            "  db:\n"
+            "    build:\n"
+            "      context: docker/db\n"
+            "    image: app_db:v2.4.7\n"
+            "  mongodb:\n"
+            "    build: mongodb\n"
+            "  other:\n"
+            "    ports:\n"
+            "      - 127.0.0.1:5000:5000\n"
+        ),
+        "docker/db/Dockerfile": "FROM postgres:12-alpine\nCOPY init.sh /docker-entrypoint-initdb.d/\n",
+        "docker/db/init.sh": "#!/bin/sh\n",
+        "mongodb/Dockerfile": "FROM mongo:3\n",
+    })
+    res = harden_run(root, select=[NAME])
+    data = yaml.safe_load(changed_text(res, "docker-compose.yml"))["services"]
+    assert "pg_isready" in data["db"]["healthcheck"]["test"][1]
+    assert data["mongodb"]["healthcheck"]["test"] == [
+        "CMD-SHELL", "mongosh --quiet --eval \"db.adminCommand('ping')\" || mongo --quiet --eval \"db.adminCommand('ping')\""]
+    assert "healthcheck" not in data["other"]
+    notes = [n.message for n in res.notes]
+    assert any(m.startswith("db: its image ${DB_IMAGE_NAME:-ghcr.io/acme/app_db}:${DB_IMAGE_TAG:-v2.4.20} is taken for "
+                            "the one docker-compose.dev.yml (db, docker/db/Dockerfile) builds, FROM postgres:12-alpine")
+               for m in notes), notes
+    # two different Dockerfiles build images of that name: harden cannot tell which one runs
+    (root / "docker-compose.ci.yml").write_text("services:\n  db2:\n    build: other\n    image: elsewhere/app_db:ci\n")
+    write_files(root, {"other/Dockerfile": "FROM mysql:8.0\n"})
+    res = harden_run(root, select=[NAME])
+    data = yaml.safe_load(changed_text(res, "docker-compose.yml"))["services"]
+    assert "healthcheck" not in data["db"]

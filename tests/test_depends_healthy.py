@@ -354,3 +354,59 @@ def test_an_edge_that_cannot_wait_says_why(tmp_path):
     said = {o.reason.split(":")[0] for o in alone.outcomes if o.status == "skipped" and o.part == "app"}
     assert "depends_on mongo stays service_started" in said
     assert any("harden did not add one here" in o.reason for o in alone.outcomes if o.part == "app")
+
+
+def test_an_extension_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path):
+    """docker-elk: `docker compose -f docker-compose.yml -f extensions/curator/curator-compose.yml`.
+    The extension's services all build, but it names elasticsearch and the network elk that only
+    the base defines: compose rejects it alone, so it is read on top of the base, its relative
+    paths resolve against the base's folder, and its edge waits for the check the base's
+    elasticsearch gets."""
+    root = tmp_path / "elk"
+    files = {
+        "docker-compose.yml": (
+            "services:\n"
+            "  elasticsearch:\n"
+            "    image: docker.elastic.co/elasticsearch/elasticsearch:8.13.4\n"
+            "    environment:\n"
+            "      discovery.type: single-node\n"
+            "      xpack.security.enabled: \"false\"\n"
+            "    networks:\n"
+            "      - elk\n"
+            "networks:\n"
+            "  elk:\n"
+        ),
+        "extensions/curator/curator-compose.yml": (
+            "services:\n"
+            "  curator:\n"
+            "    build:\n"
+            "      context: extensions/curator/\n"
+            "    networks:\n"
+            "      - elk\n"
+            "    depends_on:\n"
+            "      - elasticsearch\n"
+        ),
+        "extensions/curator/Dockerfile": "FROM untergeek/curator:8.0.21\nENTRYPOINT [\"crond\", \"-f\"]\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    ext = yaml.safe_load(changed_text(result, "extensions/curator/curator-compose.yml"))["services"]["curator"]
+    assert ext["depends_on"] == {"elasticsearch": {"condition": "service_healthy"}}
+    base = yaml.safe_load(changed_text(result, "docker-compose.yml"))["services"]["elasticsearch"]
+    assert "healthcheck" in base
+    # the build context is the base's folder + extensions/curator/, not the extension's folder + ...
+    assert not any("not found" in (o.reason or "") for o in result.outcomes), result.outcomes
+    run = Run(root, Options(select=[]))
+    run.load()
+    overlay = next(p for p in run.projects if "extensions/curator/curator-compose.yml" in p.rels)
+    assert overlay.rels == ["docker-compose.yml", "extensions/curator/curator-compose.yml"]
+    assert set(overlay.dockerfiles) == {"curator"}
+    # the extension alone is rejected by compose as read (elasticsearch, elk undefined): the
+    # safety net does not hold harden's edits to keeping it "valid"
+    run._measure_baseline()
+    labels = [c.label for c, _before in run._baseline]
+    assert "-f extensions/curator/curator-compose.yml" not in labels
+    assert "-f docker-compose.yml -f extensions/curator/curator-compose.yml" in labels

@@ -87,11 +87,11 @@ def no_check_reason(project: Any, svc: Any) -> str:
     ident = identify(project, svc)
     if ident.kind is None:
         return f"its image {ident.ref.raw if ident.ref else '(unknown)'} is not one harden recognises"
-    ok, why = runs_server(ident.kind, svc.merged)
+    ok, why = runs_server(ident.kind, svc.merged, ident)
     if not ok:
         return why
     try:
-        plan_for(ident.kind, ident.ref, svc.merged)
+        plan_for(ident.kind, ident.ref, svc.merged, exact=ident.source != "built")
     except NoCheck as e:
         return str(e)
     return "harden did not add one here (see db-healthcheck's outcome for it)"
@@ -342,12 +342,12 @@ class DbHealthcheck(Transform):
                               "harden does not complete a healthcheck the user started", line=line, file=rel)
                 continue
             merged = svc.merged
-            ok, why = runs_server(kind, merged)
+            ok, why = runs_server(kind, merged, ident)
             if not ok:
                 ctx.skip_part(svc.name, f"no healthcheck added: {why}", line=line, file=rel)
                 continue
             try:
-                plan = plan_for(kind, ident.ref, merged)
+                plan = plan_for(kind, ident.ref, merged, exact=ident.source != "built")
             except NoCheck as e:
                 ctx.skip_part(svc.name, str(e), line=line, file=rel)
                 continue
@@ -389,7 +389,11 @@ class DbHealthcheck(Transform):
                 ctx.note(derived, line=line, file=rel_of(project, doc))
             for n in plan.notes:
                 ctx.note(f"{svc.name}: {n}", line=line, file=rel_of(project, doc))
-            if ident.source == "dotenv":
+            if ident.source == "built":
+                ctx.note(f"{svc.name}: its image {svc.image} is taken for the one {ident.built_by} builds, "
+                         f"FROM {ident.ref.raw if ident.ref else '?'}: the healthcheck fits that base",
+                         line=line, file=rel_of(project, doc))
+            elif ident.source == "dotenv":
                 ctx.note(f"{svc.name}: the image comes from a variable; the healthcheck fits what the project's "
                          f".env sets ({ident.ref.raw if ident.ref else '?'})", line=line, file=rel_of(project, doc))
             elif ident.source == "variable":

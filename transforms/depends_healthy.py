@@ -305,8 +305,9 @@ class DependsHealthy(Transform):
         capable = {s.name: can_wait_healthy(project, s) for s in services}
         stores = {}
         for s in services:
-            kind = identify(project, s).kind
-            if kind is not None and role_of_kind(kind) in ROLES and runs_server(kind, s.merged)[0]:
+            ident = identify(project, s)
+            kind = ident.kind
+            if kind is not None and role_of_kind(kind) in ROLES and runs_server(kind, s.merged, ident)[0]:
                 stores[s.name] = kind
         graph = {s.name: set(dependencies(s.merged)) | set(link_targets(s.merged)) for s in services}
         self._needs_long = False

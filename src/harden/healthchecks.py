@@ -73,31 +73,126 @@ _resolve_default = resolve_default
 class Identity:
     kind: str | None
     ref: ImageRef | None
-    source: str  # "image" | "dockerfile" | "variable" | "none"
+    source: str  # "image" | "dockerfile" | "variable" | "dotenv" | "built" | "none"
     dockerfile_healthcheck: bool | None = None  # built: final stage has HEALTHCHECK (None: no NONE)
+    built_by: str | None = None  # source "built": the compose file and Dockerfile that build the image
+    # built: the Dockerfile's own (ENTRYPOINT, CMD) as words (None: the base image's), and the
+    # build context its scripts are read from
+    image_run: tuple | None = None
+    context: Any = None
 
 
 def identify(project: Any, svc: Any) -> Identity:
-    """What database/broker kind a service runs, from its image or the Dockerfile it builds."""
+    """What database/broker kind a service runs, from its image or the Dockerfile it builds;
+    an image harden does not know by name that another service of the repository builds
+    (``image:`` + ``build:``) is read through that build's Dockerfile (source "built")."""
     unit = getattr(project, "dockerfiles", {}).get(svc.name)
     if unit is not None and getattr(unit, "doc", None) is not None and unit.doc.stages:
-        stages = unit.doc.stages
-        target = (project.build_of(svc).target if project.build_of(svc) else None)
-        stage = unit.doc.stage_by_name(target) if target else None
-        stage = stage or stages[-1]
-        hc = _stage_healthcheck(unit.doc, stage)
-        base = stage.base
-        seen = set()
-        # FROM an earlier stage: follow the alias
-        while base and unit.doc.stage_by_name(base) is not None and base not in seen:
-            seen.add(base)
-            parent = unit.doc.stage_by_name(base)
-            if hc is None:
-                hc = _stage_healthcheck(unit.doc, parent)
-            base = parent.base
-        resolved = _resolve_default(base) if base else None
-        ref = parse_image(resolved) if resolved else None
-        return Identity(image_kind(ref) if ref else None, ref, "dockerfile", hc)
+        b = project.build_of(svc)
+        return _identify_unit(unit, b.target if b else None)
+    ident = _identify_image(project, svc)
+    if ident.kind is None and ident.ref is not None:
+        found = _built_elsewhere(project, ident.ref)
+        if found is not None:
+            unit, target, where = found
+            built = _identify_unit(unit, target)
+            if built.kind is not None:
+                return Identity(built.kind, built.ref, "built", built.dockerfile_healthcheck, where,
+                                built.image_run, built.context)
+    return ident
+
+
+def _built_elsewhere(project: Any, ref: ImageRef) -> tuple[Any, str | None, str] | None:
+    """(Dockerfile unit, target, where) of the one build in the repository's compose files that
+    makes an image of this name: the same repository and tag, else the same repository, else
+    the same last path component (``ghcr.io/acme/app_db:v2.4`` is the ``app_db:v2.4`` a dev file
+    builds); None when no build, or more than one Dockerfile, matches."""
+    world = getattr(project, "world", None)
+    projects = list(getattr(world, "projects", None) or [project])
+    found: dict[int, dict[tuple, tuple]] = {}
+    for p in projects:
+        units = getattr(p, "dockerfiles", {}) or {}
+        for s in p.services():
+            u = units.get(s.name)
+            img = s.image
+            if u is None or not img or getattr(u, "doc", None) is None or not u.doc.stages:
+                continue
+            resolved = _resolve_default(img)
+            other = parse_image(resolved) if resolved else None
+            if other is None:
+                continue
+            same_path = other.path == ref.path
+            level = (0 if same_path and (other.tag or "latest") == (ref.tag or "latest") else 1 if same_path
+                     else 2 if other.name == ref.name else None)
+            if level is None:
+                continue
+            b = p.build_of(s)
+            target = b.target if b else None
+            owner = s.owner("build")[0]
+            where = f"{_rel(p, owner)} ({s.name}, {u.rel})"
+            found.setdefault(level, {}).setdefault((u.rel, target), (u, target, where))
+    for level in sorted(found):
+        if len(found[level]) == 1:
+            return next(iter(found[level].values()))
+        return None
+    return None
+
+
+def _rel(project: Any, doc: Any) -> str:
+    for d, r in zip(project.docs, project.rels):
+        if d is doc:
+            return r
+    return str(getattr(doc, "path", "?"))
+
+
+def _identify_unit(unit: Any, target: str | None) -> Identity:
+    stages = unit.doc.stages
+    stage = unit.doc.stage_by_name(target) if target else None
+    stage = stage or stages[-1]
+    hc = _stage_healthcheck(unit.doc, stage)
+    base = stage.base
+    seen = set()
+    chain = [stage]
+    # FROM an earlier stage: follow the alias
+    while base and unit.doc.stage_by_name(base) is not None and base not in seen:
+        seen.add(base)
+        parent = unit.doc.stage_by_name(base)
+        chain.append(parent)
+        if hc is None:
+            hc = _stage_healthcheck(unit.doc, parent)
+        base = parent.base
+    resolved = _resolve_default(base) if base else None
+    ref = parse_image(resolved) if resolved else None
+    return Identity(image_kind(ref) if ref else None, ref, "dockerfile", hc, None, _image_run(chain),
+                    getattr(unit, "context", None))
+
+
+def _image_run(chain: list) -> tuple | None:
+    """(ENTRYPOINT, CMD) words the stage ``chain`` (the stage that runs first, then the stages
+    it is built FROM) sets; None for what only the base image sets. An ENTRYPOINT drops the
+    CMD it inherits (from an earlier stage or the base image), as Docker does."""
+    ep = cmd = None
+    ep_at = cmd_at = None
+    for i, st in enumerate(chain):
+        for name in ("ENTRYPOINT", "CMD"):
+            inst = st.last(name)
+            if inst is None or (name == "ENTRYPOINT" and ep is not None) or (name == "CMD" and cmd is not None):
+                continue
+            words = inst.exec_form()
+            if words is None:
+                words = ["/bin/sh", "-c", inst.args_without_flags()]
+            if name == "ENTRYPOINT":
+                ep, ep_at = words, i
+            else:
+                cmd, cmd_at = words, i
+    if ep is None and cmd is None:
+        return None
+    if ep is not None and (cmd_at is None or cmd_at > ep_at):
+        cmd = []
+    return ep, cmd
+
+
+def _identify_image(project: Any, svc: Any) -> Identity:
     image = svc.image
     if image is None:
         return Identity(None, None, "none")
@@ -327,9 +422,65 @@ def _starts_server(kind: str, words: list[str]) -> bool:
     return entry and len(words) > 1 and (words[1] in servers or words[1].startswith("-"))
 
 
-def runs_server(kind: str, merged: dict) -> tuple[bool, str]:
+def runs_server(kind: str, merged: dict, ident: "Identity | None" = None) -> tuple[bool, str]:
     """(True, "") when the service runs the image's server; else (False, why). A shell
-    script (``sh -euc '...; exec memcached -S'``) is read to the command it ends by running."""
+    script (``sh -euc '...; exec memcached -S'``) is read to the command it ends by running.
+    For an image built from a Dockerfile (``ident``), what that Dockerfile starts counts where
+    compose does not override it: an ENTRYPOINT script of the build context is read to the
+    command it ends by running (``exec "$@"`` runs its arguments); one harden cannot read is
+    taken to start the server, as before."""
+    ok, why = _compose_runs_server(kind, merged)
+    run = getattr(ident, "image_run", None) if ident is not None else None
+    if not ok or run is None or merged.get("entrypoint") is not None:
+        return ok, why
+    ep, cmd = run
+    if merged.get("command") is not None:
+        cmd = command_words(merged)
+    elif not ep and not cmd:
+        return ok, why
+    words = (ep or []) + (cmd or [])
+    last = _image_runs(kind, words, getattr(ident, "context", None), 0)
+    if last is None:
+        return True, ""
+    what = "ENTRYPOINT" if ep else "CMD"
+    return False, f"its image's {what} runs {words[0]}, which ends by running `{last}`, not the {kind} server"
+
+
+def _image_runs(kind: str, words: list[str], context: Any, depth: int) -> str | None:
+    """None when ``words`` (what an image built here starts) start the server, or cannot be
+    told (a script harden cannot read); else the program they end by running."""
+    if not words or depth > 4:
+        return None
+    script = shell_script(words)
+    if script is not None:
+        last = last_command(script)
+        if last is None:
+            return None
+        return _image_runs(kind, last, context, depth + 1) if last != words else None
+    if _starts_server(kind, words):
+        return None
+    from .model import context_file_text
+
+    first = words[0]
+    base = first.rsplit("/", 1)[-1]
+    # the project's own script of that name first (docker-elk's setup: /entrypoint.sh)
+    text = context_file_text(context, first) if context is not None and ("/" in first or "." in base) else ""
+    if not text and base in {e.rsplit("/", 1)[-1] for e in _ENTRYPOINTS}:
+        # the official entrypoints run their arguments when they are not the server's
+        return _image_runs(kind, words[1:], context, depth + 1) if len(words) > 1 else None
+    if not text:
+        return None if ("/" in first or first.endswith(".sh")) else first
+    last = last_command(text)
+    if last is None:
+        return None
+    args = words[1:]
+    expanded = [x for w in last for x in (args if w in ("$@", "${@}") else [w])]
+    if not expanded:
+        return None
+    return _image_runs(kind, expanded, context, depth + 1) if expanded != words else None
+
+
+def _compose_runs_server(kind: str, merged: dict) -> tuple[bool, str]:
     ep = _words(merged.get("entrypoint"))
     words, shelled, script = server_command(merged)
     if shelled:
@@ -438,8 +589,12 @@ def shell(line: str) -> Flow:
 
 
 # ------------------------------------------------------------------ per kind
-def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
-    """The check for a service of ``kind``; raises NoCheck(reason) when there is no safe one."""
+def plan_for(kind: str, ref: ImageRef | None, merged: dict, exact: bool = True) -> Plan:
+    """The check for a service of ``kind``; raises NoCheck(reason) when there is no safe one.
+    ``exact`` False: ``ref`` is the base of a Dockerfile the image is taken to be built from
+    (identify's source "built"), whose version may differ from the image that runs: where the
+    client depends on the version (mongo/mongosh, MariaDB's healthcheck.sh, Elasticsearch's
+    security default), the check works with either."""
     ns = ref.namespace if ref else None
     bitnami = ns is not None and ns.split("/")[-1] == "bitnami"
     words, shelled, script = server_command(merged)
@@ -453,6 +608,11 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
     if kind == "mariadb":
         if bitnami:
             raise NoCheck("bitnami/mariadb keeps its clients and users elsewhere than the official image; add a healthcheck by hand")
+        if not exact:
+            port = _flag_value(words, "--port", "-P")
+            extra = f" -P {port}" if port and port.isdigit() and port != "3306" else ""
+            # 10.4+ has mariadb-admin, 11.x only that; older tags only mysqladmin
+            return Plan(shell(f"mariadb-admin ping -h 127.0.0.1{extra} || mysqladmin ping -h 127.0.0.1{extra}"))
         v = ref.version() if ref else None
         if v is not None and not _mariadb_has_healthcheck_sh(v):
             port = _flag_value(words, "--port", "-P")
@@ -485,6 +645,11 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         major = ref.major() if ref else None
         client = "mongo" if major is not None and major < 5 else "mongosh"
         port = _flag_value(words, "--port")
+        if not exact:
+            p = f" --port {port}" if port and port.isdigit() and port != "27017" else ""
+            ping = "--eval \"db.adminCommand('ping')\""
+            # mongosh from 5.0 on (the only shell from 6.0), mongo before
+            return Plan(shell(f"mongosh --quiet{p} {ping} || mongo --quiet{p} {ping}"))
         args = ["CMD", client, "--quiet"]
         if port and port.isdigit() and port != "27017":
             args += ["--port", port]
@@ -502,7 +667,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         port = str(env.get("http.port") or "9200")
         if not port.isdigit():
             raise NoCheck(f"Elasticsearch's HTTP port is {port}; add a healthcheck by hand")
-        if security is not None and _falsy(security) or (security is None and major is not None and major < 8):
+        if security is not None and _falsy(security) or (exact and security is None and major is not None and major < 8):
             return Plan(shell(f"curl -fsS 'http://localhost:{port}/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"),
                         start_period=SLOW_START["elasticsearch"])
         # security on (the 8.x default, or a mounted elasticsearch.yml that harden does not read):
