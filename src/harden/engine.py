@@ -404,7 +404,8 @@ class Run:
                     continue
                 loaded_groups.append((group, docs))
         loaded_groups = self._readings(loaded_groups)
-        for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups]):
+        for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups],
+                                                                {id(g): e[1][0] for g, _dd, e in loaded_groups if e}):
             own = next(e for g, _dd, e in loaded_groups if g is group)
             editable = None
             if own is not None:
@@ -657,7 +658,7 @@ class Run:
             self._included_under[id(doc)] = included[n:]
         return entries, included, scopes
 
-    def _with_includes(self, groups: list) -> list:
+    def _with_includes(self, groups: list, overlay_first: dict | None = None) -> list:
         """(group, docs, include entries, scopes) per compose project. A file that some
         project includes belongs to that project: it leaves the group discovery put it in
         (as an override, or as the base of a project of its own), so no file is edited as
@@ -673,7 +674,10 @@ class Run:
         out = []
         users: dict[int, list[str]] = {}
         for group, docs in groups:
-            if id(docs[0]) in included_ids:
+            first = (overlay_first or {}).get(id(group), docs[0])  # an overlay's own first file
+            if id(first) in included_ids:
+                if first is not docs[0]:
+                    continue  # an included file found as an overlay too: it is read with its includer
                 for x in docs[1:]:
                     if id(x) not in included_ids:
                         self.result.outcomes.append(Outcome(
