@@ -564,7 +564,10 @@ class Run:
                 from .model import doc_dir
 
                 for x in docs:
-                    if getattr(x, "base_dir", None) is None and Path(x.abspath).parent != Path(partner_docs[0].abspath).parent:
+                    # (not a file with `include:`: a base file in a sub-folder read as an overlay
+                    # only because its services come from what it includes is used on its own)
+                    if getattr(x, "base_dir", None) is None and "include" not in x.data \
+                            and Path(x.abspath).parent != Path(partner_docs[0].abspath).parent:
                         x.base_dir = doc_dir(partner_docs[0])
             elif is_base:
                 out.append((group, docs, None))  # what `docker compose up` loads there, as it is
