@@ -410,3 +410,62 @@ def test_an_extension_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_pa
     labels = [c.label for c, _before in run._baseline]
     assert "-f extensions/curator/curator-compose.yml" not in labels
     assert "-f docker-compose.yml -f extensions/curator/curator-compose.yml" in labels
+
+
+def test_depends_on_from_extends_is_edited_once_where_it_is_written(tmp_path):
+    """dfir-iris: docker-compose.yml and docker-compose.dev.yml extend app and db from
+    docker-compose.base.yml, which writes `depends_on: [db]` once. That file is read as a
+    project of its own (on top of docker-compose.yml), where db has a healthcheck: the edit is
+    made there, once, and the extenders say nothing. Where no project can make it, the refusal
+    names the file and service it comes from."""
+    root = tmp_path / "p"
+    files = {
+        "docker-compose.base.yml": (
+            "services:\n"
+            "  db:\n"
+            "    environment:\n"
+            "      - POSTGRES_PASSWORD\n"
+            "  app:\n"
+            "    command: [\"serve\"]\n"
+            "    depends_on:\n"
+            "      - \"db\"\n"
+        ),
+        "docker-compose.yml": (
+            "services:\n"
+            "  db:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: db\n"
+            "    image: postgres:16\n"
+            "  app:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: app\n"
+            "    image: example/app:1\n"
+        ),
+        "docker-compose.dev.yml": (
+            "services:\n"
+            "  db:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: db\n"
+            "    image: postgres:16-alpine\n"
+            "  app:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: app\n"
+            "    image: example/app:dev\n"
+        ),
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    base = yaml.safe_load(changed_text(result, "docker-compose.base.yml"))["services"]["app"]
+    assert base["depends_on"] == {"db": {"condition": "service_healthy"}}
+    for rel in ("docker-compose.yml", "docker-compose.dev.yml"):
+        assert "healthcheck" in yaml.safe_load(changed_text(result, rel))["services"]["db"]
+    skipped = [o for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"]
+    assert skipped == []
+    # control: the dev file's db loses its image, so its check cannot exist there and the
+    # shared edit cannot be made for every extender; the refusal says where depends_on is written
+    (root / "docker-compose.dev.yml").write_text(files["docker-compose.dev.yml"].replace(
+        "    image: postgres:16-alpine\n", "    image: example/unknown-store:1\n"))
+    result = harden_run(root, select=NAMES)
+    said = {o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"}
+    assert any("(docker-compose.base.yml, service app)" in r for r in said), said
+    text = changed_text(result, "docker-compose.base.yml")
+    assert "condition" not in text

@@ -149,6 +149,42 @@ def link_targets(merged: dict) -> list[str]:
     return [str(x).split(":", 1)[0] for x in links if isinstance(x, str) and x.strip()]
 
 
+def extends_source(svc: Any, key: str) -> tuple[Any, str] | None:
+    """(doc, service) whose own ``key`` a service gets through `extends` (followed through
+    extends chains, in the same file or another one the run has read), or None."""
+    from harden.model import doc_dir
+
+    world = getattr(svc.project, "world", None)
+
+    def follow(doc: Any, node: Any, depth: int) -> tuple[Any, str] | None:
+        ext = node.get("extends") if isinstance(node, dict) else None
+        if ext is None or depth > 10:
+            return None
+        if isinstance(ext, str):
+            ext = {"service": ext}
+        if not isinstance(ext, dict) or "service" not in ext:
+            return None
+        other = doc
+        if "file" in ext:
+            try:
+                other = world.doc((doc_dir(doc) / str(ext["file"])).resolve()) if world is not None else None
+            except OSError:
+                other = None
+        if other is None:
+            return None
+        name = str(ext["service"])
+        target = other.services().get(name)
+        if isinstance(target, dict) and key in own_keys(target):
+            return other, name
+        return follow(other, target, depth + 1)
+
+    for doc, node in reversed(svc.defs):
+        hit = follow(doc, node, 0)
+        if hit is not None:
+            return hit
+    return None
+
+
 def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
     seen, todo = set(), [start]
     while todo:
@@ -427,9 +463,41 @@ class DependsHealthy(Transform):
         if not pending and not common:
             return
         if holder is not None and holder[2] == "extends":
-            ctx.skip_part(svc0.name, "depends_on comes from `extends`; changing it there would change every service "
-                          "that extends the same one", line=svc0.line, file=rel_of(project, svc0.doc))
+            src = extends_source(svc0, "depends_on")
+            world = getattr(project, "world", None)
+            if src is not None and world is not None and any(
+                    p is not project and (p.editable is None or id(src[0]) in p.editable)
+                    and all(p.service(d) is not None and can_wait_healthy(p, p.service(d)) for d in pending)
+                    and not self._blocked_elsewhere(p, src[0], src[1], pending)
+                    for p in world.projects_with(src[0])):
+                # the file that writes it is edited as a project of its own, where the same
+                # dependencies have a healthcheck, and so do they in every file that extends it:
+                # the edit is made there, once, for all of them
+                return
+            where = f" ({rel_of(project, src[0]) if src[0] in project.docs else src[0].path}, service {src[1]})" \
+                if src is not None else ""
+            ctx.skip_part(svc0.name, f"depends_on comes from `extends`{where}; changing it there would change every "
+                          "service that extends the same one", line=svc0.line, file=rel_of(project, svc0.doc))
             return
+        blocked: dict[str, str] = {}
+        if holder is not None and holder[2] == "own" and len(group) == 1 and owners0:
+            # files that extend this service inherit its depends_on: a dependency that has no
+            # healthcheck there cannot wait for healthy here either
+            blocked = self._blocked_elsewhere(project, owners0[-1][0], svc0.name,
+                                              [d for d in dependencies({"depends_on": deps})] + [d for d, _ in common])
+            for d, where in blocked.items():
+                if d in pending or d in names:
+                    ctx.skip_part(svc0.name, f"depends_on {d} stays service_started: {where} extends {svc0.name} and "
+                                  f"inherits this depends_on, but {d} has no healthcheck there", line=svc0.line,
+                                  file=rel_of(project, owners0[-1][0]))
+            pending = [d for d in pending if d not in blocked]
+            if blocked:
+                outer = cond
+
+                def cond(d: str, _outer: Any = outer) -> str:
+                    return STARTED if d in blocked else _outer(d)
+            if not pending and not common:
+                return
         token = [d.checkpoint() for d in project.docs]
         needs_long_before = self._needs_long
         self.upgraded: list = []
@@ -465,6 +533,26 @@ class DependsHealthy(Transform):
                 ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}"
                          + (" (in the anchor it shares)" if len(group) > 1 else ""), line=svc.line,
                          file=rel_of(project, where))
+
+    @staticmethod
+    def _blocked_elsewhere(project: Any, doc: Any, name: str, deps: list) -> dict[str, str]:
+        """dep -> "file (service)" of a service in another file that extends ``name`` of
+        ``doc``, inherits its depends_on, and is used in a project where ``dep`` has no
+        healthcheck that runs (or does not exist)."""
+        world = getattr(project, "world", None)
+        out: dict[str, str] = {}
+        if world is None:
+            return out
+        for ext_doc, sname in world.extenders(doc, name):
+            for p in world.projects_with(ext_doc):
+                s = p.service(sname)
+                if s is None or any(isinstance(n, dict) and "depends_on" in own_keys(n) for _d, n in s.defs):
+                    continue  # its own depends_on wins over the inherited one
+                for d in deps:
+                    t = p.service(d)
+                    if d not in out and (t is None or not can_wait_healthy(p, t)):
+                        out[d] = f"{rel_of(p, ext_doc)} ({sname})"
+        return out
 
     def _defined_where_extended(self, project: Any, ctx: Any, svc: Any, edges: list) -> list:
         """Drop the new edges a service extended from another file would pass on to a project
