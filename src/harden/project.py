@@ -72,6 +72,7 @@ def looks_like_compose_text(text: str) -> bool:
     ``parameters``/``imports``, a CI file its jobs), and a service with ``image`` or ``build``.
     Only the text is read; the engine checks the parsed data again."""
     keys = []
+    text = text.lstrip("\ufeff")
     for line in text.splitlines():
         if not line or line[0] in " \t#" or line.startswith(("---", "...", "%")):
             continue
@@ -90,10 +91,12 @@ def compose_by_content(path: Path) -> bool:
         if path.stat().st_size > MAX_CONTENT_PROBE_BYTES:
             return False
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
+            data = f.read()
     except OSError:
         return False
-    return looks_like_compose_text(text)
+    if b"services" not in data:
+        return False  # most YAML files: no need to read further
+    return looks_like_compose_text(data.decode("utf-8", "replace"))
 
 
 def is_dockerfile_name(name: str) -> bool:
