@@ -423,3 +423,30 @@ def test_an_image_the_repository_builds_elsewhere_is_read_through_that_dockerfil
     res = harden_run(root, select=[NAME])
     data = yaml.safe_load(changed_text(res, "docker-compose.yml"))["services"]
     assert "healthcheck" not in data["db"]
+
+
+def test_a_built_store_image_whose_entrypoint_runs_a_job_is_not_a_server(tmp_path):
+    """docker-elk's setup: FROM elasticsearch, ENTRYPOINT ["/entrypoint.sh"], a one-off job that
+    creates users. The script of the build context is read: it does not start the server, so
+    no healthcheck; an entrypoint script that ends with `exec "$@"` (the server as CMD) or that
+    harden cannot read is still the server."""
+    root = write_files(tmp_path / "p", {
+        "compose.yaml": (
+            "services:\n"
+            "  setup:\n    build: setup\n"
+            "  search:\n    build: search\n"
+            "  db:\n    build: db\n"
+        ),
+        "setup/Dockerfile": "FROM docker.elastic.co/elasticsearch/elasticsearch:7.17.0\nENTRYPOINT [\"/entrypoint.sh\"]\n",
+        "setup/entrypoint.sh": "#!/usr/bin/env bash\nfor u in a b; do\n  echo \"$u\"\ndone\n",
+        "search/Dockerfile": ("FROM docker.elastic.co/elasticsearch/elasticsearch:7.17.0\nCOPY start.sh /start.sh\n"
+                              "ENTRYPOINT [\"/start.sh\"]\nCMD [\"eswrapper\"]\n"),
+        "search/start.sh": "#!/bin/sh\nset -e\nchown -R 1000 /data\nexec /usr/local/bin/docker-entrypoint.sh \"$@\"\n",
+        "db/Dockerfile": "FROM postgres:16\nRUN make-init\nENTRYPOINT [\"/made-at-build.sh\"]\n",
+    })
+    res = harden_run(root, select=[NAME])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))["services"]
+    assert "healthcheck" not in data["setup"]
+    assert "healthcheck" in data["search"] and "healthcheck" in data["db"]
+    skipped = _outcomes(res, "skipped")
+    assert "ENTRYPOINT runs /entrypoint.sh, a script whose last line closes a loop" in skipped["setup"]

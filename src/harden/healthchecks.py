@@ -443,6 +443,9 @@ def runs_server(kind: str, merged: dict, ident: "Identity | None" = None) -> tup
     if last is None:
         return True, ""
     what = "ENTRYPOINT" if ep else "CMD"
+    if last in ("done", "fi", "esac", "}", ")"):
+        return False, (f"its image's {what} runs {words[0]}, a script whose last line closes a loop or a condition "
+                       f"(`{last}`) instead of starting the {kind} server")
     return False, f"its image's {what} runs {words[0]}, which ends by running `{last}`, not the {kind} server"
 
 
