@@ -1922,7 +1922,11 @@ def explain_misses(pr: Practice, report: dict | None) -> None:
             mine = [o for o in outcomes if o["transform"] == transform and o["file"] in files]
             # a compose refusal for the whole file may name the store it is about
             store = u.part.split(" -> ")[-1] if u.part and not u.part.startswith("stage ") else None
-            pick = ([o for o in mine if u.outcome_part and o.get("part") == u.outcome_part]
+            named = [o for o in mine if u.outcome_part and o.get("part") == u.outcome_part]
+            # several refusals on one service (web -> db, web -> cache): the one naming the store
+            pick = ([o for o in named if " -> " in (u.part or "") and store
+                     and re.search(rf"(?<![\w.-]){re.escape(store)}(?![\w.-])", o.get("reason") or "")]
+                    or named
                     or [o for o in mine if o.get("part") in (None, "networks") and store
                         and re.search(rf"(?<![\w.-]){re.escape(store)}(?![\w.-])", o.get("reason") or "")]
                     or [o for o in mine if o.get("part") is None]

@@ -80,7 +80,7 @@ def test_conditions_and_order(tmp_path):
                           "mysql-elsewhere", "mongo-old"]
     assert {k: v["condition"] for k, v in deps.items()} == {
         "mongo": "service_healthy", "rabbit": "service_healthy", "search": "service_healthy",
-        "secure-search": "service_started", "memcached": "service_started", "mssql": "service_started",
+        "secure-search": "service_healthy", "memcached": "service_healthy", "mssql": "service_started",
         "mysql-elsewhere": "service_healthy", "mongo-old": "service_healthy"}
 
 
@@ -174,20 +174,76 @@ def test_no_edge_that_closes_a_cycle(tmp_path):
     assert any("cycle" in n.message for n in result.notes)
 
 
-def test_flow_mapping_refused(tmp_path):
+def test_flow_mappings_rewritten_in_block_style_or_left_with_the_reason(tmp_path):
     folder = copy_fixture("health-clients", tmp_path)
     result = harden_run(folder, select=NAMES)
     out = changed_text(result, "compose.yaml")
-    # conditions already set everywhere: nothing to do there, and nothing to refuse
-    assert "depends_on: {db: {condition: service_started}, cache3: {condition: service_started}}" in out
-    assert not any(o.part == "flowmap" and o.status == "skipped" for o in result.outcomes)
-    (tmp_path / "p").mkdir()
-    (tmp_path / "p" / "compose.yaml").write_text(
+    # db's healthcheck is new: its explicit service_started becomes healthy, in block style
+    assert "    depends_on:\n      db:\n        condition: service_healthy\n      cache3:\n" in out
+    said = [o.reason for o in result.outcomes if o.part == "flowmap" and o.status == "skipped"]
+    # the edge that cannot wait says why (cache3's password is a literal `$$CACHE_PASSWORD`)
+    assert said == ["depends_on cache3 stays service_started: cache3 has no healthcheck to wait for (redis is "
+                    "started with --requirepass $$CACHE_PASSWORD; no shell expands it, so the password is that "
+                    "literal text and a healthcheck would have to copy it. Use ${VAR} (compose interpolation) "
+                    "instead and rerun)"]
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "compose.yaml").write_text(
         "services:\n  db:\n    image: postgres:16\n"
-        "  app:\n    image: example/app\n    depends_on: {db: {restart: true}}\n")
-    result = harden_run(tmp_path / "p", select=NAMES)
-    assert "depends_on: {db: {restart: true}}" in changed_text(result, "compose.yaml")
-    assert any(o.part == "app" and o.status == "skipped" and "flow style" in o.reason for o in result.outcomes)
+        "  app:\n    image: example/app\n    depends_on: {db: {restart: true}}\n"
+        "  empty:\n    image: example/app\n    depends_on: {}\n"
+        "  noted:\n    image: example/app\n    depends_on: {db: {restart: true}}  # keep this\n")
+    result = harden_run(root, select=NAMES)
+    out = changed_text(result, "compose.yaml")
+    assert "  app:\n    image: example/app\n    depends_on:\n      db:\n        restart: true\n" \
+           "        condition: service_healthy\n" in out
+    assert "depends_on: {}\n" in out  # nothing to change there, nothing refused
+    assert "depends_on: {db: {restart: true}}  # keep this\n" in out
+    skipped = {o.part: o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"}
+    assert set(skipped) == {"noted"} and "flow style" in skipped["noted"] and "comments" in skipped["noted"]
+
+
+def test_explicit_service_started_on_a_store_that_had_no_healthcheck(tmp_path):
+    """kutt: `redis: condition: service_started` beside `postgres: condition: service_healthy`
+    because redis had no healthcheck. Once harden adds one, the file asks for healthy too; a
+    service_started on a store that already had a check is the user's choice and stays."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "compose.yaml").write_text(
+        "services:\n"
+        "  server:\n    image: example/app\n    depends_on:\n"
+        "      postgres:\n        condition: service_healthy\n"
+        "      redis:\n        condition: service_started\n"
+        "      cache:\n        condition: service_started  # on purpose\n"
+        "  postgres:\n    image: postgres:16\n    healthcheck:\n      test: [\"CMD\", \"pg_isready\"]\n"
+        "  redis:\n    image: redis:alpine\n"
+        "  cache:\n    image: redis:alpine\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n")
+    result = harden_run(root, select=NAMES)
+    deps = yaml.safe_load(changed_text(result, "compose.yaml"))["services"]["server"]["depends_on"]
+    assert {k: v["condition"] for k, v in deps.items()} == {
+        "postgres": "service_healthy", "redis": "service_healthy", "cache": "service_started"}
+    assert any("redis now waits for service_healthy instead of service_started" in n.message for n in result.notes)
+    # run alone on the result: nothing more to do
+    for f in result.changed_files:
+        write_atomic(f.path, f.after)
+    assert not harden_run(root, select=NAMES).changed_files
+
+
+def test_links_to_a_store_wait_for_it(tmp_path):
+    """shiori: `links: [postgres, mariadb]` and no depends_on. links start the store first but
+    do not wait for it; the service now waits for each linked store's healthcheck."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "compose.yaml").write_text(
+        "services:\n"
+        "  app:\n    image: example/app\n    links:\n      - \"postgres\"\n      - \"mariadb:db\"\n      - helper\n"
+        "  postgres:\n    image: postgres:13\n"
+        "  mariadb:\n    image: mariadb:10.5.27\n"
+        "  helper:\n    image: example/helper\n")
+    result = harden_run(root, select=NAMES)
+    deps = yaml.safe_load(changed_text(result, "compose.yaml"))["services"]["app"]["depends_on"]
+    assert deps == {"postgres": {"condition": "service_healthy"}, "mariadb": {"condition": "service_healthy"}}
+    assert any("its links name postgres" in n.message for n in result.notes)
 
 
 def test_no_healthy_without_healthcheck_alone(tmp_path):
@@ -283,3 +339,133 @@ def test_depends_on_through_a_yaml_alias_is_left_with_the_reason(tmp_path):
     assert out.count("depends_on: *deps") == 2 and "condition" not in out
     skipped = {o.part: o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"}
     assert set(skipped) == {"app", "worker"} and "&deps" in skipped["app"]
+
+
+def test_an_edge_that_cannot_wait_says_why(tmp_path):
+    """The store's own reason for having no healthcheck is given on the service whose edge
+    stays service_started (docker-elk's kibana -> elasticsearch was silent)."""
+    folder = copy_fixture("health-more-stores", tmp_path)
+    result = harden_run(folder, select=NAMES)
+    said = [o.reason for o in result.outcomes
+            if o.transform == "depends-healthy" and o.status == "skipped" and o.part == "app"]
+    assert said == ["depends_on mssql stays service_started: mssql has no healthcheck to wait for (SQL Server needs "
+                    "a login for every probe and its sqlcmd path differs per release; add a healthcheck by hand)"]
+    alone = harden_run(folder, select=["depends-healthy"])  # no db-healthcheck: nothing has one
+    said = {o.reason.split(":")[0] for o in alone.outcomes if o.status == "skipped" and o.part == "app"}
+    assert "depends_on mongo stays service_started" in said
+    assert any("harden did not add one here" in o.reason for o in alone.outcomes if o.part == "app")
+
+
+def test_an_extension_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path):
+    """docker-elk: `docker compose -f docker-compose.yml -f extensions/curator/curator-compose.yml`.
+    The extension's services all build, but it names elasticsearch and the network elk that only
+    the base defines: compose rejects it alone, so it is read on top of the base, its relative
+    paths resolve against the base's folder, and its edge waits for the check the base's
+    elasticsearch gets."""
+    root = tmp_path / "elk"
+    files = {
+        "docker-compose.yml": (
+            "services:\n"
+            "  elasticsearch:\n"
+            "    image: docker.elastic.co/elasticsearch/elasticsearch:8.13.4\n"
+            "    environment:\n"
+            "      discovery.type: single-node\n"
+            "      xpack.security.enabled: \"false\"\n"
+            "    networks:\n"
+            "      - elk\n"
+            "networks:\n"
+            "  elk:\n"
+        ),
+        "extensions/curator/curator-compose.yml": (
+            "services:\n"
+            "  curator:\n"
+            "    build:\n"
+            "      context: extensions/curator/\n"
+            "    networks:\n"
+            "      - elk\n"
+            "    depends_on:\n"
+            "      - elasticsearch\n"
+        ),
+        "extensions/curator/Dockerfile": "FROM untergeek/curator:8.0.21\nENTRYPOINT [\"crond\", \"-f\"]\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    ext = yaml.safe_load(changed_text(result, "extensions/curator/curator-compose.yml"))["services"]["curator"]
+    assert ext["depends_on"] == {"elasticsearch": {"condition": "service_healthy"}}
+    base = yaml.safe_load(changed_text(result, "docker-compose.yml"))["services"]["elasticsearch"]
+    assert "healthcheck" in base
+    # the build context is the base's folder + extensions/curator/, not the extension's folder + ...
+    assert not any("not found" in (o.reason or "") for o in result.outcomes), result.outcomes
+    run = Run(root, Options(select=[]))
+    run.load()
+    overlay = next(p for p in run.projects if "extensions/curator/curator-compose.yml" in p.rels)
+    assert overlay.rels == ["docker-compose.yml", "extensions/curator/curator-compose.yml"]
+    assert set(overlay.dockerfiles) == {"curator"}
+    # the extension alone is rejected by compose as read (elasticsearch, elk undefined): the
+    # safety net does not hold harden's edits to keeping it "valid"
+    run._measure_baseline()
+    labels = [c.label for c, _before in run._baseline]
+    assert "-f extensions/curator/curator-compose.yml" not in labels
+    assert "-f docker-compose.yml -f extensions/curator/curator-compose.yml" in labels
+
+
+def test_depends_on_from_extends_is_edited_once_where_it_is_written(tmp_path):
+    """dfir-iris: docker-compose.yml and docker-compose.dev.yml extend app and db from
+    docker-compose.base.yml, which writes `depends_on: [db]` once. That file is read as a
+    project of its own (on top of docker-compose.yml), where db has a healthcheck: the edit is
+    made there, once, and the extenders say nothing. Where no project can make it, the refusal
+    names the file and service it comes from."""
+    root = tmp_path / "p"
+    files = {
+        "docker-compose.base.yml": (
+            "services:\n"
+            "  db:\n"
+            "    environment:\n"
+            "      - POSTGRES_PASSWORD\n"
+            "  app:\n"
+            "    command: [\"serve\"]\n"
+            "    depends_on:\n"
+            "      - \"db\"\n"
+        ),
+        "docker-compose.yml": (
+            "services:\n"
+            "  db:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: db\n"
+            "    image: postgres:16\n"
+            "  app:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: app\n"
+            "    image: example/app:1\n"
+        ),
+        "docker-compose.dev.yml": (
+            "services:\n"
+            "  db:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: db\n"
+            "    image: postgres:16-alpine\n"
+            "  app:\n"
+            "    extends:\n      file: docker-compose.base.yml\n      service: app\n"
+            "    image: example/app:dev\n"
+        ),
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    base = yaml.safe_load(changed_text(result, "docker-compose.base.yml"))["services"]["app"]
+    assert base["depends_on"] == {"db": {"condition": "service_healthy"}}
+    for rel in ("docker-compose.yml", "docker-compose.dev.yml"):
+        assert "healthcheck" in yaml.safe_load(changed_text(result, rel))["services"]["db"]
+    skipped = [o for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"]
+    assert skipped == []
+    # control: the dev file's db loses its image, so its check cannot exist there and the
+    # shared edit cannot be made for every extender; the refusal says where depends_on is written
+    (root / "docker-compose.dev.yml").write_text(files["docker-compose.dev.yml"].replace(
+        "    image: postgres:16-alpine\n", "    image: example/unknown-store:1\n"))
+    result = harden_run(root, select=NAMES)
+    said = {o.reason for o in result.outcomes if o.transform == "depends-healthy" and o.status == "skipped"}
+    assert any("(docker-compose.base.yml, service app)" in r for r in said), said
+    text = changed_text(result, "docker-compose.base.yml")
+    assert "condition" not in text

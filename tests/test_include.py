@@ -72,13 +72,15 @@ def test_basic_edits_go_where_the_service_is_defined(tmp_path):
 
 
 def test_before_include_support_nothing_happened_control(tmp_path):
-    """Control: without the include line the db is unknown and nothing waits on it."""
+    """Control: without the include line the db is not part of compose.yaml's project and
+    nothing there waits on it; db.yaml is still a compose file (found by its content) and is
+    hardened as a project of its own."""
     folder = copy_fixture("core-include-basic", tmp_path)
     text = (folder / "compose.yaml").read_text().replace("include:\n  - db.yaml   # MySQL and its admin UI\n", "")
     (folder / "compose.yaml").write_text(text)
     res = harden_run(folder)
-    assert "db.yaml" not in _changed(res)
     assert "service_healthy" not in _after(res, "compose.yaml")
+    assert "healthcheck:" in _after(res, "db.yaml")
 
 
 def test_paths_resolve_against_project_directory(tmp_path):
@@ -257,3 +259,28 @@ def test_same_service_in_two_includes_is_a_conflict(tmp_path):
     res = harden_run(tmp_path)
     assert any("b.yaml" in (o.reason or "") and "defined both" in (o.reason or "") for o in res.outcomes)
     assert "b.yaml" not in _changed(res)
+
+
+def test_an_included_file_that_names_another_included_service_is_read_with_its_includer(tmp_path):
+    """wger: services/powersync.yaml (found by its content too) depends on a service another
+    included file defines; alone it would read as an overlay of the base above. It belongs to
+    the projects that include it: never an overlay project of its own (that crashed on wger,
+    and elsewhere reported the file as a project)."""
+    files = {
+        "docker-compose.yml": ("services:\n  web:\n    image: example/web\n"
+                               "include:\n  - path: ./services/db.yaml\n  - path: ./services/sync.yaml\n"),
+        "services/db.yaml": "services:\n  db:\n    image: postgres:16\n",
+        "services/sync.yaml": "services:\n  sync:\n    image: example/sync\n    depends_on:\n      - db\n",
+        "dev/docker-compose.yml": "services:\n  web:\n    image: x\ninclude:\n  - path: ../services/db.yaml\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    res = harden_run(tmp_path, select=["db-healthcheck", "depends-healthy"])
+    assert not res.errors
+    from harden.engine import Run
+
+    r = Run(tmp_path, Options(select=[]))
+    r.load()
+    assert [p.rels for p in r.projects if p.editable is not None] == []
+    assert sorted(p.rels[0] for p in r.projects) == ["dev/docker-compose.yml", "docker-compose.yml"]

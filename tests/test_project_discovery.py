@@ -59,3 +59,55 @@ def test_vendored_asset_folders_are_not_searched(tmp_path):
                      if rel.endswith(".js") else "FROM alpine:3.20\n")
     found = sorted(p.relative_to(tmp_path).as_posix() for p in discover(tmp_path).dockerfiles)
     assert found == ["app/Dockerfile"]
+
+
+def _write(root, files):
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+def test_compose_files_with_other_names_are_found_by_their_content(tmp_path):
+    """cookiecutter-django's local.yml/production.yml, jitsi's jibri.yml, docker-elk's
+    extensions/curator/curator-compose.yml are compose files by content, not by name; YAML
+    files that only share a `services:` key (Symfony, GitLab CI, Helm values) are not."""
+    _write(tmp_path, {
+        "local.yml": "version: '3'\nvolumes:\n  data: {}\nservices:\n  django:\n    build: .\n  redis:\n    image: redis:5.0\n",
+        "extensions/curator/curator-compose.yml": "services:\n  curator:\n    build:\n      context: x/\n",
+        "x-only.yaml": "x-base: &b\n  restart: always\nservices:\n  web:\n    <<: *b\n    image: nginx\n",
+        "config/services.yaml": "parameters:\n  a: 1\nservices:\n  _defaults:\n    autowire: true\n",
+        ".gitlab-ci.yml": "image: python:3.12\nservices:\n  - postgres:16\ntest:\n  script: [pytest]\n",
+        "chart/values.yaml": "services:\n  api:\n    image:\n      repository: acme/api\n    replicas: 2\n",
+        "k8s/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\n",
+        "notes.yml": "services:\n  - name: web\n    image: nginx\n",
+        ".pre-commit-config.yaml": "repos:\n  - repo: x\n",
+    })
+    d = discover(tmp_path)
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in d.by_content)
+    # chart/values.yaml and notes.yml pass the text probe (only `services:`, an indented image
+    # key); the engine reads them and leaves them out: an image that is not a string, a list
+    assert found == ["chart/values.yaml", "extensions/curator/curator-compose.yml", "local.yml", "notes.yml",
+                     "x-only.yaml"]
+    from harden.engine import Run
+    from harden.config import Options
+
+    run = Run(tmp_path, Options(select=["db-healthcheck"]))
+    result = run.execute()
+    assert not result.errors
+    rels = sorted(r for p in run.projects for r in p.rels)
+    assert "chart/values.yaml" not in rels and "notes.yml" not in rels and "local.yml" in rels
+    assert not any(o.file in ("chart/values.yaml", "notes.yml") for o in result.outcomes)  # nothing to say
+
+
+def test_a_yaml_file_that_looks_like_compose_but_does_not_parse_is_left_out_silently(tmp_path):
+    _write(tmp_path, {
+        "templates/stack.yml": "services:\n  web:\n    image: {{ .Image }}\n    ports: [{{ .Port }\n",
+        "compose.yaml": "services:\n  db:\n    image: postgres:16\n",
+    })
+    from harden.engine import Run
+    from harden.config import Options
+
+    result = Run(tmp_path, Options(select=["db-healthcheck"])).execute()
+    assert not result.errors and not result.errored
+    assert [f.rel for f in result.files] == ["compose.yaml"]

@@ -648,3 +648,21 @@ def test_an_image_the_project_builds_is_known_by_its_dockerfile(tmp_path):
     write_files(tmp_path, {"compose.yaml": "services:\n  db:\n    image: proj_db:v2\n"})
     soak_lib.measure_models(pr, tmp_path, Combo(("compose.yaml",), "alone"), "after", {"services": {"db": {"image": "proj_db:v2"}}}, built)
     assert pr.units["store-healthcheck"][("compose.yaml", "db")].done
+
+
+def test_an_edge_gets_the_refusal_that_names_its_store(tmp_path):
+    """depends-healthy says why per edge on the dependent service: web -> cache and web -> mq
+    both have part `web`; each unit takes the refusal that names its own store."""
+    pr = _practice_case(tmp_path)
+    for store in ("cache", "mq"):
+        pr.unit("healthy-edge", ("compose.yaml", f"web -> {store}"), file="compose.yaml", part=f"web -> {store}",
+                outcome_part="web", what=store).see("after", False)
+    report = {"outcomes": [
+        {"transform": "depends-healthy", "file": "compose.yaml", "status": "skipped", "part": "web",
+         "reason": "depends_on cache stays service_started: cache has no healthcheck to wait for (no client)"},
+        {"transform": "depends-healthy", "file": "compose.yaml", "status": "skipped", "part": "web",
+         "reason": "depends_on mq stays service_started: mq has no healthcheck to wait for (a login)"},
+    ]}
+    soak_lib.explain_misses(pr, report)
+    assert pr.units["healthy-edge"][("compose.yaml", "web -> cache")].reason.endswith("(no client)")
+    assert pr.units["healthy-edge"][("compose.yaml", "web -> mq")].reason.endswith("(a login)")

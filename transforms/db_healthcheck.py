@@ -76,6 +76,27 @@ def spoken_to_as_store(project: Any, target: Any) -> tuple[str, str] | None:
     return None
 
 
+def no_check_reason(project: Any, svc: Any) -> str:
+    """Why a database, cache, queue or search service has no healthcheck that runs, in words a
+    user can act on (what db-healthcheck decided for it, read again without editing)."""
+    state = healthcheck_state(project, svc)
+    if state == "disabled":
+        return "its healthcheck is disabled"
+    if state in ("partial", "image_or_none"):
+        return "its healthcheck sets no `test`"
+    ident = identify(project, svc)
+    if ident.kind is None:
+        return f"its image {ident.ref.raw if ident.ref else '(unknown)'} is not one harden recognises"
+    ok, why = runs_server(ident.kind, svc.merged, ident)
+    if not ok:
+        return why
+    try:
+        plan_for(ident.kind, ident.ref, svc.merged, exact=ident.source != "built")
+    except NoCheck as e:
+        return str(e)
+    return "harden did not add one here (see db-healthcheck's outcome for it)"
+
+
 def rel_of(project: Any, doc: Any) -> str:
     for d, r in zip(project.docs, project.rels):
         if d is doc:
@@ -142,10 +163,14 @@ class DbHealthcheck(Transform):
     `mysqladmin ping`); Postgres `pg_isready` over TCP
     with the container's own `$POSTGRES_USER`/`$POSTGRES_DB`; Redis/Valkey/KeyDB `<cli> ping`;
     Mongo `mongosh` (`mongo` before 5.0) `db.adminCommand('ping')`; RabbitMQ
-    `rabbitmq-diagnostics -q ping`; Elasticsearch (security off) `_cluster/health`; ClickHouse
-    `wget` on the HTTP interface's `/ping` (port 8123). Services are
+    `rabbitmq-diagnostics -q ping`; Elasticsearch `_cluster/health` with security off, else an
+    HTTP(S) request that security answers 401 (the server serves; no password needed); ClickHouse
+    `wget` on the HTTP interface's `/ping` (port 8123); memcached, which ships no client, a TCP
+    connect (`nc -z` on the Alpine images, bash's `/dev/tcp` on the Debian ones). Services are
     recognised by image (any registry or namespace) or by the final base of the Dockerfile they
-    build. Interval, timeout, retries and start_period come from the options
+    build. A command that is a shell script (`sh -euc '...; exec memcached -S'`) is read to the
+    command it ends by running: that is the server the check probes, with its flags (port,
+    `--requirepass`). Interval, timeout, retries and start_period come from the options
     `healthcheck_interval`, `healthcheck_timeout`, `healthcheck_retries`,
     `healthcheck_start_period`.
 
@@ -172,7 +197,9 @@ class DbHealthcheck(Transform):
     over TCP to 127.0.0.1 because the images' first-run temporary servers listen on a socket
     only, so the check cannot turn green during initialisation. A Redis password given as
     `--requirepass $${VAR}` or `${VAR}` reaches redis-cli through `REDISCLI_AUTH` (added to the
-    environment as a `${VAR}` reference when needed), never as an argument. MariaDB's
+    environment as a `${VAR}` reference when needed), never as an argument; one a start-up
+    script reads from the container (`--requirepass "$$(cat $$REDIS_PASSWORD_FILE)"`, a secret
+    file) is read the same way by the check's own shell. MariaDB's
     healthcheck.sh logs in as the `healthcheck` user the image creates on a new data directory
     (since 2023-06): an older volume needs one start with `MARIADB_AUTO_UPGRADE=1` (noted).
     A legacy `version:` that predates `start_period` is raised within its major (2.3 / 3.4).
@@ -180,9 +207,9 @@ class DbHealthcheck(Transform):
     When it refuses: a service with any healthcheck (its own, from an anchor, `extends` or an
     override file, `disable: true`, or one its image or Dockerfile defines) is left alone. It
     skips, with the reason: a store image that runs another command (a client such as
-    `mysql -h db` or `redis-cli`), images with no safe check (memcached ships no client,
-    Elasticsearch 8 with security on needs a password, SQL Server needs a login, bitnami
-    images that differ from the official ones), Redis with a literal `--requirepass` (the check
+    `mysql -h db` or `redis-cli`, or a shell script that does not end by starting the server),
+    images with no safe check (SQL Server needs a login, memcached images other than the
+    official ones, bitnami images that differ from the official ones), Redis with a literal `--requirepass` (the check
     would have to copy it), a healthcheck mapping without `test`, a service whose mapping is
     itself an anchor other services merge, and flow-style (`{...}`) services.
     """
@@ -251,11 +278,32 @@ class DbHealthcheck(Transform):
             )},
         ),
         Example(
-            "memcached-skipped",
+            "memcached-through-a-shell",
             files={"compose.yaml": (
                 "services:\n"
                 "  mc:\n"
-                "    image: memcached:1.6\n"
+                "    image: memcached:1.6-alpine\n"
+                "    command: [\"sh\", \"-c\", \"echo starting; exec memcached -m 64\"]\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  mc:\n"
+                "    image: memcached:1.6-alpine\n"
+                "    command: [\"sh\", \"-c\", \"echo starting; exec memcached -m 64\"]\n"
+                "    healthcheck:\n"
+                '      test: ["CMD", "nc", "-z", "127.0.0.1", "11211"]\n'
+                "      interval: 10s\n"
+                "      timeout: 5s\n"
+                "      retries: 5\n"
+                "      start_period: 30s\n"
+            )},
+        ),
+        Example(
+            "sql-server-skipped",
+            files={"compose.yaml": (
+                "services:\n"
+                "  mssql:\n"
+                "    image: mcr.microsoft.com/mssql/server:2022-latest\n"
             )},
         ),
     ]
@@ -294,12 +342,12 @@ class DbHealthcheck(Transform):
                               "harden does not complete a healthcheck the user started", line=line, file=rel)
                 continue
             merged = svc.merged
-            ok, why = runs_server(kind, merged)
+            ok, why = runs_server(kind, merged, ident)
             if not ok:
                 ctx.skip_part(svc.name, f"no healthcheck added: {why}", line=line, file=rel)
                 continue
             try:
-                plan = plan_for(kind, ident.ref, merged)
+                plan = plan_for(kind, ident.ref, merged, exact=ident.source != "built")
             except NoCheck as e:
                 ctx.skip_part(svc.name, str(e), line=line, file=rel)
                 continue
@@ -341,7 +389,11 @@ class DbHealthcheck(Transform):
                 ctx.note(derived, line=line, file=rel_of(project, doc))
             for n in plan.notes:
                 ctx.note(f"{svc.name}: {n}", line=line, file=rel_of(project, doc))
-            if ident.source == "dotenv":
+            if ident.source == "built":
+                ctx.note(f"{svc.name}: its image {svc.image} is taken for the one {ident.built_by} builds, "
+                         f"FROM {ident.ref.raw if ident.ref else '?'}: the healthcheck fits that base",
+                         line=line, file=rel_of(project, doc))
+            elif ident.source == "dotenv":
                 ctx.note(f"{svc.name}: the image comes from a variable; the healthcheck fits what the project's "
                          f".env sets ({ident.ref.raw if ident.ref else '?'})", line=line, file=rel_of(project, doc))
             elif ident.source == "variable":

@@ -13,7 +13,7 @@ from harden.model import env_files
 from harden.roles import service_for_host
 from harden.healthchecks import can_wait_healthy, environment, identify, runs_server
 from harden.transform import Example, Transform
-from harden.transforms.db_healthcheck import ROLES, ensure_version, rel_of
+from harden.transforms.db_healthcheck import ROLES, ensure_version, no_check_reason, rel_of
 
 
 def swarm_sign(project: Any) -> str | None:
@@ -134,6 +134,57 @@ def anchored_source(svc: Any, key: str) -> tuple[Any, Any, str] | None:
     return None
 
 
+def healthcheck_added_now(svc: Any) -> bool:
+    """The service's healthcheck is one harden wrote in this run (db-healthcheck): the key is
+    the service's own and has no position in the text as read."""
+    own = [n for _d, n in svc.defs if isinstance(n, dict) and "healthcheck" in own_keys(n)]
+    return bool(own) and all("healthcheck" not in (getattr(getattr(n, "lc", None), "data", None) or {}) for n in own)
+
+
+def link_targets(merged: dict) -> list[str]:
+    """The services a service's legacy `links` name (``db`` or ``db:alias``)."""
+    links = merged.get("links")
+    if not isinstance(links, list):
+        return []
+    return [str(x).split(":", 1)[0] for x in links if isinstance(x, str) and x.strip()]
+
+
+def extends_source(svc: Any, key: str) -> tuple[Any, str] | None:
+    """(doc, service) whose own ``key`` a service gets through `extends` (followed through
+    extends chains, in the same file or another one the run has read), or None."""
+    from harden.model import doc_dir
+
+    world = getattr(svc.project, "world", None)
+
+    def follow(doc: Any, node: Any, depth: int) -> tuple[Any, str] | None:
+        ext = node.get("extends") if isinstance(node, dict) else None
+        if ext is None or depth > 10:
+            return None
+        if isinstance(ext, str):
+            ext = {"service": ext}
+        if not isinstance(ext, dict) or "service" not in ext:
+            return None
+        other = doc
+        if "file" in ext:
+            try:
+                other = world.doc((doc_dir(doc) / str(ext["file"])).resolve()) if world is not None else None
+            except OSError:
+                other = None
+        if other is None:
+            return None
+        name = str(ext["service"])
+        target = other.services().get(name)
+        if isinstance(target, dict) and key in own_keys(target):
+            return other, name
+        return follow(other, target, depth + 1)
+
+    for doc, node in reversed(svc.defs):
+        hit = follow(doc, node, 0)
+        if hit is not None:
+            return hit
+    return None
+
+
 def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
     seen, todo = set(), [start]
     while todo:
@@ -152,10 +203,14 @@ class DependsHealthy(Transform):
     db-healthcheck just added, or its image's) becomes `condition: service_healthy`. A short
     list (`depends_on: [db, cache]`) turns into the long form in place, in the same order and
     with its comments; its other edges get `condition: service_started` (what the short form
-    meant). Existing conditions are kept. A service whose environment or env file names a
-    database, cache, queue or search service as a host (`DB_HOST: db`,
-    `DATABASE_URL: postgres://u:p@db:5432/app`, `- REDIS_HOST=cache`), or whose source uses its
-    client library (app-source facts), but has no edge to it gets one, with a note.
+    meant). Existing conditions are kept, except an explicit `condition: service_started` on a
+    store whose healthcheck db-healthcheck wrote in this same run: the file could ask for
+    nothing more before, so it now waits for healthy (with a note). A flow mapping
+    (`depends_on: {db: {restart: true}}`) is written again in block style. A service whose
+    environment or env file names a database, cache, queue or search service as a host
+    (`DB_HOST: db`, `DATABASE_URL: postgres://u:p@db:5432/app`, `- REDIS_HOST=cache`), whose
+    legacy `links` name it, or whose source uses its client library (app-source facts), but has
+    no edge to it gets one, with a note.
 
     Why: `depends_on` alone only orders container start-up. A service that connects to its
     database once at start-up then races the database's initialisation and crashes. With
@@ -188,7 +243,10 @@ class DependsHealthy(Transform):
 
     When it refuses: a `depends_on` that comes only from an anchor (`<<: *defaults`) or
     `extends` (editing it would change every service sharing it), flow-style mappings
-    (`{...}`), and unusual list layouts are left alone with the reason. A project written
+    (`{...}`) with comments, quotes or anchors, and unusual list layouts are left alone with the
+    reason. An edge to a store with no healthcheck that runs stays `service_started`, and the
+    service that has it says why (the store's own reason: no client in the image, a password
+    harden cannot reach, a healthcheck disabled, ...). A project written
     for swarm (an overlay network, deploy.placement, deploy.mode: global, ingress ports) is
     left whole: `docker stack deploy` rejects depends_on conditions.
     """
@@ -283,11 +341,15 @@ class DependsHealthy(Transform):
         capable = {s.name: can_wait_healthy(project, s) for s in services}
         stores = {}
         for s in services:
-            kind = identify(project, s).kind
-            if kind is not None and role_of_kind(kind) in ROLES and runs_server(kind, s.merged)[0]:
+            ident = identify(project, s)
+            kind = ident.kind
+            if kind is not None and role_of_kind(kind) in ROLES and runs_server(kind, s.merged, ident)[0]:
                 stores[s.name] = kind
-        graph = {s.name: set(dependencies(s.merged)) for s in services}
+        graph = {s.name: set(dependencies(s.merged)) | set(link_targets(s.merged)) for s in services}
         self._needs_long = False
+        # stores whose healthcheck db-healthcheck wrote in this run: an explicit
+        # `condition: service_started` on them was the only condition the file could ask for
+        self._upgrade = {s.name for s in services if s.name in stores and capable[s.name] and healthcheck_added_now(s)}
 
         def cond(dep: str) -> str:
             return HEALTHY if capable.get(dep) else STARTED
@@ -352,6 +414,28 @@ class DependsHealthy(Transform):
             self._edit_group(project, ctx, group, capable, cond)
         if self._needs_long:
             ensure_version(project, ctx, "condition")
+        self._say_why_not(project, ctx, services, by_name, stores, capable)
+
+    def _say_why_not(self, project: Any, ctx: Any, services: list, by_name: dict, stores: dict,
+                     capable: dict) -> None:
+        """An edge to a store that cannot wait for healthy (the store has no healthcheck that
+        runs) is said on the service that has it, with the store's reason."""
+        why: dict[str, str] = {}
+        for svc in services:
+            if ctx.service_suppressed(svc):
+                continue
+            deps = svc.merged.get("depends_on")
+            for dep in dependencies(svc.merged):
+                if dep not in stores or capable.get(dep) or dep not in by_name:
+                    continue
+                spec = deps.get(dep) if isinstance(deps, dict) else None
+                cond = str(spec.get("condition", STARTED)).strip() if isinstance(spec, dict) else STARTED
+                if cond != STARTED:
+                    continue
+                if dep not in why:
+                    why[dep] = no_check_reason(project, by_name[dep])
+                ctx.skip_part(svc.name, f"depends_on {dep} stays service_started: {dep} has no healthcheck to wait "
+                              f"for ({why[dep]})", line=svc.line, file=rel_of(project, svc.doc))
 
     def _edit_group(self, project: Any, ctx: Any, group: list, capable: dict, cond: Any) -> None:
         """Edit the depends_on that the services of ``group`` share (one service, or several
@@ -364,7 +448,8 @@ class DependsHealthy(Transform):
             deps = svc0.merged.get("depends_on")
         else:
             deps = holder[1].get("depends_on") if holder is not None else None
-        pending = [d for d in dependencies({"depends_on": deps}) if capable.get(d) and not _has_condition(deps, d)]
+        pending = [d for d in dependencies({"depends_on": deps})
+                   if capable.get(d) and (not _has_condition(deps, d) or self._upgradable(deps, d))]
         # edges every sharer wants, in the first one's order; the others are said, not made
         common = [(d, w) for d, w in group[0][1] if all(d in {x for x, _ in p[1]} for p in group[1:])]
         names = {d for d, _ in common}
@@ -378,11 +463,44 @@ class DependsHealthy(Transform):
         if not pending and not common:
             return
         if holder is not None and holder[2] == "extends":
-            ctx.skip_part(svc0.name, "depends_on comes from `extends`; changing it there would change every service "
-                          "that extends the same one", line=svc0.line, file=rel_of(project, svc0.doc))
+            src = extends_source(svc0, "depends_on")
+            world = getattr(project, "world", None)
+            if src is not None and world is not None and any(
+                    p is not project and (p.editable is None or id(src[0]) in p.editable)
+                    and all(p.service(d) is not None and can_wait_healthy(p, p.service(d)) for d in pending)
+                    and not self._blocked_elsewhere(p, src[0], src[1], pending)
+                    for p in world.projects_with(src[0])):
+                # the file that writes it is edited as a project of its own, where the same
+                # dependencies have a healthcheck, and so do they in every file that extends it:
+                # the edit is made there, once, for all of them
+                return
+            where = f" ({rel_of(project, src[0]) if src[0] in project.docs else src[0].path}, service {src[1]})" \
+                if src is not None else ""
+            ctx.skip_part(svc0.name, f"depends_on comes from `extends`{where}; changing it there would change every "
+                          "service that extends the same one", line=svc0.line, file=rel_of(project, svc0.doc))
             return
+        blocked: dict[str, str] = {}
+        if holder is not None and holder[2] == "own" and len(group) == 1 and owners0:
+            # files that extend this service inherit its depends_on: a dependency that has no
+            # healthcheck there cannot wait for healthy here either
+            blocked = self._blocked_elsewhere(project, owners0[-1][0], svc0.name,
+                                              [d for d in dependencies({"depends_on": deps})] + [d for d, _ in common])
+            for d, where in blocked.items():
+                if d in pending or d in names:
+                    ctx.skip_part(svc0.name, f"depends_on {d} stays service_started: {where} extends {svc0.name} and "
+                                  f"inherits this depends_on, but {d} has no healthcheck there", line=svc0.line,
+                                  file=rel_of(project, owners0[-1][0]))
+            pending = [d for d in pending if d not in blocked]
+            if blocked:
+                outer = cond
+
+                def cond(d: str, _outer: Any = outer) -> str:
+                    return STARTED if d in blocked else _outer(d)
+            if not pending and not common:
+                return
         token = [d.checkpoint() for d in project.docs]
         needs_long_before = self._needs_long
+        self.upgraded: list = []
         extra = [d for d, _ in common]
         try:
             if holder is None:
@@ -407,10 +525,34 @@ class DependsHealthy(Transform):
         for svc, _e, owners, _h in group:
             svc.invalidate()
             where = holder[0] if holder is not None else svc.defs[0][0]
+            for dep, doc in self.upgraded:
+                ctx.note(f"{svc.name}: depends_on {dep} now waits for service_healthy instead of service_started: "
+                         f"{dep} had no healthcheck until harden added one, so service_started was the only "
+                         "condition the file could ask for", line=svc.line, file=rel_of(project, doc))
             for dep, why in common:
                 ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}"
                          + (" (in the anchor it shares)" if len(group) > 1 else ""), line=svc.line,
                          file=rel_of(project, where))
+
+    @staticmethod
+    def _blocked_elsewhere(project: Any, doc: Any, name: str, deps: list) -> dict[str, str]:
+        """dep -> "file (service)" of a service in another file that extends ``name`` of
+        ``doc``, inherits its depends_on, and is used in a project where ``dep`` has no
+        healthcheck that runs (or does not exist)."""
+        world = getattr(project, "world", None)
+        out: dict[str, str] = {}
+        if world is None:
+            return out
+        for ext_doc, sname in world.extenders(doc, name):
+            for p in world.projects_with(ext_doc):
+                s = p.service(sname)
+                if s is None or any(isinstance(n, dict) and "depends_on" in own_keys(n) for _d, n in s.defs):
+                    continue  # its own depends_on wins over the inherited one
+                for d in deps:
+                    t = p.service(d)
+                    if d not in out and (t is None or not can_wait_healthy(p, t)):
+                        out[d] = f"{rel_of(p, ext_doc)} ({sname})"
+        return out
 
     def _defined_where_extended(self, project: Any, ctx: Any, svc: Any, edges: list) -> list:
         """Drop the new edges a service extended from another file would pass on to a project
@@ -437,6 +579,11 @@ class DependsHealthy(Transform):
             keep.append((dep, why))
         return keep
 
+    def _upgradable(self, deps: Any, name: str) -> bool:
+        v = deps.get(name) if isinstance(deps, dict) else None
+        return (name in getattr(self, "_upgrade", ()) and isinstance(v, dict)
+                and str(v.get("condition", "")).strip() == STARTED)
+
     # ---------------------------------------------------------------- editing
     def _convert(self, doc: Any, node: Any, extra: list[str], cond: Any) -> None:
         deps = node["depends_on"]
@@ -455,7 +602,8 @@ class DependsHealthy(Transform):
         if not isinstance(deps, dict):
             raise EditError("depends_on is neither a list nor a mapping")
         if is_flow(deps):
-            raise EditError("depends_on is written in flow style ({...}); harden leaves it as it is")
+            self._convert_flow(doc, node, deps, extra, cond)
+            return
         wrote = False
         for k in own_keys(deps):
             v = deps[k]
@@ -470,11 +618,44 @@ class DependsHealthy(Transform):
                 else:
                     doc.add_key(v, "condition", HEALTHY)
                 wrote = True
+            elif self._upgradable(deps, str(k)) and "condition" in own_keys(v):
+                doc.set_scalar(v, "condition", HEALTHY)
+                self.upgraded.append((str(k), doc))
+                wrote = True
         for e in extra:
             doc.add_key(deps, e, {"condition": cond(e)})
             wrote = True
         if wrote:
             self._needs_long = True
+
+    def _convert_flow(self, doc: Any, node: Any, deps: Any, extra: list[str], cond: Any) -> None:
+        """A flow mapping (``depends_on: {db: {condition: service_started}}``, ``{}``): nothing to
+        do when no entry changes; else the mapping is written again in block style, in the same
+        order, when it holds only names and conditions and no comment."""
+        new: dict = {}
+        changed = bool(extra)
+        for k in own_keys(deps):
+            v = deps[k]
+            if v is not None and not isinstance(v, dict):
+                raise EditError("depends_on is written in flow style ({...}) with values harden does not rewrite")
+            cur = {str(a): b for a, b in (v or {}).items()}
+            if cond(str(k)) == HEALTHY and ("condition" not in cur or self._upgradable(deps, str(k))):
+                if "condition" in cur:
+                    self.upgraded.append((str(k), doc))
+                cur["condition"] = HEALTHY
+                changed = True
+            new[str(k)] = cur
+        if not changed:
+            return
+        for e in extra:
+            new[e] = {"condition": cond(e)}
+        first, last = doc.entry_span(node, "depends_on")
+        text = "\n".join(doc.lines[first:last + 1])
+        if "#" in text or "'" in text or '"' in text or "&" in text or "*" in text:
+            raise EditError("depends_on is written in flow style ({...}) with comments, quotes or anchors; "
+                            "harden leaves it as it is")
+        doc.replace_value(node, "depends_on", new)
+        self._needs_long = True
 
     # ------------------------------------------------------------- new edges
     def _new_edges(self, project: Any, ctx: Any, svc: Any, by_name: dict, stores: dict,
@@ -534,6 +715,9 @@ class DependsHealthy(Transform):
                 match = [n for n, k in stores.items() if k in kinds]
                 if len(match) == 1 and match[0] not in found:
                     found[match[0]] = f"the app's source uses the {c} client"
+        for t in link_targets(svc.merged):
+            if t in stores and t not in found:
+                found[t] = f"its links name {t} (links start it first, but do not wait for it)"
         out = []
         my_profiles = set(map(str, svc.merged.get("profiles") or []))
         for dep, why in found.items():

@@ -134,11 +134,20 @@ for _kind, (_role, _names) in KINDS.items():
             _BY_NAME[_n] = _kind
 
 
+_WITH_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]*)\}")
+
+
 def resolve_default(image: str) -> str | None:
     """``${DB_IMAGE:-postgres:16}`` -> ``postgres:16``; another variable -> None."""
     m = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())
     if m:
         return m.group(1)
+    if "$" in image and _WITH_DEFAULT.search(image):
+        # every part from a variable with a default (`${NAME:-ghcr.io/acme/db}:${TAG:-v2}`):
+        # what compose runs with them unset
+        image = _WITH_DEFAULT.sub(lambda x: x.group(1), image.strip())
+        if "$" not in image:
+            return image if image and not image.startswith((":", "/")) and not image.endswith((":", "/")) else None
     if "$" in image:
         # a variable tag (postgres:${PG_VERSION:-16}): keep the repository, use the default tag
         m2 = re.fullmatch(r"([^$]+):\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}$]+)\}", image.strip())

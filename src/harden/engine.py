@@ -384,6 +384,8 @@ class Run:
         errors = self.result.errors
         loaded_groups = []
         for group in d.groups:
+            if any(f in d.by_content for f in group.files) and not self._compose_by_content(group.files):
+                continue  # a YAML file that only looked like a compose file: not ours, nothing to say
             self._join(*group.files, *group.partners)
             docs = []
             for f in group.files:
@@ -402,7 +404,8 @@ class Run:
                     continue
                 loaded_groups.append((group, docs))
         loaded_groups = self._readings(loaded_groups)
-        for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups]):
+        for group, docs, entries, scopes in self._with_includes([(g, dd) for g, dd, _e in loaded_groups],
+                                                                {id(g): e[1][0] for g, _dd, e in loaded_groups if e}):
             own = next(e for g, _dd, e in loaded_groups if g is group)
             editable = None
             if own is not None:
@@ -493,6 +496,27 @@ class Run:
         seen: set[str] = set()
         errors[:] = [e for e in errors if not (e.one_line() in seen or seen.add(e.one_line()))]
 
+    def _compose_by_content(self, files: list) -> bool:
+        """Files discovery found by their text (not their name) are compose files when they
+        parse and hold a compose model (is_compose_model); one that does not is forgotten, as
+        if never found: no error, no note."""
+        assert self.discovery is not None
+        for f in files:
+            if f not in self.discovery.by_content:
+                continue
+            key = Path(f).resolve()
+            try:
+                doc = self._load(f, "compose")
+            except HardenError:
+                self._broken.pop(key, None)
+                self.docs.pop(key, None)
+                return False
+            if not is_compose_model(doc.data):
+                self.docs.pop(key, None)
+                self.rels.pop(id(doc), None)
+                return False
+        return True
+
     # ------------------------------------------------- project readings
     def _readings(self, groups: list) -> list:
         """Decide how each compose file that is not a base with its overrides is used
@@ -522,6 +546,11 @@ class Run:
             partial = [s.name for s in probe.services()
                        if "image" not in s.merged and "build" not in s.merged]
             is_base = group.files[0].name in COMPOSE_BASES
+            if not partial and partner_docs and not is_base and not any("include" in x.data for x in docs):
+                # every service has image or build, but the file names services or networks it
+                # does not define (docker-elk's extensions: `depends_on: [elasticsearch]`,
+                # `networks: [elk]`): compose rejects it alone, it is an overlay of its partner
+                partial = _dangling(probe)
             if not partial:
                 out.append((group, docs, None))
                 same_folder = partner_docs and partner_docs[0].abspath.parent == group.files[0].parent
@@ -529,6 +558,17 @@ class Run:
                     self.alt_readings.append(partner_docs + docs)
             elif partner_docs:
                 out.append((group, partner_docs + docs, (partner_docs, docs)))
+                # `-f base -f overlay`: every relative path resolves against the first file's
+                # folder (the project directory), the overlay's too (docker-elk's
+                # extensions/curator/curator-compose.yml builds `context: extensions/curator/`)
+                from .model import doc_dir
+
+                for x in docs:
+                    # (not a file with `include:`: a base file in a sub-folder read as an overlay
+                    # only because its services come from what it includes is used on its own)
+                    if getattr(x, "base_dir", None) is None and "include" not in x.data \
+                            and Path(x.abspath).parent != Path(partner_docs[0].abspath).parent:
+                        x.base_dir = doc_dir(partner_docs[0])
             elif is_base:
                 out.append((group, docs, None))  # what `docker compose up` loads there, as it is
             else:
@@ -621,7 +661,7 @@ class Run:
             self._included_under[id(doc)] = included[n:]
         return entries, included, scopes
 
-    def _with_includes(self, groups: list) -> list:
+    def _with_includes(self, groups: list, overlay_first: dict | None = None) -> list:
         """(group, docs, include entries, scopes) per compose project. A file that some
         project includes belongs to that project: it leaves the group discovery put it in
         (as an override, or as the base of a project of its own), so no file is edited as
@@ -637,7 +677,10 @@ class Run:
         out = []
         users: dict[int, list[str]] = {}
         for group, docs in groups:
-            if id(docs[0]) in included_ids:
+            first = (overlay_first or {}).get(id(group), docs[0])  # an overlay's own first file
+            if id(first) in included_ids:
+                if first is not docs[0]:
+                    continue  # an included file found as an overlay too: it is read with its includer
                 for x in docs[1:]:
                     if id(x) not in included_ids:
                         self.result.outcomes.append(Outcome(
@@ -979,9 +1022,11 @@ class Run:
         for c in safety.combinations(self):
             safety.measure_edges(c, self)
             before = safety.violations(c, self)
-            # a combination compose rejects as read (a fragment loaded alone) is no way the files
-            # are used: nothing to keep valid there
-            if not any(k[0] == "incomplete" for k in before):
+            # a combination compose rejects as read (a fragment loaded alone: a service without
+            # image or build, a depends_on, network, volume, secret or config it does not
+            # define, as docker-elk's extensions/*/…-compose.yml alone) is no way the files are
+            # used: nothing to keep valid there
+            if not any(k[0] in _REJECTED_AS_READ for k in before):
                 self._baseline.append((c, before))
 
     def execute(self) -> RunResult:
@@ -1074,6 +1119,64 @@ class _Made:
 _COMPOSE_KEYS = {"services", "include", "networks", "volumes", "secrets", "configs", "version", "name", "models"}
 
 
+# violations (safety.violations keys) that make `docker compose config` reject a combination
+_REJECTED_AS_READ = {"incomplete", "depends_on", "network", "volume", "secrets", "configs", "network_mode"}
+
+
+def _dangling(project: Any) -> list[str]:
+    """Services of ``project`` that name a service or a network the project does not define
+    (depends_on, links, network_mode/volumes_from `service:`, networks): such a file only works
+    on top of another one."""
+    from .model import as_map
+
+    names = set(project.service_names())
+    networks = set(project.top("networks")) | {"default"}
+    out = []
+    for s in project.services():
+        m = s.merged
+        refs = set(as_map(m.get("depends_on")) if isinstance(m.get("depends_on"), (dict, list)) else ())
+        refs |= {str(x).split(":", 1)[0] for x in (m.get("links") or []) if isinstance(x, str)}
+        nm = str(m.get("network_mode") or "")
+        if nm.startswith("service:"):
+            refs.add(nm[len("service:"):])
+        for v in m.get("volumes_from") or []:
+            v = str(v)
+            if not v.startswith("container:"):
+                refs.add(v[len("service:"):] if v.startswith("service:") else v.split(":", 1)[0])
+        nets = m.get("networks")
+        used = set(as_map(nets)) if isinstance(nets, (dict, list)) else set()
+        if (refs - names) or (used - networks):
+            out.append(s.name)
+    return out
+
+
+def is_compose_model(data: Any) -> bool:
+    """Parsed YAML that is a compose model: only top-level keys compose knows (or ``x-``), a
+    ``services`` mapping of mappings written with service keys only, and a service with an
+    image (a string) or a build, or extending one."""
+    from .project import COMPOSE_TOP_KEYS, SERVICE_KEYS
+
+    if not isinstance(data, dict) or not data:
+        return False
+    if any(not isinstance(k, str) or (k not in COMPOSE_TOP_KEYS and not k.startswith("x-")) for k in data):
+        return False
+    services = data.get("services")
+    if not isinstance(services, dict) or not services:
+        return False
+    sourced = False
+    for svc in services.values():
+        if svc is None:
+            continue
+        if not isinstance(svc, dict):
+            return False
+        if any(not isinstance(k, str) or (k not in SERVICE_KEYS and not k.startswith("x-") and k != "<<") for k in svc):
+            return False
+        if "image" in svc and not isinstance(svc["image"], str):
+            return False
+        sourced = sourced or isinstance(svc.get("image"), str) or "build" in svc or "extends" in svc
+    return sourced
+
+
 def _looks_like_compose(data: Any) -> bool:
     """A compose file: a top-level key of the Compose Specification (or an `x-` extension), or
     the legacy v1 layout (services at the top, each with `image` or `build`)."""
@@ -1145,7 +1248,7 @@ def _partitions(d: Discovery) -> list[Discovery] | None:
             return None
         key = rel.parts[0]
         if key not in parts:
-            parts[key] = Discovery(root=d.root, target=d.target)
+            parts[key] = Discovery(root=d.root, target=d.target, by_content=d.by_content)
         return parts[key]
 
     for g in d.groups:

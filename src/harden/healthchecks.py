@@ -73,31 +73,126 @@ _resolve_default = resolve_default
 class Identity:
     kind: str | None
     ref: ImageRef | None
-    source: str  # "image" | "dockerfile" | "variable" | "none"
+    source: str  # "image" | "dockerfile" | "variable" | "dotenv" | "built" | "none"
     dockerfile_healthcheck: bool | None = None  # built: final stage has HEALTHCHECK (None: no NONE)
+    built_by: str | None = None  # source "built": the compose file and Dockerfile that build the image
+    # built: the Dockerfile's own (ENTRYPOINT, CMD) as words (None: the base image's), and the
+    # build context its scripts are read from
+    image_run: tuple | None = None
+    context: Any = None
 
 
 def identify(project: Any, svc: Any) -> Identity:
-    """What database/broker kind a service runs, from its image or the Dockerfile it builds."""
+    """What database/broker kind a service runs, from its image or the Dockerfile it builds;
+    an image harden does not know by name that another service of the repository builds
+    (``image:`` + ``build:``) is read through that build's Dockerfile (source "built")."""
     unit = getattr(project, "dockerfiles", {}).get(svc.name)
     if unit is not None and getattr(unit, "doc", None) is not None and unit.doc.stages:
-        stages = unit.doc.stages
-        target = (project.build_of(svc).target if project.build_of(svc) else None)
-        stage = unit.doc.stage_by_name(target) if target else None
-        stage = stage or stages[-1]
-        hc = _stage_healthcheck(unit.doc, stage)
-        base = stage.base
-        seen = set()
-        # FROM an earlier stage: follow the alias
-        while base and unit.doc.stage_by_name(base) is not None and base not in seen:
-            seen.add(base)
-            parent = unit.doc.stage_by_name(base)
-            if hc is None:
-                hc = _stage_healthcheck(unit.doc, parent)
-            base = parent.base
-        resolved = _resolve_default(base) if base else None
-        ref = parse_image(resolved) if resolved else None
-        return Identity(image_kind(ref) if ref else None, ref, "dockerfile", hc)
+        b = project.build_of(svc)
+        return _identify_unit(unit, b.target if b else None)
+    ident = _identify_image(project, svc)
+    if ident.kind is None and ident.ref is not None:
+        found = _built_elsewhere(project, ident.ref)
+        if found is not None:
+            unit, target, where = found
+            built = _identify_unit(unit, target)
+            if built.kind is not None:
+                return Identity(built.kind, built.ref, "built", built.dockerfile_healthcheck, where,
+                                built.image_run, built.context)
+    return ident
+
+
+def _built_elsewhere(project: Any, ref: ImageRef) -> tuple[Any, str | None, str] | None:
+    """(Dockerfile unit, target, where) of the one build in the repository's compose files that
+    makes an image of this name: the same repository and tag, else the same repository, else
+    the same last path component (``ghcr.io/acme/app_db:v2.4`` is the ``app_db:v2.4`` a dev file
+    builds); None when no build, or more than one Dockerfile, matches."""
+    world = getattr(project, "world", None)
+    projects = list(getattr(world, "projects", None) or [project])
+    found: dict[int, dict[tuple, tuple]] = {}
+    for p in projects:
+        units = getattr(p, "dockerfiles", {}) or {}
+        for s in p.services():
+            u = units.get(s.name)
+            img = s.image
+            if u is None or not img or getattr(u, "doc", None) is None or not u.doc.stages:
+                continue
+            resolved = _resolve_default(img)
+            other = parse_image(resolved) if resolved else None
+            if other is None:
+                continue
+            same_path = other.path == ref.path
+            level = (0 if same_path and (other.tag or "latest") == (ref.tag or "latest") else 1 if same_path
+                     else 2 if other.name == ref.name else None)
+            if level is None:
+                continue
+            b = p.build_of(s)
+            target = b.target if b else None
+            owner = s.owner("build")[0]
+            where = f"{_rel(p, owner)} ({s.name}, {u.rel})"
+            found.setdefault(level, {}).setdefault((u.rel, target), (u, target, where))
+    for level in sorted(found):
+        if len(found[level]) == 1:
+            return next(iter(found[level].values()))
+        return None
+    return None
+
+
+def _rel(project: Any, doc: Any) -> str:
+    for d, r in zip(project.docs, project.rels):
+        if d is doc:
+            return r
+    return str(getattr(doc, "path", "?"))
+
+
+def _identify_unit(unit: Any, target: str | None) -> Identity:
+    stages = unit.doc.stages
+    stage = unit.doc.stage_by_name(target) if target else None
+    stage = stage or stages[-1]
+    hc = _stage_healthcheck(unit.doc, stage)
+    base = stage.base
+    seen = set()
+    chain = [stage]
+    # FROM an earlier stage: follow the alias
+    while base and unit.doc.stage_by_name(base) is not None and base not in seen:
+        seen.add(base)
+        parent = unit.doc.stage_by_name(base)
+        chain.append(parent)
+        if hc is None:
+            hc = _stage_healthcheck(unit.doc, parent)
+        base = parent.base
+    resolved = _resolve_default(base) if base else None
+    ref = parse_image(resolved) if resolved else None
+    return Identity(image_kind(ref) if ref else None, ref, "dockerfile", hc, None, _image_run(chain),
+                    getattr(unit, "context", None))
+
+
+def _image_run(chain: list) -> tuple | None:
+    """(ENTRYPOINT, CMD) words the stage ``chain`` (the stage that runs first, then the stages
+    it is built FROM) sets; None for what only the base image sets. An ENTRYPOINT drops the
+    CMD it inherits (from an earlier stage or the base image), as Docker does."""
+    ep = cmd = None
+    ep_at = cmd_at = None
+    for i, st in enumerate(chain):
+        for name in ("ENTRYPOINT", "CMD"):
+            inst = st.last(name)
+            if inst is None or (name == "ENTRYPOINT" and ep is not None) or (name == "CMD" and cmd is not None):
+                continue
+            words = inst.exec_form()
+            if words is None:
+                words = ["/bin/sh", "-c", inst.args_without_flags()]
+            if name == "ENTRYPOINT":
+                ep, ep_at = words, i
+            else:
+                cmd, cmd_at = words, i
+    if ep is None and cmd is None:
+        return None
+    if ep is not None and (cmd_at is None or cmd_at > ep_at):
+        cmd = []
+    return ep, cmd
+
+
+def _identify_image(project: Any, svc: Any) -> Identity:
     image = svc.image
     if image is None:
         return Identity(None, None, "none")
@@ -177,21 +272,232 @@ def command_words(merged: dict) -> list[str]:
     return _words(merged.get("command"))
 
 
-def runs_server(kind: str, merged: dict) -> tuple[bool, str]:
-    """(True, "") when the service runs the image's server; else (False, why)."""
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# what may stand before the server on the script's last line: `exec`, a user switch
+_PREFIX_WITH_ARG = {"gosu", "su-exec"}
+
+
+def shell_script(run: list[str]) -> str | None:
+    """The script of ``sh -c SCRIPT`` (any POSIX shell, flags such as ``-euc``), else None."""
+    if not run or run[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return None
+    i = 1
+    while i < len(run) and run[i].startswith("-") and not run[i].startswith("--"):
+        if "c" in run[i][1:]:
+            return run[i + 1] if i + 1 < len(run) else None
+        i += 2 if run[i] == "-o" else 1
+    return None
+
+
+def script_commands(script: str) -> list[tuple[str, str]] | None:
+    """The top-level commands of a shell script, each with the operator that ends it (``;``,
+    ``&&``, ``||``, ``|``, ``&``, a newline, or "" at the end); quotes, ``$(...)``, backticks,
+    comments and line continuations are followed. None for what is not read (here-documents,
+    unbalanced quotes)."""
+    out: list[tuple[str, str]] = []
+    cur: list[str] = []
+    i, n = 0, len(script)
+    quote: str | None = None
+    depth = 0  # inside $( ... )
+    while i < n:
+        c = script[i]
+        if quote == "'":
+            cur.append(c)
+            if c == "'":
+                quote = None
+            i += 1
+            continue
+        if c == "\\" and i + 1 < n:
+            if script[i + 1] == "\n":
+                i += 2  # a line continuation
+                continue
+            cur.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote is not None:  # double quote or backtick
+            if c == quote and depth == 0:
+                quote = None
+            elif c == "$" and script[i + 1:i + 2] == "(":
+                depth += 1
+            elif c == ")" and depth:
+                depth -= 1
+            cur.append(c)
+            i += 1
+            continue
+        if c in "'\"`":
+            quote = c
+            cur.append(c)
+            i += 1
+            continue
+        if c == "$" and script[i + 1:i + 2] == "(":
+            depth += 1
+            cur.append("$(")
+            i += 2
+            continue
+        if depth:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            cur.append(c)
+            i += 1
+            continue
+        if c == "#" and (not cur or cur[-1][-1:].isspace()):
+            while i < n and script[i] != "\n":
+                i += 1
+            continue
+        if c == "<" and script[i + 1:i + 2] == "<":
+            return None  # a here-document
+        op = None
+        for cand in ("&&", "||", ";", "|", "&", "\n"):
+            if script.startswith(cand, i):
+                op = cand
+                break
+        if op is not None and not (op == "&" and (script[i + 1:i + 2] == ">" or (cur and cur[-1][-1:] in "<>"))):
+            text = "".join(cur).strip()
+            if text:
+                out.append((text, op))
+            elif op not in ("\n", ";") and out:
+                return None
+            cur = []
+            i += len(op)
+            continue
+        cur.append(c)
+        i += 1
+    if quote is not None or depth:
+        return None
+    text = "".join(cur).strip()
+    if text:
+        out.append((text, ""))
+    return out
+
+
+def last_command(script: str) -> list[str] | None:
+    """The words of the command a shell script ends by running in the foreground (``exec``,
+    ``gosu user`` and variable assignments before it dropped), or None: a script whose end
+    harden does not follow (a background job, a here-document, a server after ``||``)."""
+    cmds = script_commands(script)
+    if not cmds:
+        return None
+    text, op = cmds[-1]
+    if op == "&":
+        return None  # started in the background: something else keeps the container running
+    if len(cmds) > 1 and cmds[-2][1] in ("||", "|"):
+        return None  # runs only when the command before fails, or reads from a pipe
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return None
+    while words:
+        if words[0] == "exec" or _ASSIGN.match(words[0]):
+            words = words[1:]
+        elif words[0] in _PREFIX_WITH_ARG and len(words) > 2:
+            words = words[2:]
+        else:
+            break
+    return words or None
+
+
+def server_command(merged: dict) -> tuple[list[str], bool, str | None]:
+    """(words, through a shell, script) of what the service starts: its command, or, when its
+    entrypoint or command is ``sh -c SCRIPT``, the command that script ends by running (words
+    empty when that cannot be told)."""
     ep = _words(merged.get("entrypoint"))
-    if ep and ep[0] not in _ENTRYPOINTS:
-        return False, f"its entrypoint is overridden ({' '.join(ep)[:60]}), so it may not run the {kind} server"
-    words = command_words(merged)
+    cmd = command_words(merged)
+    script = shell_script(ep + cmd if ep else cmd)
+    if script is None:
+        return cmd, False, None
+    return last_command(script) or [], True, script
+
+
+def _starts_server(kind: str, words: list[str]) -> bool:
     if not words or words[0].startswith("-"):
-        return True, ""
+        return True
     first = words[0]
     servers = SERVER_WORDS.get(kind, set())
     if first in servers or first.rsplit("/", 1)[-1] in {s.rsplit("/", 1)[-1] for s in servers}:
+        return True
+    entry = first in _ENTRYPOINTS or first.rsplit("/", 1)[-1] in {e.rsplit("/", 1)[-1] for e in _ENTRYPOINTS}
+    return entry and len(words) > 1 and (words[1] in servers or words[1].startswith("-"))
+
+
+def runs_server(kind: str, merged: dict, ident: "Identity | None" = None) -> tuple[bool, str]:
+    """(True, "") when the service runs the image's server; else (False, why). A shell
+    script (``sh -euc '...; exec memcached -S'``) is read to the command it ends by running.
+    For an image built from a Dockerfile (``ident``), what that Dockerfile starts counts where
+    compose does not override it: an ENTRYPOINT script of the build context is read to the
+    command it ends by running (``exec "$@"`` runs its arguments); one harden cannot read is
+    taken to start the server, as before."""
+    ok, why = _compose_runs_server(kind, merged)
+    run = getattr(ident, "image_run", None) if ident is not None else None
+    if not ok or run is None or merged.get("entrypoint") is not None:
+        return ok, why
+    ep, cmd = run
+    if merged.get("command") is not None:
+        cmd = command_words(merged)
+    elif not ep and not cmd:
+        return ok, why
+    words = (ep or []) + (cmd or [])
+    last = _image_runs(kind, words, getattr(ident, "context", None), 0)
+    if last is None:
         return True, ""
-    if first in _ENTRYPOINTS and len(words) > 1 and (words[1] in servers or words[1].startswith("-")):
+    what = "ENTRYPOINT" if ep else "CMD"
+    if last in ("done", "fi", "esac", "}", ")"):
+        return False, (f"its image's {what} runs {words[0]}, a script whose last line closes a loop or a condition "
+                       f"(`{last}`) instead of starting the {kind} server")
+    return False, f"its image's {what} runs {words[0]}, which ends by running `{last}`, not the {kind} server"
+
+
+def _image_runs(kind: str, words: list[str], context: Any, depth: int) -> str | None:
+    """None when ``words`` (what an image built here starts) start the server, or cannot be
+    told (a script harden cannot read); else the program they end by running."""
+    if not words or depth > 4:
+        return None
+    script = shell_script(words)
+    if script is not None:
+        last = last_command(script)
+        if last is None:
+            return None
+        return _image_runs(kind, last, context, depth + 1) if last != words else None
+    if _starts_server(kind, words):
+        return None
+    from .model import context_file_text
+
+    first = words[0]
+    base = first.rsplit("/", 1)[-1]
+    # the project's own script of that name first (docker-elk's setup: /entrypoint.sh)
+    text = context_file_text(context, first) if context is not None and ("/" in first or "." in base) else ""
+    if not text and base in {e.rsplit("/", 1)[-1] for e in _ENTRYPOINTS}:
+        # the official entrypoints run their arguments when they are not the server's
+        return _image_runs(kind, words[1:], context, depth + 1) if len(words) > 1 else None
+    if not text:
+        return None if ("/" in first or first.endswith(".sh")) else first
+    last = last_command(text)
+    if last is None:
+        return None
+    args = words[1:]
+    expanded = [x for w in last for x in (args if w in ("$@", "${@}") else [w])]
+    if not expanded:
+        return None
+    return _image_runs(kind, expanded, context, depth + 1) if expanded != words else None
+
+
+def _compose_runs_server(kind: str, merged: dict) -> tuple[bool, str]:
+    ep = _words(merged.get("entrypoint"))
+    words, shelled, script = server_command(merged)
+    if shelled:
+        if not words:
+            return False, (f"its command is a shell script that does not end by starting the {kind} server "
+                           "in the foreground (or in a way harden does not follow)")
+        if _starts_server(kind, words):
+            return True, ""
+        return False, f"its command is a shell script that ends by running `{words[0]}`, not the {kind} server"
+    if ep and ep[0] not in _ENTRYPOINTS:
+        return False, f"its entrypoint is overridden ({' '.join(ep)[:60]}), so it may not run the {kind} server"
+    if _starts_server(kind, words):
         return True, ""
-    return False, f"its command runs `{first}`, not the {kind} server"
+    return False, f"its command runs `{words[0]}`, not the {kind} server"
 
 
 def _flag_value(words: list[str], *names: str) -> str | None:
@@ -286,11 +592,15 @@ def shell(line: str) -> Flow:
 
 
 # ------------------------------------------------------------------ per kind
-def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
-    """The check for a service of ``kind``; raises NoCheck(reason) when there is no safe one."""
+def plan_for(kind: str, ref: ImageRef | None, merged: dict, exact: bool = True) -> Plan:
+    """The check for a service of ``kind``; raises NoCheck(reason) when there is no safe one.
+    ``exact`` False: ``ref`` is the base of a Dockerfile the image is taken to be built from
+    (identify's source "built"), whose version may differ from the image that runs: where the
+    client depends on the version (mongo/mongosh, MariaDB's healthcheck.sh, Elasticsearch's
+    security default), the check works with either."""
     ns = ref.namespace if ref else None
     bitnami = ns is not None and ns.split("/")[-1] == "bitnami"
-    words = command_words(merged)
+    words, shelled, script = server_command(merged)
     env = environment(merged)
     if kind == "mysql":
         port = _flag_value(words, "--port", "-P")
@@ -301,6 +611,11 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
     if kind == "mariadb":
         if bitnami:
             raise NoCheck("bitnami/mariadb keeps its clients and users elsewhere than the official image; add a healthcheck by hand")
+        if not exact:
+            port = _flag_value(words, "--port", "-P")
+            extra = f" -P {port}" if port and port.isdigit() and port != "3306" else ""
+            # 10.4+ has mariadb-admin, 11.x only that; older tags only mysqladmin
+            return Plan(shell(f"mariadb-admin ping -h 127.0.0.1{extra} || mysqladmin ping -h 127.0.0.1{extra}"))
         v = ref.version() if ref else None
         if v is not None and not _mariadb_has_healthcheck_sh(v):
             port = _flag_value(words, "--port", "-P")
@@ -326,13 +641,18 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         # over TCP: the image's first-run temporary server listens on the socket only
         return Plan(shell(f'pg_isready -h 127.0.0.1{extra} -U "{user}" -d "{db}"'))
     if kind in ("redis", "valkey", "keydb"):
-        return _redis_plan(kind, ref, words, env, bitnami)
+        return _redis_plan(kind, ref, words, env, bitnami, script if shelled else None)
     if kind == "mongo":
         if bitnami:
             raise NoCheck("bitnami/mongodb differs from the official image (paths, users); add a healthcheck by hand")
         major = ref.major() if ref else None
         client = "mongo" if major is not None and major < 5 else "mongosh"
         port = _flag_value(words, "--port")
+        if not exact:
+            p = f" --port {port}" if port and port.isdigit() and port != "27017" else ""
+            ping = "--eval \"db.adminCommand('ping')\""
+            # mongosh from 5.0 on (the only shell from 6.0), mongo before
+            return Plan(shell(f"mongosh --quiet{p} {ping} || mongo --quiet{p} {ping}"))
         args = ["CMD", client, "--quiet"]
         if port and port.isdigit() and port != "27017":
             args += ["--port", port]
@@ -347,11 +667,22 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
             raise NoCheck("bitnami/elasticsearch differs from the official image; add a healthcheck by hand")
         security = env.get("xpack.security.enabled")
         major = ref.major() if ref else None
-        if security is not None and _falsy(security) or (security is None and major is not None and major < 8):
-            return Plan(shell("curl -fsS 'http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"),
+        port = str(env.get("http.port") or "9200")
+        if not port.isdigit():
+            raise NoCheck(f"Elasticsearch's HTTP port is {port}; add a healthcheck by hand")
+        if security is not None and _falsy(security) or (exact and security is None and major is not None and major < 8):
+            return Plan(shell(f"curl -fsS 'http://localhost:{port}/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"),
                         start_period=SLOW_START["elasticsearch"])
-        raise NoCheck("Elasticsearch security is on (8.x default: HTTPS and a password); a check would need the "
-                      "password, so add one by hand or set xpack.security.enabled=false for local use")
+        # security on (the 8.x default, or a mounted elasticsearch.yml that harden does not read):
+        # a request without credentials is answered 401 once the HTTP layer serves, which is
+        # what Elastic's own compose example waits for; plain HTTP, or HTTPS where 8.x set up
+        # TLS itself. No password is needed, so none is copied.
+        probe = "curl -s{k} -o /dev/null -w '%{{http_code}}' {url} | grep -qE '^(200|401)$$'"
+        return Plan(shell(probe.format(k="", url=f"http://localhost:{port}") + " || "
+                          + probe.format(k="k", url=f"https://localhost:{port}")),
+                    start_period=SLOW_START["elasticsearch"],
+                    notes=["Elasticsearch security is on (or may be): the healthcheck waits until it answers HTTP "
+                           "(401 without a password) and does not read the cluster's health, which needs a login"])
     if kind == "clickhouse":
         if bitnami:
             raise NoCheck("bitnami/clickhouse differs from the official image; add a healthcheck by hand")
@@ -363,7 +694,7 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
         # Alpine), and both understand -q -O
         return Plan(cmd("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8123/ping"))
     if kind == "memcached":
-        raise NoCheck("the memcached image ships no client to probe it with; a check that cannot run would never turn healthy")
+        return _memcached_plan(ref, words, bitnami)
     if kind == "mssql":
         if ref is not None and ref.name == "azure-sql-edge":
             raise NoCheck("azure-sql-edge ships no sqlcmd; add a healthcheck by hand")
@@ -371,7 +702,55 @@ def plan_for(kind: str, ref: ImageRef | None, merged: dict) -> Plan:
     raise NoCheck(f"harden has no known healthcheck for {kind} images; add one by hand")
 
 
-def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bitnami: bool) -> Plan:
+# a password the container's own shell computes: `$$VAR`, `$${VAR}`, `$$(cat $$VAR)`, `$$(cat /run/secrets/x)`
+_SHELL_VAR = re.compile(r"^\$\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
+_SHELL_CAT = re.compile(r"^\$\$\(\s*cat\s+(?:\"?\$\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\"?"
+                        r"|([A-Za-z0-9_./-]+))\s*\)$")
+
+
+def _shell_password(password: str, env: dict, script: str) -> str | None:
+    """The shell text that computes, inside the container, a password the server's start-up
+    script gives it (``--requirepass "$$(cat $$REDIS_PASSWORD_FILE)"``), or None. Only a
+    variable of the service's own environment that the script does not set, or a file read
+    with ``cat``, qualifies: a healthcheck's shell then computes the same value."""
+    m = _SHELL_VAR.match(password)
+    c = _SHELL_CAT.match(password)
+    name = (m.group(1) or m.group(2)) if m else (c.group(1) or c.group(2)) if c else None
+    if name is not None:
+        if name not in env or env[name] is None or re.search(rf"(?<![\w$]){name}=|\bread\b[^\n;]*\b{name}\b", script):
+            return None
+        return f"$${{{name}}}" if m else f'$$(cat "$${{{name}}}")'
+    if c is not None:
+        return f"$$(cat {c.group(3)})"
+    return None
+
+
+def _memcached_plan(ref: ImageRef | None, words: list[str], bitnami: bool) -> Plan:
+    """memcached ships no client: the check opens a TCP connection to it, with BusyBox `nc -z`
+    on the Alpine images and bash's /dev/tcp on the Debian ones (memcached answers no protocol
+    command without a login once SASL is on, `-S`, but accepting the connection shows it serves)."""
+    if bitnami or (ref is not None and ref.path not in ("memcached", "library/memcached")):
+        raise NoCheck("the memcached image ships no client to probe it with, and harden knows which shell tools only "
+                      "the official memcached images carry; add a healthcheck by hand")
+    if _flag_value(words, "-s", "--unix-socket") is not None:
+        raise NoCheck("memcached listens on a unix socket only (-s); add a healthcheck by hand")
+    listen = _flag_value(words, "-l", "--listen")
+    if listen is not None and not all(a.split(":")[0] in ("0.0.0.0", "127.0.0.1", "localhost", "::", "[::]")
+                                      for a in listen.split(",")):
+        raise NoCheck(f"memcached listens on {listen} only (-l); add a healthcheck by hand")
+    if ref is not None and ref.digest and not ref.tag:
+        raise NoCheck("memcached is pinned by digest only, so harden cannot tell the Alpine image (BusyBox nc) from "
+                      "the Debian one (bash) to probe it with; add the tag or a healthcheck by hand")
+    port = _flag_value(words, "-p", "--port") or "11211"
+    if not port.isdigit() or port == "0":
+        raise NoCheck(f"memcached's TCP port is {port}; add a healthcheck by hand")
+    if ref is not None and ref.tag and "alpine" in ref.tag:
+        return Plan(cmd("CMD", "nc", "-z", "127.0.0.1", port))
+    return Plan(cmd("CMD", "bash", "-c", f"</dev/tcp/127.0.0.1/{port}"))
+
+
+def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bitnami: bool,
+                script: str | None = None) -> Plan:
     client = {"redis": "redis-cli", "valkey": "valkey-cli", "keydb": "keydb-cli"}[kind]
     port = _flag_value(words, "--port")
     if port == "0":
@@ -388,6 +767,15 @@ def _redis_plan(kind: str, ref: ImageRef | None, words: list[str], env: dict, bi
     elif password is not None:
         m = _CONTAINER_VAR.match(password)
         mv = _VAR.match(password)
+        computed = _shell_password(password, env, script) if script is not None else None
+        if computed is not None:
+            # the start-up script's shell computes the password in the container; the check's
+            # shell computes it the same way, and hands it to the client through REDISCLI_AUTH
+            return Plan(shell(f'REDISCLI_AUTH="{computed}" {cli} ping | grep -q PONG'))
+        if script is not None and (m or password.startswith("$$(")):
+            raise NoCheck(f"{kind} is started with --requirepass {password}, computed by its start-up script in a way "
+                          "harden does not repeat (a variable the service's environment does not set, or the script "
+                          "sets); add a healthcheck by hand")
         if m:
             # no shell runs a compose command: `$$VAR` reaches redis as the literal text `$VAR`
             raise NoCheck(f"{kind} is started with --requirepass {password}; no shell expands it, so the password "

@@ -39,10 +39,64 @@ SKIP_DIRS = {
     "htmlcov",
 }
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# a YAML file not named like a compose file is read as one when its text looks like one (see
+# looks_like_compose_text): cookiecutter-django's local.yml/production.yml, jitsi's jibri.yml,
+# docker-elk's extensions/*/curator-compose.yml
+_YAML_RE = re.compile(r"(?i)^[^.].*\.ya?ml$")
+MAX_CONTENT_PROBE_BYTES = 512 * 1024
+COMPOSE_TOP_KEYS = {"services", "include", "networks", "volumes", "secrets", "configs", "version", "name", "models"}
+# the keys of a service in the Compose Specification (and the legacy v2/v3 file formats)
+SERVICE_KEYS = frozenset("""
+annotations attach blkio_config build cap_add cap_drop cgroup cgroup_parent command configs
+container_name cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares
+cpus cpuset credential_spec depends_on deploy develop device_cgroup_rules devices dns dns_opt
+dns_search domainname driver_opts entrypoint env_file environment expose extends external_links
+extra_hosts gpus group_add healthcheck hostname image init ipc isolation label_file labels links
+logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit models network_mode
+networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop
+privileged profiles provider pull_policy read_only restart runtime scale secrets security_opt
+shm_size stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits
+use_api_socket user userns_mode uts volume_driver volumes volumes_from working_dir
+""".split())
+_TOP_KEY_RE = re.compile(r"""^(?:(['"])(.+?)\1|([^\s#:'"\-][^:#]*?))[ \t]*:(?:[ \t]|$)""")
+_SERVICE_SOURCE_RE = re.compile(r"(?m)^[ \t]+(?:image|build)[ \t]*:")
 
 
 def is_compose_name(name: str) -> bool:
     return bool(_COMPOSE_RE.match(name))
+
+
+def looks_like_compose_text(text: str) -> bool:
+    """A YAML text whose top level is a compose model: a block ``services:`` key, no top-level
+    key compose does not know (``x-`` extensions aside; a Symfony ``services.yaml`` has
+    ``parameters``/``imports``, a CI file its jobs), and a service with ``image`` or ``build``.
+    Only the text is read; the engine checks the parsed data again."""
+    keys = []
+    text = text.lstrip("\ufeff")
+    for line in text.splitlines():
+        if not line or line[0] in " \t#" or line.startswith(("---", "...", "%")):
+            continue
+        m = _TOP_KEY_RE.match(line)
+        if m is None:
+            return False  # a top-level list or scalar: not a compose file
+        keys.append(m.group(2) or m.group(3))
+    if "services" not in keys or any(k not in COMPOSE_TOP_KEYS and not k.startswith("x-") for k in keys):
+        return False
+    return bool(_SERVICE_SOURCE_RE.search(text))
+
+
+def compose_by_content(path: Path) -> bool:
+    """A ``*.yml``/``*.yaml`` file not named like a compose file whose text is one."""
+    try:
+        if path.stat().st_size > MAX_CONTENT_PROBE_BYTES:
+            return False
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    if b"services" not in data:
+        return False  # most YAML files: no need to read further
+    return looks_like_compose_text(data.decode("utf-8", "replace"))
 
 
 def is_dockerfile_name(name: str) -> bool:
@@ -78,6 +132,9 @@ class Discovery:
     dockerfiles: list[Path] = field(default_factory=list)  # every Dockerfile found by name
     single_file: bool = False
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, reason)
+    # compose files found by their content, not their name (read as compose only when the
+    # parsed file is one; left out silently otherwise)
+    by_content: set[Path] = field(default_factory=set)
 
     def rel(self, p: Path) -> str:
         try:
@@ -125,8 +182,12 @@ def discover(target: Path) -> Discovery:
         composes = []
         for fn in sorted(filenames):
             full = here / fn
+            content = False
             if not (is_compose_name(fn) or is_dockerfile_name(fn)):
-                continue
+                if not (_YAML_RE.match(fn) and not full.is_symlink() and compose_by_content(full)):
+                    continue
+                content = True
+                d.by_content.add(full)
             if full.is_symlink():
                 try:
                     real = full.resolve(strict=True)
@@ -136,7 +197,7 @@ def discover(target: Path) -> Discovery:
                 if not inside(root_real, real):
                     d.skipped.append((full, "symlink that leads outside the project"))
                     continue
-            if is_compose_name(fn):
+            if content or is_compose_name(fn):
                 composes.append(full)
             else:
                 d.dockerfiles.append(full)
