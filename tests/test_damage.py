@@ -202,6 +202,23 @@ def test_a_partial_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path)
     _assert_combinations_valid(root, [["compose.yaml"], ["compose.yaml", ".ci/compose.ci.yaml"]])
 
 
+def test_a_complete_file_on_a_network_only_its_base_declares_is_an_overlay(tmp_path):
+    """jitsi's add-ons (`-f docker-compose.yml -f jibri.yml`): every service has an image, but
+    they join a network only the base declares, so compose rejects the file alone. It is read
+    with its base: here the store it adds keeps its alias on the shared network, with the
+    reason, instead of being planned as a project of its own."""
+    root = write_files(tmp_path, {
+        "docker-compose.yml": ("services:\n  web:\n    image: example/web:1\n    ports: ['443:443']\n"
+                               "    networks:\n      meet:\nnetworks:\n  meet:\n"),
+        "extras/mongo.yml": ("services:\n  mongodb:\n    image: mongo:7\n    networks:\n      meet:\n"
+                             "        aliases:\n          - mongodb.meet\n"),
+    })
+    result = harden_run(root, select=["networks"])
+    assert not any(f.changed for f in result.files)
+    (o,) = [o for o in result.outcomes if o.transform == "networks" and o.status == "skipped"]
+    assert o.file == "extras/mongo.yml" and "has the alias mongodb.meet on meet" in o.reason
+
+
 def test_an_overlay_without_a_base_is_left_alone(tmp_path):
     root = write_files(tmp_path, {"deploy/docker-compose.staging.yml": (
         "services:\n"

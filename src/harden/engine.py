@@ -522,6 +522,10 @@ class Run:
             partial = [s.name for s in probe.services()
                        if "image" not in s.merged and "build" not in s.merged]
             is_base = group.files[0].name in COMPOSE_BASES
+            if not partial and partner_docs and not is_base:
+                # services on a network only the partner declares (jitsi's jibri.yml on meet.jitsi):
+                # compose rejects the file alone, so it is an overlay of its partner
+                partial = _on_partners_networks(probe, partner_docs)
             if not partial:
                 out.append((group, docs, None))
                 same_folder = partner_docs and partner_docs[0].abspath.parent == group.files[0].parent
@@ -1072,6 +1076,26 @@ class _Made:
 
 
 _COMPOSE_KEYS = {"services", "include", "networks", "volumes", "secrets", "configs", "version", "name", "models"}
+
+
+def _on_partners_networks(probe: Any, partner_docs: list) -> list[str]:
+    """Services of ``probe`` on a network its own files do not declare and a partner does."""
+    def declared(docs: list) -> set[str]:
+        out: set[str] = set()
+        for d in docs:
+            nets = d.data.get("networks") if isinstance(d.data, dict) else None
+            if isinstance(nets, dict):
+                out.update(str(k) for k in nets)
+        return out
+
+    own, theirs = declared(probe.docs), declared(partner_docs)
+    found = []
+    for s in probe.services():
+        nets = s.merged.get("networks")
+        names = {str(k) for k in nets} if isinstance(nets, (dict, list)) else set()
+        if any(n not in own and n in theirs for n in names - {"default"}):
+            found.append(s.name)
+    return found
 
 
 def _looks_like_compose(data: Any) -> bool:

@@ -40,9 +40,94 @@ SKIP_DIRS = {
 }
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
+# A compose file under another name (cookiecutter-django's local.yml and production.yml, an
+# overlay such as jibri.yml or extensions/x/x-compose.yml): a YAML file whose top level holds only
+# keys of the Compose Specification (or `x-` extensions), with a `services:` mapping whose every
+# entry is a mapping of service keys. Symfony's services.yaml, CI workflows, Kubernetes manifests
+# and app config fail that test.
+_YAML_NAME_RE = re.compile(r"\.ya?ml$", re.I)
+_TOP_SERVICES_RE = re.compile(r"^services:[ \t]*(?:#.*)?$", re.M)
+_SNIFF_BYTES = 512 * 1024
+COMPOSE_TOP_KEYS = frozenset({"services", "include", "networks", "volumes", "secrets", "configs", "version",
+                              "name", "models"})
+COMPOSE_SERVICE_KEYS = frozenset("""
+annotations attach blkio_config build cap_add cap_drop cgroup cgroup_parent command configs
+container_name cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares
+cpus cpuset credential_spec depends_on deploy develop device_cgroup_rules devices dns dns_opt
+dns_search domainname driver_opts entrypoint env_file environment expose extends external_links
+extra_hosts gpus group_add healthcheck hostname image init ipc isolation label_file labels links
+logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit models network_mode
+networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop
+privileged profiles provider pull_policy read_only restart runtime scale secrets security_opt
+shm_size stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits
+use_api_socket user userns_mode uts volume_driver volumes volumes_from working_dir
+""".split())
+
 
 def is_compose_name(name: str) -> bool:
     return bool(_COMPOSE_RE.match(name))
+
+
+_TEST_WORDS = {"test", "tests", "testing", "e2e", "ci", "integration"}
+
+
+def ci_stack_word(rel: str) -> str | None:
+    """The word that makes a compose file a test or CI stack by its path (`docker-compose.test.yml`,
+    `compose-e2e-test.yml`, `docker-compose.relational.ci.yaml`, `tests/compose.yaml`,
+    `ci/base.yaml`), or None. Such a stack exists to run tests against every service in it."""
+    for part in rel.replace("\\", "/").split("/"):
+        for word in re.split(r"[._-]+", part.lower()):
+            if word in _TEST_WORDS:
+                return word
+    return None
+
+
+def compose_data(data: object) -> bool:
+    """Parsed YAML that is a compose file by its content: top-level keys of the Compose
+    Specification (or `x-`) only, and a non-empty `services:` mapping whose entries are mappings
+    of service keys (or `x-`/`<<`), at least one of them naming `image`, `build` or `extends`,
+    or every one of them a mapping with keys (an overlay that only adds settings)."""
+    if not isinstance(data, dict) or not data:
+        return False
+    if any(not isinstance(k, str) or not (k in COMPOSE_TOP_KEYS or k.startswith("x-")) for k in data):
+        return False
+    services = data.get("services")
+    if not isinstance(services, dict) or not services:
+        return False
+    for v in services.values():
+        if not isinstance(v, dict) or not v:
+            return False
+        if any(not (isinstance(k, str) and (k in COMPOSE_SERVICE_KEYS or k.startswith("x-") or k == "<<")) for k in v):
+            return False
+    return True
+
+
+def looks_like_compose_file(path: Path) -> bool:
+    """A YAML file with another name that is a compose file by its content (see compose_data):
+    only files with a top-level `services:` line are parsed."""
+    if not _YAML_NAME_RE.search(path.name):
+        return False
+    try:
+        if path.stat().st_size > _SNIFF_BYTES:
+            return False
+        with open(path, "rb") as f:
+            raw = f.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    text = raw.decode("utf-8", "replace")
+    if not _TOP_SERVICES_RE.search(text):
+        return False
+    import yaml
+
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    # compose's own tags (`!reset`, `!override`) and any other: read as plain values
+    _Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    try:
+        return compose_data(yaml.load(text, Loader=_Loader))  # noqa: S506 - a safe loader
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
 
 
 def is_dockerfile_name(name: str) -> bool:
@@ -126,7 +211,8 @@ def discover(target: Path) -> Discovery:
         for fn in sorted(filenames):
             full = here / fn
             if not (is_compose_name(fn) or is_dockerfile_name(fn)):
-                continue
+                if full.is_symlink() or not looks_like_compose_file(full):
+                    continue
             if full.is_symlink():
                 try:
                     real = full.resolve(strict=True)
@@ -136,7 +222,7 @@ def discover(target: Path) -> Discovery:
                 if not inside(root_real, real):
                     d.skipped.append((full, "symlink that leads outside the project"))
                     continue
-            if is_compose_name(fn):
+            if is_compose_name(fn) or not is_dockerfile_name(fn):
                 composes.append(full)
             else:
                 d.dockerfiles.append(full)
