@@ -397,3 +397,19 @@ def test_net_catches_an_edge_to_an_alias_inherited_through_extends(tmp_path, mon
     assert not [n for n in result.notes if n.transform == "depends-healthy" and "added depends_on" in n.message]
     _apply(result)
     assert _net_findings(root) == []
+
+
+def test_a_transform_that_stands_aside_leaves_no_notes_of_its_undone_edits(tmp_path):
+    """The CI overlay publishes db and adds a public proxy: its networks run binds db's port in
+    the overlay, then stands aside (db would have to move in compose.yaml, its own project's).
+    The binding is undone, and so is the note that told of it."""
+    root = write_files(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    image: example/web:1\n    environment:\n      DB_HOST: db\n"
+                        "  db:\n    image: postgres:16\n",
+        "compose.ci.yaml": "services:\n  db:\n    ports: ['5432:5432']\n  proxy:\n    image: nginx:1.27\n"
+                           "    ports: ['80:80']\n    depends_on: [web]\n",
+    })
+    result = harden_run(root, select=["networks"])
+    assert not any(f.changed for f in result.files)
+    assert any(o.file == "compose.ci.yaml" and o.status == "skipped" for o in result.outcomes)
+    assert result.notes == []

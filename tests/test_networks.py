@@ -528,3 +528,15 @@ def test_an_anchor_shared_by_a_store_and_an_app_is_left_with_the_reason(tmp_path
     assert not res.changed_files
     reasons = " ".join(o.reason or "" for o in res.outcomes if o.transform == "networks" and o.status == "skipped")
     assert "written once under an anchor it shares with" in reasons
+
+
+def test_a_store_whose_networks_come_from_an_anchor_of_its_own_leaves_the_shared_network(tmp_path):
+    text = ("x-db: &db\n  image: postgres:16\n  networks: [appnet]\nservices:\n  web:\n    image: acme/web\n"
+            "    ports: [\"80:80\"]\n    environment:\n      DB_HOST: db\n    networks: [appnet]\n  db:\n    <<: *db\n"
+            "networks:\n  appnet:\n")
+    root = write_files(tmp_path / "p", {"compose.yaml": text})
+    out = changed_text(harden_run(root, select=["networks"]), "compose.yaml")
+    assert out.startswith("x-db: &db\n  image: postgres:16\n  networks: [backend]\nservices:\n")
+    (root / "compose.yaml").write_text(out)
+    model = compose_model(root, [root / "compose.yaml"])
+    assert _nets_of(model, "db") == {"backend"} and _nets_of(model, "web") == {"appnet", "backend"}

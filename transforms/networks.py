@@ -641,14 +641,15 @@ class Networks(Transform):
                          line=targets[n][0].key_line(targets[n][1], "networks"),
                          file=rel_of(project, targets[n][0]))
         for st, gone in sorted(dropped.items()):
-            self._move(services[st], sorted(gone), ordered(nets[st] - cur[st]))
+            self._move(targets[st], sorted(gone), ordered(nets[st] - cur[st]))
             changed_any = True
             talkers = sorted(n for n in cur if st in talks.get(n, ()) and n != st)
             ctx.note(f"{st}: left the network {', '.join(sorted(gone))}, which it shared with a public service; it is "
                      f"on {be} now" + (f", with {', '.join(talkers)}, which talk{'s' if len(talkers) == 1 else ''} "
                                        "to it" if talkers else ""),
-                     line=services[st].line, file=rel_of(project, services[st].owner("networks")[0]))
+                     line=services[st].line, file=rel_of(project, targets[st][0]))
         if not changed_any:
+            self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed)
             return None
         for n, nm in outside.items():
             ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
@@ -794,10 +795,10 @@ class Networks(Transform):
             doc.add_key(node, "networks", list(add), through_anchor=shared)
 
     @staticmethod
-    def _move(svc: Any, gone: list[str], add: list[str]) -> None:
-        """Take ``svc`` off the networks ``gone`` (a list entry, or a key without settings) and
-        onto ``add``."""
-        doc, node = svc.owner("networks")
+    def _move(target: tuple[Any, Any, bool], gone: list[str], add: list[str]) -> None:
+        """Take a service off the networks ``gone`` (a list entry, or a key without settings)
+        and onto ``add``, at ``target`` (networks_target: the mapping that writes its networks)."""
+        doc, node, _ = target
         value = node["networks"]
         if isinstance(value, dict):
             for net in add:

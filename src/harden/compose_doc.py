@@ -160,7 +160,17 @@ def _del_own(m: Any, key: Any) -> None:
     again, as it does when the text is read back (ruamel 0.19 drops it from the mapping)."""
     if key not in m:
         return
-    del m[key]
+    refs = getattr(m, "_ref", None) if isinstance(m, CommentedMap) else None
+    if refs:
+        # ruamel would update the mappings that merge ``m`` in through a method that misreads
+        # its own merge list (ruamel 0.19): _sync_referents below does it instead
+        m._ref = []
+        try:
+            del m[key]
+        finally:
+            m._ref = refs
+    else:
+        del m[key]
     if isinstance(m, CommentedMap):
         for src in getattr(m, merge_attrib, None) or []:
             if isinstance(src, dict) and key in src:

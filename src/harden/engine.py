@@ -881,6 +881,7 @@ class Run:
                     return None
         except Skip as s:
             undo()
+            del self.result.notes[n_notes:]  # they told of edits that are undone now
             self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
             return None
         except EditError as e:
@@ -888,11 +889,13 @@ class Run:
             # anchor, flow style, a multi-line scalar...): a refusal, not a bug, so the
             # transform stands aside for this unit and says why
             undo()
+            del self.result.notes[n_notes:]
             self.result.outcomes.append(Outcome(
                 t.name, rel, "skipped", f"an edit it needs cannot be made without damage: {e}; nothing changed here"))
             return None
         except (HardenError, Exception) as e:  # a bug in one transform
             undo()
+            del self.result.notes[n_notes:]
             msg = str(e) if isinstance(e, HardenError) else f"{type(e).__name__}: {e}"
             if not isinstance(e, HardenError):
                 import os
