@@ -72,13 +72,14 @@ def test_basic_edits_go_where_the_service_is_defined(tmp_path):
 
 
 def test_before_include_support_nothing_happened_control(tmp_path):
-    """Control: without the include line the db is unknown and nothing waits on it."""
+    """Control: without the include line the db is unknown to compose.yaml and nothing there
+    waits on it. (db.yaml is still hardened, as a compose file of its own found by its content.)"""
     folder = copy_fixture("core-include-basic", tmp_path)
     text = (folder / "compose.yaml").read_text().replace("include:\n  - db.yaml   # MySQL and its admin UI\n", "")
     (folder / "compose.yaml").write_text(text)
     res = harden_run(folder)
-    assert "db.yaml" not in _changed(res)
     assert "service_healthy" not in _after(res, "compose.yaml")
+    assert "healthcheck:" in _after(res, "db.yaml")
 
 
 def test_paths_resolve_against_project_directory(tmp_path):

@@ -387,12 +387,14 @@ class Networks(Transform):
             return
         # an edit the document refuses (`networks: *nets`, a service that is an alias of another)
         # raises EditError: the engine then rolls this transform back for the project and says why
-        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
+        start = {id(d): d.checkpoint() for d in project.docs}
+        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be, start)
         if reason:
             ctx.skip_part("networks", reason, line=None)
 
     # ----------------------------------------------------------------------- plan
-    def _plan_and_edit(self, project, ctx, services, roles: dict[str, Role], suppressed, fe, be) -> str | None:
+    def _plan_and_edit(self, project, ctx, services, roles: dict[str, Role], suppressed, fe, be,
+                       start: dict[int, int]) -> str | None:
         declared = project.top("networks")
         external = {k for k, v in declared.items() if isinstance(v, dict) and v.get("external")}
 
@@ -479,7 +481,7 @@ class Networks(Transform):
         # to networks its base already planned) still needs a plan
         cut_off = any(not (cur[a] & cur[b]) for a in talks for b in talks[a] if a in cur and b in cur)
         if not violations(cur, explicit, strict=False) and not cut_off:
-            self._report_assumed(project, ctx, services, roles, stores, public, cur, known, suppressed)
+            self._report_assumed(project, ctx, services, roles, stores, public, cur, known, suppressed, start)
             if any(explicit.values()) and not set().union(*cur.values()) <= {fe, be, "default"}:
                 return "the project's networks already keep the stores away from the public services"
             return None
@@ -649,7 +651,7 @@ class Networks(Transform):
                                        "to it" if talkers else ""),
                      line=services[st].line, file=rel_of(project, targets[st][0]))
         if not changed_any:
-            self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed)
+            self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
             return None
         for n, nm in outside.items():
             ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
@@ -658,14 +660,20 @@ class Networks(Transform):
         self._declare(project, [x for x in (fe, be) if x in used and x not in declared], be, internal)
         for msg in notes:
             ctx.note(msg)
-        self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed)
+        self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
         return None
 
     @staticmethod
-    def _report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed) -> None:
+    def _report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start) -> None:
         """A store that shares a network with a public service only because harden cannot see
         whom that service talks to (and so keeps it next to the stores) is not isolated: say so,
-        and how to tell harden (`talks_to` in the configuration)."""
+        and how to tell harden (`talks_to` in the configuration). Not when the plan edits a file
+        this project may not change (an overlay's base): the engine then undoes it all and says
+        why, and this plan is not what the user gets."""
+        editable = getattr(project, "editable", None)
+        if editable is not None and any(d.checkpoint() != start.get(id(d)) and id(d) not in editable
+                                        for d in project.docs):
+            return
         for st in sorted(stores):
             if st in suppressed or st not in nets:
                 continue

@@ -152,12 +152,17 @@ def resolve_default(image: str) -> str | None:
     return image
 
 
+def _ref(image: str | ImageRef | None) -> ImageRef | None:
+    """An image reference parsed; one with a variable is read through its default."""
+    if isinstance(image, str) and "$" in image:
+        image = resolve_default(image)
+    return parse_image(image) if isinstance(image, str) or image is None else image
+
+
 def image_kind(image: str | ImageRef | None) -> str | None:
     """The kind of an image; a reference with a variable (``postgres:${PG_VERSION:-16}``,
     ``${DB_IMAGE:-mariadb:11}``) is read through its default, as compose would run it unset."""
-    if isinstance(image, str) and "$" in image:
-        image = resolve_default(image)
-    ref = parse_image(image) if isinstance(image, str) or image is None else image
+    ref = _ref(image)
     if ref is None:
         return None
     for p, kind in _BY_PATH.items():
@@ -179,9 +184,7 @@ CONFIGURED_ONLY: dict[str, tuple[str, ...]] = {
 
 def configured_only(image: str | ImageRef | None) -> str | None:
     """The name of a CONFIGURED_ONLY image (``jaegertracing/all-in-one:1.57`` -> "jaeger"), or None."""
-    if isinstance(image, str) and "$" in image:
-        image = resolve_default(image)
-    ref = parse_image(image) if isinstance(image, str) or image is None else image
+    ref = _ref(image)
     if ref is None:
         return None
     for kind, paths in CONFIGURED_ONLY.items():

@@ -641,7 +641,11 @@ class Run:
         out = []
         users: dict[int, list[str]] = {}
         for group, docs in groups:
-            if id(docs[0]) in included_ids:
+            # the group's own first file (an overlay's docs start with its partner's)
+            first = next((x for x in docs if Path(x.abspath) == Path(group.files[0])), docs[0])
+            if id(first) in included_ids:
+                if first is not docs[0]:
+                    continue  # an overlay that is itself included: read with the file that includes it
                 for x in docs[1:]:
                     if id(x) not in included_ids:
                         self.result.outcomes.append(Outcome(

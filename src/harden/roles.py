@@ -265,16 +265,21 @@ def _mounted_files(project: Any, svc: Any) -> list[Path]:
     return out[:_MAX_MOUNTED_FILES]
 
 
-def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[str, str]:
-    """Services named as upstreams in the config files mounted into a proxy."""
-    found: dict[str, str] = {}
+def _mounted_texts(project: Any, svc: Any):
+    """(path, text) of the config files mounted into a service (small enough to read)."""
     for p in _mounted_files(project, svc):
         try:
             if p.stat().st_size > _MAX_MOUNTED_FILE:
                 continue
-            text = p.read_text(encoding="utf-8", errors="replace")
+            yield p, p.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
+
+
+def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[str, str]:
+    """Services named as upstreams in the config files mounted into a proxy."""
+    found: dict[str, str] = {}
+    for p, text in _mounted_texts(project, svc):
         for m in _PROXY_HOST.finditer(text):
             host = m.group(1).lower()
             target = aliases.get(host)
@@ -291,13 +296,7 @@ def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[st
 def _mounted_hosts(project: Any, svc: Any, aliases: Any) -> dict[str, str]:
     """Services named as hosts (a URL, ``host:port``) in the config files mounted into a service."""
     found: dict[str, str] = {}
-    for p in _mounted_files(project, svc):
-        try:
-            if p.stat().st_size > _MAX_MOUNTED_FILE:
-                continue
-            text = p.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
+    for p, text in _mounted_texts(project, svc):
         for host in hosts_in(text, bare=False):
             target = aliases.get(host)
             if target and target != svc.name:
@@ -347,16 +346,10 @@ def _bool_opt(v: Any) -> bool | None:
 
 
 def _words(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [str(x) for x in value]
-    import shlex
+    """A compose `command`/`entrypoint` as words; None when it is not set."""
+    from .healthchecks import _words as split
 
-    try:
-        return shlex.split(str(value))
-    except ValueError:
-        return str(value).split()
+    return None if value is None else split(value)
 
 
 def _dockerfile_start(project: Any, svc: Any) -> tuple[list[str] | None, list[str] | None]:
