@@ -532,6 +532,14 @@ class Run:
                 if same_folder and not is_base:
                     self.alt_readings.append(partner_docs + docs)
             elif partner_docs:
+                # `-f docker-compose.yml -f extensions/x/x-compose.yml`: compose resolves every
+                # relative path (build contexts, env files, mounts) against the first file's folder
+                from .model import doc_dir
+
+                first_dir = doc_dir(partner_docs[0])
+                for x in docs:
+                    if getattr(x, "base_dir", None) is None and doc_dir(x) != first_dir:
+                        x.base_dir = first_dir
                 out.append((group, partner_docs + docs, (partner_docs, docs)))
             elif is_base:
                 out.append((group, docs, None))  # what `docker compose up` loads there, as it is
@@ -990,9 +998,10 @@ class Run:
         for c in safety.combinations(self):
             safety.measure_edges(c, self)
             before = safety.violations(c, self)
-            # a combination compose rejects as read (a fragment loaded alone) is no way the files
-            # are used: nothing to keep valid there
-            if not any(k[0] == "incomplete" for k in before):
+            # a combination compose rejects as read (a fragment loaded alone, an add-on loaded
+            # without the base that declares its network) is no way the files are used: nothing
+            # to keep valid there
+            if not any(k[0] in _REJECTED_AS_READ for k in before):
                 self._baseline.append((c, before))
 
     def execute(self) -> RunResult:
@@ -1083,6 +1092,12 @@ class _Made:
 
 
 _COMPOSE_KEYS = {"services", "include", "networks", "volumes", "secrets", "configs", "version", "name", "models"}
+
+
+# violations (safety.violations) that make `docker compose up` refuse a combination (Compose v2
+# at `config`, docker-compose 1.x at `up` at the latest): no service, no undefined network,
+# volume, secret or config, network_mode beside networks, depends_on on no service
+_REJECTED_AS_READ = {"incomplete", "network", "volume", "secrets", "configs", "network_mode", "depends_on"}
 
 
 def _on_partners_networks(probe: Any, partner_docs: list) -> list[str]:
