@@ -1845,6 +1845,18 @@ def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, 
                     pr.exclude(key, "installs no dependencies", rel)
 
 
+#: a compose file whose path says it is a test or CI stack runs tests against every service in it
+#: (a mail catcher the tests read): its dev tools are the tests' fixtures, not tools to move
+TEST_STACK_WHY = "a dev tool of a test or CI stack (its tests need it running)"
+_TEST_STACK_WORDS = {"test", "tests", "testing", "e2e", "ci", "integration"}
+
+
+def is_test_stack(rel: str) -> bool:
+    """Does a compose file's path name it a test or CI stack (``docker-compose.test.yml``,
+    ``compose-e2e-test.yml``, ``docker-compose.relational.ci.yaml``, ``tests/compose.yaml``)?"""
+    return any(w in _TEST_STACK_WORDS for part in rel.split("/") for w in re.split(r"[._-]+", part.lower()))
+
+
 def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: dict,
                    built: dict[str, dict] | None = None) -> None:
     """The compose practices in one resolved model of one combination (``state``: before or
@@ -1893,7 +1905,11 @@ def measure_models(pr: Practice, root0: Path, combo: Combo, state: str, model: d
                 u.not_done_in.append(label)
                 u.detail = f"condition: {cond}"
         tool = dev_tool_of_service(svc)
-        if tool:
+        if tool and is_test_stack(origin(name)):
+            example = f"{origin(name)} [{name}] ({tool})"
+            if example not in pr.excluded_examples.get(("dev-profile", TEST_STACK_WHY), []):
+                pr.exclude("dev-profile", TEST_STACK_WHY, example)
+        elif tool:
             u = pr.unit("dev-profile", (origin(name), name), file=origin(name), part=name, outcome_part=name, what=tool)
             u.files.update(combo.files)
             ok = bool(svc.get("profiles"))

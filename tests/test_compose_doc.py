@@ -348,6 +348,25 @@ def test_add_key_overriding_a_merged_key_and_rollback():
     assert to_plain(doc.data) == tree
 
 
+def test_add_key_through_an_anchor_reaches_the_mergers_and_rolls_back():
+    """A key added to a mapping other mappings merge in (`worker: <<: *app`) is refused, unless
+    the caller says every place gets it (networks, when every sharer needs the same); it then
+    shows in the mergers, and a rollback takes it out of them again."""
+    text = "services:\n  app: &app\n    image: x\n  worker:\n    <<: *app\n    command: w\n"
+    doc = ComposeDoc("c.yaml", text)
+    app = doc.services()["app"]
+    with pytest.raises(EditError, match="several places"):
+        doc.add_key(app, "networks", ["backend"])
+    tree = copy.deepcopy(to_plain(doc.data))
+    tok = doc.checkpoint()
+    doc.add_key(app, "networks", ["backend"], through_anchor=True)
+    assert to_plain(doc.data)["services"]["worker"]["networks"] == ["backend"]
+    assert_consistent(doc)
+    doc.rollback(tok)
+    assert doc.render() == text
+    assert to_plain(doc.data) == tree and "networks" not in doc.services()["worker"]
+
+
 def test_missing_final_newline_and_crlf_bom_kept_through_edits():
     text = "\ufeff" + SAMPLE.rstrip("\n").replace("\n", "\r\n")
     doc = ComposeDoc("c.yaml", text)

@@ -56,12 +56,14 @@ healthcheck_interval = "1m30s"
 role = "worker"
 egress = true
 port = 8080
+talks_to = ["db", "cache"]
 ignore = ["dev-profiles"]
 """)
     assert opts.select == ["non-root-user", "networks"] and opts.ignore == ["networks"]
     assert opts.get("uid") == 2000 and opts.get("gid") == DEFAULT_OPTIONS["gid"]
     assert opts.get("backend_network") == "private" and opts.get("healthcheck_interval") == "1m30s"
-    assert opts.service("worker") == {"role": "worker", "egress": True, "port": 8080, "ignore": ["dev-profiles"]}
+    assert opts.service("worker") == {"role": "worker", "egress": True, "port": 8080, "talks_to": ["db", "cache"],
+                                      "ignore": ["dev-profiles"]}
     assert opts.selected(KNOWN) == ["non-root-user"]
 
 
@@ -112,6 +114,8 @@ def test_explicit_config_file(tmp_path):
     ('[options]\nuser = "root"\n', ".harden.toml:2: [options] user: 'root' defeats the purpose; pick another name"),
     ('[services.db]\nport = 70000\n', ".harden.toml:2: [services.db] port: must be a port number between 1 and 65535"),
     ('[services.db]\negress = "yes"\n', ".harden.toml:2: [services.db] egress: must be true or false, not a string"),
+    ('[services.ui]\ntalks_to = "db"\n', '.harden.toml:2: [services.ui] talks_to: must be a list of compose service names, '
+                                         'e.g. ["db", "cache"] ([] for none)'),
     ('[services.db]\nrole = "databse"\n', ".harden.toml:2: [services.db] role: must be one of web, worker, database, cache, queue, proxy, devtool, other"),
     ('options = 3\n', ".harden.toml:1: 'options' must be a table ([options])"),
     ('select = [\n', "invalid TOML"),

@@ -74,14 +74,14 @@ def _apply(result) -> None:
 def _net_findings(root: Path) -> list[str]:
     """Everything the safety net objects to in the files as they are on disk."""
     from harden import safety
-    from harden.engine import Run
+    from harden.engine import _REJECTED_AS_READ, Run
 
     run = Run(root)
     run.load()
     out = []
     for combo in safety.combinations(run):
         v = safety.violations(combo, run)
-        if not any(k[0] == "incomplete" for k in v):
+        if not any(k[0] in _REJECTED_AS_READ for k in v):  # compose refuses it as it is: no way it is used
             out += sorted(v.values())
     return out
 
@@ -200,6 +200,23 @@ def test_a_partial_file_in_a_subfolder_is_an_overlay_of_the_base_above(tmp_path)
     _apply(result)
     assert _net_findings(root) == []
     _assert_combinations_valid(root, [["compose.yaml"], ["compose.yaml", ".ci/compose.ci.yaml"]])
+
+
+def test_a_complete_file_on_a_network_only_its_base_declares_is_an_overlay(tmp_path):
+    """jitsi's add-ons (`-f docker-compose.yml -f jibri.yml`): every service has an image, but
+    they join a network only the base declares, so compose rejects the file alone. It is read
+    with its base: here the store it adds keeps its alias on the shared network, with the
+    reason, instead of being planned as a project of its own."""
+    root = write_files(tmp_path, {
+        "docker-compose.yml": ("services:\n  web:\n    image: example/web:1\n    ports: ['443:443']\n"
+                               "    networks:\n      meet:\nnetworks:\n  meet:\n"),
+        "extras/mongo.yml": ("services:\n  mongodb:\n    image: mongo:7\n    networks:\n      meet:\n"
+                             "        aliases:\n          - mongodb.meet\n"),
+    })
+    result = harden_run(root, select=["networks"])
+    assert not any(f.changed for f in result.files)
+    (o,) = [o for o in result.outcomes if o.transform == "networks" and o.status == "skipped"]
+    assert o.file == "extras/mongo.yml" and "has the alias mongodb.meet on meet" in o.reason
 
 
 def test_an_overlay_without_a_base_is_left_alone(tmp_path):
@@ -380,3 +397,51 @@ def test_net_catches_an_edge_to_an_alias_inherited_through_extends(tmp_path, mon
     assert not [n for n in result.notes if n.transform == "depends-healthy" and "added depends_on" in n.message]
     _apply(result)
     assert _net_findings(root) == []
+
+
+def test_a_transform_that_stands_aside_leaves_no_notes_of_its_undone_edits(tmp_path):
+    """The CI overlay publishes db and adds a public proxy: its networks run binds db's port in
+    the overlay, then stands aside (db would have to move in compose.yaml, its own project's).
+    The binding is undone, and so is the note that told of it."""
+    root = write_files(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    image: example/web:1\n    environment:\n      DB_HOST: db\n"
+                        "  db:\n    image: postgres:16\n",
+        "compose.ci.yaml": "services:\n  db:\n    ports: ['5432:5432']\n  proxy:\n    image: nginx:1.27\n"
+                           "    ports: ['80:80']\n    depends_on: [web]\n",
+    })
+    result = harden_run(root, select=["networks"])
+    assert not any(f.changed for f in result.files)
+    assert any(o.file == "compose.ci.yaml" and o.status == "skipped" for o in result.outcomes)
+    assert result.notes == []
+
+
+ELK_LIKE = {
+    "docker-compose.yml": ("services:\n  elasticsearch:\n    image: elasticsearch:8.13.0\n    networks: [elk]\n"
+                           "  kibana:\n    image: kibana:8.13.0\n    ports: ['5601:5601']\n    networks: [elk]\n"
+                           "    depends_on: [elasticsearch]\nnetworks:\n  elk:\n"),
+    # docker-elk's add-ons: `docker compose -f docker-compose.yml -f extensions/curator/curator-compose.yml up`
+    "extensions/curator/curator-compose.yml": ("services:\n  curator:\n    build:\n      context: extensions/curator/\n"
+                                               "    networks:\n      - elk\n    depends_on:\n      - elasticsearch\n"),
+    "extensions/curator/Dockerfile": "FROM python:3.12-slim\nRUN pip install elasticsearch-curator\nCMD [\"curator\"]\n",
+}
+
+
+def test_an_add_on_in_a_sub_folder_resolves_paths_against_its_base_and_follows_the_store(tmp_path):
+    """The add-on joins `elk`, which only the base declares: an overlay. Its relative paths
+    resolve against the base's folder, as compose resolves them (`-f` first file), so its
+    Dockerfile is found; when the store leaves `elk` for backend, the add-on's service follows
+    it there in its own file. The add-on alone (compose rejects it as read: `elk` undeclared)
+    is no way the files are used, so a second undeclared name there is no damage."""
+    root = write_files(tmp_path, ELK_LIKE)
+    result = harden_run(root)
+    assert not [o for o in result.outcomes if o.status == "failed"], result.outcomes
+    assert not any("not found" in (o.reason or "") for o in result.outcomes)
+    assert "extensions/curator/Dockerfile" in {f.rel for f in result.files}
+    base = pyyaml.safe_load(_after(result, "docker-compose.yml"))
+    assert base["services"]["elasticsearch"]["networks"] == ["backend"]
+    add_on = pyyaml.safe_load(_after(result, "extensions/curator/curator-compose.yml"))
+    assert add_on["services"]["curator"]["networks"] == ["elk", "backend"]
+    _apply(result)
+    assert _net_findings(root) == []
+    _assert_combinations_valid(root, [["docker-compose.yml"],
+                                      ["docker-compose.yml", "extensions/curator/curator-compose.yml"]])

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harden_testlib import FIXTURES, assert_compose_valid, compose_config, compose_model, copy_fixture, harden_run, write_files
+from harden_testlib import (FIXTURES, assert_compose_valid, changed_text, compose_config, compose_model, copy_fixture,
+                            harden_run, write_files)
 from harden.config import Options
 from harden.engine import run
 from harden.transforms.dev_profiles import DevProfiles
@@ -112,3 +113,67 @@ def test_registry_and_namespace_do_not_hide_a_tool(tmp_path):
                                           "  b:\n    image: ghcr.io/rediscommander/redis-commander:latest\n"
                                           "  c:\n    image: registry.example.com:5000/mongo-express\n"})
     assert res.files[0].after.count("profiles:") == 3
+
+
+# ----------------------------------------------------- tools known by the program they start
+
+_APP = "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+
+
+def test_a_tool_installed_on_a_language_image_is_known_by_its_cmd(tmp_path):
+    """`RUN npm i -g maildev` + `CMD maildev` on a node image is MailDev, though the image is
+    node's; its build context is the app's folder, whose source is not what runs there."""
+    res = _run(tmp_path, {
+        "compose.yaml": ("services:\n  api:\n    build: .\n    ports: ['3000:3000']\n  maildev:\n    build:\n"
+                         "      context: .\n      dockerfile: maildev.Dockerfile\n    ports:\n      - 1080:1080\n"),
+        "Dockerfile": _APP, "app.py": "import psycopg\npsycopg.connect('postgresql://u@db/x')\n",
+        "maildev.Dockerfile": "FROM node:22-alpine\n\nRUN npm i -g maildev@2.0.5\n\nCMD maildev\n",
+    })
+    out = changed_text(res, "compose.yaml")
+    assert "      dockerfile: maildev.Dockerfile\n    profiles:\n      - dev\n    ports:\n      - \"127.0.0.1:1080:1080\"\n" in out
+    assert "  api:\n    build: .\n    ports: ['3000:3000']\n" in out  # the app is not a tool
+
+
+@pytest.mark.parametrize("command", ["[npx, prisma, studio]", "npx prisma studio --port 5555",
+                                     "[sh, -c, 'yarn prisma studio']"])
+def test_a_database_ui_started_by_its_command(tmp_path, command):
+    res = _run(tmp_path, {"compose.yaml": ("services:\n  db:\n    image: postgres:16\n  studio:\n    image: acme/app\n"
+                                           f"    command: {command}\n    depends_on: [db]\n")})
+    assert f"  studio:\n    image: acme/app\n    profiles:\n      - dev\n    command: {command}\n" in res.files[0].after
+
+
+def test_a_command_that_only_mentions_a_tool_is_not_one(tmp_path):
+    res = _run(tmp_path, {"compose.yaml": ("services:\n  app:\n    image: acme/app\n    command: [node, server.js]\n"
+                                           "    environment:\n      SMTP_HOST: mailpit\n  mailpit:\n    image: axllent/mailpit\n")})
+    out = res.files[0].after
+    assert out.count("profiles:") == 1 and "  mailpit:\n    image: axllent/mailpit\n    profiles:\n" in out
+
+
+def test_a_service_that_sends_to_a_moved_tool_is_named(tmp_path):
+    res = _run(tmp_path, {"compose.yaml": ("services:\n  app:\n    image: acme/app\n    environment:\n"
+                                           "      SMTP_HOST: mailpit\n  mailpit:\n    image: axllent/mailpit\n")})
+    assert any("without it, app (mailpit) cannot reach it" in n.message for n in res.notes)
+
+
+@pytest.mark.parametrize("rel", ["docker-compose.test.yml", "compose-e2e-test.yml", "docker-compose.relational.ci.yaml",
+                                 "tests/compose.yaml"])
+def test_a_test_stack_keeps_its_tools(tmp_path, rel):
+    """The tests of a test or CI stack read the mail catcher: in a profile it would not start
+    and the tests would fail. Left, with the reason."""
+    res = _run(tmp_path, {rel: ("services:\n  api:\n    image: acme/app\n    environment:\n      MAIL_HOST: mailhog\n"
+                                "  mailhog:\n    image: mailhog/mailhog\n")})
+    assert not res.changed_files
+    (o,) = [o for o in res.outcomes if o.transform == "dev-profiles" and o.status == "skipped"]
+    assert o.status == "skipped" and o.part == "mailhog"
+    assert f"{rel} is a test or CI stack" in o.reason and "profiles: [dev]` by hand" in o.reason
+
+
+def test_a_tool_the_app_depends_on_says_how_to_free_it(tmp_path):
+    """`required: false` would let Compose 2.20+ start the app without the tool, but
+    docker-compose 1.x rejects the key: harden does not write it, and says so."""
+    res = _run(tmp_path, {"compose.yaml": ("services:\n  worker:\n    image: acme/app\n    depends_on: [mailpit]\n"
+                                           "  mailpit:\n    image: axllent/mailpit\n")})
+    assert not res.changed_files
+    (o,) = [o for o in res.outcomes if o.transform == "dev-profiles" and o.status == "skipped"]
+    assert "take mailpit out of worker's depends_on" in o.reason and "`required: false`" in o.reason
+    assert "docker-compose 1.x rejects" in o.reason

@@ -318,7 +318,7 @@ def test_shared_anchor_text_makes_networks_skip_not_fail(tmp_path):
     result = harden_run(tmp_path, select=["networks"])
     mine = [o for o in result.outcomes if o.transform == "networks"]
     assert not [o for o in mine if o.status == "failed"]
-    assert any(o.status == "skipped" and "several places" in (o.reason or "") for o in mine)
+    assert any(o.status == "skipped" and "anchor" in (o.reason or "") for o in mine)
     assert not [f for f in result.files if f.changed]
 
 
@@ -364,4 +364,179 @@ def test_store_with_an_alias_on_the_shared_network_stays(tmp_path):
     root = write_files(tmp_path / "p", {"compose.yaml": text})
     res = harden_run(root, select=["networks"])
     assert not res.changed_files
-    assert any(o.transform == "networks" and o.status == "skipped" and "settings" in o.reason for o in res.outcomes)
+    assert any(o.transform == "networks" and o.status == "skipped" and "has the alias database on kong-net" in o.reason
+               and "drop the alias" in o.reason for o in res.outcomes)
+
+
+# ------------------------------------------------ whom a public service talks to, or not
+
+def test_a_proxy_known_by_its_start_command_stays_off_the_stores(tmp_path):
+    """An app image that starts nginx (`command: [nginx-entrypoint.sh]`, frappe's frontend) is
+    a reverse proxy: it reaches the services its configuration names, not the stores, which
+    leave the network they shared with it."""
+    text = ("services:\n"
+            "  frontend:\n    image: acme/erp:16\n    command:\n      - nginx-entrypoint.sh\n"
+            "    environment:\n      BACKEND: backend:8000\n    ports:\n      - \"8080:8080\"\n    networks:\n      - erp\n"
+            "  backend:\n    image: acme/erp:16\n    environment:\n      DB_HOST: db\n    networks:\n      - erp\n"
+            "  db:\n    image: mariadb:11\n    networks:\n      - erp\n"
+            "networks:\n  erp:\n")
+    root = write_files(tmp_path / "p", {"compose.yaml": text})
+    data = yaml.safe_load(changed_text(harden_run(root, select=["networks"]), "compose.yaml"))
+    assert data["services"]["db"]["networks"] == ["backend"]
+    assert data["services"]["frontend"]["networks"] == ["erp"]
+    assert data["services"]["backend"]["networks"] == ["erp", "backend"]
+    assert_compose_valid(compose_config(root, [root / "compose.yaml"]))
+
+
+def test_a_tracing_backend_is_not_taken_to_talk_to_the_stores(tmp_path):
+    """Jaeger opens connections only where its configuration says (its span storage): it is
+    not kept next to the database, as an image harden knows nothing about would be."""
+    res = _run_files(tmp_path, {"compose.yaml": (
+        "services:\n  api:\n    image: acme/api\n    ports: ['8000:8000']\n    depends_on: [db, jaeger]\n"
+        "  jaeger:\n    image: jaegertracing/all-in-one:1.57\n    ports: ['16686:16686']\n"
+        "  db:\n    image: postgres:16\n")})
+    data = yaml.safe_load(res.files[0].after)
+    assert data["services"]["jaeger"]["networks"] == ["frontend"]
+    assert data["services"]["db"]["networks"] == ["backend"]
+
+
+def test_a_tracing_backend_that_stores_spans_in_a_store_keeps_it(tmp_path):
+    res = _run_files(tmp_path, {"compose.yaml": (
+        "services:\n  jaeger:\n    image: jaegertracing/all-in-one\n    ports: ['16686:16686']\n"
+        "    environment:\n      SPAN_STORAGE_TYPE: elasticsearch\n      ES_SERVER_URLS: http://es:9200\n"
+        "  es:\n    image: elasticsearch:8.13.0\n")})
+    data = yaml.safe_load(res.files[0].after)
+    assert set(data["services"]["jaeger"]["networks"]) == {"frontend", "backend"}
+
+
+_UNKNOWN_UI = ("services:\n  api:\n    image: acme/api\n    ports: ['8000:8000']\n    depends_on: [db]\n"
+               "  dashboard:\n    image: acme/dashboard\n    ports: ['9000:80']\n"
+               "  db:\n    image: postgres:16\n")
+
+
+def test_a_store_kept_next_to_a_service_harden_cannot_see_into_says_why(tmp_path):
+    """harden keeps a service whose traffic it cannot see next to the stores (it keeps
+    working); the store is then not isolated from that public service, and the reason says
+    how to tell harden whom it talks to."""
+    res = _run_files(tmp_path, {"compose.yaml": _UNKNOWN_UI})
+    data = yaml.safe_load(res.files[0].after)
+    assert "backend" in data["services"]["dashboard"]["networks"]
+    (o,) = [o for o in res.outcomes if o.transform == "networks" and o.status == "skipped"]
+    assert o.part == "db" and "shares the network backend with dashboard" in o.reason
+    assert "talks_to under [services.dashboard]" in o.reason
+
+
+def test_talks_to_from_the_configuration_isolates_the_store(tmp_path):
+    write_files(tmp_path, {"compose.yaml": _UNKNOWN_UI})
+    res = run(tmp_path, Options(select=["networks"], services={"dashboard": {"talks_to": []}}))
+    data = yaml.safe_load(res.files[0].after)
+    assert data["services"]["dashboard"]["networks"] == ["frontend"]
+    assert data["services"]["db"]["networks"] == ["backend"]
+    assert not [o for o in res.outcomes if o.transform == "networks" and o.status == "skipped"]
+
+
+# ------------------------------------------- issue 16, item 5: networks written once in an anchor
+
+ANCHORED_NETS = (
+    "x-app: &app\n"
+    "  image: acme/app\n"
+    "  networks:\n"
+    "    - appnet   # the app's own network\n"
+    "\n"
+    "services:\n"
+    "  web:\n"
+    "    <<: *app\n"
+    "    command: web\n"
+    "  worker:\n"
+    "    <<: *app\n"
+    "    command: worker\n"
+    "  proxy:\n"
+    "    image: nginx:1.27\n"
+    "    ports: [\"80:80\"]\n"
+    "    depends_on: [web]\n"
+    "    networks: [appnet]\n"
+    "  db:\n"
+    "    image: postgres:16\n"
+    "    networks: [appnet]\n"
+    "\n"
+    "networks:\n"
+    "  appnet:\n"
+)
+
+
+def _nets_of(model: dict, name: str) -> set[str]:
+    return set((model["services"][name].get("networks") or {"default": None}))
+
+
+def test_networks_in_an_anchor_every_sharer_needs_are_edited_once(tmp_path):
+    """web and worker read `networks` from one anchor; both need backend to keep reaching db
+    once it leaves appnet (which it shares with the public proxy): backend is added once, in
+    the anchor, with its comment kept."""
+    root = write_files(tmp_path / "p", {"compose.yaml": ANCHORED_NETS})
+    res = harden_run(root, select=["networks"])
+    out = changed_text(res, "compose.yaml")
+    assert out.startswith("x-app: &app\n  image: acme/app\n  networks:\n    - appnet   # the app's own network\n"
+                          "    - backend\n\nservices:\n  web:\n    <<: *app\n    command: web\n  worker:\n")
+    assert "  db:\n    image: postgres:16\n    networks: [backend]\n" in out
+    assert any("networks backend added once, in the anchor they share" in n.message for n in res.notes)
+    (root / "compose.yaml").write_text(out)
+    assert_compose_valid(compose_config(root, [root / "compose.yaml"]))
+    model = compose_model(root, [root / "compose.yaml"])
+    assert _nets_of(model, "web") == _nets_of(model, "worker") == {"appnet", "backend"}
+    assert _nets_of(model, "db") == {"backend"} and _nets_of(model, "proxy") == {"appnet"}
+    assert not harden_run(root, select=["networks"]).changed_files
+
+
+SERVICE_AS_ANCHOR = (
+    "services:\n"
+    "  app: &app\n"
+    "    image: acme/app\n"
+    "    environment:\n"
+    "      DB_HOST: db\n"
+    "  worker:\n"
+    "    <<: *app\n"
+    "    command: worker\n"
+    "  proxy:\n"
+    "    image: nginx:1.27\n"
+    "    ports: [\"80:80\"]\n"
+    "    depends_on: [app]\n"
+    "  db:\n"
+    "    image: postgres:16\n"
+)
+
+
+def test_a_service_other_services_merge_gets_networks_they_all_share(tmp_path):
+    """`worker: <<: *app` where app is a service: a `networks` key added to app reaches worker
+    too, so both are planned as one (each gets what either needs) and the key is written once."""
+    root = write_files(tmp_path / "p", {"compose.yaml": SERVICE_AS_ANCHOR})
+    res = harden_run(root, select=["networks"])
+    out = changed_text(res, "compose.yaml")
+    assert ("  app: &app\n    image: acme/app\n    environment:\n      DB_HOST: db\n    networks:\n"
+            "      - frontend\n      - backend\n  worker:\n    <<: *app\n    command: worker\n  proxy:\n") in out
+    (root / "compose.yaml").write_text(out)
+    assert_compose_valid(compose_config(root, [root / "compose.yaml"]))
+    model = compose_model(root, [root / "compose.yaml"])
+    assert _nets_of(model, "app") == _nets_of(model, "worker") == {"frontend", "backend"}
+    assert _nets_of(model, "db") == {"backend"} and _nets_of(model, "proxy") == {"frontend"}
+
+
+def test_an_anchor_shared_by_a_store_and_an_app_is_left_with_the_reason(tmp_path):
+    text = ("x-common: &common\n  restart: always\n  networks: [appnet]\nservices:\n"
+            "  web:\n    <<: *common\n    image: acme/web\n    ports: ['80:80']\n"
+            "  db:\n    <<: *common\n    image: postgres:16\nnetworks:\n  appnet:\n")
+    res = _run_files(tmp_path, {"compose.yaml": text})
+    assert not res.changed_files
+    reasons = " ".join(o.reason or "" for o in res.outcomes if o.transform == "networks" and o.status == "skipped")
+    assert "written once under an anchor it shares with" in reasons
+
+
+def test_a_store_whose_networks_come_from_an_anchor_of_its_own_leaves_the_shared_network(tmp_path):
+    text = ("x-db: &db\n  image: postgres:16\n  networks: [appnet]\nservices:\n  web:\n    image: acme/web\n"
+            "    ports: [\"80:80\"]\n    environment:\n      DB_HOST: db\n    networks: [appnet]\n  db:\n    <<: *db\n"
+            "networks:\n  appnet:\n")
+    root = write_files(tmp_path / "p", {"compose.yaml": text})
+    out = changed_text(harden_run(root, select=["networks"]), "compose.yaml")
+    assert out.startswith("x-db: &db\n  image: postgres:16\n  networks: [backend]\nservices:\n")
+    (root / "compose.yaml").write_text(out)
+    model = compose_model(root, [root / "compose.yaml"])
+    assert _nets_of(model, "db") == {"backend"} and _nets_of(model, "web") == {"appnet", "backend"}

@@ -61,6 +61,35 @@ def test_vendored_asset_folders_are_not_searched(tmp_path):
     assert found == ["app/Dockerfile"]
 
 
+# ------------------------------------------------------------------ compose files by content
+
+_COMPOSE_LIKE = {
+    # cookiecutter-django: `docker compose -f local.yml up`
+    "local.yml": "version: '3'\nservices:\n  django:\n    build: .\n    ports: ['8000:8000']\n  redis:\n    image: redis:7\n",
+    # an overlay named after what it adds (`-f docker-compose.yml -f jibri.yml`)
+    "jibri.yml": "services:\n  jibri:\n    image: jitsi/jibri\n    networks:\n      meet.jitsi:\n",
+    "stack/x-compose.yml": "x-common: &c\n  restart: always\nservices:\n  db:\n    <<: *c\n    image: postgres:16\n",
+}
+_NOT_COMPOSE = {
+    # Symfony's service container
+    "config/services.yaml": "services:\n  _defaults:\n    autowire: true\n  App\\:\n    resource: '../src/'\n",
+    # a CI workflow: services under jobs
+    ".github/workflows/ci.yml": "on: push\njobs:\n  test:\n    services:\n      db:\n        image: postgres\n",
+    # GitLab CI: a top-level services list
+    ".gitlab-ci.yml": "services:\n  - docker:dind\nbuild:\n  script: [make]\n",
+    # app config with a services section that is not compose's
+    "config/app.yml": "services:\n  mailer:\n    host: smtp.example.com\n    port: 25\n",
+    # an overlay that only adds settings, named like no compose file: too little to tell it from
+    # app config by its text, so it is not read (name it compose.<x>.yaml to have it read)
+    "ops/ports.yaml": "services:\n  web:\n    ports: !reset []\n    environment:\n      DEBUG: '0'\n",
+    # a top-level key compose does not know
+    "deploy/values.yaml": "replicaCount: 2\nservices:\n  web:\n    image: nginx\n",
+    # services: is not at the top level
+    "nested.yml": "app:\n  services:\n    web:\n      image: nginx\n",
+    "broken.yml": "services:\n  web: [\n",
+}
+
+
 def _write(root, files):
     for rel, text in files.items():
         p = root / rel
@@ -111,3 +140,28 @@ def test_a_yaml_file_that_looks_like_compose_but_does_not_parse_is_left_out_sile
     result = Run(tmp_path, Options(select=["db-healthcheck"])).execute()
     assert not result.errors and not result.errored
     assert [f.rel for f in result.files] == ["compose.yaml"]
+def test_compose_files_under_other_names_are_found_by_content(tmp_path):
+    _write(tmp_path, {**_COMPOSE_LIKE, **_NOT_COMPOSE})
+    d = discover(tmp_path)
+    found = sorted(d.rel(f) for g in d.groups for f in g.files)
+    assert found == sorted(_COMPOSE_LIKE)
+
+
+def test_a_file_found_by_content_pairs_with_the_base_of_its_folder(tmp_path):
+    _write(tmp_path, {"docker-compose.yml": "services:\n  web:\n    image: nginx\n",
+                      "jibri.yml": _COMPOSE_LIKE["jibri.yml"],
+                      "extra/mongo.yml": "services:\n  mongodb:\n    image: mongo\n"})
+    d = discover(tmp_path)
+    groups = {d.rel(g.files[0]): [d.rel(p) for p in g.partners] for g in d.groups}
+    assert groups == {"docker-compose.yml": [], "jibri.yml": ["docker-compose.yml"],
+                      "extra/mongo.yml": ["docker-compose.yml"]}
+
+
+def test_harden_rewrites_a_compose_file_found_by_content(tmp_path):
+    from harden_testlib import changed_text, harden_run
+
+    _write(tmp_path, {"local.yml": "services:\n  web:\n    build: .\n    ports: ['8000:8000']\n"
+                                   "    environment:\n      DB_HOST: db\n  db:\n    image: postgres:16\n",
+                      "Dockerfile": "FROM python:3.12-slim\nCMD [\"python\"]\n"})
+    result = harden_run(tmp_path, select=["db-healthcheck"])
+    assert "pg_isready" in changed_text(result, "local.yml")

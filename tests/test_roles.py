@@ -222,3 +222,42 @@ def test_interpolate_image():
     assert interpolate_image("postgres:${EMPTY:-16}", env) == "postgres:${EMPTY:-16}"  # :- takes the default
     assert interpolate_image("$IMG:7", env) == "redis:7"
     assert interpolate_image("${NOPE}:1", env) == "${NOPE}:1"
+
+
+@pytest.mark.parametrize("words, kind", [
+    (["maildev"], "maildev"), (["/usr/local/bin/MailHog"], "mailhog"), (["npx", "prisma", "studio"], "prisma-studio"),
+    (["npx", "--yes", "prisma", "studio", "--port", "5555"], "prisma-studio"), (["yarn", "prisma", "studio"], "prisma-studio"),
+    (["pnpm", "dlx", "prisma", "studio"], "prisma-studio"), (["sh", "-c", "npx prisma studio && echo"], "prisma-studio"),
+    (["nginx-entrypoint.sh"], "nginx"), (["nginx", "-g", "daemon off;"], "nginx"), (["tini", "--", "caddy", "run"], "caddy"),
+    (["npm", "run", "studio"], None), (["node", "server.js"], None), (["prisma", "migrate", "deploy"], None),
+    (["python", "-m", "smtpd"], None), (["bench", "worker"], None), ([], None),
+])
+def test_program_kind(words, kind):
+    from harden.catalog import program_kind
+
+    assert program_kind(words) == kind
+
+
+def test_a_tool_is_known_by_the_program_it_starts(tmp_path):
+    p = _from_text(tmp_path, (
+        "services:\n  mail:\n    build:\n      context: .\n      dockerfile: mail.Dockerfile\n"
+        "  studio:\n    image: acme/app\n    command: [npx, prisma, studio]\n    environment:\n      DATABASE_URL: postgres://u@db/x\n"
+        "  front:\n    image: acme/app\n    command: [nginx-entrypoint.sh]\n    environment:\n      BACKEND: app:8000\n"
+        "  app:\n    image: acme/app\n  db:\n    image: postgres:16\n"),
+        **{"mail.Dockerfile": "FROM node:22-alpine AS base\nRUN npm i -g maildev\nCMD maildev\nFROM base\nENV X=1\n"})
+    roles = classify_all(p)
+    assert (roles["mail"].role, roles["mail"].kind) == ("devtool", "maildev")
+    assert "its Dockerfile's ENTRYPOINT/CMD runs `maildev`" in roles["mail"].evidence[0]
+    assert (roles["studio"].role, roles["studio"].kind, roles["studio"].talks_to) == ("devtool", "prisma-studio", {"db"})
+    assert roles["front"].role == "proxy" and roles["front"].talks_to == {"app"} and roles["front"].talks_known
+    assert roles["app"].role == "worker"
+
+
+def test_talks_to_from_the_configuration_completes_what_harden_sees(tmp_path):
+    p = _from_text(tmp_path, "services:\n  ui:\n    image: acme/ui\n    depends_on: [api]\n  api:\n    image: acme/api\n"
+                             "  db:\n    image: postgres\n")
+    assert not classify(p, p.service("ui")).talks_known
+    r = classify(p, p.service("ui"), FakeCtx(options={"ui": {"talks_to": []}}))
+    assert r.talks_known and r.talks_to == {"api"}  # what harden sees stays
+    r = classify(p, p.service("ui"), FakeCtx(options={"ui": {"talks_to": ["db"]}}))
+    assert r.talks_to == {"api", "db"}

@@ -535,6 +535,31 @@ def test_measure_models(tmp_path):
     assert iso.before is False  # adminer (a dev tool) and web (uses db) never count; proxy does
 
 
+@pytest.mark.parametrize("rel, yes", [
+    ("docker-compose.test.yml", True), ("compose-e2e-test.yml", True), ("docker-compose.relational.ci.yaml", True),
+    ("tests/compose.yaml", True), ("ci/base.yaml", True), ("docker-compose.yml", False),
+    ("docker-compose.document.yaml", False), ("contest/docker-compose.yml", False), ("docker-compose.citus.yml", False),
+])
+def test_test_stack(rel, yes):
+    assert soak_lib.is_test_stack(rel) is yes
+
+
+def test_dev_tools_of_a_test_stack_are_not_eligible(tmp_path):
+    """A test or CI stack runs its tests against every service in it (the tests read the mail
+    catcher): its dev tools are fixtures, and moving them into a profile would break the tests.
+    They are counted once as not eligible, however many combinations and states see them."""
+    pr = soak_lib.Practice()
+    model = {"services": {"api": {"image": "app", "environment": {"MAIL_HOST": "maildev"}},
+                          "maildev": {"image": "maildev/maildev"}}}
+    test = Combo(("docker-compose.test.yaml",), "alone")
+    dev = Combo(("docker-compose.yaml",), "alone")
+    for c in (test, dev):
+        for state in ("before", "after"):
+            soak_lib.measure_models(pr, tmp_path, c, state, model)
+    assert set(pr.units["dev-profile"]) == {("docker-compose.yaml", "maildev")}
+    assert pr.excluded["dev-profile"] == {soak_lib.TEST_STACK_WHY: 1}
+
+
 def test_explain_misses_and_the_table(tmp_path):
     pr = _practice_case(tmp_path)
     pr.unit("non-root", ("Dockerfile", "stage 0"), file="Dockerfile", part="stage 0", outcome_part="stage 0",

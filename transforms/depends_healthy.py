@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harden.catalog import role_of_kind
-from harden.compose_doc import is_flow, own_keys
+from harden.compose_doc import anchored_source, is_flow, own_keys
 from harden.errors import EditError, Skip
 from harden.model import env_files
 from harden.roles import service_for_host
@@ -104,34 +104,6 @@ def _has_condition(deps: Any, name: str) -> bool:
         v = deps.get(name)
         return isinstance(v, dict) and "condition" in v
     return False
-
-
-def anchored_source(svc: Any, key: str) -> tuple[Any, Any, str] | None:
-    """(doc, mapping, "merge") of the mapping written under an anchor that gives ``svc`` its
-    ``key`` through `<<: *anchor` (followed through nested merges), or None (it comes from
-    `extends`)."""
-    from ruamel.yaml.comments import merge_attrib
-
-    def find(m: Any, depth: int = 0) -> Any:
-        if depth > 20:
-            return None
-        for src in getattr(m, merge_attrib, None) or []:
-            src = src[1] if isinstance(src, tuple) else src
-            if not isinstance(src, dict):
-                continue
-            if key in own_keys(src):
-                return src
-            hit = find(src, depth + 1)
-            if hit is not None:
-                return hit
-        return None
-
-    for doc, node in reversed(svc.defs):
-        if isinstance(node, dict):
-            m = find(node)
-            if m is not None:
-                return doc, m, "merge"
-    return None
 
 
 def healthcheck_added_now(svc: Any) -> bool:

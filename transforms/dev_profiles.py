@@ -7,7 +7,8 @@ from typing import Any
 from harden.compose_doc import is_flow, own_keys
 from harden.errors import EditError
 from harden.model import as_map
-from harden.roles import classify
+from harden.project import ci_stack_word
+from harden.roles import DB_UI_KINDS, classify
 from harden.transform import Example, Transform
 from harden.transforms.networks import bind_ports_to_loopback, rel_of
 
@@ -30,6 +31,16 @@ def _dependencies(merged: dict) -> dict[str, str]:
     return out
 
 
+def _how_to_free(user: str, tool: str, key: str) -> str:
+    """What the user can do so that ``tool`` can move: the edge ``key`` from ``user`` goes."""
+    if key == "depends_on":
+        # `required: false` (Compose 2.20+) would let compose start the user without the tool, but
+        # docker-compose 1.x and older Compose v2 reject the key: harden does not write it
+        return (f"; to move it, take {tool} out of {user}'s depends_on (Compose 2.20+ only: mark it "
+                f"`required: false`; docker-compose 1.x rejects that key), then run harden again")
+    return f"; to move it, take {tool} out of {user}'s {key} first, then run harden again"
+
+
 def _profiles(merged: dict) -> list[str]:
     p = merged.get("profiles")
     return [str(x) for x in p] if isinstance(p, list) else []
@@ -37,8 +48,10 @@ def _profiles(merged: dict) -> list[str]:
 
 class DevProfiles(Transform):
     """What it does: gives dev tools (Adminer, phpMyAdmin, pgAdmin, MailHog, Mailpit, MailDev,
-    MailCatcher, Redis Commander, RedisInsight, mongo-express, kafka-ui, ... by image, with or
-    without registry and namespace, or any service configured with role = "devtool")
+    MailCatcher, Redis Commander, RedisInsight, mongo-express, kafka-ui, Prisma Studio, ... by
+    image, with or without registry and namespace; by the program a service starts, as its
+    compose command (`npx prisma studio`) or its Dockerfile's CMD (`RUN npm i -g maildev` +
+    `CMD maildev` on a node image); or any service configured with role = "devtool")
     `profiles: [dev]`, so a plain `docker compose up` no longer starts them, and binds their
     published ports to 127.0.0.1. `docker compose --profile dev up` starts them.
 
@@ -63,8 +76,15 @@ class DevProfiles(Transform):
     When it refuses: a tool that a service of the default profile (or of another profile)
     needs — through `depends_on`, `links`, `volumes_from` or `network_mode: service:` — stays
     as it is, with the reason: Compose rejects a project whose started service depends on a
-    service of an inactive profile. Services that already have `profiles` are left as they
-    are, and so is a service whose `profiles` would have to be written through an anchor.
+    service of an inactive profile. The reason says how to free it (`required: false` would
+    let Compose 2.20+ start the service without it, but docker-compose 1.x and older Compose v2
+    reject the key, so harden does not write it). A test or CI stack (a file or folder named
+    `test`, `tests`, `e2e`, `ci`, `integration`: `docker-compose.test.yml`,
+    `compose-e2e-test.yml`) keeps its tools: its tests read the mail catcher or drive the UI.
+    Services that already have `profiles` are left as they are, and so is a service whose
+    `profiles` would have to be written through an anchor. A tool that a service still
+    started talks to (a mail catcher as the app's SMTP server) moves, with a note naming that
+    service.
     """
 
     name = "dev-profiles"
@@ -128,11 +148,23 @@ class DevProfiles(Transform):
         profile = str(ctx.opt("dev_profile") or "dev")
         services = {s.name: s for s in project.services()}
         tools = {}
+        roles = {}
         for n, s in services.items():
-            r = classify(project, s, ctx)
+            r = roles[n] = classify(project, s, ctx)
             if r.role == "devtool" and not _profiles(s.merged):
                 tools[n] = s
         if not tools:
+            return
+        stack = next(((rel, w) for rel in project.rels if (w := ci_stack_word(rel))), None)
+        if stack is not None:
+            # a test or CI stack runs its tests against every service in it: a mail catcher the
+            # tests read, a database UI a browser test drives
+            rel, word = stack
+            for n, s in tools.items():
+                if not ctx.service_suppressed(s):
+                    ctx.skip_part(n, f"left in the default profile: {rel} is a test or CI stack (its name says "
+                                  f"`{word}`), whose tests need its services running; if it is not one, give "
+                                  f"{n} `profiles: [{profile}]` by hand", line=s.line, file=rel_of(project, s.doc))
             return
         # a tool stays in the default profile when a service that will still start needs it
         deps = {n: _dependencies(s.merged) for n, s in services.items()}
@@ -147,7 +179,7 @@ class DevProfiles(Transform):
                 for d in sorted(set(deps[n]) & moving):
                     where = f"profile {', '.join(prof)}" if prof else "the default profile"
                     out.setdefault(d, f"{n} ({where}) needs it ({deps[n][d]}); in profile {profile} "
-                                      f"compose would refuse to start {n}")
+                                      f"compose would refuse to start {n}" + _how_to_free(n, d, deps[n][d]))
             if not out:
                 break
             for d, why in out.items():
@@ -173,9 +205,15 @@ class DevProfiles(Transform):
         for n in moved:  # one note per file that defines moved tools (included files too)
             by_file.setdefault(rel_of(project, services[n].doc), []).append(n)
         for rel, names in by_file.items():
+            # services that stay and send to a moved tool (a mail catcher as the app's SMTP server)
+            users = sorted({f"{u} ({t})" for t in names if roles[t].kind not in DB_UI_KINDS
+                            for u, r in roles.items()
+                            if t in r.talks_to and u not in moved and not _profiles(services[u].merged)})
             ctx.note(f"{', '.join(names)} now start{'s' if len(names) == 1 else ''} only with the {profile} "
                      f"profile: `docker compose --profile {profile} up` (docker-compose 1.28+: "
-                     f"`docker-compose --profile {profile} up`)", file=rel)
+                     f"`docker-compose --profile {profile} up`)"
+                     + (f"; without it, {', '.join(users)} cannot reach {'it' if len(names) == 1 else 'them'}: "
+                        "configure a real server for them outside development" if users else ""), file=rel)
 
     @staticmethod
     def _add_profile(svc: Any, profile: str) -> str | None:

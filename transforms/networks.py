@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harden.compose_doc import is_flow, own_keys
+from harden.compose_doc import anchored_source, is_flow, merge_sources, own_keys
 from harden.errors import EditError
 from harden.roles import Role, alias_networks, classify_all
 from harden.transform import Example, Transform
@@ -138,17 +138,34 @@ def current_networks(svc: Any) -> tuple[list[str], bool]:
     return ["default"], False
 
 
-def _editable(svc: Any) -> str | None:
-    """Why the networks of this service cannot be edited, or None."""
-    if svc.inherited("networks"):
-        return "its networks come from an anchor or `extends`; harden does not edit through them"
+def networks_target(svc: Any, service_nodes: dict[int, str]) -> tuple[Any, Any, bool]:
+    """(doc, mapping, has_key): where an edit of the service's `networks` goes. The mapping that
+    writes the key (its own, or one under an anchor it merges in with `<<`); without the key
+    anywhere, the last mapping in its `<<` chain that is another service's own (`worker: <<:
+    *app`, where `app: &app` is a service: a key added to app reaches worker too), else its own.
+    ``service_nodes``: id of each service's own mapping -> its name."""
+    for doc, node in reversed(svc.defs):
+        if isinstance(node, dict) and "networks" in own_keys(node):
+            return doc, node, True
+    held = anchored_source(svc, "networks")
+    if held is not None:
+        return held[0], held[1], True
+    doc, node = svc.defs[0]
+    chain = [m for m in merge_sources(node) if id(m) in service_nodes] if isinstance(node, dict) else []
+    return (doc, chain[-1], False) if chain else (doc, node, False)
+
+
+def _editable(svc: Any, target: tuple[Any, Any, bool]) -> str | None:
+    """Why the networks of this service cannot be edited at ``target``, or None."""
+    if svc.inherited("networks") and anchored_source(svc, "networks") is None:
+        return "its networks come from `extends`; harden does not edit through it"
     others = svc.extended_elsewhere() if hasattr(svc, "extended_elsewhere") else []
     if others:
         d, name = others[0]
         return (f"{name} in {getattr(d, 'path', d)} extends it and would inherit networks that file does not "
                 "declare")
-    doc, node = svc.owner("networks")
-    if "networks" in own_keys(node):
+    doc, node, has_key = target
+    if has_key:
         value = node["networks"]
         if isinstance(value, dict) and is_flow(value):
             return "its `networks:` is a flow mapping ({...})"
@@ -213,7 +230,12 @@ class Networks(Transform):
     When it refuses: a service with `network_mode` (its networking belongs to the host or to
     another service) is left alone; so are projects whose networks already keep the stores
     away from the public services, stores on external networks (other projects share them),
-    and networks that come from an anchor or `extends`. When a store would have to share a
+    and networks that come from `extends`. Networks written once in an anchor (`<<: *app`, or
+    a service other services merge) are planned for every service that shares them and
+    written once there, each sharer getting what any of them needs; an anchor that a store
+    and another service share is left, with the reason. A store that stays on a network with
+    a public service whose traffic harden cannot see is reported with what to configure
+    (`talks_to`). When a store would have to share a
     network with a public service it does not need, or a connection cannot be kept, nothing
     about networks changes and the reason is reported. Existing networks, aliases, links and
     per-network options are kept; nothing is removed. A project that uses `include:` gets
@@ -365,12 +387,14 @@ class Networks(Transform):
             return
         # an edit the document refuses (`networks: *nets`, a service that is an alias of another)
         # raises EditError: the engine then rolls this transform back for the project and says why
-        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be)
+        start = {id(d): d.checkpoint() for d in project.docs}
+        reason = self._plan_and_edit(project, ctx, services, roles, suppressed, fe, be, start)
         if reason:
             ctx.skip_part("networks", reason, line=None)
 
     # ----------------------------------------------------------------------- plan
-    def _plan_and_edit(self, project, ctx, services, roles: dict[str, Role], suppressed, fe, be) -> str | None:
+    def _plan_and_edit(self, project, ctx, services, roles: dict[str, Role], suppressed, fe, be,
+                       start: dict[int, int]) -> str | None:
         declared = project.top("networks")
         external = {k for k, v in declared.items() if isinstance(v, dict) and v.get("external")}
 
@@ -457,6 +481,7 @@ class Networks(Transform):
         # to networks its base already planned) still needs a plan
         cut_off = any(not (cur[a] & cur[b]) for a in talks for b in talks[a] if a in cur and b in cur)
         if not violations(cur, explicit, strict=False) and not cut_off:
+            self._report_assumed(project, ctx, services, roles, stores, public, cur, known, suppressed, start)
             if any(explicit.values()) and not set().union(*cur.values()) <= {fe, be, "default"}:
                 return "the project's networks already keep the stores away from the public services"
             return None
@@ -467,15 +492,36 @@ class Networks(Transform):
                 return (f"{s} is on the external network {sorted(bad)[0]}, which other projects share; "
                         "harden cannot see who else is on it")
 
+        # where each service's networks are written: services that share one mapping (an anchor
+        # merged in with `<<`, a service other services merge) are planned and edited as one
+        service_nodes = {id(s.defs[0][1]): n for n, s in services.items()}
+        targets = {n: networks_target(services[n], service_nodes) for n in services}
+        groups: dict[int, list[str]] = {}
+        for n in sorted(services):
+            groups.setdefault(id(targets[n][1]), []).append(n)
+        sharers = {n: g for g in groups.values() for n in g}
+
         # who can be edited
         why_not: dict[str, str] = {}
         for n in cur:
             if n in suppressed:
                 why_not[n] = "# harden: ignore"
             else:
-                w = _editable(services[n])
+                w = _editable(services[n], targets[n])
                 if w:
                     why_not[n] = w
+        for g in groups.values():
+            if len(g) < 2:
+                continue
+            kinds = {n in stores for n in g}
+            stuck = [n for n in g if n in why_not or n not in cur]
+            if stuck or len(kinds) > 1:
+                why = (f"its networks are written once under an anchor it shares with {', '.join(x for x in g[:4])}"
+                       + (f", and {stuck[0]} cannot be edited" if stuck else
+                          ", stores and services that are not stores alike; they cannot all be on the same networks"))
+                for n in g:
+                    if n in cur:
+                        why_not.setdefault(n, why)
 
         # 3. wanted networks by role
         be_internal = isinstance(declared.get(be), dict) and declared[be].get("internal") in (True, "true")
@@ -503,6 +549,8 @@ class Networks(Transform):
                     want.add("default")
             nets[n] = (set(cur[n]) if explicit[n] else set()) | want
 
+        self._unify(nets, sharers, why_not)
+
         # 4. every connection keeps a shared network
         def can_add(n: str, net: str) -> bool:
             if n in why_not:
@@ -519,6 +567,7 @@ class Networks(Transform):
         problem = self._connect(edges, nets, stores, public, why_not, fe, be, can_add, len(cur))
         if problem:
             return problem
+        self._unify(nets, sharers, why_not)
 
         bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
         dropped: dict[str, set[str]] = {}
@@ -526,7 +575,10 @@ class Networks(Transform):
             # a store on a network it shares with a public service (kong-net, app_network): when
             # harden knows every service on that network, the store leaves it for backend, and
             # whoever talks to it joins backend (issue 16, item 6)
-            dropped = self._leave_shared(bad, services, cur, explicit, why_not, known, external, declared, be)
+            shared_why = {st: f"its networks are written once under an anchor it shares with "
+                              f"{', '.join(x for x in sharers[st] if x != st)}" for st, _n, _p in bad if len(sharers[st]) > 1}
+            dropped = self._leave_shared(bad, services, cur, explicit, {**shared_why, **why_not}, known, external,
+                                         declared, be)
             if isinstance(dropped, str):
                 s_, net_, p_ = bad[0]
                 return (f"{s_} would still share the network {net_} with the public service {p_} ({dropped}); "
@@ -574,24 +626,32 @@ class Networks(Transform):
         def ordered(new: set[str]) -> list[str]:
             return [x for x in order if x in new] + sorted(new - set(order))
 
+        edited: set[int] = set()
         for n, s in services.items():
             if n not in nets or n in why_not or n in dropped:
                 continue
             have = cur[n] if explicit[n] else set()
             missing = nets[n] - have
-            if not missing:
+            if not missing or id(targets[n][1]) in edited:
                 continue
-            self._attach(s, ordered(missing), explicit[n])
+            edited.add(id(targets[n][1]))  # once for every service that shares it (the same edit)
+            self._attach(targets[n], ordered(missing), explicit[n], shared=len(sharers[n]) > 1)
             changed_any = True
+            if len(sharers[n]) > 1:
+                ctx.note(f"{', '.join(sharers[n])}: networks {', '.join(ordered(missing))} added once, in the "
+                         "anchor they share (each of them gets the same networks)",
+                         line=targets[n][0].key_line(targets[n][1], "networks"),
+                         file=rel_of(project, targets[n][0]))
         for st, gone in sorted(dropped.items()):
-            self._move(services[st], sorted(gone), ordered(nets[st] - cur[st]))
+            self._move(targets[st], sorted(gone), ordered(nets[st] - cur[st]))
             changed_any = True
             talkers = sorted(n for n in cur if st in talks.get(n, ()) and n != st)
             ctx.note(f"{st}: left the network {', '.join(sorted(gone))}, which it shared with a public service; it is "
                      f"on {be} now" + (f", with {', '.join(talkers)}, which talk{'s' if len(talkers) == 1 else ''} "
                                        "to it" if talkers else ""),
-                     line=services[st].line, file=rel_of(project, services[st].owner("networks")[0]))
+                     line=services[st].line, file=rel_of(project, targets[st][0]))
         if not changed_any:
+            self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
             return None
         for n, nm in outside.items():
             ctx.skip_part(n, f"network_mode: {nm}: its networking is not compose's to plan; left as it is",
@@ -600,7 +660,44 @@ class Networks(Transform):
         self._declare(project, [x for x in (fe, be) if x in used and x not in declared], be, internal)
         for msg in notes:
             ctx.note(msg)
+        self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
         return None
+
+    @staticmethod
+    def _report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start) -> None:
+        """A store that shares a network with a public service only because harden cannot see
+        whom that service talks to (and so keeps it next to the stores) is not isolated: say so,
+        and how to tell harden (`talks_to` in the configuration). Not when the plan edits a file
+        this project may not change (an overlay's base): the engine then undoes it all and says
+        why, and this plan is not what the user gets."""
+        editable = getattr(project, "editable", None)
+        if editable is not None and any(d.checkpoint() != start.get(id(d)) and id(d) not in editable
+                                        for d in project.docs):
+            return
+        for st in sorted(stores):
+            if st in suppressed or st not in nets:
+                continue
+            near = []
+            for p in sorted(public):
+                if p in stores or p not in nets or known.get(p, True) or roles[p].role in ("devtool", "proxy"):
+                    continue
+                if st in roles[p].talks_to:
+                    continue
+                shared = nets[st] & nets[p]
+                if shared:
+                    near.append((p, sorted(shared)[0]))
+            if not near:
+                continue
+            who = ", ".join(p for p, _ in near[:4]) + (f" (+{len(near) - 4} more)" if len(near) > 4 else "")
+            p0, net0 = near[0]
+            one = len(near) == 1
+            ctx.skip_part(st, f"{st} still shares the network {net0} with {who}, which publish{'es' if one else ''} "
+                              f"ports: harden cannot tell whom {'it talks' if one else 'they talk'} to (nothing in "
+                              f"{'its' if one else 'their'} compose configuration or app source that harden reads "
+                              f"says), so {'it stays' if one else 'they stay'} next to the stores; if {p0} does not "
+                              f"use {st}, list the services it does use as talks_to under [services.{p0}] in "
+                              f".harden.toml (talks_to = [] for none) and run harden again",
+                          line=services[st].line, file=rel_of(project, services[st].doc))
 
     @staticmethod
     def _connect(edges, nets, stores, public, why_not, fe, be, can_add, n_services) -> str | None:
@@ -653,6 +750,12 @@ class Networks(Transform):
                 return f"{net} is external: other projects share it"
             conf = services[st].merged.get("networks")
             if isinstance(conf, dict) and conf.get(net):
+                spec = conf.get(net)
+                aliases = spec.get("aliases") if isinstance(spec, dict) else None
+                if isinstance(aliases, list) and aliases:
+                    return (f"{st} has the alias {', '.join(map(str, aliases))} on {net}, a name services reach it "
+                            f"by on that network only (some may be in files run with this one); if none does, drop "
+                            f"the alias and run harden again")
                 return f"{st} has settings (aliases, addresses) on {net}"
             # a service on that network whose traffic harden cannot see is taken to talk to
             # the store, as everywhere in this plan: it joins backend too, and keeps reaching the
@@ -669,9 +772,23 @@ class Networks(Transform):
 
     # ---------------------------------------------------------------------- edits
     @staticmethod
-    def _attach(svc: Any, add: list[str], explicit: bool) -> None:
-        if explicit:
-            doc, node = svc.owner("networks")
+    def _unify(nets: dict[str, set[str]], sharers: dict[str, list[str]], why_not: dict[str, str]) -> None:
+        """Services that share where their networks are written get the union of what each
+        needs (one edit serves them all): never a store's, whose group holds stores only."""
+        for n, g in sharers.items():
+            if len(g) < 2 or n in why_not or n not in nets:
+                continue
+            union = set().union(*(nets[x] for x in g if x in nets))
+            for x in g:
+                if x in nets:
+                    nets[x] |= union
+
+    @staticmethod
+    def _attach(target: tuple[Any, Any, bool], add: list[str], explicit: bool, shared: bool = False) -> None:
+        """Add networks at ``target`` (see networks_target); ``shared``: the mapping is merged
+        into several services, each of which gets this same edit."""
+        doc, node, has_key = target
+        if explicit and has_key:
             value = node["networks"]
             if isinstance(value, list):
                 for net in add:
@@ -680,17 +797,16 @@ class Networks(Transform):
                 for net in add:
                     doc.add_key(value, net, None)
             return
-        doc, node = svc.defs[0]
         if "networks" in own_keys(node):  # `networks:` with no value
             doc.replace_value(node, "networks", list(add))
         else:
-            doc.add_key(node, "networks", list(add))
+            doc.add_key(node, "networks", list(add), through_anchor=shared)
 
     @staticmethod
-    def _move(svc: Any, gone: list[str], add: list[str]) -> None:
-        """Take ``svc`` off the networks ``gone`` (a list entry, or a key without settings) and
-        onto ``add``."""
-        doc, node = svc.owner("networks")
+    def _move(target: tuple[Any, Any, bool], gone: list[str], add: list[str]) -> None:
+        """Take a service off the networks ``gone`` (a list entry, or a key without settings)
+        and onto ``add``, at ``target`` (networks_target: the mapping that writes its networks)."""
+        doc, node, _ = target
         value = node["networks"]
         if isinstance(value, dict):
             for net in add:

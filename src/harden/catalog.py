@@ -115,6 +115,7 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dbgate": ("devtool", ("dbgate",)),
     "cloudbeaver": ("devtool", ("cloudbeaver",)),
     "swagger-ui": ("devtool", ("swagger-ui",)),
+    "prisma-studio": ("devtool", ("prisma-studio",)),
     # proxies
     "nginx": ("proxy", ("nginx", "nginx-unprivileged", "openresty", "nginx-proxy")),
     "traefik": ("proxy", ("traefik",)),
@@ -160,18 +161,102 @@ def resolve_default(image: str) -> str | None:
     return image
 
 
+def _ref(image: str | ImageRef | None) -> ImageRef | None:
+    """An image reference parsed; one with a variable is read through its default."""
+    if isinstance(image, str) and "$" in image:
+        image = resolve_default(image)
+    return parse_image(image) if isinstance(image, str) or image is None else image
+
+
 def image_kind(image: str | ImageRef | None) -> str | None:
     """The kind of an image; a reference with a variable (``postgres:${PG_VERSION:-16}``,
     ``${DB_IMAGE:-mariadb:11}``) is read through its default, as compose would run it unset."""
-    if isinstance(image, str) and "$" in image:
-        image = resolve_default(image)
-    ref = parse_image(image) if isinstance(image, str) or image is None else image
+    ref = _ref(image)
     if ref is None:
         return None
     for p, kind in _BY_PATH.items():
         if ref.path == p or ref.path.endswith("/" + p):
             return kind
     return _BY_NAME.get(ref.name)
+
+
+# images that connect only to the hosts their configuration names (environment, command, mounted
+# config files): tracing backends and collectors. Whom such a service talks to is then known from
+# the compose file: nothing, unless it names a store for its spans.
+CONFIGURED_ONLY: dict[str, tuple[str, ...]] = {
+    "jaeger": ("jaegertracing/all-in-one", "jaegertracing/jaeger", "jaegertracing/jaeger-collector",
+               "jaegertracing/jaeger-query"),
+    "zipkin": ("openzipkin/zipkin", "openzipkin/zipkin-slim"),
+    "otel-collector": ("otel/opentelemetry-collector", "otel/opentelemetry-collector-contrib"),
+}
+
+
+def configured_only(image: str | ImageRef | None) -> str | None:
+    """The name of a CONFIGURED_ONLY image (``jaegertracing/all-in-one:1.57`` -> "jaeger"), or None."""
+    ref = _ref(image)
+    if ref is None:
+        return None
+    for kind, paths in CONFIGURED_ONLY.items():
+        if ref.path in paths:
+            return kind
+    return None
+
+
+# programs that are a catalog kind by the name they run as: a Dockerfile that installs a tool on a
+# language image (`RUN npm i -g maildev` + `CMD maildev`), or a command that starts it
+PROGRAM_KINDS: dict[str, str] = {
+    "maildev": "maildev", "mailhog": "mailhog", "mailpit": "mailpit", "smtp4dev": "smtp4dev",
+    "mailcatcher": "mailcatcher", "redis-commander": "redis-commander", "mongo-express": "mongo-express",
+    "nginx": "nginx", "openresty": "nginx", "caddy": "caddy", "haproxy": "haproxy", "traefik": "traefik",
+    "envoy": "envoy",
+}
+# a tool started through a CLI's subcommand: (program, subcommand) -> kind
+SUBCOMMAND_KINDS: dict[tuple[str, str], str] = {("prisma", "studio"): "prisma-studio"}
+# what starts a program without being it
+_LAUNCHERS = {"exec", "npx", "bunx", "pnpx", "tini", "dumb-init", "nohup", "--"}
+_LAUNCHER_SUBCOMMANDS = {("npm", "exec"), ("pnpm", "exec"), ("pnpm", "dlx"), ("yarn", "dlx"), ("yarn", "exec"),
+                         ("bun", "x")}
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/bin/ash", "/usr/bin/env"}
+
+
+def program_kind(words: list[str]) -> str | None:
+    """The catalog kind a start command runs (``["npx", "prisma", "studio"]`` -> "prisma-studio",
+    ``["maildev"]``, ``["nginx-entrypoint.sh"]`` -> "nginx"), or None. Launchers (`npx`, `npm
+    exec`, `exec`, `tini --`), option words after them and one `sh -c "..."` are looked through;
+    the program's name is its file name, a `-entrypoint`/`-start` suffix and `.sh` dropped."""
+    import shlex
+
+    ws = [str(w) for w in words]
+    for _ in range(3):
+        if len(ws) >= 3 and ws[0].rsplit("/", 1)[-1] in {x.rsplit("/", 1)[-1] for x in _SHELLS} and ws[1] == "-c":
+            try:
+                ws = shlex.split(ws[2])
+            except ValueError:
+                ws = ws[2].split()
+            for sep in ("&&", ";", "||", "|"):
+                if sep in ws:
+                    ws = ws[:ws.index(sep)]
+            continue
+        break
+    i = 0
+    while i < len(ws):
+        w = ws[i].rsplit("/", 1)[-1]
+        if w in _LAUNCHERS or (w.startswith("-") and i > 0):
+            i += 1
+        elif i + 1 < len(ws) and (w, ws[i + 1]) in _LAUNCHER_SUBCOMMANDS:
+            i += 2
+        elif w in ("yarn", "pnpm", "bun") and i + 1 < len(ws) and ws[i + 1] in {p for p, _ in SUBCOMMAND_KINDS}:
+            i += 1  # `yarn prisma studio` runs the package's own binary
+        else:
+            break
+    if i >= len(ws):
+        return None
+    prog = ws[i].rsplit("/", 1)[-1]
+    if i + 1 < len(ws) and (prog, ws[i + 1]) in SUBCOMMAND_KINDS:
+        return SUBCOMMAND_KINDS[(prog, ws[i + 1])]
+    base = re.sub(r"\.sh$", "", prog)
+    base = re.sub(r"[-_](?:entrypoint|start|run|debug|wrapper)$", "", base)
+    return PROGRAM_KINDS.get(base.lower())  # MailHog's binary is `MailHog`
 
 
 def role_of_kind(kind: str | None) -> str | None:

@@ -90,6 +90,33 @@ def has_merge(m: Any) -> bool:
     return isinstance(m, CommentedMap) and bool(getattr(m, "merge", None))
 
 
+def merge_sources(m: Any, depth: int = 0) -> list:
+    """The mappings ``m`` pulls in with `<<: *anchor` (`<<: [*a, *b]`), each followed by the
+    ones it pulls in itself, in the order their keys win."""
+    out: list = []
+    if depth > 20:
+        return out
+    for src in getattr(m, merge_attrib, None) or []:
+        src = src[1] if isinstance(src, tuple) else src
+        if isinstance(src, dict):
+            out.append(src)
+            out += merge_sources(src, depth + 1)
+    return out
+
+
+def anchored_source(svc: Any, key: str) -> tuple[Any, Any, str] | None:
+    """(doc, mapping, "merge") of the mapping written under an anchor that gives service ``svc``
+    its ``key`` through `<<: *anchor` (followed through nested merges), or None (it comes from
+    `extends`, or nowhere). An edit there changes every service that shares it: edit it only
+    when each of them gets the same edit (depends-healthy, networks)."""
+    for doc, node in reversed(svc.defs):
+        if isinstance(node, dict):
+            for m in merge_sources(node):
+                if key in own_keys(m):
+                    return doc, m, "merge"
+    return None
+
+
 def _has_pos(node: Any) -> bool:
     return isinstance(node, (CommentedMap, CommentedSeq)) and node.lc.line is not None
 
@@ -133,7 +160,17 @@ def _del_own(m: Any, key: Any) -> None:
     again, as it does when the text is read back (ruamel 0.19 drops it from the mapping)."""
     if key not in m:
         return
-    del m[key]
+    refs = getattr(m, "_ref", None) if isinstance(m, CommentedMap) else None
+    if refs:
+        # ruamel would update the mappings that merge ``m`` in through a method that misreads
+        # its own merge list (ruamel 0.19): _sync_referents below does it instead
+        m._ref = []
+        try:
+            del m[key]
+        finally:
+            m._ref = refs
+    else:
+        del m[key]
     if isinstance(m, CommentedMap):
         for src in getattr(m, merge_attrib, None) or []:
             if isinstance(src, dict) and key in src:
@@ -528,9 +565,13 @@ class ComposeDoc:
         if isinstance(value, (dict, list)):
             self._require_unshared_node(value, str(key))
 
-    def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None) -> None:
-        """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key)."""
-        self._require_unshared_node(m, "the mapping that would get " + repr(str(key)))
+    def add_key(self, m: Any, key: Any, value: Any, *, after: Any = None, blank_line: bool | None = None,
+                through_anchor: bool = False) -> None:
+        """Add ``key: value`` to mapping ``m`` (after ``after``, else after its last own key).
+        A mapping used in several places (`&x` merged with `<<: *x`) is refused unless
+        ``through_anchor``: the caller has checked that every place gets this same edit."""
+        if not through_anchor:
+            self._require_unshared_node(m, "the mapping that would get " + repr(str(key)))
         if key in m and (not isinstance(m, CommentedMap) or key in own_keys(m)):
             raise EditError(f"key {key!r} exists already")
         if not _has_pos(m):

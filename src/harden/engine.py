@@ -557,6 +557,14 @@ class Run:
                 if same_folder and not is_base:
                     self.alt_readings.append(partner_docs + docs)
             elif partner_docs:
+                # `-f docker-compose.yml -f extensions/x/x-compose.yml`: compose resolves every
+                # relative path (build contexts, env files, mounts) against the first file's folder
+                from .model import doc_dir
+
+                first_dir = doc_dir(partner_docs[0])
+                for x in docs:
+                    if getattr(x, "base_dir", None) is None and doc_dir(x) != first_dir:
+                        x.base_dir = first_dir
                 out.append((group, partner_docs + docs, (partner_docs, docs)))
                 # `-f base -f overlay`: every relative path resolves against the first file's
                 # folder (the project directory), the overlay's too (docker-elk's
@@ -920,6 +928,7 @@ class Run:
                     return None
         except Skip as s:
             undo()
+            del self.result.notes[n_notes:]  # they told of edits that are undone now
             self.result.outcomes.append(Outcome(t.name, rel, "skipped", s.reason))
             return None
         except EditError as e:
@@ -927,11 +936,13 @@ class Run:
             # anchor, flow style, a multi-line scalar...): a refusal, not a bug, so the
             # transform stands aside for this unit and says why
             undo()
+            del self.result.notes[n_notes:]
             self.result.outcomes.append(Outcome(
                 t.name, rel, "skipped", f"an edit it needs cannot be made without damage: {e}; nothing changed here"))
             return None
         except (HardenError, Exception) as e:  # a bug in one transform
             undo()
+            del self.result.notes[n_notes:]
             msg = str(e) if isinstance(e, HardenError) else f"{type(e).__name__}: {e}"
             if not isinstance(e, HardenError):
                 import os

@@ -99,6 +99,20 @@ def compose_by_content(path: Path) -> bool:
     return looks_like_compose_text(data.decode("utf-8", "replace"))
 
 
+_TEST_WORDS = {"test", "tests", "testing", "e2e", "ci", "integration"}
+
+
+def ci_stack_word(rel: str) -> str | None:
+    """The word that makes a compose file a test or CI stack by its path (`docker-compose.test.yml`,
+    `compose-e2e-test.yml`, `docker-compose.relational.ci.yaml`, `tests/compose.yaml`,
+    `ci/base.yaml`), or None. Such a stack exists to run tests against every service in it."""
+    for part in rel.replace("\\", "/").split("/"):
+        for word in re.split(r"[._-]+", part.lower()):
+            if word in _TEST_WORDS:
+                return word
+    return None
+
+
 def is_dockerfile_name(name: str) -> bool:
     """`Dockerfile`, `dockerfile`, `Containerfile`, `Dockerfile.<name>` (-, _ too),
     `<name>.Dockerfile` and `<name>.dockerfile`; not templates, backups, or a name whose extension

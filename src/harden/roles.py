@@ -29,7 +29,7 @@ from .record import field, record
 from pathlib import Path
 from typing import Any
 
-from .catalog import image_kind, role_of_kind
+from .catalog import configured_only, image_kind, program_kind, role_of_kind
 from .model import as_map, doc_dir, env_files
 
 ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")
@@ -48,7 +48,7 @@ _CATALOG_TO_ROLE = {
 
 # dev tools that are clients of the stores (database UIs) vs. tools others talk to (mail catchers)
 DB_UI_KINDS = {"adminer", "phpmyadmin", "pgadmin", "redis-commander", "redisinsight", "mongo-express",
-               "kafka-ui", "dbgate", "cloudbeaver"}
+               "kafka-ui", "dbgate", "cloudbeaver", "prisma-studio"}
 
 # environment variable names that say "this service calls an outside API"
 _EGRESS_KEY = re.compile(
@@ -265,16 +265,21 @@ def _mounted_files(project: Any, svc: Any) -> list[Path]:
     return out[:_MAX_MOUNTED_FILES]
 
 
-def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[str, str]:
-    """Services named as upstreams in the config files mounted into a proxy."""
-    found: dict[str, str] = {}
+def _mounted_texts(project: Any, svc: Any):
+    """(path, text) of the config files mounted into a service (small enough to read)."""
     for p in _mounted_files(project, svc):
         try:
             if p.stat().st_size > _MAX_MOUNTED_FILE:
                 continue
-            text = p.read_text(encoding="utf-8", errors="replace")
+            yield p, p.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
+
+
+def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[str, str]:
+    """Services named as upstreams in the config files mounted into a proxy."""
+    found: dict[str, str] = {}
+    for p, text in _mounted_texts(project, svc):
         for m in _PROXY_HOST.finditer(text):
             host = m.group(1).lower()
             target = aliases.get(host)
@@ -282,6 +287,17 @@ def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[st
                 found.setdefault(target, p.name)
         for m in _URL.finditer(text):
             host = m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+            target = aliases.get(host)
+            if target and target != svc.name:
+                found.setdefault(target, p.name)
+    return found
+
+
+def _mounted_hosts(project: Any, svc: Any, aliases: Any) -> dict[str, str]:
+    """Services named as hosts (a URL, ``host:port``) in the config files mounted into a service."""
+    found: dict[str, str] = {}
+    for p, text in _mounted_texts(project, svc):
+        for host in hosts_in(text, bare=False):
             target = aliases.get(host)
             if target and target != svc.name:
                 found.setdefault(target, p.name)
@@ -329,6 +345,60 @@ def _bool_opt(v: Any) -> bool | None:
     return None
 
 
+def _words(value: Any) -> list[str] | None:
+    """A compose `command`/`entrypoint` as words; None when it is not set."""
+    from .healthchecks import _words as split
+
+    return None if value is None else split(value)
+
+
+def _dockerfile_start(project: Any, svc: Any) -> tuple[list[str] | None, list[str] | None]:
+    """(ENTRYPOINT, CMD) words of the Dockerfile stage a built service runs (its build target,
+    else the last stage), each followed through the stages it is built FROM; None when unset."""
+    unit = getattr(project, "dockerfiles", {}).get(svc.name)
+    doc = getattr(unit, "doc", None)
+    if doc is None or not doc.stages:
+        return None, None
+    b = project.build_of(svc) if hasattr(project, "build_of") else None
+    stage = doc.stage_by_name(b.target) if b is not None and b.target else None
+    stage = stage or doc.stages[-1]
+    entry = cmd = None
+    seen: set[int] = set()
+    while stage is not None and stage.index not in seen:
+        seen.add(stage.index)
+        ep, c = stage.last("ENTRYPOINT"), stage.last("CMD")
+        if entry is None and ep is not None:
+            entry = ep.words()
+            if cmd is None and (c is None or c.startline < ep.startline):
+                cmd = []  # a new ENTRYPOINT drops the CMD it was built on
+        if cmd is None and c is not None:
+            cmd = c.words()
+        if entry is not None and cmd is not None:
+            break
+        stage = doc.stage_by_name(stage.base) if stage.base else None
+    return entry, cmd
+
+
+def started_kind(project: Any, svc: Any) -> tuple[str | None, str]:
+    """The catalog kind of the program a service starts (its compose `entrypoint`/`command`,
+    else its Dockerfile's ENTRYPOINT/CMD): ``maildev`` installed on a node image, ``npx prisma
+    studio``, ``nginx-entrypoint.sh``; with where it was read. (None, "") when none is known."""
+    m = svc.merged
+    entry, cmd = _words(m.get("entrypoint")), _words(m.get("command"))
+    if entry is not None:
+        tries = [(entry + (cmd or []), "its entrypoint")]
+    elif cmd is not None:
+        tries = [(cmd, "its command")]  # an image's ENTRYPOINT is mostly a wrapper that runs it
+    else:
+        d_entry, d_cmd = _dockerfile_start(project, svc)
+        tries = [((d_entry or []) + (d_cmd or []), "its Dockerfile's ENTRYPOINT/CMD"), (d_cmd or [], "its Dockerfile's CMD")]
+    for words, where in tries:
+        k = program_kind(words) if words else None
+        if k is not None:
+            return k, f"{where} runs `{' '.join(words)[:60]}`"
+    return None, ""
+
+
 # ---------------------------------------------------------------------------- classify
 
 
@@ -358,6 +428,13 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
             r.kind = ident.kind
             built_from = ident.ref.raw if ident.ref is not None else None
     cat = role_of_kind(r.kind)
+    started = ""
+    if cat is None:
+        # an image harden does not know that starts a tool it does (`RUN npm i -g maildev` +
+        # `CMD maildev` on a node image, `command: npx prisma studio`, `nginx-entrypoint.sh`)
+        k, started = started_kind(project, svc)
+        if k is not None and role_of_kind(k) in ("devtool", "proxy"):
+            r.kind, cat = k, role_of_kind(k)
     ports = m.get("ports")
     r.publishes = isinstance(ports, list) and len(ports) > 0
     if r.publishes:
@@ -365,7 +442,9 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
     nm = m.get("network_mode")
     r.network_mode = str(nm) if nm is not None else None
 
-    facts = _facts(ctx, project, name)
+    # a dev tool is a third-party program: the source of its build context (the app's own, when
+    # it builds from the project folder to install the tool) is not what runs there
+    facts = _facts(ctx, project, name) if cat != "devtool" else None
 
     # ---- role
     override = _opt(ctx, name, "role")
@@ -374,7 +453,8 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         ev.append(f"role {override} set in the configuration")
     elif cat in _CATALOG_TO_ROLE:
         r.role = _CATALOG_TO_ROLE[cat]
-        ev.append(f"built from {built_from}, which is {r.kind} ({cat})" if built_from
+        ev.append(f"{started}: {r.kind} ({cat})" if started
+                  else f"built from {built_from}, which is {r.kind} ({cat})" if built_from
                   else f"image {image} is {r.kind} ({cat})")
     elif facts is not None and getattr(facts, "serves_http", False):
         r.role = "web"
@@ -478,6 +558,17 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         for target, fname in _proxy_upstreams(project, svc, others).items():
             add(target, f"upstream in {fname}")
 
+    tracing = configured_only(str(image)) if image and m.get("build") is None else None
+    if tracing is not None:
+        for target, fname in _mounted_hosts(project, svc, others).items():
+            add(target, f"named in {fname}")
+    configured = _opt(ctx, name, "talks_to")
+    if isinstance(configured, list):
+        for target in configured:
+            if project.service(str(target)) is None:
+                ev.append(f"talks_to in the configuration names {target}, which is not a service here")
+            add(str(target), "talks_to set in the configuration")
+
     labels = m.get("labels")
     label_keys = [str(k) for k in labels] if isinstance(labels, dict) else \
         [str(x).split("=", 1)[0] for x in labels or [] if isinstance(labels, list)]
@@ -490,8 +581,15 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         ev.append("a reverse proxy routes to it (VIRTUAL_HOST)")
 
     # is talks_to complete?
-    if r.store or r.role == "proxy":
+    if isinstance(configured, list):
         r.talks_known = True
+        ev.append(f"talks to {', '.join(sorted(map(str, configured))) or 'no other service'} (set in the configuration)")
+    elif r.store or r.role == "proxy":
+        r.talks_known = True
+    elif tracing is not None:
+        # a tracing backend opens connections only where its configuration says (its span storage)
+        r.talks_known = True
+        ev.append(f"image {image} is {tracing}, which connects only where its configuration says")
     elif r.role == "devtool":
         r.talks_known = r.kind not in DB_UI_KINDS or bool(r.talks_to)
     elif _grounded(facts) and getattr(facts, "clients", None) is not None:

@@ -15,6 +15,7 @@ file holds the same keys either way::
     role = "worker"
     egress = true
     port = 8080
+    talks_to = ["db", "cache"]                 # every service it connects to ([] for none)
     ignore = ["networks"]
 
 Precedence: command-line flags > config file > defaults. ``--select`` replaces the file's
@@ -39,7 +40,7 @@ CONFIG_NAME = ".harden.toml"
 PYPROJECT = "pyproject.toml"
 
 TOP_KEYS = ("select", "ignore", "options", "services")
-SERVICE_KEYS = ("role", "egress", "port", "ignore")
+SERVICE_KEYS = ("role", "egress", "port", "talks_to", "ignore")
 ROLES = ("web", "worker", "database", "cache", "queue", "proxy", "devtool", "other")  # as roles.ROLES
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:us|ms|s|m|h))+$")
@@ -282,6 +283,9 @@ def service_problem(key: str, value: Any) -> str | None:
     elif key == "port":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             return "must be a port number between 1 and 65535"
+    elif key == "talks_to":
+        if not isinstance(value, list) or not all(isinstance(x, str) and _NAME.match(x) for x in value):
+            return "must be a list of compose service names, e.g. [\"db\", \"cache\"] ([] for none)"
     return None
 
 
