@@ -490,7 +490,7 @@ def test_runtime_libs_table():
 
 
 def test_classify_words():
-    from harden.transforms.split_stages import classify
+    from harden.stacks.shell import classify
 
     assert classify(["pip", "install", "--upgrade", "pip", "setuptools"]).kind == "tool"
     assert classify(["python3", "-m", "pip", "install", "-r", "requirements/prod.txt"]).kind == "install"
@@ -506,7 +506,7 @@ def test_classify_words():
     assert classify(["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "gcc"]).pkgs == ["gcc"]
     assert classify(["apk", "add", "--virtual", ".build-deps", "gcc"]).pkgs == ["gcc"]
     assert classify(["bundle", "install"]).kind == "foreign"
-    from harden.transforms.split_stages import node_global_bins
+    from harden.stacks.node import node_global_bins
     assert node_global_bins(classify(["npm", "i", "-g", "@nestjs/cli@10.3.2"])) == {"nest"}
     assert node_global_bins(classify(["npm", "install", "--global", "@scope/tool"])) == {"tool"}
     assert node_global_bins(classify(["corepack", "enable", "pnpm"])) == {"pnpm", "pnpx"}
@@ -733,7 +733,7 @@ def test_python_installs_on_other_images_stay_refused_with_what_to_do(tmp_path, 
 
 
 def test_python_image_carried():
-    from harden.transforms.split_stages import python_image_carried as carried
+    from harden.stacks.python import python_image_carried as carried
 
     assert carried("ghcr.io/astral-sh/uv", "python3.12-bookworm-slim") == "python:3.12-slim-bookworm"
     assert carried("docker.io/astral/uv", "python3.11-bullseye-slim") == "python:3.11-slim-bullseye"
