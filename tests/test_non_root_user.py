@@ -15,7 +15,8 @@ from harden.engine import run
 from harden.io import write_atomic
 from harden.report import unified_diff
 from harden.transforms import names
-from harden.transforms.non_root_user import NonRootUser, classify
+from harden.stacks.system import classify_base as classify
+from harden.transforms.non_root_user import NonRootUser
 
 NAME = "non-root-user"
 USER_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("user-"))
