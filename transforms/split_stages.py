@@ -38,6 +38,9 @@ class SplitStages(Transform):
       is reused) before the first install and puts it first on PATH (``VIRTUAL_ENV`` is set too, so
       poetry and pipenv install into it; ``uv sync`` gets ``UV_PROJECT_ENVIRONMENT``). Production
       copies it to the same path (console-script shebangs point into it) and sets the same PATH.
+      A CMD/ENTRYPOINT that runs ``poetry run X`` (a ``poetry install`` made the environment)
+      runs ``X`` in production: ``poetry run`` only puts the environment's bin folder first on
+      PATH and sets VIRTUAL_ENV, which production sets the same way (noted).
       A full ``python:X`` base becomes ``python:X-slim`` in production (same Python, same path).
       uv's images that carry the official Python (``ghcr.io/astral-sh/uv:python3.12-bookworm-slim``)
       become that official image in production (``python:3.12-slim-bookworm``; from the full
@@ -107,7 +110,10 @@ class SplitStages(Transform):
     home harden cannot find; a base image it cannot classify (``ubuntu`` with a hand-installed
     Python, ``cimg/python``, ``${VAR}`` without a default); Python and Node in one stage; yarn 2+;
     ``SHELL``; build steps run as different users, or as a ``USER`` from a build variable, or a
-    ``USER`` before a Go build; a CMD that runs through ``poetry run``/``pipenv run``/``uv run``, or a
+    ``USER`` before a Go build; a CMD/ENTRYPOINT that runs through ``pipenv run`` (it also loads
+    ``.env`` files) or ``uv run`` (it syncs the environment first), or through ``poetry run`` where
+    dropping it could change what runs (a script of pyproject.toml, an option to poetry, a
+    ``poetry`` inside quotes or ``sh -c``, an environment poetry did not install), or a
     compose ``command``/``entrypoint`` that runs poetry, pipenv, uv, pdm or hatch (only the builder
     has them); a Node start command that runs a devDependency the prune would remove (``npm run
     start:prod`` whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in
@@ -225,13 +231,14 @@ class Item:
     file_only: bool = False  # an "other" RUN of simple file commands only (mkdir, cp, chown ...)
     heredoc: bool = False  # a RUN heredoc that names no installer (harden does not read it further)
     prod_run: list[str] = field(default_factory=list)  # what production runs of a build RUN's file commands
+    rewrite: list[str] | None = None  # the instruction's lines as production writes them (a stack's rewrite)
 
     @property
     def line(self) -> int:
         return self.inst.startline + 1
 
     def out(self) -> list[str]:
-        return self.lead + self.inst.lines
+        return self.lead + (self.rewrite if self.rewrite is not None else self.inst.lines)
 
 
 # package names whose tools a builder step may call (their install stays in the builder too)

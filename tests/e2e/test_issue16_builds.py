@@ -17,6 +17,9 @@ nothing. The shapes:
 - item 3, file commands beside the install: build-python-mixed-run (pip install && mkdir -p
   /app/uploads), build-node-chown-workdir (npm ci && chown -R node:node, USER node later),
   build-node-install-elsewhere (cd /tmp/app && npm install, cp -a into the work directory);
+- the Python split of a start command through `poetry run` (CMD poetry run ... && exec poetry
+  run gunicorn ...): build-poetry-run-flask, poetry installed outside the virtualenv, so the
+  production image has no poetry and runs the commands from the virtualenv;
 - item 4, uv's Python image: build-uv-image-flask (ghcr.io/astral-sh/uv:python3.12-bookworm-slim
   -> python:3.12-slim-bookworm). No registry is reachable: the two images are stand-ins made
   here from the local ones (python:3.12-slim, a Debian bookworm image, with uv's binaries from
@@ -67,7 +70,7 @@ class Project:
     absent: tuple[str, ...] = ()  # paths the production image must not hold (suffix match)
     present: tuple[str, ...] = ()  # and must hold
     extra_services: tuple[str, ...] = ()  # other services to check (same answer, other port var)
-    uv: bool = False  # uv reads only its own CA bundle: point it at the system one
+    uv: bool = False  # uv and poetry read only their own CA bundles: point them at the system one
 
     @property
     def example(self) -> Example:
@@ -96,6 +99,9 @@ PROJECTS = [
             absent=("node_modules/is-number",), present=("usr/src/app/node_modules/express",)),
     Project("build-node-install-elsewhere", 3000, "node-elsewhere", 1000, (SPLIT, USER),
             absent=("node_modules/is-number", "tmp/app/node_modules"), present=("usr/src/app/node_modules/express",)),
+    # a start command through `poetry run`: production runs the commands from the virtualenv
+    Project("build-poetry-run-flask", 8000, "poetry-run", 10001, (SPLIT, USER), uv=True,
+            absent=("bin/gcc", "bin/poetry"), present=("opt/venv/bin/gunicorn",)),
     # item 4
     Project("build-uv-image-flask", 8000, "uv-image", 10001, (SPLIT, USER), uv=True,
             absent=("bin/uv", "bin/uvx"), present=("app/.venv/bin/gunicorn",)),

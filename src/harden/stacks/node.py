@@ -147,8 +147,9 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
                        "`yarn workspaces focus --production`; split this Dockerfile by hand")
     wd = items[cut].workdir
     if wd == "/" or "$" in wd:
-        raise Skip("the install runs without a WORKDIR" + _install_folder_said(plan) + "; harden cannot tell "
-                   "which files the build produced (set WORKDIR to the app's folder and install there)")
+        raise Skip(_installed_elsewhere(plan) or (
+            "the install runs without a WORKDIR" + _install_folder_said(plan) + "; harden cannot tell "
+            "which files the build produced (set WORKDIR to the app's folder and install there)"))
     _outside_installs(plan, wd)
     plan.carry_file_steps([wd])
     cmds = [c for i in items if i.cls == "build" for c in i.cmds]
@@ -329,6 +330,31 @@ def _install_folder_said(plan) -> str:
             if c.kind == "install" and cwd not in (None, i.workdir):
                 return f" (`{' '.join(c.words[:2])}` at line {i.line} runs in {cwd}, after `cd`)"
     return ""
+
+
+def _installed_elsewhere(plan: Any) -> str | None:
+    """``RUN cd /tmp/app && npm install`` with the app's folder set only later (``COPY . /usr/src/app``,
+    ``WORKDIR /usr/src/app``) and nothing copying the installed node_modules there: what the image
+    does with them (a start script that installs again, NODE_PATH) is not in the Dockerfile, so
+    what production needs from the install cannot be told. The reason, or None."""
+    wds = [i for i in plan.items if i.inst.instruction == "WORKDIR"]
+    if not wds or "$" in wds[-1].workdir or wds[-1].workdir == "/":
+        return None
+    app = wds[-1].workdir
+    for i in plan.items:
+        for c, cwd in (walk_cwd(i) if i.cls == "build" else ()):
+            if c.kind != "install" or cwd in (None, i.workdir) or under(cwd, app):
+                continue
+            for j in plan.items[plan.items.index(i) + 1:]:
+                ops = [(file_op(x.words), d) for x, d in walk_cwd(j) if x.kind == "other"] if j.file_only else []
+                if any(abspath(p, d) and under(abspath(p, d), cwd) for op, d in ops for p in op.reads):
+                    return None  # copied on: _outside_installs decides
+            return (f"`{' '.join(c.words[:2])}` at line {i.line} installs in {cwd} (after `cd`), and nothing copies "
+                    f"what it installed into the app's folder {app} (WORKDIR at line {wds[-1].line}): harden cannot "
+                    f"tell what the image uses those node_modules for (a start script that installs again, "
+                    f"NODE_PATH), so neither what production needs from the install; install in {app} (WORKDIR "
+                    f"{app} before the install) or copy node_modules into it, then run harden again")
+    return None
 
 
 def _outside_installs(plan, wd: str) -> None:

@@ -167,13 +167,22 @@ def image_carried(repo: str, tag: str) -> str | None:
 
 
 def check_start(plan: Any) -> None:
-    """The start command must not run through poetry, pipenv or uv: production does not have them."""
+    """The start command must not run through a tool only the builder has. ``poetry run X`` in
+    the Dockerfile's CMD/ENTRYPOINT becomes ``X`` in production when that is provably the same
+    command (``_without_poetry_run``); ``pipenv run`` (it also loads .env files) and ``uv run``
+    (it syncs the environment first) are refused, as is any of them in a compose start command."""
     for k in ("CMD", "ENTRYPOINT"):
         last = plan.stage.last(k)
-        if last is not None and re.search(r"\b(poetry|pipenv|uv)\s+run\b", last.value):
-            raise Skip(f"{k} at line {last.startline + 1} runs through `{re.search(r'(poetry|pipenv|uv) run', last.value).group(0)}`, "
-                       "a tool the production stage would not have; call the commands directly (the "
-                       "environment's bin folder is first on PATH in production), then run harden again")
+        m = _RUNNER.search(last.value) if last is not None else None
+        if m is None:
+            continue
+        why = _without_poetry_run(plan, last) if m.group(1) == "poetry" else ""
+        if why is None:
+            continue
+        raise Skip(f"{k} at line {last.startline + 1} runs through `{m.group(1)} run`, "
+                   "a tool the production stage would not have; " + (why + "; " if why else "") +
+                   "call the commands directly (the environment's bin folder is first on PATH in production), "
+                   "then run harden again")
     # compose replaces the image's start command: one that runs the installer itself
     # (`command: poetry run uvicorn ...`) needs a tool only the builder has
     for text, where in plan.compose_starts():
@@ -183,6 +192,140 @@ def check_start(plan: Any) -> None:
                            "builder stage, so the production image would not have it (the container would "
                            "fail to start); run the app from the virtualenv instead (`uvicorn ...`, "
                            "`python -m ...`), then run harden again")
+
+
+# a project tool's `run` in a start command, shell or exec form (`poetry run`, `["uv", "run", ...]`)
+_RUNNER = re.compile(r"\b(poetry|pipenv|uv)[\"',\s]+run\b")
+# `poetry run X` at a command's start in a shell-form start command (the words are checked apart)
+_POETRY_RUN = re.compile(r"(?<![\w./$-])poetry[ \t]+run[ \t]+")
+
+
+def _without_poetry_run(plan: Any, inst: Any) -> str | None:
+    """Production runs ``X ...`` where the Dockerfile's CMD/ENTRYPOINT ran ``poetry run X ...``:
+    None when done (the item's production lines are rewritten, with a note), else why not.
+
+    ``poetry run X`` puts the environment's bin folder first on PATH, sets VIRTUAL_ENV and runs
+    X found on that PATH, unless X is a script of pyproject.toml, which it runs even when the
+    project is not installed. Production has the environment poetry installed into (the builder
+    made it active: VIRTUAL_ENV, PATH) with both set the same way, so ``X`` finds the same
+    program. That holds when a ``poetry install``/``sync`` made the environment, X is a plain
+    command (not an option, not a pyproject script) and every ``poetry`` in the command is such a
+    ``poetry run X`` at a command's start (shell form: after ``&&``, ``||``, ``;``, ``|`` or
+    ``exec``), outside quotes."""
+    if any(m.group(1) != "poetry" for m in _RUNNER.finditer(inst.value)):
+        return ""
+    if not any(c.kind == "install" and base(c.words[0]) == "poetry" for i in plan.items if i.cls == "build"
+               for c in i.cmds if c.words):
+        return "poetry does not install the environment production copies"
+    scripts = _pyproject_scripts(plan.read("pyproject.toml"))
+    if scripts is None:
+        return "harden cannot read the project's scripts in pyproject.toml"
+    arr = inst.exec_form()
+    if arr is not None:
+        runs = [arr[2:]] if arr[:2] == ["poetry", "run"] else []
+        if not runs or not runs[0] or "poetry" in arr[2:]:
+            return "it is not `poetry run <command>` alone"
+    else:
+        runs = _poetry_runs(inst.args_without_flags())
+        if runs is None:
+            return "harden cannot tell that each `poetry` in it starts a `poetry run <command>`"
+    for words in runs:
+        if words[0].startswith("-") or words[0] == "poetry":
+            return f"`poetry run {words[0]}` passes an option to poetry"
+        if words[0] in scripts:
+            return (f"`{words[0]}` is a script of pyproject.toml, which `poetry run` runs even when the project "
+                    "is not installed")
+    # the new lines, checked by reading them back
+    lines = list(inst.lines)
+    if arr is not None:
+        lines[0], n = re.subn(r'\[\s*"poetry"\s*,\s*"run"\s*,\s*', "[", lines[0], count=1)
+    else:
+        n = 0
+        for k, line in enumerate(lines):
+            lines[k], m = _POETRY_RUN.subn("", line)
+            n += m
+    if not _reads_as(lines, inst, arr[2:] if arr is not None else None, n, len(runs)):
+        return "harden cannot rewrite it without changing anything else"
+    item = next(i for i in plan.items if i.inst is inst)
+    item.rewrite = lines
+    shown = ", ".join(f"`{w[0]}`" for w in dict.fromkeys(tuple(r[:1]) for r in runs))
+    plan.notes.append((inst.startline + 1, f"{inst.instruction} at line {inst.startline + 1}: production runs {shown} "
+                       "directly instead of through `poetry run`, which needs poetry: the virtualenv's bin folder "
+                       "is first on PATH and VIRTUAL_ENV is set in production, as `poetry run` sets them"))
+    return None
+
+
+def _pyproject_scripts(text: str) -> set[str] | None:
+    """The script names pyproject.toml declares (``[tool.poetry.scripts]``, ``[project.scripts]``);
+    None when it cannot be read."""
+    import tomllib
+
+    if not text:
+        return set()
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+    out: set[str] = set()
+    for table in ((data.get("tool") or {}).get("poetry") or {}).get("scripts"), (data.get("project") or {}).get("scripts"):
+        if isinstance(table, dict):
+            out |= {str(k) for k in table}
+    return out
+
+
+def _poetry_runs(text: str) -> list[list[str]] | None:
+    """The commands run through ``poetry run`` in a shell-form start command, each as its words
+    after ``poetry run``; None when a ``poetry`` is anywhere else (quoted, an argument, a
+    subshell, ``poetry`` without ``run``)."""
+    import shlex
+
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        toks = list(lex)
+    except ValueError:
+        return None
+    segs: list[list[str]] = [[]]
+    for t in toks:
+        if t in ("&&", "||", ";", "|", "&"):
+            segs.append([])
+        elif t in ("(", ")") or set(t) <= set(";&|()"):
+            return None
+        else:
+            segs[-1].append(t)
+    runs = []
+    for seg in segs:
+        words = seg[1:] if seg[:1] == ["exec"] else seg
+        if words[:2] == ["poetry", "run"] and len(words) > 2:
+            runs.append(words[2:])
+            if "poetry" in words[2:]:
+                return None
+        elif "poetry" in seg:
+            return None
+    if text.count("poetry") != len(runs):
+        return None  # a `poetry` inside quotes or glued to other text
+    return runs
+
+
+def _reads_as(lines: list[str], inst: Any, want_exec: list[str] | None, subs: int, runs: int) -> bool:
+    """The rewritten instruction reads back as the original without each ``poetry run``."""
+    from harden.dockerfile_doc import DockerfileDoc
+
+    if subs != (1 if want_exec is not None else runs):
+        return False
+    try:
+        doc = DockerfileDoc("Dockerfile", "FROM scratch\n" + "\n".join(lines) + "\n")
+    except Exception:
+        return False
+    new = doc.stages[0].last(inst.instruction)
+    if new is None or new.flags() != inst.flags():
+        return False
+    if want_exec is not None:
+        return new.exec_form() == want_exec
+    if new.exec_form() is not None:
+        return False
+    return _POETRY_RUN.sub("", inst.args_without_flags()) == new.args_without_flags()
 
 
 def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
