@@ -17,7 +17,9 @@ BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go
          # a start command through `poetry run`
          "build-poetry-run-flask"]
 # issue 16, item 1: not split (already several stages), the target gets the user
-BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets"]
+BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets",
+                   # an official ONBUILD image: the user, and Rails' folders in the image's WORKDIR
+                   "build-rails-onbuild"]
 
 
 def _split(tmp_path, files: dict[str, str]):

@@ -51,7 +51,14 @@ class NonRootUser(Transform):
     Laravel ``storage`` and ``bootstrap/cache``, ``next start``'s ``.next``. A
     COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
     a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
-    VOLUME it prepares.
+    VOLUME it prepares. The official ONBUILD images (``ruby``, ``rails``, ``python``,
+    ``django``, ``node``, ``iojs``, ``golang`` ``*onbuild``) copy the app into their own WORKDIR
+    (``/usr/src/app``; golang ``/go/src/app``) before the Dockerfile's steps: that is the app's
+    folder (``FROM rails:onbuild`` alone gets the user and a writable ``tmp`` and ``log``).
+    A base image named with build arguments that have no default
+    (``golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}``, the build passes them) is read as
+    the image every version could name, when only version arguments of the tag are unknown and
+    every value they can take gives the same way to add a user.
 
     Why: by default a container runs as root. A bug that lets an attacker run code then gives
     them root inside the container: every file, every mounted secret and volume, and a much
@@ -100,7 +107,9 @@ class NonRootUser(Transform):
     itself (``umputun/baseimage:app*``, whose /init.sh drops to ``app``; dev container images);
     the base image's family is unknown (an ONBUILD image of an unknown family is named as
     such), or it has no ``useradd`` (UBI minimal/micro, Amazon Linux, *-minimal) so a user
-    cannot be created the usual way; ``USER`` comes from a build
+    cannot be created the usual way; the base image comes from a build argument without a
+    default that is not only its version, or whose version can change the family
+    (``python:${PYTHON_VERSION}``: 3.12-alpine); ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; a
     ``# harden: ignore`` pragma above the stage's FROM (or above the FROM of a stage built from
     it that would need ``USER root``).
@@ -265,6 +274,49 @@ def substitute(text: str, env: dict[str, str]) -> str | None:
     return None if bad else out
 
 
+# what a version argument can be: a version, and where the tag goes on with a variant of its
+# own (`${NODE_VERSION}-alpine`) only that; else also with the image variant it may carry
+_PLAIN_VERSIONS = ("1", "1.22.3")
+_VERSION_PROBES = _PLAIN_VERSIONS + ("1-alpine", "1-alpine3.20", "1-slim", "1-bookworm", "1-slim-bookworm")
+
+
+def _whatever_the_version(base: str, env: dict[str, str]) -> Any:
+    """``golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}`` with no value for the arguments (the
+    build passes them): when only version arguments (named ``*VERSION*``) of the tag are unknown
+    and every value they can take gives the same way to add a user, that one (shown with the
+    arguments as written); else None. A version followed by the tag's own variant
+    (``${NODE_VERSION}-alpine``) is a plain version; one that ends the tag may carry a variant
+    (``python:${PYTHON_VERSION}`` with 3.12-alpine), so those are tried too."""
+    from harden.stacks.system import classify_base
+
+    colon, depth = -1, 0
+    last = base.rsplit("/", 1)[-1]
+    for k, ch in enumerate(last):  # the tag's colon, outside ${...}
+        depth += ch == "{"
+        depth -= ch == "}"
+        if ch == ":" and depth == 0:
+            colon = k
+            break
+    if colon < 0:
+        return None
+    repo, tag = base[:len(base) - len(last) + colon], last[colon + 1:]
+    unknown = {m.group(1) or m.group(4) for m in _VAR.finditer(base)} - set(env)
+    if substitute(repo, env) is None or not unknown or any("VERSION" not in n.upper() for n in unknown) \
+            or not all(n in {m.group(1) or m.group(4) for m in _VAR.finditer(tag)} for n in unknown):
+        return None
+    probes = {n: _PLAIN_VERSIONS if all(m.end() < len(tag) and tag[m.end()] == "-"
+                                        for m in _VAR.finditer(tag) if (m.group(1) or m.group(4)) == n)
+              else _VERSION_PROBES for n in unknown}
+    infos = [classify_base(substitute(base, {**env, **{n: p[k % len(p)] for n, p in probes.items()}}) or "")
+             for k in range(len(_VERSION_PROBES))]
+    ways = {(i.family, i.existing, i.workdir, i.stack) for i in infos}
+    if len(ways) > 1 or any(i.leave or i.unknown for i in infos):
+        return None
+    info = infos[0]
+    info.image = base
+    return info
+
+
 def arg_defaults(insts: list) -> dict[str, str]:
     out: dict[str, str] = {}
     for inst in insts:
@@ -352,6 +404,7 @@ class _Planner:
     notes: list = field(default_factory=list)
     changed: bool = False
     base_image: str = ""
+    base_workdir: str = "/"  # the work directory the base image sets (an ONBUILD image's app folder)
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -410,10 +463,11 @@ class _Planner:
         infos = []
         for env in candidates:
             image = substitute(base, env)
-            if not image:
+            info = classify_base(image) if image else _whatever_the_version(base, env)
+            if info is None:
                 raise _Leave(f"the base image {base} comes from a build argument without a default; "
                              "cannot tell which image it is", root_stage.startline + 1)
-            infos.append(classify_base(image))
+            infos.append(info)
         fams = {(i.family, i.existing, i.leave is None, i.unknown is None) for i in infos}
         if len(fams) > 1:
             raise _Leave(f"the base image {base} differs between build arguments "
@@ -422,7 +476,7 @@ class _Planner:
         return infos[0]
 
     def workdir_at(self, chain: list, stop_line: int | None = None) -> str:
-        wd = "/"
+        wd = self.base_workdir
         env: dict[str, str] = {}
         for st in chain:
             for inst in st.instructions:
@@ -455,6 +509,7 @@ class _Planner:
         chain = self.chain()
         base = self.resolve_base(chain[0], uses)
         self.base_image = base.image
+        self.base_workdir = base.workdir or "/"
 
         last_user = _last_in_chain(chain, "USER")
         if last_user is not None:

@@ -57,6 +57,8 @@ Splitting a single stage (split-stages; the stacks harden splits: python, node, 
 
 Running as non-root (non-root-user):
     keeps_root(ref) -> str | None           the base image must start as root: why
+    onbuild(ref, alpine) -> BaseInfo | None an official ONBUILD image: its family, user and the
+                                            work directory its triggers copy the app into
     ships_user(ref, alpine) -> BaseInfo | None
                                             the base image ships a non-root user of its own
     nonroot_user_value(base, value) -> bool ``USER $APP_UID`` names the image's own user
@@ -121,6 +123,9 @@ _START_SIGNS = (
 # official images of the PHP web apps built on Apache/php-fpm (Docker Hub's library/)
 PHP_APPS = {"wordpress", "drupal", "joomla", "nextcloud", "mediawiki", "matomo", "phpmyadmin"}
 _HUB = ("", "docker.io", "index.docker.io")
+# the official ONBUILD images (deprecated, still in use): the stack that knows their layout
+_ONBUILD = {"ruby": "ruby", "rails": "ruby", "python": "python", "django": "python", "node": "node",
+            "iojs": "node", "golang": "go"}
 
 
 def get(name: str) -> ModuleType:
@@ -152,6 +157,8 @@ def of_image(ref: Any) -> str | None:
     """The stack a base image (catalog.ImageRef) belongs to, when its user or root-ness is that
     stack's knowledge."""
     reg = (ref.registry or "").lower()
+    if ref.namespace == "library" and "onbuild" in (ref.tag or "").lower() and ref.name in _ONBUILD:
+        return _ONBUILD[ref.name]
     if ref.name == "php" or (ref.namespace == "library" and ref.name in PHP_APPS):
         return "php"
     if ref.path == "library/node" or (reg in _HUB and ref.path in ("denoland/deno", "oven/bun")):

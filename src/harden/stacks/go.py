@@ -2,7 +2,8 @@
 production base that runs them (distroless, alpine, debian-slim) with what the program needs
 at run time (CA certificates, time zones, the files it reads).
 
-Hooks (harden.stacks): classify, IMAGE, LABEL, KEEPS_USERS, plan_split (split-stages).
+Hooks (harden.stacks): classify, IMAGE, LABEL, KEEPS_USERS, plan_split (split-stages); onbuild
+(non-root-user).
 """
 
 from __future__ import annotations
@@ -287,3 +288,13 @@ def _pkg_name(plan, pkg: str, gomod: str) -> str:
     if re.fullmatch(r"v\d+", parts[-1]) and len(parts) > 1:
         parts.pop()
     return parts[-1]
+
+
+# ---------------------------------------------------------------------------- running as non-root
+
+def onbuild(ref: Any, alpine: bool) -> Any:
+    """The official ``golang:*-onbuild`` images (Debian) set WORKDIR /go/src/app; their triggers
+    copy the app there and build it with go-wrapper, before the Dockerfile's own steps."""
+    from harden.stacks.system import BaseInfo
+
+    return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", workdir="/go/src/app")

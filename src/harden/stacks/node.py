@@ -3,7 +3,7 @@ devDependencies and the start commands that need one, installs outside the work 
 node images (and deno's and bun's) and their users, and ``next start``'s ``.next``.
 
 Hooks (harden.stacks): classify, global_bins, IMAGE, LABEL, BUILD_ONLY_PACKAGES, COPIES_WORKDIR,
-plan_split (split-stages); ships_user, writes_at_start (non-root-user).
+plan_split (split-stages); ships_user, onbuild, writes_at_start (non-root-user).
 """
 
 from __future__ import annotations
@@ -417,6 +417,16 @@ def ships_user(ref: Any, alpine: bool) -> Any:
             return BaseInfo(raw, fam, existing=(*ids, "deno"))
         return BaseInfo(raw, fam, existing=(1000, 1000, "bun"))  # oven/bun: bun 1000:1000 on every variant
     return None
+
+
+def onbuild(ref: Any, alpine: bool) -> Any:
+    """The official ``node:*-onbuild`` and ``iojs:onbuild`` images set WORKDIR /usr/src/app; their
+    triggers copy package.json, ``npm install`` and copy the app there, root-owned, before the
+    Dockerfile's own steps. node's image ships the user ``node`` (1000:1000)."""
+    from harden.stacks.system import BaseInfo
+
+    existing = (1000, 1000, "node") if ref.name == "node" else None
+    return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", existing=existing, workdir="/usr/src/app")
 
 
 def writes_at_start(app: Any) -> tuple[str, tuple[str, ...]] | None:

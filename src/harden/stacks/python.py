@@ -4,7 +4,7 @@ app folder. What the app's own source says (frameworks, the hosts it talks to) i
 ``harden/app_source.py`` (libcst).
 
 Hooks (harden.stacks): classify, read_run, IMAGE, LABEL, image_carried, check_start,
-plan_split (split-stages); ships_user, start_writes (non-root-user).
+plan_split (split-stages); ships_user, onbuild, start_writes (non-root-user).
 """
 
 from __future__ import annotations
@@ -636,6 +636,15 @@ def ships_user(ref: Any, alpine: bool) -> Any:
     if ref.path == "mambaorg/micromamba":
         return BaseInfo(ref.raw.strip(), "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
     return None
+
+
+def onbuild(ref: Any, alpine: bool) -> Any:
+    """The official ``python:*-onbuild`` and ``django:onbuild`` images (Debian) set WORKDIR
+    /usr/src/app; their triggers copy requirements.txt, ``pip install`` it and copy the app
+    there, root-owned, before the Dockerfile's own steps."""
+    from harden.stacks.system import BaseInfo
+
+    return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", workdir="/usr/src/app")
 
 
 # start-up commands that write into the app folder

@@ -1,6 +1,6 @@
 """Ruby: what harden knows about Rails and Puma for running as non-root.
 
-Hooks (harden.stacks): writes_at_start (non-root-user). A Dockerfile that runs bundler is not
+Hooks (harden.stacks): writes_at_start, onbuild (non-root-user). A Dockerfile that runs bundler is not
 split (shell.FOREIGN: which files it produces is not known).
 """
 
@@ -41,3 +41,13 @@ def writes_at_start(app: Any) -> tuple[str, tuple[str, ...]] | None:
     if any(_PUMA_CMD.search(t) for t in texts):
         return "Puma", _RAILS_DIRS
     return None
+
+
+def onbuild(ref: Any, alpine: bool) -> Any:
+    """The official ``ruby:*-onbuild`` and ``rails:onbuild`` images (Debian) set WORKDIR
+    /usr/src/app; their triggers copy the Gemfile, run ``bundle install`` and copy the app
+    there, root-owned, before the Dockerfile's own steps (rails:onbuild then runs ``rails
+    server``)."""
+    from harden.stacks.system import BaseInfo
+
+    return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", workdir="/usr/src/app")

@@ -28,6 +28,7 @@ class BaseInfo:
     leave: str | None = None  # the image must keep starting as root
     unknown: str | None = None  # why no user can be created here
     stack: str | None = None  # the language stack whose image it is, when that stack said so
+    workdir: str | None = None  # the work directory the image sets (an ONBUILD image copies the app there)
 
     @property
     def creates(self) -> bool:
@@ -105,6 +106,11 @@ def classify_base(image: str) -> BaseInfo:
         return BaseInfo(raw, leave=why)
     if _WINDOWS_TAG.search(tag) or "windows" in path:
         return BaseInfo(raw, unknown=f"base image {raw} is a Windows image")
+    onbuild = hook(stack, "onbuild") if "onbuild" in tag else None
+    built = onbuild(ref, "alpine" in tag) if onbuild is not None else None
+    if built is not None:
+        built.stack = stack
+        return built
     own = _manages_its_user(reg, path, tag, raw)
     if own is not None:
         return own
