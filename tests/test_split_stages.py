@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -1016,6 +1017,31 @@ def test_compose_command_using_a_global_tool_keeps_its_install_in_production(tmp
     after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
     production = after.split(" AS production\n", 1)[1]
     assert "RUN npm install -g pm2" in production, after
+
+
+@pytest.mark.parametrize("cmd, scripts", [
+    ('["npm", "run", "start:prod"]', {"build": "nest build", "start:prod": "nest start"}),
+    ('["yarn", "serve"]', {"serve": "pm2-runtime dist/main.js"}),
+    ('["npm", "start"]', {"prestart": "nest build", "start": "node dist/main.js"}),
+])
+def test_global_tool_run_by_a_package_json_script_is_installed_in_production(tmp_path, cmd, scripts):
+    """`npm i -g @nestjs/cli` in the builder, and the start command runs `nest` through a
+    package.json script: production must install it too (it was left in the builder: the
+    container failed with `nest: not found`)."""
+    from harden_testlib import write_files
+
+    tool = "@nestjs/cli" if "nest" in json.dumps(scripts) else "pm2"
+    pm, lock = ("yarn", "yarn.lock") if "yarn" in cmd else ("npm", "package-lock.json")
+    proj = write_files(tmp_path / "p", {
+        "package.json": json.dumps({"name": "x", "scripts": scripts, "dependencies": {"@nestjs/core": "10"},
+                                    "devDependencies": {"@nestjs/cli": "10", "typescript": "5"}}),
+        lock: "",
+        "Dockerfile": (f"FROM node:20\nWORKDIR /app\nRUN npm i -g {tool}\nCOPY package*.json ./\n"
+                       f"RUN {'yarn install' if pm == 'yarn' else 'npm ci'}\nCOPY . .\nCMD {cmd}\n"),
+    })
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    production = after.split(" AS production\n", 1)[1]
+    assert f"RUN npm i -g {tool}\n" in production, after
 
 
 @pytest.mark.parametrize("command, tool", [

@@ -170,8 +170,15 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
             prune = f"RUN yarn install --production{frozen}"
         elif pm == "pnpm":
             prune = "RUN pnpm prune --prod"
-    # global tools (`npm i -g pm2`, `corepack enable`) that production runs are installed there too
+    # global tools (`npm i -g pm2`, `corepack enable`) that production runs are installed there too:
+    # named in its instructions or start commands, or run by the package.json scripts those start
+    # (`npm run start:prod` -> "nest start")
     used = plan.tools_in_prod([i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "both")])
+    global_bins = set().union(*(node_global_bins(c) for i in items for c in i.cmds))
+    if global_bins:
+        scripts = _package_json(plan).get("scripts")
+        used |= {w0 for _, w0, _ in _start_commands(plan, items, scripts if isinstance(scripts, dict) else {},
+                                                      global_bins)}
     global_in_prod: set[int] = set()
     for k, i in enumerate(items):
         if k > cut or i.cls != "build":
@@ -233,14 +240,7 @@ def _check_dev_tools_at_start(plan, items) -> None:
     package.json scripts (with their pre/post scripts), `npx`/`exec`, `sh -c`, and paths into
     node_modules/ (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/.
     Refused with the tool and the way to it named."""
-    import json
-
-    try:
-        pkg = json.loads(plan.read("package.json") or "{}")
-    except ValueError:
-        return
-    if not isinstance(pkg, dict):
-        return
+    pkg = _package_json(plan)
     dev = pkg.get("devDependencies") if isinstance(pkg.get("devDependencies"), dict) else {}
     deps = pkg.get("dependencies") if isinstance(pkg.get("dependencies"), dict) else {}
     scripts = pkg.get("scripts") if isinstance(pkg.get("scripts"), dict) else {}
@@ -253,6 +253,30 @@ def _check_dev_tools_at_start(plan, items) -> None:
         bins.setdefault(n.rsplit("/", 1)[-1], n)
         for b in _NODE_DEV_BINS.get(n, ()):
             bins[b] = n
+    for where, w0, words in _start_commands(plan, items, scripts, bins):
+        if w0 in bins and w0 not in global_bins:
+            _refuse_dev_tool(where, words, bins[w0])
+        for w in words:
+            dep = _node_modules_package(w, bins)
+            if dep is not None and dep in dev_only and base(w) not in global_bins:
+                _refuse_dev_tool(where, words, dep)
+
+
+def _package_json(plan: Any) -> dict:
+    import json
+
+    try:
+        pkg = json.loads(plan.read("package.json") or "{}")
+    except ValueError:
+        return {}
+    return pkg if isinstance(pkg, dict) else {}
+
+
+def _start_commands(plan: Any, items: list, scripts: dict, bins: Any):
+    """(where, program, words) of each command the start commands run: the Dockerfile's last
+    ENTRYPOINT and CMD and each compose service's `entrypoint`/`command`, followed through
+    `npm|yarn|pnpm start|run X` into the package.json scripts (with their pre/post scripts),
+    `npm exec X`/`pnpm dlx X`, `yarn X` for a program X in ``bins``, `sh -c` and `npx`."""
     texts = plan.start_texts(items)
     seen: set[str] = set()
     k = 0
@@ -285,12 +309,7 @@ def _check_dev_tools_at_start(plan, items) -> None:
                     continue
                 if w0 in ("npm", "yarn", "pnpm", "bun"):
                     continue
-            if w0 in bins and w0 not in global_bins:
-                _refuse_dev_tool(where, words, bins[w0])
-            for w in words:
-                dep = _node_modules_package(w, bins)
-                if dep is not None and dep in dev_only and base(w) not in global_bins:
-                    _refuse_dev_tool(where, words, dep)
+            yield where, w0, words
 
 
 def _refuse_dev_tool(where: str, words: list[str], dep: str) -> None:
