@@ -1,4 +1,11 @@
-"""non-root-user: the stage that runs gets a non-root USER with numeric IDs."""
+"""non-root-user: the stage that runs gets a non-root USER with numeric IDs.
+
+The transform decides where the user, the USER line and the writable folders go, and when a
+stage is left. What a base image offers (its family, a user it ships, whether it must stay
+root) and what a stack's framework writes or runs at start-up come from harden.stacks:
+system.classify_base, and the stack modules' ships_user, keeps_root, onbuild,
+writes_at_start, START_BUILD, start_writes, low_ports.
+"""
 
 from __future__ import annotations
 

@@ -115,14 +115,7 @@ def classify(words: list[str], prefix: list[str]) -> Cmd:
     if w0 == "virtualenv":
         pos, _ = positional(args, {"-p", "--python", "--prompt"})
         return Cmd("venv", "python", words, venv=pos[0] if pos else None)
-    if w0 == "poetry":
-        sub = next((a for a in args if not a.startswith("-")), "")
-        if sub in ("install", "sync"):
-            return Cmd("install", "python", words)
-        if sub == "run":
-            return Cmd("other", words=words)
-        return Cmd("tool", "python", words)
-    if w0 == "pipenv":
+    if w0 in ("poetry", "pipenv"):
         sub = next((a for a in args if not a.startswith("-")), "")
         if sub in ("install", "sync"):
             return Cmd("install", "python", words)
