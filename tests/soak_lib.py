@@ -683,6 +683,29 @@ def hadolint_findings(tools: Tools, path: Path, scratch: Path) -> tuple[set[tupl
     return keys, raw, None
 
 
+def new_hadolint_findings(before_text: str, raw_before: list[dict], after_text: str, raw_after: list[dict]) -> list[dict]:
+    """The findings of the file after harden that it did not have before. A finding is known by
+    its code and the text of its line; one on a line harden rewrote (``CMD poetry run x`` ->
+    ``CMD x``) is also the old one when the lines that one replaced (a ``replace`` block of a
+    line diff) had a finding with the same code, each old finding answering for one new."""
+    known = {(f.get("code"), f.get("text")) for f in raw_before}
+    new = [x for x in raw_after if (x.get("code"), x.get("text")) not in known]
+    if not new:
+        return new
+    a = [line.strip() for line in before_text.splitlines()]
+    b = [line.strip() for line in after_text.splitlines()]
+    left = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag != "replace":
+            continue
+        old = Counter(f.get("code") for f in raw_before if i1 < (f.get("line") or 0) <= i2)
+        for x in new:
+            if j1 < (x.get("line") or 0) <= j2 and old[x.get("code")] > 0:
+                old[x.get("code")] -= 1
+                left.append(x)
+    return [x for x in new if x not in left]
+
+
 # --------------------------------------------------------------------------------- trees
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -2348,12 +2371,12 @@ def soak_case(case: str, src: Path, work: Path, tools: Tools, calls: Executor) -
 
     # ---- hadolint results
     for f, (fb, fa) in sorted(fut_had.items()):
-        kb, _, eb = fb.result() if fb is not None else (set(), [], None)
+        kb, raw_b, eb = fb.result() if fb is not None else (set(), [], None)
         ka, raw, ea = fa.result()
         if eb or ea:
             r.fail("hadolint", f, f"hadolint could not run: {eb or ea}")
             continue
-        new = [x for x in raw if (x.get("code"), x.get("text")) not in kb]
+        new = new_hadolint_findings(read_text(before / f) if fb is not None else "", raw_b, read_text(after / f), raw)
         if new:
             r.fail("hadolint", f, "new hadolint findings (code, line: text):\n" + "\n".join(
                 f"{x.get('code')} line {x.get('line')}: {x.get('text')!r}  ({x.get('message', '')[:120]})" for x in new))

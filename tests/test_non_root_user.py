@@ -15,7 +15,8 @@ from harden.engine import run
 from harden.io import write_atomic
 from harden.report import unified_diff
 from harden.transforms import names
-from harden.transforms.non_root_user import NonRootUser, classify
+from harden.stacks.system import classify_base as classify
+from harden.transforms.non_root_user import NonRootUser
 
 NAME = "non-root-user"
 USER_FIXTURES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith("user-"))
@@ -914,10 +915,56 @@ def test_images_that_choose_their_user_themselves_are_left_with_the_reason(tmp_p
 
 
 def test_onbuild_image_of_an_unknown_family_says_why(tmp_path):
-    result = _run(_project(tmp_path, {"Dockerfile": "FROM rails:onbuild\n"}))
+    result = _run(_project(tmp_path, {"Dockerfile": "FROM example.org/team/webapp:onbuild\n"}))
     (o,) = _mine(result)
-    assert o.status == "skipped" and "rails:onbuild is an ONBUILD image" in o.reason
+    assert o.status == "skipped" and "webapp:onbuild is an ONBUILD image" in o.reason
     assert "non-onbuild variant" in o.reason
+
+
+@pytest.mark.parametrize("image, files, extra, want", [
+    # rails:onbuild: Debian, its triggers copy the app into /usr/src/app (its WORKDIR) and it runs
+    # `rails server`, which writes tmp/ and log/ there (was: refused as an unknown ONBUILD image)
+    ("rails:onbuild", {"Gemfile": "source 'https://rubygems.org'\ngem 'rails', '4.2.1'\ngem 'pg'\n"}, "",
+     "RUN groupadd --system --gid 10001 app \\\n"
+     "    && useradd --system --no-log-init --uid 10001 --gid app --create-home --home-dir /home/app app \\\n"
+     "    && mkdir -p /usr/src/app/tmp /usr/src/app/log \\\n"
+     "    && chown -R 10001:10001 /usr/src/app/tmp /usr/src/app/log\nUSER 10001:10001\n"),
+    # ruby:*-onbuild got a user before, but not the Rails folders (harden did not know the app's folder)
+    ("ruby:2.7-onbuild", {"Gemfile": "gem 'rails'\ngem 'sqlite3'\n"}, "",
+     "    && mkdir -p /usr/src/app/tmp /usr/src/app/log /usr/src/app/db /usr/src/app/storage \\\n"),
+    ("django:onbuild", {"requirements.txt": "django\n"}, "", "RUN groupadd --system --gid 10001 app"),
+    # a data folder named relative to the image's WORKDIR
+    ("python:3-onbuild", {"requirements.txt": "flask\n"}, "ENV UPLOAD_FOLDER=./uploads\n",
+     "    && mkdir -p /usr/src/app/uploads \\\n"),
+    ("node:8-onbuild", {"package.json": "{}"}, "", "USER 1000:1000\n"),
+    ("golang:1.10-onbuild", {"main.go": "package main\n"}, "", "RUN groupadd --system --gid 10001 app"),
+])
+def test_official_onbuild_images_have_their_app_folder(tmp_path, image, files, extra, want):
+    out = _after(_run(_project(tmp_path, {**files, "Dockerfile": f"FROM {image}\n{extra}"})))
+    assert want in out, out
+    assert classify(image).workdir in ("/usr/src/app", "/go/src/app")
+
+
+@pytest.mark.parametrize("base, want", [
+    # only version arguments are unknown, and the tag says Alpine whatever they are
+    ("docker.io/golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}", "RUN addgroup -S -g 10001 app"),
+    ("node:${NODE_VERSION}-alpine", "USER 1000:1000"),
+    ("python:${PYTHON_VERSION}-slim-bookworm", "RUN groupadd --system --gid 10001 app"),
+    # the version may carry the variant (3.12-alpine): which family is not known
+    ("python:${PYTHON_VERSION}", None),
+    ("golang:${GO_TAG}-alpine", None),  # not a version argument
+    ("${REGISTRY}/golang:1.22-alpine", None),
+    ("postgres:${PG_VERSION}-alpine", None),  # a server image: left whatever the version
+])
+def test_base_image_from_version_arguments_without_default(tmp_path, base, want):
+    names = sorted(set(re.findall(r"\$\{(\w+)\}", base)))
+    text = "".join(f"ARG {n}\n" for n in names) + f"FROM {base}\nWORKDIR /src\nCOPY . .\nCMD [\"./app\"]\n"
+    result = _run(_project(tmp_path, {"Dockerfile": text}))
+    (o,) = _mine(result)
+    if want is None:
+        assert o.status == "skipped" and "comes from a build argument without a default" in o.reason, o
+    else:
+        assert want in _after(result), _after(result)
 
 
 @pytest.mark.parametrize("base, tail", [

@@ -277,6 +277,25 @@ def test_hadolint_findings(tmp_path):
     assert all(f["text"] for f in raw)
 
 
+def test_a_finding_on_a_line_harden_rewrote_is_the_old_one_when_the_old_line_had_it(tmp_path):
+    """DL3025 (shell-form CMD) on `CMD poetry run x && \\` is the same finding on `CMD x && \\`
+    after harden dropped `poetry run`; a code the replaced lines did not have is new, and so is
+    one on a line harden added."""
+    before = "FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run alembic upgrade && \\\n    poetry run app\n"
+    after = ("FROM python:3.12 AS builder\nRUN pip install -r r.txt\n\nFROM python:3.12-slim AS production\n"
+             "RUN apt-get install -y curl\nCMD alembic upgrade && \\\n    app\n")
+    raw_b = [{"code": "DL3025", "line": 3, "text": "CMD poetry run alembic upgrade && \\"},
+             {"code": "DL3042", "line": 2, "text": "RUN pip install -r r.txt"}]
+    raw_a = [{"code": "DL3025", "line": 6, "text": "CMD alembic upgrade && \\"},
+             {"code": "DL3042", "line": 2, "text": "RUN pip install -r r.txt"},
+             {"code": "DL3008", "line": 5, "text": "RUN apt-get install -y curl"}]
+    new = soak_lib.new_hadolint_findings(before, raw_b, after, raw_a)
+    assert [x["code"] for x in new] == ["DL3008"]
+    # the same rewrite turning exec form into shell form: DL3025 is new
+    raw_b2 = [f for f in raw_b if f["code"] != "DL3025"]
+    assert [x["code"] for x in soak_lib.new_hadolint_findings(before, raw_b2, after, raw_a)] == ["DL3025", "DL3008"]
+
+
 def test_a_dockerfile_is_known_by_its_first_instruction(tmp_path):
     from soak_lib import _looks_like_dockerfile
 

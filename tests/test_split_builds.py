@@ -13,9 +13,13 @@ from harden_testlib import changed_text, copy_fixture, harden_run
 BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go-http", "build-go-install",
          # issue 16: USER before the install, file commands beside it, uv's Python image
          "build-node-user-first", "build-python-user-site", "build-python-user-venv", "build-python-mixed-run",
-         "build-node-chown-workdir", "build-node-install-elsewhere", "build-uv-image-flask"]
+         "build-node-chown-workdir", "build-node-install-elsewhere", "build-uv-image-flask",
+         # a start command through `poetry run`
+         "build-poetry-run-flask"]
 # issue 16, item 1: not split (already several stages), the target gets the user
-BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets"]
+BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets",
+                   # an official ONBUILD image: the user, and Rails' folders in the image's WORKDIR
+                   "build-rails-onbuild"]
 
 
 def _split(tmp_path, files: dict[str, str]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -323,8 +324,17 @@ def test_pragma_suppresses(tmp_path):
     ("FROM node:20\nCOPY package.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . /usr/src/app\n",
      "without a WORKDIR (`npm install` at line 3 runs in /tmp/app, after `cd`); harden cannot tell which files the "
      "build produced (set WORKDIR to the app's folder and install there)"),
+    # the app's folder is set after an install elsewhere that nothing copies into it (a test image
+    # whose start script installs again): what production needs from the install is unknown
+    ("FROM node:20\nCOPY package*.json /tmp/app/\nRUN cd /tmp/app && npm install\nCOPY . /usr/src/app\n"
+     "WORKDIR /usr/src/app\nCMD [\"/opt/start.sh\"]\n",
+     "`npm install` at line 3 installs in /tmp/app (after `cd`), and nothing copies what it installed into the "
+     "app's folder /usr/src/app (WORKDIR at line 5)"),
     ("FROM python:3.12\nRUN pip install -r r.txt\nCMD poetry run app\n",
      "call the commands directly (the environment's bin folder is first on PATH in production)"),
+    ('FROM python:3.12\nRUN pip install -r r.txt\nCMD ["poetry", "run", "app"]\n',
+     "runs through `poetry run`, a tool the production stage would not have; poetry does not install the "
+     "environment production copies"),
     ("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm i -g pm2 && npm ci\nCMD [\"pm2-runtime\", \"app.js\"]\n",
      "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps"),
     ("FROM golang:1.22\nWORKDIR /s\nCOPY . .\nRUN go build ./...\n", "cannot tell the binary name"),
@@ -490,7 +500,7 @@ def test_runtime_libs_table():
 
 
 def test_classify_words():
-    from harden.transforms.split_stages import classify
+    from harden.stacks.shell import classify
 
     assert classify(["pip", "install", "--upgrade", "pip", "setuptools"]).kind == "tool"
     assert classify(["python3", "-m", "pip", "install", "-r", "requirements/prod.txt"]).kind == "install"
@@ -506,7 +516,7 @@ def test_classify_words():
     assert classify(["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "gcc"]).pkgs == ["gcc"]
     assert classify(["apk", "add", "--virtual", ".build-deps", "gcc"]).pkgs == ["gcc"]
     assert classify(["bundle", "install"]).kind == "foreign"
-    from harden.transforms.split_stages import node_global_bins
+    from harden.stacks.node import node_global_bins
     assert node_global_bins(classify(["npm", "i", "-g", "@nestjs/cli@10.3.2"])) == {"nest"}
     assert node_global_bins(classify(["npm", "install", "--global", "@scope/tool"])) == {"tool"}
     assert node_global_bins(classify(["corepack", "enable", "pnpm"])) == {"pnpm", "pnpx"}
@@ -733,7 +743,7 @@ def test_python_installs_on_other_images_stay_refused_with_what_to_do(tmp_path, 
 
 
 def test_python_image_carried():
-    from harden.transforms.split_stages import python_image_carried as carried
+    from harden.stacks.python import python_image_carried as carried
 
     assert carried("ghcr.io/astral-sh/uv", "python3.12-bookworm-slim") == "python:3.12-slim-bookworm"
     assert carried("docker.io/astral/uv", "python3.11-bullseye-slim") == "python:3.11-slim-bullseye"
@@ -1009,6 +1019,31 @@ def test_compose_command_using_a_global_tool_keeps_its_install_in_production(tmp
     assert "RUN npm install -g pm2" in production, after
 
 
+@pytest.mark.parametrize("cmd, scripts", [
+    ('["npm", "run", "start:prod"]', {"build": "nest build", "start:prod": "nest start"}),
+    ('["yarn", "serve"]', {"serve": "pm2-runtime dist/main.js"}),
+    ('["npm", "start"]', {"prestart": "nest build", "start": "node dist/main.js"}),
+])
+def test_global_tool_run_by_a_package_json_script_is_installed_in_production(tmp_path, cmd, scripts):
+    """`npm i -g @nestjs/cli` in the builder, and the start command runs `nest` through a
+    package.json script: production must install it too (it was left in the builder: the
+    container failed with `nest: not found`)."""
+    from harden_testlib import write_files
+
+    tool = "@nestjs/cli" if "nest" in json.dumps(scripts) else "pm2"
+    pm, lock = ("yarn", "yarn.lock") if "yarn" in cmd else ("npm", "package-lock.json")
+    proj = write_files(tmp_path / "p", {
+        "package.json": json.dumps({"name": "x", "scripts": scripts, "dependencies": {"@nestjs/core": "10"},
+                                    "devDependencies": {"@nestjs/cli": "10", "typescript": "5"}}),
+        lock: "",
+        "Dockerfile": (f"FROM node:20\nWORKDIR /app\nRUN npm i -g {tool}\nCOPY package*.json ./\n"
+                       f"RUN {'yarn install' if pm == 'yarn' else 'npm ci'}\nCOPY . .\nCMD {cmd}\n"),
+    })
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    production = after.split(" AS production\n", 1)[1]
+    assert f"RUN npm i -g {tool}\n" in production, after
+
+
 @pytest.mark.parametrize("command, tool", [
     ("poetry run uvicorn app:app --host 0.0.0.0", "poetry"),
     ("[\"pipenv\", \"run\", \"python\", \"app.py\"]", "pipenv"),
@@ -1043,3 +1078,62 @@ def test_compose_command_from_the_virtualenv_is_split(tmp_path):
     assert _stages(after) == [("python:3.12", "builder"), ("python:3.12-slim", "production")]
     # production runs curl (compose's command): python:3.12-slim does not have it
     assert "install -y --no-install-recommends curl" in after.split(" AS production\n", 1)[1], after
+
+
+# --------------------------------------------------------------------------- poetry run in production (issue 16)
+
+_POETRY_PROJECT = {
+    "pyproject.toml": ('[tool.poetry]\nname = "app"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\n'
+                       'python = "^3.12"\nuvicorn = "^0.30"\nalembic = "^1.13"\n\n[tool.poetry.scripts]\n'
+                       'serve = "app.main:run"\n'),
+    "poetry.lock": "# locked\n",
+}
+_POETRY_HEAD = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+                "RUN pip install poetry==1.8.3 && poetry install --only main --no-root\nCOPY . .\n")
+
+
+@pytest.mark.parametrize("cmd, want", [
+    # shell form, two commands, a continuation line: each `poetry run` at a command's start goes
+    ("CMD poetry run alembic upgrade head && \\\n    poetry run uvicorn --host=0.0.0.0 app.main:app\n",
+     "CMD alembic upgrade head && \\\n    uvicorn --host=0.0.0.0 app.main:app\n"),
+    ('CMD ["poetry", "run", "uvicorn", "app.main:app", "--port", "8000"]\n',
+     'CMD ["uvicorn", "app.main:app", "--port", "8000"]\n'),
+    ("ENTRYPOINT exec poetry run python -m app\n", "ENTRYPOINT exec python -m app\n"),
+])
+def test_poetry_run_in_the_start_command_runs_from_the_virtualenv(tmp_path, cmd, want):
+    from harden_testlib import write_files
+
+    proj = write_files(tmp_path / "p", {**_POETRY_PROJECT, "Dockerfile": _POETRY_HEAD + cmd})
+    result = harden_run(proj, select=[NAME])
+    assert _outcome(result).status == "changed"
+    after = changed_text(result, "Dockerfile")
+    builder, production = after.split(" AS production\n", 1)
+    assert production.endswith('PATH="/opt/venv/bin:$PATH"\nCOPY . .\n' + want), after
+    assert "poetry run" not in after
+    assert any("directly instead of through `poetry run`" in n.message for n in result.notes)
+    # applying again changes nothing
+    (proj / "Dockerfile").write_text(after)
+    assert not harden_run(proj, select=[NAME]).files[0].changed
+
+
+@pytest.mark.parametrize("cmd, files, reason", [
+    ("CMD poetry run serve\n", {}, "`serve` is a script of pyproject.toml"),
+    ('CMD ["sh", "-c", "poetry run uvicorn app:app"]\n', {}, "it is not `poetry run <command>` alone"),
+    ("CMD sh -c 'poetry run uvicorn app:app'\n", {}, "harden cannot tell that each `poetry` in it starts"),
+    ("CMD poetry run -v uvicorn app:app\n", {}, "`poetry run -v` passes an option to poetry"),
+    ("CMD poetry run uvicorn app:app && poetry show\n", {}, "harden cannot tell that each `poetry` in it starts"),
+    ('ENTRYPOINT ["poetry", "run"]\nCMD ["uvicorn", "app:app"]\n', {}, "it is not `poetry run <command>` alone"),
+    ("CMD poetry run uvicorn app:app\n", {"pyproject.toml": "[tool.poetry\n"}, "cannot read the project's scripts"),
+    ("CMD poetry run uvicorn app:app && pipenv run x\n", {}, "runs through `poetry run`"),
+    # exec form: production has neither pipenv nor uv (this was split before, into a broken image)
+    ('CMD ["pipenv", "run", "python", "app.py"]\n', {}, "runs through `pipenv run`"),
+    ('CMD ["uv", "run", "app.py"]\n', {}, "runs through `uv run`"),
+])
+def test_poetry_run_that_cannot_be_dropped_is_refused(tmp_path, cmd, files, reason):
+    from harden_testlib import write_files
+
+    proj = write_files(tmp_path / "p", {**_POETRY_PROJECT, **files, "Dockerfile": _POETRY_HEAD + cmd})
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped", out
+    assert reason in out.reason
+    assert "call the commands directly" in out.reason

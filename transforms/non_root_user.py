@@ -1,4 +1,11 @@
-"""non-root-user: the stage that runs gets a non-root USER with numeric IDs."""
+"""non-root-user: the stage that runs gets a non-root USER with numeric IDs.
+
+The transform decides where the user, the USER line and the writable folders go, and when a
+stage is left. What a base image offers (its family, a user it ships, whether it must stay
+root) and what a stack's framework writes or runs at start-up come from harden.stacks:
+system.classify_base, and the stack modules' ships_user, keeps_root, onbuild,
+writes_at_start, START_BUILD, start_writes, low_ports.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,16 @@ import json
 import posixpath
 import re
 import shlex
-from harden.record import field, record
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harden.catalog import image_kind, parse_image, role_of_kind
 from harden.errors import Skip
 from harden.model import context_file_text, parse_volumes
+from harden.record import field, record
 from harden.transform import Example, Transform
+
+if TYPE_CHECKING:
+    from harden.stacks.system import BaseInfo
 
 
 class NonRootUser(Transform):
@@ -51,7 +60,14 @@ class NonRootUser(Transform):
     ``--access-logfile``, Celery beat's schedule file). A
     COPY/ADD into such a directory gets ``--chown=UID:GID``. Because Docker discards changes to
     a VOLUME path made after the VOLUME instruction, that RUN is placed above the first
-    VOLUME it prepares.
+    VOLUME it prepares. The official ONBUILD images (``ruby``, ``rails``, ``python``,
+    ``django``, ``node``, ``iojs``, ``golang`` ``*onbuild``) copy the app into their own WORKDIR
+    (``/usr/src/app``; golang ``/go/src/app``) before the Dockerfile's steps: that is the app's
+    folder (``FROM rails:onbuild`` alone gets the user and a writable ``tmp`` and ``log``).
+    A base image named with build arguments that have no default
+    (``golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}``, the build passes them) is read as
+    the image every version could name, when only version arguments of the tag are unknown and
+    every value they can take gives the same way to add a user.
 
     Why: by default a container runs as root. A bug that lets an attacker run code then gives
     them root inside the container: every file, every mounted secret and volume, and a much
@@ -103,7 +119,9 @@ class NonRootUser(Transform):
     itself (``umputun/baseimage:app*``, whose /init.sh drops to ``app``; dev container images);
     the base image's family is unknown (an ONBUILD image of an unknown family is named as
     such), or it has no ``useradd`` (UBI minimal/micro, Amazon Linux, *-minimal) so a user
-    cannot be created the usual way; ``USER`` comes from a build
+    cannot be created the usual way; the base image comes from a build argument without a
+    default that is not only its version, or whose version can change the family
+    (``python:${PYTHON_VERSION}``: 3.12-alpine); ``USER`` comes from a build
     variable; the Dockerfile already creates a user or group with the same name or UID; a
     ``# harden: ignore`` pragma above the stage's FROM (or above the FROM of a stage built from
     it that would need ``USER root``).
@@ -231,7 +249,7 @@ class NonRootUser(Transform):
             ctx.note(message, line=line)
 
 
-# --------------------------------------------------------------------------- base images
+# --------------------------------------------------------------------------- refusing one stage
 
 
 class _Leave(Exception):
@@ -239,194 +257,6 @@ class _Leave(Exception):
         super().__init__(reason)
         self.reason = reason
         self.line = line
-
-
-@record
-class BaseInfo:
-    """What a base image means for creating a user."""
-
-    image: str
-    family: str | None = None  # debian | alpine | rhel | distroless | chainguard | scratch
-    shell: bool = True  # RUN works (a /bin/sh is there)
-    default_nonroot: bool = False  # the image's own USER is not root
-    existing: tuple[int, int, str] | None = None  # a non-root user the image ships
-    leave: str | None = None  # the image must keep starting as root
-    unknown: str | None = None  # why no user can be created here
-
-    @property
-    def creates(self) -> bool:
-        return self.existing is None and self.family in ("debian", "rhel", "alpine")
-
-
-# official images (library/...) whose default variants are Debian or Ubuntu
-_DEBIAN_NAMES = {
-    "python", "node", "debian", "ubuntu", "golang", "rust", "ruby", "perl", "php", "openjdk", "java",
-    "eclipse-temurin", "buildpack-deps", "pypy", "r-base", "julia", "erlang", "elixir", "haskell",
-    "swift", "gcc", "clojure", "dart", "ros", "neurodebian", "maven", "gradle", "sapmachine",
-}
-_DEBIAN_NAMESPACED = {"continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3",
-                      "condaforge/mambaforge", "rocker/r-ver", "rocker/tidyverse", "rocker/rstudio",
-                      "ghcr.io/astral-sh/uv", "astral-sh/uv"}
-_RHEL_NAMES = {"fedora", "centos", "rockylinux", "almalinux", "oraclelinux", "ubi", "ubi8", "ubi9",
-               "ubi10", "ubi-init", "centos-stream", "stream8", "stream9"}
-_ALPINE_NAMES = {"alpine", "busybox"}
-# tag words that name a Debian/Ubuntu release
-_DEBIAN_TAG = re.compile(r"(^|[-_.])(trixie|bookworm|bullseye|buster|stretch|jessie|sid|noble|jammy|"
-                         r"focal|bionic|xenial|oracular|plucky)([-_.]|$)")
-_WINDOWS_TAG = re.compile(r"windowsservercore|nanoserver|ltsc\d{4}|windows")
-
-_LEAVE_ROLES = {
-    "database": "a database server image whose entrypoint starts as root to prepare the data directory "
-                "and then drops to its own user",
-    "cache": "a server image that starts as root and drops to its own user itself",
-    "queue": "a server image that starts as root and drops to its own user itself",
-    "search": "a server image that runs as its own user or drops privileges itself",
-    "store": "a server image that manages its own user",
-    "proxy": "a server image that starts as root to bind ports 80/443 and runs its workers as an "
-             "unprivileged user itself",
-    "devtool": "a third-party tool image that manages its own user",
-}
-# app images built on Apache httpd or php-fpm: the master process is root on purpose
-_APACHE_APPS = {"wordpress", "drupal", "joomla", "nextcloud", "mediawiki", "matomo", "phpmyadmin"}
-
-
-def classify(image: str) -> BaseInfo:
-    """What the base image ``image`` (variables already resolved) offers."""
-    raw = image.strip()
-    if raw.lower() == "scratch":
-        return BaseInfo(raw, "scratch", shell=False)
-    ref = parse_image(raw)
-    if ref is None:
-        return BaseInfo(raw, unknown="no base image")
-    tag = (ref.tag or "latest").lower()
-    name, path, reg = ref.name, ref.path, (ref.registry or "").lower()
-    if name in ("nginx-unprivileged", "unprivileged-nginx") or path == "bitnami/nginx":
-        return BaseInfo(raw, "alpine" if "alpine" in tag else "debian", default_nonroot=True)  # runs as 101 / 1001
-    kind = image_kind(ref)
-    if kind is not None:
-        role = role_of_kind(kind)
-        why = _LEAVE_ROLES.get(role or "", "a server image that manages its own user")
-        return BaseInfo(raw, leave=f"base image {raw} ({kind}) is {why}; a USER here would break it")
-    if name == "php" and ("fpm" in tag or "apache" in tag):
-        return BaseInfo(raw, leave=f"base image {raw} runs php-fpm/Apache, whose master process starts as "
-                                   "root on purpose and runs the workers as www-data; a USER here would break it")
-    if name in _APACHE_APPS and ref.namespace == "library":
-        return BaseInfo(raw, leave=f"base image {raw} runs Apache or php-fpm, which start as root and drop "
-                                   "to www-data themselves; a USER here would break it")
-    if _WINDOWS_TAG.search(tag) or "windows" in path:
-        return BaseInfo(raw, unknown=f"base image {raw} is a Windows image")
-    own = _manages_its_user(reg, path, tag, raw)
-    if own is not None:
-        return own
-    # images that ship a non-root user
-    if reg == "gcr.io" and path.startswith("distroless/"):
-        return BaseInfo(raw, "distroless", shell=False, default_nonroot="nonroot" in tag,
-                        existing=(65532, 65532, "nonroot"))
-    if reg == "cgr.dev" or (ref.namespace or "").startswith("chainguard"):
-        if name == "wolfi-base":  # root by default, BusyBox adduser
-            return BaseInfo(raw, "alpine")
-        return BaseInfo(raw, "chainguard", shell="dev" in tag, default_nonroot=True,
-                        existing=(65532, 65532, "nonroot"))
-    alpine = "alpine" in tag or name in _ALPINE_NAMES
-    if path == "library/node":
-        return BaseInfo(raw, "alpine" if alpine else "debian", existing=(1000, 1000, "node"))
-    shipped = _shipped_user(reg, path, tag, raw, alpine)
-    if shipped is not None:
-        return shipped
-    if alpine:
-        return BaseInfo(raw, "alpine")
-    rhel_tag = re.search(r"(^|[-_.])(ubi\d*(-minimal|-micro)?|oraclelinux\d*(-slim)?|oracle|amazonlinux\d*|"
-                         r"corretto|al2\d*|fedora|centos|rockylinux\d*|almalinux\d*)([-_.]|$)", tag)
-    if name in _RHEL_NAMES or rhel_tag or name in ("amazonlinux", "ubi-minimal", "ubi-micro") \
-            or name.startswith(("ubi8-", "ubi9-", "ubi10-")):
-        minimal = re.search(r"minimal|micro|slim|oracle$|oraclelinux", tag) or re.search(r"minimal|micro", name)
-        if name == "amazonlinux" or (rhel_tag and re.search(r"amazon|corretto|al2", rhel_tag.group(0))):
-            return BaseInfo(raw, unknown=f"base image {raw} (Amazon Linux) has no useradd (shadow-utils is "
-                                         "not installed); install shadow-utils and add the user yourself")
-        if minimal:
-            return BaseInfo(raw, unknown=f"base image {raw} is a minimal RPM image without useradd "
-                                         "(shadow-utils); install it and add the user yourself")
-        return BaseInfo(raw, "rhel")
-    full = ref.path if ref.registry is None else f"{reg}/{path}"
-    if (name in _DEBIAN_NAMES and ref.namespace == "library") or full in _DEBIAN_NAMESPACED \
-            or path in _DEBIAN_NAMESPACED or _DEBIAN_TAG.search(tag):
-        return BaseInfo(raw, "debian")
-    if "onbuild" in tag:
-        return BaseInfo(raw, unknown=f"base image {raw} is an ONBUILD image: its triggers copy the app and install "
-                                     "its dependencies into a folder this Dockerfile does not name, so harden can "
-                                     "tell neither how to add a user nor what the app must be able to write; add "
-                                     "the user yourself (or start from the image's non-onbuild variant)")
-    return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (not a known "
-                                 "Debian/Ubuntu, Alpine, RHEL-family, distroless, Chainguard or node image)")
-
-
-_DOTNET_REPOS = {"dotnet/aspnet", "dotnet/runtime", "dotnet/runtime-deps", "dotnet/sdk"}
-# Elastic stack images that run as their own non-root user (uid 1000) by default, by repository
-# (docker.elastic.co/<path>, or elastic/<name> and the official library/<name> on Docker Hub)
-_ELASTIC_USERS = {"kibana/kibana": "kibana", "logstash/logstash": "logstash", "beats/filebeat": "filebeat",
-                  "beats/metricbeat": "metricbeat", "beats/heartbeat": "heartbeat",
-                  "elastic-agent/elastic-agent": "elastic-agent", "kibana": "kibana", "logstash": "logstash",
-                  "filebeat": "filebeat", "metricbeat": "metricbeat", "heartbeat": "heartbeat",
-                  "elastic-agent": "elastic-agent", "library/kibana": "kibana", "library/logstash": "logstash"}
-
-
-def _manages_its_user(reg: str, path: str, tag: str, raw: str) -> BaseInfo | None:
-    """Images that choose their user themselves, at start-up or outside the Dockerfile."""
-    if reg in ("", "docker.io", "index.docker.io") and path == "umputun/baseimage" and tag.startswith("app"):
-        return BaseInfo(raw, leave=f"base image {raw} starts as root on purpose: its /init.sh sets the time zone "
-                                   "and the app user's UID (APP_UID), then runs the command as user app with "
-                                   "su-exec; a USER here would break it")
-    if reg == "mcr.microsoft.com" and (path.startswith("devcontainers/") or path.startswith("vscode/devcontainers/")):
-        return BaseInfo(raw, leave=f"base image {raw} is a dev container image: VS Code and the devcontainer CLI "
-                                   "choose the user it runs as (remoteUser/containerUser in devcontainer.json, "
-                                   "and the image's own metadata), so the Dockerfile is left as it is")
-    return None
-
-
-def _shipped_user(reg: str, path: str, tag: str, raw: str, alpine: bool) -> BaseInfo | None:
-    """Runtime images that ship a non-root user of their own (root by default unless said):
-    switching to it keeps the folders the image prepared for it (Deno's /deno-dir) writable."""
-    fam = "alpine" if alpine else "debian"
-    if reg in ("", "docker.io", "index.docker.io") and path in ("denoland/deno", "oven/bun"):
-        if "distroless" in tag:
-            return BaseInfo(raw, unknown=f"base image {raw} is a distroless variant whose users harden does not "
-                                         "know; add USER yourself")
-        if path == "denoland/deno":  # deno_docker: useradd --uid 1993 on Debian/Ubuntu, adduser --uid 1000 on Alpine
-            ids = (1000, 1000) if alpine else (1993, 1993)
-            return BaseInfo(raw, fam, existing=(*ids, "deno"))
-        return BaseInfo(raw, fam, existing=(1000, 1000, "bun"))  # oven/bun: bun 1000:1000 on every variant
-    if reg in ("", "docker.io", "index.docker.io") and path.startswith("cimg/"):
-        # CircleCI's convenience images (Ubuntu) end with USER circleci (3434)
-        return BaseInfo(raw, "debian", default_nonroot=True, existing=(3434, 3434, "circleci"))
-    elastic = _ELASTIC_USERS.get(path if reg == "docker.elastic.co" else path.replace("elastic/", "", 1)
-                                 if reg in ("", "docker.io", "index.docker.io") else "")
-    if elastic is not None:
-        # Elastic's images end with USER <its name> (1000); the ones listed are not root by default
-        return BaseInfo(raw, default_nonroot=True, existing=(1000, 1000, elastic))
-    if reg in ("", "docker.io", "index.docker.io") and path == "mambaorg/micromamba":
-        # the image ends with USER mambauser (57439): it runs as that user unless a USER root says otherwise
-        return BaseInfo(raw, "debian", default_nonroot=True, existing=(57439, 57439, "mambauser"))
-    m = re.match(r"ubi\d+/(python|nodejs|php|ruby|perl|openjdk|go-toolset|dotnet)-", path)
-    if m and reg in ("registry.access.redhat.com", "registry.redhat.io"):
-        # Red Hat's language images end with USER 1001 (openjdk: 185): already non-root by default
-        if m.group(1) in ("openjdk", "dotnet"):  # ubi-minimal underneath: no useradd for a USER root stage
-            return BaseInfo(raw, default_nonroot=True,
-                            unknown=f"base image {raw} is built on ubi-minimal (no useradd) and the stage switched "
-                                    "to root; switch back to the image's own user yourself")
-        return BaseInfo(raw, "rhel", default_nonroot=True)
-    if reg == "mcr.microsoft.com" and path in _DOTNET_REPOS:
-        m = re.match(r"(\d+)\.", tag)
-        if m is None:
-            return BaseInfo(raw, unknown=f"cannot tell the .NET version of base image {raw} (from 8.0 on the "
-                                         "image ships the user app, UID 1654; before, it does not)")
-        chiseled = "chiseled" in tag or "distroless" in tag
-        if int(m.group(1)) >= 8:  # $APP_UID: user app, 1654; chiseled images already run as it
-            return BaseInfo(raw, fam, shell=not chiseled, default_nonroot=chiseled, existing=(1654, 1654, "app"))
-        if alpine or _DEBIAN_TAG.search(tag) or re.fullmatch(r"\d+\.\d+(\.\d+)?", tag):
-            return BaseInfo(raw, fam)  # 6.0/7.0: Debian by default, no user of its own
-        return BaseInfo(raw, unknown=f"cannot tell how to add a user on base image {raw} (a .NET image on a "
-                                     "distribution harden does not know)")
-    return None
 
 
 # --------------------------------------------------------------------------- small parsers
@@ -454,6 +284,49 @@ def substitute(text: str, env: dict[str, str]) -> str | None:
 
     out = _VAR.sub(rep, text)
     return None if bad else out
+
+
+# what a version argument can be: a version, and where the tag goes on with a variant of its
+# own (`${NODE_VERSION}-alpine`) only that; else also with the image variant it may carry
+_PLAIN_VERSIONS = ("1", "1.22.3")
+_VERSION_PROBES = _PLAIN_VERSIONS + ("1-alpine", "1-alpine3.20", "1-slim", "1-bookworm", "1-slim-bookworm")
+
+
+def _whatever_the_version(base: str, env: dict[str, str]) -> Any:
+    """``golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}`` with no value for the arguments (the
+    build passes them): when only version arguments (named ``*VERSION*``) of the tag are unknown
+    and every value they can take gives the same way to add a user, that one (shown with the
+    arguments as written); else None. A version followed by the tag's own variant
+    (``${NODE_VERSION}-alpine``) is a plain version; one that ends the tag may carry a variant
+    (``python:${PYTHON_VERSION}`` with 3.12-alpine), so those are tried too."""
+    from harden.stacks.system import classify_base
+
+    colon, depth = -1, 0
+    last = base.rsplit("/", 1)[-1]
+    for k, ch in enumerate(last):  # the tag's colon, outside ${...}
+        depth += ch == "{"
+        depth -= ch == "}"
+        if ch == ":" and depth == 0:
+            colon = k
+            break
+    if colon < 0:
+        return None
+    repo, tag = base[:len(base) - len(last) + colon], last[colon + 1:]
+    unknown = {m.group(1) or m.group(4) for m in _VAR.finditer(base)} - set(env)
+    if substitute(repo, env) is None or not unknown or any("VERSION" not in n.upper() for n in unknown) \
+            or not all(n in {m.group(1) or m.group(4) for m in _VAR.finditer(tag)} for n in unknown):
+        return None
+    probes = {n: _PLAIN_VERSIONS if all(m.end() < len(tag) and tag[m.end()] == "-"
+                                        for m in _VAR.finditer(tag) if (m.group(1) or m.group(4)) == n)
+              else _VERSION_PROBES for n in unknown}
+    infos = [classify_base(substitute(base, {**env, **{n: p[k % len(p)] for n, p in probes.items()}}) or "")
+             for k in range(len(_VERSION_PROBES))]
+    ways = {(i.family, i.existing, i.workdir, i.stack) for i in infos}
+    if len(ways) > 1 or any(i.leave or i.unknown for i in infos):
+        return None
+    info = infos[0]
+    info.image = base
+    return info
 
 
 def arg_defaults(insts: list) -> dict[str, str]:
@@ -543,6 +416,7 @@ class _Planner:
     notes: list = field(default_factory=list)
     changed: bool = False
     base_image: str = ""
+    base_workdir: str = "/"  # the work directory the base image sets (an ONBUILD image's app folder)
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -581,9 +455,11 @@ class _Planner:
         return out
 
     def resolve_base(self, root_stage: Any, uses: list) -> BaseInfo:
+        from harden.stacks.system import classify_base
+
         base = root_stage.base
         if "$" not in base:
-            return classify(base)
+            return classify_base(base)
         defaults = arg_defaults(self.doc.preamble)
         candidates = [defaults]
         for u in uses or self.unit.uses:
@@ -599,10 +475,11 @@ class _Planner:
         infos = []
         for env in candidates:
             image = substitute(base, env)
-            if not image:
+            info = classify_base(image) if image else _whatever_the_version(base, env)
+            if info is None:
                 raise _Leave(f"the base image {base} comes from a build argument without a default; "
                              "cannot tell which image it is", root_stage.startline + 1)
-            infos.append(classify(image))
+            infos.append(info)
         fams = {(i.family, i.existing, i.leave is None, i.unknown is None) for i in infos}
         if len(fams) > 1:
             raise _Leave(f"the base image {base} differs between build arguments "
@@ -611,7 +488,7 @@ class _Planner:
         return infos[0]
 
     def workdir_at(self, chain: list, stop_line: int | None = None) -> str:
-        wd = "/"
+        wd = self.base_workdir
         env: dict[str, str] = {}
         for st in chain:
             for inst in st.instructions:
@@ -628,6 +505,9 @@ class _Planner:
 
     # ---------------------------------------------------------------- the plan
     def run(self) -> None:
+        from harden import stacks
+        from harden.stacks.system import create_user_cmds
+
         doc = self.doc
         stage = doc.stages[self.idx]
         uses = self.uses()
@@ -641,12 +521,13 @@ class _Planner:
         chain = self.chain()
         base = self.resolve_base(chain[0], uses)
         self.base_image = base.image
+        self.base_workdir = base.workdir or "/"
 
         last_user = _last_in_chain(chain, "USER")
         if last_user is not None:
             root = user_is_root(last_user.value)
-            if root is None and base.existing is not None and base.existing[2] == "app" and \
-                    re.fullmatch(r"\$\{?APP_UID\}?(:\$\{?APP_GID\}?)?", last_user.value.strip()):
+            nonroot_value = stacks.hook(base.stack, "nonroot_user_value")
+            if root is None and nonroot_value is not None and nonroot_value(base, last_user.value):
                 root = False  # .NET 8+: APP_UID is the image's own ENV (1654), not a build variable
             if root is None:
                 raise _Leave(f"USER {last_user.value.strip()} comes from a build variable; cannot tell whether "
@@ -684,7 +565,7 @@ class _Planner:
                                    f"`COPY --from=<builder> --chown={uid}:{gid}` it here", stage.startline + 1))
             run_dirs = []
 
-        cmds = _create_user_cmds(base.family, uid, gid, uname, group) if creates else []
+        cmds = create_user_cmds(base.family, uid, gid, uname, group) if creates else []
         if run_dirs:
             quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
             cmds += [f"mkdir -p {quoted}"]
@@ -766,17 +647,19 @@ class _Planner:
     def check_drops_privileges(self, chain: list) -> None:
         """An image that installs gosu/su-exec, or whose entrypoint script switches user (or
         creates one) at start-up, must start as root: a USER would break it."""
+        from harden.stacks.system import PRIV_SWITCH, PRIV_TOOL
+
         for st in chain:
             for inst in st.instructions:
                 if inst.instruction == "RUN":
-                    m = _PRIV_TOOL.search(inst.value)
+                    m = PRIV_TOOL.search(inst.value)
                     if m:
                         raise _Leave(f"the image installs {m.group(1)} (RUN at line {inst.startline + 1}) to switch "
                                      "to another user at start-up: it must start as root, so a USER here would "
                                      "break it", inst.startline + 1)
         for script, line in self.entry_scripts(chain):
             text = context_file_text(Path(self.unit.context), script)
-            m = _PRIV_SWITCH.search(text) if text else None
+            m = PRIV_SWITCH.search(text) if text else None
             if m:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
@@ -803,10 +686,14 @@ class _Planner:
                          "supercronic, can run as a non-root user)", inst.startline + 1)
 
     def check_startup_writes(self, chain: list, uses: list, dirs: list) -> None:
-        """``manage.py collectstatic`` at start-up writes STATIC_ROOT, usually inside the root-owned
-        app folder: as the new user it fails with Permission denied and the container exits. Left
-        unless a static directory is one harden makes writable (a volume, a data folder)."""
-        static_ok = any("static" in d.path.lower() for d in dirs)
+        """A start command that writes into the root-owned app folder fails as the new user: a
+        build tool run as the start command (``mvnw spring-boot:run``, ``gradle bootRun``, ``cargo
+        run``, ``dotnet run``: the stacks' START_BUILD) compiles into it; ``manage.py
+        collectstatic`` writes STATIC_ROOT there unless a static directory is one harden makes
+        writable (the stacks' start_writes)."""
+        from harden import stacks
+
+        writable = [d.path for d in dirs]
         texts: list[tuple[str, str, int | None]] = []
         for kind in ("ENTRYPOINT", "CMD"):
             inst = _last_in_chain(chain, kind)
@@ -822,19 +709,20 @@ class _Planner:
                     texts.append((f"the `{key}:` of compose service {u.service}",
                                   " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
         for label, text, line in texts:
-            m = _STARTUP_BUILD.search(text or "")
-            if m:
-                tool = _unquote_words(m.group(1))
+            names = stacks.in_start(text or "")
+            builds = [m for name in names if (pat := stacks.hook(name, "START_BUILD")) is not None
+                      and (m := pat.search(text or "")) is not None]
+            if builds:
+                tool = _unquote_words(min(builds, key=lambda m: m.start(1)).group(1))
                 raise _Leave(f"{label} runs `{tool}` at start-up: it compiles into the root-owned app "
                              "folder (target/, build/, bin/obj) and keeps its dependency cache under root's home, "
                              "so as a non-root user it fails with Permission denied; build at image build time "
                              "(RUN ...) and start the artifact (java -jar, the binary), then run harden again", line)
-            m = None if static_ok else _STARTUP_WRITE.search(text or "")
-            if m:
-                raise _Leave(f"{label} runs `{m.group(1)}` at start-up: it writes STATIC_ROOT, which as a "
-                             "non-root user fails with Permission denied in the root-owned app folder; run it at "
-                             "build time (RUN python manage.py collectstatic --noinput) or give STATIC_ROOT a "
-                             "volume, then run harden again", line)
+            for name in names:
+                start_writes = stacks.hook(name, "start_writes")
+                why = start_writes(label, text or "", writable) if start_writes is not None else None
+                if why:
+                    raise _Leave(why, line)
 
     def entry_scripts(self, chain: list) -> list[tuple[str, int]]:
         """Scripts the container starts with: the first word of ENTRYPOINT (or of CMD when there is
@@ -897,7 +785,9 @@ class _Planner:
         """A stage this one is built FROM already creates the user the way harden does (harden
         gave it to that stage, which another compose target runs): switch to it, do not create
         it twice."""
-        want = _create_user_cmds(base.family, uid, gid, user, group)
+        from harden.stacks.system import create_user_cmds
+
+        want = create_user_cmds(base.family, uid, gid, user, group)
         for st in chain[:-1]:
             for inst in st.find("RUN"):
                 flat = " ".join(inst.value.split())
@@ -935,6 +825,8 @@ class _Planner:
                                        inst.startline + 1))
 
     def low_ports(self, chain: list) -> list[str]:
+        from harden import stacks
+
         out = []
         for st in chain:
             for inst in st.find("EXPOSE"):
@@ -956,12 +848,19 @@ class _Planner:
                 port = m.group(1) or m.group(2)
                 if 0 < int(port) < 1024 and port not in [o.split("/")[0] for o in out]:
                     out.append(f"{kind} at line {inst.startline + 1} binds port {port}")
-        # .NET 6/7 images listen on ASPNETCORE_URLS=http://+:80 unless the Dockerfile moves it
-        m = re.match(r"mcr\.microsoft\.com/dotnet/(?:aspnet|sdk):(\d+)\.", self.base_image or "")
-        if m and int(m.group(1)) < 8 and "80" not in [o.split("/")[0] for o in out] \
-                and not any(k in ("ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "HTTP_PORTS") for k in env):
-            out.append(f"the base image {self.base_image} listens on port 80 (its ASPNETCORE_URLS)")
+        # the port the base image itself listens on by default (.NET 6/7: ASPNETCORE_URLS=http://+:80)
+        low_ports = stacks.hook(self.base_stack(), "low_ports")
+        if low_ports is not None:
+            out += low_ports(self.base_image, env, out)
         return out
+
+    def base_stack(self) -> str | None:
+        """The stack the base image belongs to (harden.stacks.of_image), if any."""
+        from harden.catalog import parse_image
+        from harden.stacks import of_image
+
+        ref = parse_image(self.base_image) if self.base_image else None
+        return of_image(ref) if ref is not None else None
 
     # ---------------------------------------------------------------- directories
     def writable_dirs(self, chain: list, uses: list, uid: int, gid: int) -> list[_Dir]:
@@ -1010,22 +909,13 @@ class _Planner:
                         wd = self.workdir_at(chain, stop_line=inst.startline)
                         add(_norm(p, wd) if "$" not in p else p, f"created by RUN mkdir at line {inst.startline + 1}",
                             inst.startline + 1, loud=False)
-        # Rails/Puma write tmp/pids/server.pid, tmp/cache and log/ inside the app folder at start-up
-        # (the repository ships tmp/pids/.keep, so the subfolders come root-owned from COPY: -R)
-        rails = self.rails_app(chain, uses)
-        subs: tuple[str, ...] = _RAILS_DIRS if rails else ()
-        if rails == "a Rails app" and self._gemfile_has("sqlite3"):
-            subs += ("db", "storage")  # the SQLite database: db/*.sqlite3 (Rails < 7.1), storage/ (7.1+)
-        if not rails and self.laravel_app(chain, uses):
-            # Laravel writes storage/logs, storage/framework/{cache,sessions,views} and bootstrap/cache
-            rails, subs = "a Laravel app", ("storage", "bootstrap/cache")
-        if not rails and self.next_app(chain):
-            # next start writes .next/cache (image optimisation, fetch cache) and ISR pages under
-            # .next/server; the build made .next root-owned
-            rails, subs = "next start", (".next",)
-        if rails:
+        # what the framework writes beside its code at start-up (Rails/Puma tmp/ and log/, Laravel
+        # storage/, next start's .next): recursively, the repository ships subfolders (tmp/pids/.keep)
+        framework = self.framework_writes(chain, uses)
+        if framework:
+            label, subs = framework
             for sub in subs:
-                add(posixpath.join(workdir, sub), f"{rails} writes it at start-up", stage.startline + 1, loud=False)
+                add(posixpath.join(workdir, sub), f"{label} writes it at start-up", stage.startline + 1, loud=False)
                 for d in found:
                     if d.path == posixpath.join(workdir, sub):
                         d.recursive = True
@@ -1121,78 +1011,30 @@ class _Planner:
                                  f"{posixpath.join(folder, 'var', posixpath.basename(p))}), then run harden again", line)
                 add(folder, f"{label} writes {path}", line, loud=False)
 
-    def laravel_app(self, chain: list, uses: list) -> bool:
-        """The stage runs a Laravel app: `php artisan` in its start command, or an artisan file and
-        a composer.json that requires laravel/framework in the build context."""
-        if self.workdir_at(chain) == "/":
-            return False
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None and re.search(r"\bartisan\b", inst.value):
-                return True
-        ctx = Path(self.unit.context)
-        try:
-            return (ctx / "artisan").is_file() and "laravel/framework" in (ctx / "composer.json").read_text(errors="replace")
-        except OSError:
-            return False
+    def framework_writes(self, chain: list, uses: list) -> tuple[str, tuple[str, ...]] | None:
+        """(who, folders under the work directory) a framework writes at start-up, as the stacks
+        that may be there say (harden.stacks.of_app; writes_at_start); None without a work
+        directory of its own."""
+        from harden import stacks
+        from harden.stacks.system import App
 
-    def next_app(self, chain: list) -> bool:
-        """The stage starts a Next.js server: CMD/ENTRYPOINT runs `next start`, or runs the
-        package.json script (npm start, yarn start, npm run X) whose text is `next start`."""
-        if self.workdir_at(chain) == "/":
-            return False
-        text = ""
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None:
-                text += " " + inst.value
-        flat = re.sub(r'[\[\]",]', " ", text)
-        if re.search(r"(?:^|[\s/])next\s+start\b", flat):
-            return True
-        m = re.search(r"\b(?:npm|yarn|pnpm)\s+(?:run(?:-script)?\s+)?([\w:.-]+)", flat)
-        if not m:
-            return False
-        try:
-            import json
-            pkg = json.loads((Path(self.unit.context) / "package.json").read_text(errors="replace"))
-            script = (pkg.get("scripts") or {}).get(m.group(1), "")
-        except (OSError, ValueError, AttributeError):
-            return False
-        return isinstance(script, str) and bool(re.search(r"(?:^|[\s/&;])next\s+start\b", script))
-
-    def _gemfile_has(self, gem: str) -> bool:
-        try:
-            text = (Path(self.unit.context) / "Gemfile").read_text(errors="replace")[:200000]
-        except OSError:
-            return False
-        return bool(re.search(rf"(?m)^\s*gem\s+['\"]{re.escape(gem)}['\"]", text))
-
-    def rails_app(self, chain: list, uses: list) -> str | None:
-        """"a Rails app" / "Puma" when the stage runs one (its start command, or a Gemfile in the
-        build context that lists rails), else None."""
-        if self.workdir_at(chain) == "/":
+        workdir = self.workdir_at(chain)
+        if workdir == "/":
             return None
-        texts = []
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None:
-                texts.append(inst.value)
+        entry, cmd = _last_in_chain(chain, "ENTRYPOINT"), _last_in_chain(chain, "CMD")
+        commands = []
         for u in uses:
             svc = u.project.service(u.service)
             val = svc.merged.get("command") if svc is not None else None
             if val:
-                texts.append(" ".join(map(str, val)) if isinstance(val, list) else str(val))
-        gemfile = ""
-        try:
-            g = Path(self.unit.context) / "Gemfile"
-            if g.is_file():
-                gemfile = g.read_text(errors="replace")[:200000]
-        except OSError:
-            pass
-        if re.search(r"(?m)^\s*gem\s+['\"]rails['\"]", gemfile) or any(_RAILS_CMD.search(t) for t in texts):
-            return "a Rails app"
-        if any(_PUMA_CMD.search(t) for t in texts):
-            return "Puma"
+                commands.append(" ".join(map(str, val)) if isinstance(val, list) else str(val))
+        app = App(Path(self.unit.context), workdir, entry.value if entry is not None else None,
+                  cmd.value if cmd is not None else None, commands)
+        texts = [t for t in (app.entrypoint, app.cmd) if t is not None] + commands
+        for name in stacks.of_app(app.context, texts):
+            got = stacks.hook(name, "writes_at_start")(app)
+            if got:
+                return got
         return None
 
     def data_paths(self, name: str, value: str) -> list[str]:
@@ -1239,36 +1081,13 @@ class _Planner:
         return edits
 
 
-def _create_user_cmds(family: str | None, uid: int, gid: int, user: str, group: str) -> list[str]:
-    """The commands that create the group and user, the base family's way."""
-    if family == "alpine":
-        return [f"addgroup -S -g {gid} {group}", f"adduser -S -D -u {uid} -G {group} {user}"]
-    return [f"groupadd --system --gid {gid} {group}",
-            f"useradd --system --no-log-init --uid {uid} --gid {group} --create-home --home-dir /home/{user} {user}"]
-
-
 # a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
 # (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose
 _ROOT_AGAIN = ("# hadolint ignore=DL3002,DL3066", "USER root")
 
-# tools that switch user: an image that installs them starts as root on purpose
-_PRIV_TOOL = re.compile(r"(?<![\w/.-])(gosu|su-exec)(?![\w.-])")
-# what an entrypoint script does when it switches user or creates one at start-up
-_PRIV_SWITCH = re.compile(r"(?m)^[^#\n]*?(?<![\w/.-])((?:\S*/)?(?:gosu|su-exec|setpriv|runuser|s6-setuidgid|chpst\s+-u|"
-                          r"useradd|adduser|usermod|groupadd|addgroup)(?![\w.-])|(?<![\w/.-])su\s[^\n]*?\s(?:-c|--command)(?![\w-]))")
-
-
 # a server's own port option: --port 80, -p 80, --bind 0.0.0.0:80, -b :80, --listen=:443
 _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-])(?:--bind|-b|--listen|--addr)[=\s\"',]+[\w.\[\]:${}-]*?:(\d{1,5})\b")
 
-# start-up commands that write into the app folder
-_STARTUP_WRITE = re.compile(r"(?m)^[^#\n]*?\b(manage\.py\s+collectstatic|django-admin\s+collectstatic)")
-
-
-# build tools run as the start command: they write target/, build/, bin/obj in the app folder
-_STARTUP_BUILD = re.compile(r"(?m)^[^#\n]*?(?:^|[\s\"'/\[,;&|])((?:mvnw?|gradlew?)[\"',\s]+[\w:.-]*|"
-                            r"(?:cargo|dotnet)[\"',\s]+(?:run|watch)\b|sbt\b[\"',\s]*(?:run|~)?)")
-_RAILS_DIRS = ("tmp", "log")
 # what a start command runs through before the program itself
 _START_WRAPPERS = {"sh", "bash", "ash", "dash", "tini", "dumb-init", "busybox", "env", "exec"}
 
@@ -1276,8 +1095,7 @@ _START_WRAPPERS = {"sh", "bash", "ash", "dash", "tini", "dumb-init", "busybox", 
 def _unquote_words(text: str) -> str:
     """`mvnw", "spring-boot:run` (cut from an exec-form CMD) -> `mvnw spring-boot:run`."""
     return " ".join(w.strip("\"',") for w in text.split() if w.strip("\"',")) or text.strip()
-_RAILS_CMD = re.compile(r"(?:^|[\s\"'/\[,])rails[\"',\s]+(?:server|s)\b")
-_PUMA_CMD = re.compile(r"(?:^|[\s\"'/\[,])(?:puma|unicorn)\b")
+
 
 def _last_in_chain(chain: list, kind: str) -> Any:
     """The last ``kind`` instruction (USER, CMD, ENTRYPOINT) in force at the end of a stage

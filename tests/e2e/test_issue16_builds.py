@@ -17,13 +17,23 @@ nothing. The shapes:
 - item 3, file commands beside the install: build-python-mixed-run (pip install && mkdir -p
   /app/uploads), build-node-chown-workdir (npm ci && chown -R node:node, USER node later),
   build-node-install-elsewhere (cd /tmp/app && npm install, cp -a into the work directory);
+- the Python split of a start command through `poetry run` (CMD poetry run ... && exec poetry
+  run gunicorn ...): build-poetry-run-flask, poetry installed outside the virtualenv, so the
+  production image has no poetry and runs the commands from the virtualenv;
+- an official ONBUILD image, `FROM rails:onbuild` alone: build-rails-onbuild (the image's
+  triggers copy the app into its WORKDIR, /usr/src/app, and `rails server` writes tmp/pids and
+  log/ there). The stand-in is made here from python:3.12-slim with the same layout (WORKDIR,
+  ONBUILD COPY, the command), and the app's bin/rails is a Python stand-in for `rails server`
+  that writes what Rails writes at start-up;
 - item 4, uv's Python image: build-uv-image-flask (ghcr.io/astral-sh/uv:python3.12-bookworm-slim
   -> python:3.12-slim-bookworm). No registry is reachable: the two images are stand-ins made
   here from the local ones (python:3.12-slim, a Debian bookworm image, with uv's binaries from
   ghcr.io/astral-sh/uv:0.13.9), labelled e2e.standin, made only when missing.
 
-Not built: the non-root changes for `java:8-jre` (no JRE image is available here) and the images
-harden now leaves or finds already non-root (nothing is written there).
+Not built: the non-root changes for `java:8-jre` (no JRE image is available here), a base image
+named with version arguments only (`golang:${GOLANG_VERSION}-alpine${ALPINE_VERSION}`: the same
+Alpine user as any golang:*-alpine, and no golang Alpine image is available here), and the
+images harden now leaves or finds already non-root (nothing is written there).
 """
 
 from __future__ import annotations
@@ -52,6 +62,18 @@ STANDINS = {
         'LABEL e2e.standin="ghcr.io/astral-sh/uv:python3.12-bookworm-slim"\n'
     ),
     "python:3.12-slim-bookworm": 'FROM python:3.12-slim\nLABEL e2e.standin="python:3.12-slim-bookworm"\n',
+    # the official (deprecated) ONBUILD image as it is laid out: Debian, WORKDIR /usr/src/app, a
+    # trigger that copies the app there before the Dockerfile's own steps, `rails server` as the
+    # command (here the app's bin/rails, a Python stand-in that writes what Rails writes)
+    "rails:onbuild": (
+        "FROM python:3.12-slim\n"
+        "RUN mkdir -p /usr/src/app\n"
+        "WORKDIR /usr/src/app\n"
+        "ONBUILD COPY . /usr/src/app\n"
+        "EXPOSE 3000\n"
+        'CMD ["python3", "bin/rails", "server", "-b", "0.0.0.0"]\n'
+        'LABEL e2e.standin="rails:onbuild"\n'
+    ),
 }
 NEEDED = ("node:20", "node:20-slim", "python:3.12", "python:3.12-slim", "ghcr.io/astral-sh/uv:0.13.9")
 
@@ -67,7 +89,7 @@ class Project:
     absent: tuple[str, ...] = ()  # paths the production image must not hold (suffix match)
     present: tuple[str, ...] = ()  # and must hold
     extra_services: tuple[str, ...] = ()  # other services to check (same answer, other port var)
-    uv: bool = False  # uv reads only its own CA bundle: point it at the system one
+    uv: bool = False  # uv and poetry read only their own CA bundles: point them at the system one
 
     @property
     def example(self) -> Example:
@@ -96,6 +118,12 @@ PROJECTS = [
             absent=("node_modules/is-number",), present=("usr/src/app/node_modules/express",)),
     Project("build-node-install-elsewhere", 3000, "node-elsewhere", 1000, (SPLIT, USER),
             absent=("node_modules/is-number", "tmp/app/node_modules"), present=("usr/src/app/node_modules/express",)),
+    # a start command through `poetry run`: production runs the commands from the virtualenv
+    Project("build-poetry-run-flask", 8000, "poetry-run", 10001, (SPLIT, USER), uv=True,
+            absent=("bin/gcc", "bin/poetry"), present=("opt/venv/bin/gunicorn",)),
+    # an official ONBUILD image: the app's folder is the image's WORKDIR, Rails writes tmp/ and log/
+    Project("build-rails-onbuild", 3000, "rails-onbuild", 10001, (USER,), writes=True,
+            present=("usr/src/app/bin/rails",)),
     # item 4
     Project("build-uv-image-flask", 8000, "uv-image", 10001, (SPLIT, USER), uv=True,
             absent=("bin/uv", "bin/uvx"), present=("app/.venv/bin/gunicorn",)),
