@@ -261,3 +261,25 @@ def test_talks_to_from_the_configuration_completes_what_harden_sees(tmp_path):
     assert r.talks_known and r.talks_to == {"api"}  # what harden sees stays
     r = classify(p, p.service("ui"), FakeCtx(options={"ui": {"talks_to": ["db"]}}))
     assert r.talks_to == {"api", "db"}
+def test_an_env_file_is_read_once_per_version_and_callers_get_their_own_copy(tmp_path, monkeypatch):
+    import os
+
+    from harden import model
+
+    env = tmp_path / "app.env"
+    env.write_text("DB_HOST=db\n# c\nexport CACHE_URL='redis://cache'\n")
+    parsed = []
+    real = model._parse_env_file
+    monkeypatch.setattr(model, "_parse_env_file", lambda p: parsed.append(p) or real(p))
+    first = model._read_env_file(env)
+    assert first == {"DB_HOST": "db", "CACHE_URL": "redis://cache"}
+    first["DB_HOST"] = "changed"
+    assert model._read_env_file(env) == {"DB_HOST": "db", "CACHE_URL": "redis://cache"}
+    assert len(parsed) == 1
+    env.write_text("DB_HOST=postgres\n")
+    st = env.stat()
+    os.utime(env, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert model._read_env_file(env) == {"DB_HOST": "postgres"}
+    assert len(parsed) == 2
+    assert model._read_env_file(tmp_path / "missing.env") == {}
+    assert model._read_env_file(tmp_path) == {}  # a folder

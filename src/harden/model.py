@@ -4,6 +4,7 @@ view of every service) and a Dockerfile unit (the document plus what compose say
 from __future__ import annotations
 
 import re
+import stat
 
 from .record import field, record
 from pathlib import Path, PurePosixPath
@@ -51,11 +52,28 @@ def doc_dir(doc: Any) -> Path:
     return Path(getattr(doc, "abspath", doc.path)).parent
 
 
+_ENV_FILES: dict[tuple, dict[str, str]] = {}
+
+
 def _read_env_file(path: Path) -> dict[str, str]:
+    """The variables an env file sets ({} when it cannot be read). Read once per version of the
+    file: the transforms and the safety net ask for the same files again and again."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return {}
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 1_000_000:
+        return {}
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    got = _ENV_FILES.get(key)
+    if got is None:
+        got = _ENV_FILES[key] = _parse_env_file(path)
+    return dict(got)
+
+
+def _parse_env_file(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
-        if not path.is_file() or path.stat().st_size > 1_000_000:
-            return out
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return out
