@@ -291,7 +291,10 @@ def test_ctrl_c_leaves_nothing_behind(engine, tmp_path, moment):
         "Dockerfile": (SLOW_DOCKERFILE.format(token=token) if moment == "building" else DOCKERFILE).replace(
             "CMD", "USER 65534\nCMD")})
     proc = subprocess.Popen([sys.executable, "-m", "harden", "verify", "--wait", "120", "--hardened", str(hard),
-                             str(original)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             str(original)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as a terminal's foreground process gets it: a test run started in the
+                            # background by a shell without job control inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 600
