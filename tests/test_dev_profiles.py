@@ -168,12 +168,50 @@ def test_a_test_stack_keeps_its_tools(tmp_path, rel):
     assert f"{rel} is a test or CI stack" in o.reason and "profiles: [dev]` by hand" in o.reason
 
 
-def test_a_tool_the_app_depends_on_says_how_to_free_it(tmp_path):
-    """`required: false` would let Compose 2.20+ start the app without the tool, but
-    docker-compose 1.x rejects the key: harden does not write it, and says so."""
+def test_a_depends_on_entry_on_a_tool_goes_with_it(tmp_path):
+    """`depends_on` only orders the start: the entry goes (the key when it was the only one),
+    so compose still starts the app in the default profile; a note names it."""
     res = _run(tmp_path, {"compose.yaml": ("services:\n  worker:\n    image: acme/app\n    depends_on: [mailpit]\n"
+                                           "  mailpit:\n    image: axllent/mailpit\n")})
+    assert changed_text(res, "compose.yaml") == ("services:\n  worker:\n    image: acme/app\n"
+                                                 "  mailpit:\n    image: axllent/mailpit\n    profiles:\n      - dev\n")
+    assert any(n.message.startswith("worker: took mailpit out of its depends_on") for n in res.notes)
+    assert not [o for o in res.outcomes if o.status in ("skipped", "failed")]
+
+
+def test_the_entry_goes_after_depends_healthy_rewrote_the_list(tmp_path):
+    """The whole run: depends-healthy turns the list into a mapping first; the tool's entry then
+    goes with its line and its end-of-line comment, and compose (v2 and 1.x) accepts the result,
+    with and without the dev profile. A second run changes nothing."""
+    write_files(tmp_path, {"compose.yaml": (
+        "services:\n  worker:\n    image: acme/app\n    depends_on:\n      - cache\n"
+        "      # mail in development\n      - mailpit  # smtp\n  cache:\n    image: redis:7\n"
+        "  mailpit:\n    image: axllent/mailpit\n")})
+    res = harden_run(tmp_path)
+    out = changed_text(res, "compose.yaml")
+    assert "    depends_on:\n      cache:\n        condition: service_healthy\n      # mail in development\n" in out
+    assert "mailpit:  #" not in out and "# smtp" not in out and "\n      \n" not in out
+    assert "  mailpit:\n    image: axllent/mailpit\n    profiles:\n      - dev\n" in out
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    assert_compose_valid(compose_config(tmp_path, [tmp_path / "compose.yaml"]), "dropped edge")
+    assert "mailpit" not in compose_model(tmp_path, [tmp_path / "compose.yaml"])["services"]
+    assert "mailpit" in compose_model(tmp_path, [tmp_path / "compose.yaml"], profiles=["*"])["services"]
+    assert not harden_run(tmp_path).changed_files
+
+
+@pytest.mark.parametrize("app, why", [
+    ("    <<: *base\n", "comes from an anchor or `extends`"),
+    ("    depends_on:\n      mailpit:\n        condition: service_completed_successfully\n",
+     "service_completed_successfully"),
+])
+def test_a_tool_the_app_needs_for_more_than_order_stays(tmp_path, app, why):
+    """An entry shared through an anchor (other services would lose it too) or one that waits
+    for the tool to complete stays, and so does the tool, with how to free it."""
+    res = _run(tmp_path, {"compose.yaml": ("x-base: &base\n  image: acme/app\n  depends_on: [mailpit]\n"
+                                           "services:\n  worker:\n    image: acme/app\n" + app +
                                            "  mailpit:\n    image: axllent/mailpit\n")})
     assert not res.changed_files
     (o,) = [o for o in res.outcomes if o.transform == "dev-profiles" and o.status == "skipped"]
-    assert "take mailpit out of worker's depends_on" in o.reason and "`required: false`" in o.reason
+    assert why in o.reason and "take mailpit out of worker's depends_on" in o.reason
     assert "docker-compose 1.x rejects" in o.reason

@@ -11,6 +11,7 @@ from harden.project import ci_stack_word
 from harden.roles import DB_UI_KINDS, classify
 from harden.transform import Example, Transform
 from harden.transforms.networks import bind_ports_to_loopback, rel_of
+from harden.yaml_emit import Flow
 
 
 def _dependencies(merged: dict) -> dict[str, str]:
@@ -39,6 +40,56 @@ def _how_to_free(user: str, tool: str, key: str) -> str:
         return (f"; to move it, take {tool} out of {user}'s depends_on (Compose 2.20+ only: mark it "
                 f"`required: false`; docker-compose 1.x rejects that key), then run harden again")
     return f"; to move it, take {tool} out of {user}'s {key} first, then run harden again"
+
+
+def _drop_plan(project: Any, svc: Any, tool: str) -> list | str:
+    """Where ``svc``'s `depends_on: tool` is written, when taking it out is safe: a list of
+    (doc, service node) to edit, else why not.
+
+    `depends_on` only orders the start (and waits for a condition): a database UI or a mail
+    catcher is not something a service needs in order to start, it is reached (if at all) when
+    used. So the edge may go with the tool into its profile, unless it says more than order:
+    `service_completed_successfully` (the tool is a job the service needs done), an edge that
+    comes from an anchor or `extends` (changing it there changes other services), or one in a
+    file this project does not edit."""
+    dep = as_map(svc.merged.get("depends_on"))
+    cond = dep.get(tool) if isinstance(dep, dict) else None
+    if isinstance(cond, dict) and str(cond.get("condition") or "") == "service_completed_successfully":
+        return "it waits for the tool to complete (service_completed_successfully)"
+    plan = []
+    for doc, node in svc.defs:
+        if not isinstance(node, dict) or "depends_on" not in own_keys(node):
+            continue
+        value = node.get("depends_on")
+        if tool not in [str(k) for k in as_map(value)]:
+            continue
+        if project.editable is not None and id(doc) not in project.editable:
+            return f"it is written in {rel_of(project, doc)}, which this run does not edit"
+        if is_flow(value) and isinstance(value, dict) and len(value) > 1:
+            return "its depends_on is a flow mapping ({...}) of several services"
+        plan.append((doc, node))
+    if not plan:
+        return "its depends_on comes from an anchor or `extends`, which other services may share"
+    return plan
+
+
+def _remove_dependency(doc: Any, node: Any, tool: str) -> None:
+    """Remove ``tool`` from the service ``node``'s depends_on (list or mapping); the key goes
+    when it was the only dependency."""
+    value = node["depends_on"]
+    names = [str(k) for k in as_map(value)]
+    if names == [tool]:
+        doc.delete_key(node, "depends_on")
+    elif isinstance(value, dict):
+        key = next(k for k in value if str(k) == tool)
+        doc.delete_key(value, key)
+    elif is_flow(value):
+        line = doc.key_line(node, "depends_on")
+        if line is not None and "#" in doc.lines[line - 1]:
+            raise EditError("its flow list shares its line with a comment")
+        doc.replace_value(node, "depends_on", Flow([x for x in value if str(x) != tool]))
+    else:
+        doc.remove_item(node, "depends_on", next(i for i, x in enumerate(value) if str(x) == tool))
 
 
 def _profiles(merged: dict) -> list[str]:
@@ -73,12 +124,19 @@ class DevProfiles(Transform):
     profiles). The tool's UI answers on 127.0.0.1 only: open it from the same machine or
     through an SSH tunnel.
 
+    A service that still starts and lists the tool in `depends_on` loses that entry (the key,
+    when it was the only one), with a note: Compose rejects a project whose started service
+    depends on a service of an inactive profile, and `depends_on` only orders the start — an
+    app reaches its mail catcher when it sends mail, nobody needs a database UI to start.
+    (`required: false` would keep the entry for Compose 2.20+, but docker-compose 1.x and older
+    Compose v2 reject the key, so harden does not write it.)
+
     When it refuses: a tool that a service of the default profile (or of another profile)
-    needs — through `depends_on`, `links`, `volumes_from` or `network_mode: service:` — stays
-    as it is, with the reason: Compose rejects a project whose started service depends on a
-    service of an inactive profile. The reason says how to free it (`required: false` would
-    let Compose 2.20+ start the service without it, but docker-compose 1.x and older Compose v2
-    reject the key, so harden does not write it). A test or CI stack (a file or folder named
+    needs in a way that is more than start order — `links`, `volumes_from`, `network_mode:
+    service:`, `condition: service_completed_successfully` — or whose `depends_on` entry is
+    written in an anchor or `extends` that other services share, in a file this run does not
+    edit, or in a flow list of several names, stays as it is, with the reason and how to free
+    it. A test or CI stack (a file or folder named
     `test`, `tests`, `e2e`, `ci`, `integration`: `docker-compose.test.yml`,
     `compose-e2e-test.yml`) keeps its tools: its tests read the mail catcher or drive the UI.
     Services that already have `profiles` are left as they are, and so is a service whose
@@ -121,12 +179,40 @@ class DevProfiles(Transform):
             )},
         ),
         Example(
-            "needed-by-the-app",
+            "the-app-waited-for-it",
             files={"compose.yaml": (
                 "services:\n"
                 "  app:\n"
                 "    build: .\n"
-                "    depends_on: [mail]\n"
+                "    depends_on:\n"
+                "      - cache\n"
+                "      - mail  # catches what the app sends\n"
+                "  cache:\n"
+                "    image: memcached:1.6\n"
+                "  mail:\n"
+                "    image: axllent/mailpit\n"
+            )},
+            expect={"compose.yaml": (
+                "services:\n"
+                "  app:\n"
+                "    build: .\n"
+                "    depends_on:\n"
+                "      - cache\n"
+                "  cache:\n"
+                "    image: memcached:1.6\n"
+                "  mail:\n"
+                "    image: axllent/mailpit\n"
+                "    profiles:\n"
+                "      - dev\n"
+            )},
+        ),
+        Example(
+            "linked-by-the-app",
+            files={"compose.yaml": (
+                "services:\n"
+                "  app:\n"
+                "    build: .\n"
+                "    links: [mail]\n"
                 "  mail:\n"
                 "    image: axllent/mailpit\n"
             )},
@@ -166,10 +252,12 @@ class DevProfiles(Transform):
                                   f"`{word}`), whose tests need its services running; if it is not one, give "
                                   f"{n} `profiles: [{profile}]` by hand", line=s.line, file=rel_of(project, s.doc))
             return
-        # a tool stays in the default profile when a service that will still start needs it
+        # a tool stays in the default profile when a service that will still start needs it;
+        # a `depends_on` that only orders the start goes with the tool (see _drop_plan)
         deps = {n: _dependencies(s.merged) for n, s in services.items()}
         moving = set(tools)
         blocked: dict[str, str] = {}
+        drops: dict[tuple[str, str], list] = {}  # (dependent, tool) -> the depends_on nodes to edit
         while True:
             out = {}
             for n, s in services.items():
@@ -177,14 +265,23 @@ class DevProfiles(Transform):
                     continue
                 prof = _profiles(s.merged)
                 for d in sorted(set(deps[n]) & moving):
+                    if (n, d) in drops:
+                        continue
+                    plan = _drop_plan(project, s, d) if deps[n][d] == "depends_on" else None
+                    if isinstance(plan, list) and not ctx.service_suppressed(s):
+                        drops[(n, d)] = plan
+                        continue
                     where = f"profile {', '.join(prof)}" if prof else "the default profile"
                     out.setdefault(d, f"{n} ({where}) needs it ({deps[n][d]}); in profile {profile} "
-                                      f"compose would refuse to start {n}" + _how_to_free(n, d, deps[n][d]))
+                                      f"compose would refuse to start {n}"
+                                   + (f" and harden cannot take it out of {n}'s depends_on: {plan}" if plan else "")
+                                   + _how_to_free(n, d, deps[n][d]))
             if not out:
                 break
             for d, why in out.items():
                 moving.discard(d)
                 blocked[d] = why
+        drops = {k: v for k, v in drops.items() if k[1] in moving}
         moved: list[str] = []
         for n in tools:
             s = services[n]
@@ -194,7 +291,19 @@ class DevProfiles(Transform):
                 ctx.skip_part(n, f"left in the default profile: {blocked[n]}", line=s.line,
                               file=rel_of(project, s.doc))
             else:
-                why = self._add_profile(s, profile)
+                users = [(u, drops[(u, t)]) for (u, t) in sorted(drops) if t == n]
+                docs = [s.defs[0][0]] + [d for _u, plan in users for d, _node in plan]
+                marks = {id(d): (d, d.checkpoint()) for d in docs}
+                why = self._add_profile(s, profile) or self._drop_edges(n, users)
+                if why:  # neither the profile nor a dropped edge alone: compose would reject either
+                    for d, token in marks.values():
+                        d.rollback(token)
+                else:
+                    for u, _plan in users:
+                        ctx.note(f"{u}: took {n} out of its depends_on (it only ordered the start: {u} reaches "
+                                 f"{n} when it uses it, not to start); {n} now starts only with the {profile} "
+                                 f"profile, and compose would refuse to start {u} while it still depended on it",
+                                 line=services[u].line, file=rel_of(project, services[u].doc))
                 if why:
                     ctx.skip_part(n, why, line=s.line, file=rel_of(project, s.doc))
                 else:
@@ -214,6 +323,17 @@ class DevProfiles(Transform):
                      f"`docker-compose --profile {profile} up`)"
                      + (f"; without it, {', '.join(users)} cannot reach {'it' if len(names) == 1 else 'them'}: "
                         "configure a real server for them outside development" if users else ""), file=rel)
+
+    @staticmethod
+    def _drop_edges(tool: str, users: list[tuple[str, list]]) -> str | None:
+        """Take ``tool`` out of the depends_on of each user; why not, when an edit fails."""
+        try:
+            for _u, plan in users:
+                for doc, node in plan:
+                    _remove_dependency(doc, node, tool)
+        except EditError as e:
+            return f"harden could not take it out of {', '.join(u for u, _ in users)}'s depends_on: {e}"
+        return None
 
     @staticmethod
     def _add_profile(svc: Any, profile: str) -> str | None:

@@ -823,8 +823,8 @@ class ComposeDoc:
             start = self._offset(line, dash)
             end = self._offset(line, col + len(token))
             def head(n=name) -> str:
-                # a key deleted from the new mapping later leaves only its line's comment; a
-                # scalar or flow value goes on the key's line, before that comment
+                # a key deleted from the new mapping later renders nothing (its line goes, see
+                # below); a scalar or flow value goes on the key's line, before its comment
                 cur = m[key]
                 if not isinstance(cur, dict) or n not in cur:
                     return ""
@@ -849,10 +849,21 @@ class ComposeDoc:
                 return seq_item_lines(v, c + style.seq_offset, style)
 
             self._insert_after_line(line, body, item_col + style.indent)
-            if dash != item_col:
-                # re-indent the item line so keys line up at item_col
-                pad_start = self._offset(line, 0)
-                self._add_patch(pad_start, start, (lambda c=item_col: " " * c))
+
+            def gone(n=name) -> bool:
+                cur = m[key]
+                return not isinstance(cur, dict) or n not in cur
+
+            # the rest of the item's line (its end-of-line comment, the newline) and its indent:
+            # a key deleted from the new mapping later takes its whole line with it, the way
+            # remove_item takes an item with its end-of-line comment
+            tail_end = self._line_starts[line + 1] if line + 1 < len(self.lines) else len(self.src)
+            tail = self.src[end:tail_end]
+            self._add_patch(end, tail_end, (lambda t=tail, g=gone: "" if g() else t))
+            pad_start = self._offset(line, 0)
+            # re-indent the item line so keys line up at item_col
+            pad = " " * item_col if dash != item_col else self.src[pad_start:start]
+            self._add_patch(pad_start, start, (lambda p=pad, g=gone: "" if g() else p))
         # keys beyond the list's items, now or added to the new mapping later: rendered from
         # the tree at render time, after the last item
         _, last = self.entry_span(m, key)
