@@ -232,6 +232,9 @@ class World:
         self.docs: dict[Path, Any] = docs if docs is not None else {}
         self.projects: list = []
         self._extenders: dict | None = None
+        # id(project) -> whom each of its services can reach as read (roles.original_reach),
+        # measured for every project at once, before any transform moved a network
+        self.reach_as_read: dict[int, dict] | None = None
 
     def doc(self, path: Path) -> Any:
         return self.docs.get(path)
