@@ -435,6 +435,48 @@ def test_talks_to_from_the_configuration_isolates_the_store(tmp_path):
     assert not [o for o in res.outcomes if o.transform == "networks" and o.status == "skipped"]
 
 
+def test_a_service_harden_cannot_see_into_is_only_taken_to_talk_to_stores_it_can_reach(tmp_path):
+    """The storefront (an image harden cannot read, on `default` alone) shares no network with
+    the database and the cache (both on shop-tier): whatever it talks to, it is not them. It is
+    not moved next to them, and they leave shop-tier isolated."""
+    path = copy_fixture("net-unknown-out-of-reach", tmp_path)
+    res = harden_run(path, select=["networks"])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))
+    assert data["services"]["storefront"]["networks"] == ["frontend"]
+    assert data["services"]["db"]["networks"] == ["backend"]
+    assert data["services"]["cache"]["networks"] == ["backend"]
+    assert data["services"]["worker"]["networks"] == ["shop-tier", "backend"]
+    assert not [o for o in res.outcomes if o.transform == "networks" and o.status == "skipped"]
+    notes = [n.message for n in res.notes if "left the network shop-tier" in n.message]
+    assert notes and not any("storefront" in m for m in notes)
+
+
+def test_a_file_run_with_this_one_that_puts_the_service_next_to_the_stores_counts(tmp_path):
+    """compose.admin.yaml (run as `-f compose.yaml -f compose.admin.yaml`) puts the storefront on
+    shop-tier: there it can reach the stores, so it is still taken to talk to them."""
+    path = copy_fixture("net-unknown-out-of-reach", tmp_path)
+    (path / "compose.admin.yaml").write_text("services:\n  storefront:\n    networks:\n      - shop-tier\n")
+    res = harden_run(path, select=["networks"])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))
+    assert "backend" in data["services"]["storefront"]["networks"]
+    assert any(o.transform == "networks" and o.part == "db" and "talks_to under [services.storefront]" in o.reason
+               for o in res.outcomes)
+
+
+def test_a_network_name_harden_cannot_resolve_keeps_the_service_next_to_the_stores(tmp_path):
+    """`name: ${SHOP_NET}` may be the network the stores are on: reach is unclear, so the
+    storefront is still taken to talk to the stores, as before."""
+    path = copy_fixture("net-unknown-out-of-reach", tmp_path)
+    text = (path / "compose.yaml").read_text()
+    text = text.replace('      - "3000:80"   # the browser calls the API on :8000 itself\n',
+                        '      - "3000:80"   # the browser calls the API on :8000 itself\n    networks:\n      - edge\n')
+    text += "  edge:\n    name: ${SHOP_EDGE_NET:-shop_edge}\n"
+    (path / "compose.yaml").write_text(text)
+    res = harden_run(path, select=["networks"])
+    data = yaml.safe_load(changed_text(res, "compose.yaml"))
+    assert "backend" in data["services"]["storefront"]["networks"]
+
+
 # ------------------------------------------- issue 16, item 5: networks written once in an anchor
 
 ANCHORED_NETS = (

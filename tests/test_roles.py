@@ -9,7 +9,7 @@ import pytest
 
 from harden_testlib import copy_fixture
 from harden.engine import Run
-from harden.roles import classify, classify_all, hosts_in
+from harden.roles import classify, classify_all, hosts_in, original_reach
 
 
 def _project(path: Path):
@@ -283,3 +283,53 @@ def test_an_env_file_is_read_once_per_version_and_callers_get_their_own_copy(tmp
     assert len(parsed) == 2
     assert model._read_env_file(tmp_path / "missing.env") == {}
     assert model._read_env_file(tmp_path) == {}  # a folder
+
+
+# ------------------------------------------------- whom a service can reach as the files are
+
+
+def test_original_reach_follows_networks_namespaces_links_and_names(tmp_path):
+    project = _from_text(tmp_path, (
+        "services:\n"
+        "  ui:\n    image: acme/ui\n"                                  # default only
+        "  api:\n    image: acme/api\n    networks: [tier, default]\n"
+        "  sidecar:\n    image: acme/sidecar\n    network_mode: service:api\n"
+        "  db:\n    image: postgres:16\n    networks: [tier]\n"
+        "  legacy:\n    image: acme/legacy\n    networks: [old]\n    links: [db]\n"
+        "  search:\n    image: elasticsearch:8.13.0\n    networks: [named-b]\n"
+        "  indexer:\n    image: acme/indexer\n    networks: [named-a]\n"
+        "  agent:\n    image: acme/agent\n    network_mode: host\n"
+        "networks:\n  tier:\n  old:\n  named-a:\n    name: search_net\n  named-b:\n    name: search_net\n"))
+    reach = original_reach(project)
+    assert reach["ui"] == {"api", "sidecar", "agent"}
+    assert reach["sidecar"] == reach["api"] - {"sidecar"} | {"api"}
+    assert "db" in reach["api"] and "db" in reach["sidecar"] and "db" not in reach["ui"]
+    assert reach["legacy"] == {"db", "agent"} and "legacy" in reach["db"]
+    # two keys naming one network are one network
+    assert "search" in reach["indexer"] and "indexer" in reach["search"]
+    # the host's network is not compose's: harden cannot bound it
+    assert reach["agent"] is None
+
+
+def test_original_reach_cannot_bound_a_network_name_with_a_variable(tmp_path):
+    project = _from_text(tmp_path, (
+        "services:\n  ui:\n    image: acme/ui\n    networks: [edge]\n"
+        "  db:\n    image: postgres:16\n    networks: [tier]\n"
+        "networks:\n  edge:\n    name: ${EDGE_NET:-edge}\n  tier:\n"))
+    assert original_reach(project) == {"ui": None, "db": None}
+
+
+def test_original_reach_is_measured_before_any_network_moves(tmp_path):
+    """The first question measures every project of the run as read; later answers are that
+    measure, not the files as a transform has edited them since."""
+    r = Run(tmp_path)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  ui:\n    image: acme/ui\n  db:\n    image: postgres:16\n    networks: [tier]\n"
+        "networks:\n  tier:\n")
+    r.load()
+    project = r.projects[0]
+    assert original_reach(project)["ui"] == set()
+    doc = project.base
+    doc.add_key(doc.data["services"]["ui"], "networks", ["tier"])
+    project.invalidate()
+    assert original_reach(project)["ui"] == set()

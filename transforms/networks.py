@@ -7,7 +7,7 @@ from typing import Any
 
 from harden.compose_doc import anchored_source, is_flow, merge_sources, own_keys
 from harden.errors import EditError
-from harden.roles import Role, alias_networks, classify_all
+from harden.roles import Role, alias_networks, classify_all, original_reach
 from harden.transform import Example, Transform
 from harden.yaml_emit import Flow
 
@@ -189,7 +189,8 @@ class Networks(Transform):
     when harden can read it, else from `depends_on`, `links`, environment values that name a
     service (`DB_HOST: db`, `postgres://u:p@db:5432/x`), Traefik labels and the upstreams of
     a proxy's mounted config. A service whose traffic harden cannot see is assumed to talk to
-    the stores (it keeps working). `backend` gets `internal: true` (no way in or out) when no
+    the stores it can reach as the files are written (it keeps working), never to one it shares
+    no network with. `backend` gets `internal: true` (no way in or out) when no
     service that is on `backend` alone needs the internet or publishes ports. A database's
     published host port is bound to 127.0.0.1.
 
@@ -455,12 +456,20 @@ class Networks(Transform):
                         return (f"{n} reaches {t} as {h}, an alias {t} has only on the network "
                                 f"{', '.join(sorted(scoped))}; harden does not move either of them off it")
 
+        # whom each service can reach as the files are: one whose traffic harden cannot see
+        # talks at most to those (it cannot name a store it shares no network with)
+        reach = original_reach(project)
+
+        def may_reach(n: str, s: str) -> bool:
+            r = reach.get(n)
+            return r is None or s in r
+
         def talks_to_store(n: str, s: str | None = None) -> bool:
             targets = {s} if s else stores
             if talks[n] & targets:
                 return True
-            # traffic harden cannot see: assume it talks to the stores (it keeps working)
-            return not known[n] and roles[n].role != "proxy"
+            # traffic harden cannot see: assume it talks to the stores it can reach (it keeps working)
+            return not known[n] and roles[n].role != "proxy" and any(may_reach(n, t) for t in targets)
 
         # already isolated? A store must not be on the network a public service is reached on:
         # the implicit `default` everything shares, a public service's only network, or any
@@ -559,10 +568,10 @@ class Networks(Transform):
                 return False
             return True
 
-        # a service whose traffic harden cannot see is assumed to talk to every store
+        # a service whose traffic harden cannot see is assumed to talk to every store it can reach
         for n in cur:
             if n not in stores and not known[n] and roles[n].role != "proxy":
-                talks[n] |= stores
+                talks[n] |= {t for t in stores if may_reach(n, t)}
         edges = sorted((a, b) for a in talks for b in talks[a])
         problem = self._connect(edges, nets, stores, public, why_not, fe, be, can_add, len(cur))
         if problem:

@@ -241,6 +241,14 @@ class Context:
         return self._run.facts(project, service)
 
 
+@record
+class _Source:
+    """Where a service's app source is read: a folder, and the file shown for notes about it."""
+
+    context: Path
+    rel: str
+
+
 def _names_and_key(project: Any) -> tuple[frozenset, str]:
     from .facts_cache import _hash
 
@@ -719,29 +727,48 @@ class Run:
 
     # ---------------------------------------------------------- facts
     def _fact_input(self, project: Any, service: str) -> tuple | None:
-        """(memo key, unit, raw command parts, service names, their key) of a service built
-        from a Dockerfile; None for one that is not."""
+        """(memo key, source, raw command parts, service names, their key) of a service whose
+        app source harden reads; None for one it does not. ``source`` (a _Source) is the build
+        context of the Dockerfile it builds, or the host folder a bind mount puts at its working
+        directory when the image has no files of its own there (model.mounted_source): that is
+        what runs there. A service that builds nothing is read only through such a mount."""
         unit = project.dockerfiles.get(service)
-        if unit is None:
-            return None
         svc = project.service(service)
-        stage = unit.doc.stages[-1]
-        ent = stage.last("ENTRYPOINT")
-        cmd = stage.last("CMD")
-        raw = (
-            svc.merged.get("command") if svc else None,
-            ent.exec_form() or ent.args_without_flags() if ent else None,
-            cmd.exec_form() or cmd.args_without_flags() if cmd else None,
-        )
+        mounted = None
+        if svc is not None and self.discovery is not None:
+            from .model import mounted_source
+
+            mounted = mounted_source(project, svc, self.discovery.root)
+        if unit is None:
+            if mounted is None:
+                return None
+            m = svc.merged
+            raw: tuple = (m.get("command"), None, None, m.get("entrypoint"))
+            rel = next((r for d, r in zip(project.docs, project.rels) if d is svc.doc), project.rels[0])
+        else:
+            stage = unit.doc.stages[-1]
+            ent = stage.last("ENTRYPOINT")
+            cmd = stage.last("CMD")
+            raw = (
+                svc.merged.get("command") if svc else None,
+                ent.exec_form() or ent.args_without_flags() if ent else None,
+                cmd.exec_form() or cmd.args_without_flags() if cmd else None,
+            )
+            rel = unit.rel
+        source = _Source(mounted or Path(unit.context), rel)
         names, names_key = project.memo("facts_names", lambda: _names_and_key(project))
-        return (str(unit.context), repr(raw), names_key), unit, raw, names, names_key
+        return (str(source.context), repr(raw), names_key), source, raw, names, names_key
 
     @staticmethod
     def _compute_facts(unit: Any, raw: tuple, names: frozenset) -> Any:
         def compute() -> Any:
             from .app_source import analyze, effective_command
 
-            return analyze(unit.context, effective_command(*raw), service_names=names)
+            if len(raw) > 3:  # a service that builds nothing: its compose entrypoint and command
+                command = effective_command(raw[0], None, None, compose_entrypoint=raw[3])
+            else:
+                command = effective_command(*raw)
+            return analyze(unit.context, command, service_names=names)
 
         return compute
 

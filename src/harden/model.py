@@ -3,6 +3,7 @@ view of every service) and a Dockerfile unit (the document plus what compose say
 
 from __future__ import annotations
 
+import posixpath
 import re
 import stat
 
@@ -232,6 +233,9 @@ class World:
         self.docs: dict[Path, Any] = docs if docs is not None else {}
         self.projects: list = []
         self._extenders: dict | None = None
+        # id(project) -> whom each of its services can reach as read (roles.original_reach),
+        # measured for every project at once, before any transform moved a network
+        self.reach_as_read: dict[int, dict] | None = None
 
     def doc(self, path: Path) -> Any:
         return self.docs.get(path)
@@ -504,3 +508,112 @@ def context_file_text(context: Path, path: str) -> str:
         except OSError:
             continue
     return ""
+
+
+# ------------------------------------------------------------ app source through a bind mount
+
+
+def _stage_chain(doc: Any, stage: Any) -> list:
+    """The stage and the stages of this Dockerfile it is built FROM, base first."""
+    chain, seen = [], set()
+    while stage is not None and stage.index not in seen:
+        seen.add(stage.index)
+        chain.insert(0, stage)
+        stage = doc.stage_by_name(stage.base) if stage.base else None
+    return chain
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or folder == "/" or path.startswith(folder.rstrip("/") + "/")
+
+
+def image_workdir(unit: Any, target: str | None) -> tuple[str | None, list[str | None]]:
+    """(the working directory of the stage a service runs, where its COPY/ADD write): the
+    stage's last WORKDIR (through the stages it is built FROM), None when unknown (no WORKDIR
+    in the chain: the base image's own; a variable); each COPY/ADD destination of that chain
+    as an absolute folder, None for one harden cannot place (a variable, a relative one under
+    an unknown WORKDIR)."""
+    doc = getattr(unit, "doc", None)
+    if doc is None or not doc.stages:
+        return None, [None]
+    stage = doc.stage_by_name(target) if target else None
+    workdir: str | None = None
+    known = True  # False once a WORKDIR harden cannot read is in force
+    dests: list[str | None] = []
+    for st in _stage_chain(doc, stage or doc.stages[-1]):
+        for ins in st.instructions:
+            if ins.instruction == "WORKDIR":
+                w = ins.args_without_flags().strip().strip("'\"")
+                if not w or "$" in w or not known:
+                    workdir, known = None, False
+                    continue
+                workdir = posixpath.normpath(posixpath.join(workdir or "/", w))
+            elif ins.instruction in ("COPY", "ADD"):
+                words = ins.words()
+                dest = words[-1] if len(words) >= 2 else None
+                if dest is None or "$" in dest:
+                    dests.append(None)
+                elif dest.startswith("/"):
+                    dests.append(posixpath.normpath(dest))
+                else:
+                    dests.append(posixpath.normpath(posixpath.join(workdir or "/", dest)) if known else None)
+    return workdir, dests
+
+
+def bind_source(svc: Any, folder: str, root: Path) -> Path | None:
+    """The host folder a bind mount of ``svc`` puts at container folder ``folder``: the mount
+    whose target is that folder or the nearest one above it (the deepest wins, as in Docker).
+    Only a relative host path (``.``, ``./src``) that stays inside ``root`` (the project),
+    long syntax too; a named volume, an absolute or home path, or one holding a variable is not
+    source harden reads (None). None also when another bind mount further down puts part of it
+    there from elsewhere (a volume there, `- /app/node_modules`, only hides dependencies)."""
+    best: tuple[int, str | None, str] | None = None
+    for kind, src, dst, _ro in parse_volumes(svc.merged.get("volumes")):
+        dst = posixpath.normpath(str(dst)) if dst else ""
+        if not dst.startswith("/") or "$" in dst:
+            continue
+        if _under(dst, folder) and dst != folder:
+            if kind == "bind":
+                return None  # `./src:/app/src`: part of what runs there comes from another host folder
+            continue  # `- /app/node_modules`: a volume over the dependencies, not the app's source
+        if not _under(folder, dst):
+            continue
+        if best is None or len(dst) > best[0]:
+            best = (len(dst), str(src) if kind == "bind" and src is not None else None, dst)
+    if best is None or best[1] is None:
+        return None
+    src, dst = best[1], best[2]
+    if "$" in src or src.startswith(("/", "~")) or (len(src) > 1 and src[1] == ":"):
+        return None
+    try:
+        host = (doc_dir(svc.doc) / src / posixpath.relpath(folder, dst)).resolve()
+        host.relative_to(Path(root).resolve())
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return host if host.is_dir() else None
+
+
+def mounted_source(project: Any, svc: Any, root: Path) -> Path | None:
+    """The host folder whose files run at the service's working directory when a bind mount
+    puts them there and the image has none of its own there (a dev compose file's `.:/app` over
+    an image that copies only its start scripts; an image-only service with `working_dir` and
+    its source mounted): harden reads the app source there. The working directory is compose's
+    `working_dir`, else the WORKDIR of the stage the service builds; for a service that builds
+    none, `working_dir` alone. None when there is no such folder."""
+    m = svc.merged
+    unit = getattr(project, "dockerfiles", {}).get(svc.name)
+    wd = m.get("working_dir")
+    workdir = posixpath.normpath(str(wd)) if isinstance(wd, str) and wd.startswith("/") and "$" not in wd else None
+    if wd is not None and workdir is None:
+        return None  # a working directory harden cannot read
+    if unit is not None:
+        b = project.build_of(svc) if hasattr(project, "build_of") else None
+        image_wd, dests = image_workdir(unit, b.target if b is not None else None)
+        workdir = workdir or image_wd
+        # the image has files of its own at, under or above that folder: its source is read
+        # from the build context, as for any built service
+        if workdir is None or any(d is None or _under(d, workdir) or _under(workdir, d) for d in dests):
+            return None
+    elif workdir is None:
+        return None
+    return bind_source(svc, workdir, root)

@@ -212,6 +212,111 @@ def alias_networks(svc: Any, host: str) -> set[str] | None:
     return found or None
 
 
+def _network_ids(project: Any) -> dict[str, tuple[str, str]] | None:
+    """Top-level network key -> what Docker knows it as: ("named", name) for a network with a
+    literal `name:` or an external one (several keys, and other projects, can name the same
+    network), ("project", key) for one compose prefixes with the project name. None when a
+    name holds a variable (two keys may then be one network)."""
+    out: dict[str, tuple[str, str]] = {}
+    for key, conf in project.top("networks").items():
+        key = str(key)
+        name, external = None, False
+        if isinstance(conf, dict):
+            if conf.get("name") is not None:
+                name = str(conf["name"])
+            ext = conf.get("external")
+            if isinstance(ext, dict):
+                external = True
+                if name is None and ext.get("name") is not None:
+                    name = str(ext["name"])
+            elif ext is True or str(ext).lower() == "true":
+                external = True
+        if name is not None and "$" in name:
+            return None
+        out[key] = ("named", name) if name is not None else ("named", key) if external else ("project", key)
+    return out
+
+
+def _reach_in(project: Any) -> dict[str, set[str] | None]:
+    """Whom each service of one project can reach, as the project is now: the services it
+    shares a network with (its `networks`, `default` without any; `network_mode: service:x`
+    shares x's), or names in `links`. None for a service whose reach harden cannot bound: its
+    networking is not compose's (`network_mode: host`, `container:...`, a variable), or the
+    files say more than harden's merged view holds (`!reset`/`!override` tags, network names
+    that hold variables)."""
+    services = {s.name: s for s in project.services()}
+    unclear = {n: None for n in services}
+    if any("!reset" in str(getattr(d, "original", "")) or "!override" in str(getattr(d, "original", ""))
+           for d in project.docs):
+        return unclear
+    ids = _network_ids(project)
+    if ids is None:
+        return unclear
+
+    def networks_of(n: str) -> set[tuple[str, str]] | None:
+        seen: set[str] = set()
+        while n in services and n not in seen:
+            seen.add(n)
+            m = services[n].merged
+            nm = m.get("network_mode")
+            if nm is None:
+                nets = m.get("networks")
+                names = [str(k) for k in nets] if isinstance(nets, (dict, list)) and nets else ["default"]
+                return {ids.get(x, ("project", x)) for x in names}
+            nm = str(nm)
+            if not nm.startswith("service:"):
+                return None
+            n = nm.split(":", 1)[1]
+        return None
+
+    on = {n: networks_of(n) for n in services}
+    out: dict[str, set[str] | None] = {}
+    for n in services:
+        if on[n] is None:
+            out[n] = None
+            continue
+        out[n] = {m for m in services if m != n and (on[m] is None or on[m] & on[n])}
+    for n, s in services.items():
+        for link in _names_of(s.merged.get("links")):
+            t = link.split(":", 1)[0]
+            for a, b in ((n, t), (t, n)):
+                if out.get(a) is not None and b in services and b != a:
+                    out[a].add(b)
+    return out
+
+
+def original_reach(project: Any) -> dict[str, set[str] | None]:
+    """Whom each service of ``project`` can reach in the files as read, before any transform
+    moved a network: a service can only talk (by name) to services it shares a network with,
+    so this bounds whom a service whose traffic harden cannot see may talk to. A file also run
+    with other files (an overlay's partner, a file another project reads) counts every such
+    combination: a service reaches what it reaches in any of them. None for a service harden
+    cannot bound (see _reach_in): it may talk to anyone."""
+    world = getattr(project, "world", None)
+    projects = list(getattr(world, "projects", None) or ()) if world is not None else []
+    if world is None or not any(p is project for p in projects):
+        return _reach_in(project)
+    if world.reach_as_read is None:
+        # measured for every project at once, on the first question: transforms run project by
+        # project, and a later project's files may already have been edited by then
+        world.reach_as_read = {id(p): _reach_in(p) for p in projects}
+    mine = {id(d) for d in project.docs}
+    tables = [world.reach_as_read[id(p)] for p in projects
+              if id(p) in world.reach_as_read and any(id(d) in mine for d in p.docs)]
+    out: dict[str, set[str] | None] = {}
+    for name in project.service_names():
+        got: set[str] | None = set()
+        for t in tables:
+            if name not in t:
+                continue
+            if t[name] is None:
+                got = None
+                break
+            got |= t[name]
+        out[name] = got
+    return out
+
+
 def _service_aliases(project: Any) -> dict[str, str]:
     """host name -> service: service names, container names, hostnames and network aliases."""
     memo = getattr(project, "memo", None)
