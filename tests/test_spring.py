@@ -314,3 +314,16 @@ def test_registry_clients_keep_the_same_networks(tmp_path):
     assert set(svcs["registry"]["networks"]) >= {"frontend"}
     skip = [x for x in res.outcomes if x.status == "skipped" and x.part == "orders-db"]
     assert skip and "find each other through Eureka at registry" in skip[0].reason
+
+
+def test_hosts_in_start_scripts_and_dockerfile_count(tmp_path):
+    _write(tmp_path, {
+        "compose.yaml": ("services:\n  api:\n    build: .\n    ports: ['80:8080']\n  db:\n    image: postgres:16\n"
+                         "  cache:\n    image: redis:7\n"),
+        "pom.xml": "",
+        "Dockerfile": "FROM eclipse-temurin:21-jre\nENV CACHE_URL=redis://cache:6379\nCMD [\"/start.sh\"]\n",
+        "docker/start.sh": "#!/bin/sh\nexec java -Dspring.datasource.url=jdbc:postgresql://db:5432/api -jar app.jar\n",
+        "src/main/resources/application.yml": "server:\n  port: 8080\n",
+    })
+    r = classify_all(_projects(tmp_path)[0])["api"]
+    assert r.talks_to == {"db", "cache"} and r.talks_known

@@ -189,7 +189,9 @@ class Networks(Transform):
     when harden can read it, else from `depends_on`, `links`, environment values that name a
     service (`DB_HOST: db`, `postgres://u:p@db:5432/x`), Traefik labels and the upstreams of
     a proxy's mounted config. A service whose traffic harden cannot see is assumed to talk to
-    the stores (it keeps working). `backend` gets `internal: true` (no way in or out) when no
+    the stores (it keeps working). Services that find each other through a registry (Eureka,
+    Consul: each registers the address of one of its networks, and harden cannot tell which)
+    get the same networks. `backend` gets `internal: true` (no way in or out) when no
     service that is on `backend` alone needs the internet or publishes ports. A database's
     published host port is bound to 127.0.0.1.
 

@@ -15,7 +15,12 @@ Sources, strongest first:
    service:x``, ``volumes_from``, environment values and commands that name another service
    (``DB_HOST: db``, ``postgres://u:p@db:5432/x``, ``redis://cache:6379``,
    ``${DB_HOST:-db}``), Traefik labels, and the hosts named in files mounted into a proxy
-   (``proxy_pass http://web:8000``).
+   (``proxy_pass http://web:8000``);
+5. a Spring service's own configuration (stacks/jvm.py): application*/bootstrap* files, what a
+   native Spring Cloud Config server of the project serves it, string literals of its code;
+   for a service that only runs ``image:``, the build of it an overlay file (or another service
+   building that image) gives. Complete (``talks_known``) only when every source was read; a
+   client of a registry (Eureka, Consul) gets ``discovery``: its clients share their networks.
 
 Every conclusion carries a line of evidence, so `harden inspect` and the notes can say why.
 """
@@ -469,11 +474,12 @@ def _compute_spring(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, s
     src = source_context(project, svc)
     if src is None:
         return None
-    from .stacks import jvm
+    from .stacks import is_jvm_context
 
     context, how = src
-    if not jvm.is_jvm_context(context):
+    if not is_jvm_context(context):
         return None
+    from .stacks import jvm
     cfg = jvm.read_spring(context)
     # configuration files mounted into the container: read with the service's own
     mounted = [p for p in _mounted_files(project, svc) if jvm._OWN_CONFIG.match(p.name)]
@@ -674,6 +680,9 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         for lit, fname in sorted(talks.literals.items()):
             if lit in others and len(lit) > 1:
                 add(others[lit], f'the string "{lit}" in {fname}', lit)
+        for host, fname in sorted(talks.file_hosts.items()):
+            if host in others:
+                add(others[host], f"{host} in {fname}", host)
         if talks.discovery:
             regs = sorted({aliases.get(h, h) for h in talks.registry_hosts})
             kind = "Eureka" if "Eureka" in talks.discovery else \

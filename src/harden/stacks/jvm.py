@@ -1,7 +1,9 @@
 """The JVM (Java, Kotlin, Scala): what harden knows about running maven, gradle and sbt as the
-start command. A Dockerfile that builds with them is not split (shell.FOREIGN).
+start command, and whom a Spring service talks to. A Dockerfile that builds with them is not
+split (shell.FOREIGN).
 
-Hooks (harden.stacks): START_BUILD (non-root-user).
+Hooks (harden.stacks): START_BUILD (non-root-user). Spring: ``spring_talks``, ``served_by``,
+``read_spring`` (harden.roles, for the networks transform and `harden inspect`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from ..record import field, record  # noqa: E402
 
 _SPRING_EXT = (".yml", ".yaml", ".properties")
 _OWN_CONFIG = re.compile(r"^(?:application|bootstrap)(?:-[^/\\]+)?\.(?:ya?ml|properties)$", re.I)
-_JVM_MARKERS = ("pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts",
-                "build.sbt")
 _SOURCE_EXT = (".java", ".kt", ".kts", ".groovy", ".scala")
+# other text files of the context that may name a host (a start script's JAVA_OPTS, a Dockerfile's
+# ENV, an env file); the configuration files are read as configuration
+_TEXT_EXT = (".sh", ".bash", ".env", ".conf", ".cfg", ".ini", ".json", ".xml", ".yml", ".yaml", ".properties",
+             ".toml", ".txt", ".gradle", ".sbt", ".cmd", ".bat", ".ps1")
+MAX_TEXT_FILE = 1_000_000
 _SKIP_DIRS = {".git", "target", "build", "out", "node_modules", ".gradle", ".mvn", ".idea", "bin", ".settings"}
 MAX_SOURCE_FILES = 4000
 MAX_SOURCE_BYTES = 40_000_000
@@ -76,6 +81,9 @@ class SpringTalks:
 
     hosts: dict[str, str] = field(default_factory=dict)  # host -> where it is named (first)
     literals: dict[str, str] = field(default_factory=dict)  # bare string literals of the code -> file
+    # hosts written as URLs or host:port in the context's other text files (scripts, Dockerfile,
+    # env files, build files): the caller keeps those that are services of the project
+    file_hosts: dict[str, str] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
     config_hosts: list[str] = field(default_factory=list)  # spring.cloud.config.uri hosts
     app_name: str | None = None
@@ -93,12 +101,9 @@ def norm_key(key: str) -> str:
 
 def is_jvm_context(context: Path) -> bool:
     """A JVM project: a maven/gradle/sbt build file, or sources under src/main/(java|kotlin|...)."""
-    try:
-        if any((context / m).is_file() for m in _JVM_MARKERS):
-            return True
-        return any((context / "src" / "main" / d).is_dir() for d in ("java", "kotlin", "scala", "groovy"))
-    except OSError:
-        return False
+    from . import is_jvm_context as registry_says
+
+    return registry_says(context)
 
 
 def _walk(root: Path) -> Iterable[Path]:
@@ -333,6 +338,9 @@ def _code_literals(context: Path, out: SpringTalks) -> None:
     n = size = 0
     for p in _walk(context):
         if p.suffix not in _SOURCE_EXT:
+            if p.suffix.lower() in _TEXT_EXT or p.name.lower().startswith(("dockerfile", "containerfile")) \
+                    or p.name.lower().endswith((".dockerfile", "env")):
+                _text_hosts(p, context, out)
             continue
         n += 1
         try:
@@ -352,6 +360,23 @@ def _code_literals(context: Path, out: SpringTalks) -> None:
                 out.literals.setdefault(lit.lower(), rel)
             for h in hosts_of(lit, "value"):
                 out.hosts.setdefault(h, f"a string in {rel}")
+
+
+def _text_hosts(p: Path, context: Path, out: SpringTalks) -> None:
+    from ..roles import hosts_in
+
+    try:
+        if p.stat().st_size > MAX_TEXT_FILE:
+            return  # a data file, not a script or a configuration
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        out.gaps.append(f"{_rel(p, context)} could not be read")
+        return
+    if "\x00" in text:
+        return
+    rel = _rel(p, context)
+    for h in hosts_in(text, bare=False) | {m.group(1).lower() for m in _ORACLE_AT.finditer(text)}:
+        out.file_hosts.setdefault(h, rel)
 
 
 # ------------------------------------------------------------ Spring Cloud Config (native backend)
