@@ -6,17 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from harden_testlib import write_files as _write
 from harden.engine import Run
 from harden.roles import classify_all, source_context
 from harden.stacks import jvm
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, body in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(body)
-    return root
 
 
 def _projects(path: Path):

@@ -200,6 +200,17 @@ def resources_dirs(context: Path) -> list[Path]:
     return out
 
 
+def _files_in(folders: list[Path], name: re.Pattern) -> list[Path]:
+    """The files directly in ``folders`` whose name matches, each folder's sorted."""
+    files: list[Path] = []
+    for folder in folders:
+        try:
+            files += sorted(p for p in folder.iterdir() if p.is_file() and name.match(p.name))
+        except OSError:
+            continue
+    return files
+
+
 def read_spring(context: Path) -> SpringConfig:
     """A service's own Spring configuration: application*/bootstrap* files where Spring Boot
     looks for them (classpath root and config/ of every module, the context's ./ and ./config/,
@@ -209,13 +220,7 @@ def read_spring(context: Path) -> SpringConfig:
     for res in resources_dirs(context):
         folders += [res, res / "config"]
     folders += [context, context / "config"]
-    files = []
-    for folder in folders:
-        try:
-            files += sorted(p for p in folder.iterdir() if p.is_file() and _OWN_CONFIG.match(p.name))
-        except OSError:
-            continue
-    read_config_files(files, context, cfg)
+    read_config_files(_files_in(folders, _OWN_CONFIG), context, cfg)
     for key in ("spring.config.location", "spring.config.additional-location"):
         v = cfg.get(key)
         if v:
@@ -417,13 +422,7 @@ def served_by(server_context: Path, app_name: str | None, env: dict[str, str]) -
         sub = loc[len("classpath:"):].strip("/")
         dirs += [r / sub for r in res]
     names = re.compile(rf"^(?:application|{re.escape(app_name)})(?:-[^/\\]+)?\.(?:ya?ml|properties)$", re.I)
-    files = []
-    for d in dirs:
-        try:
-            files += sorted(p for p in d.iterdir() if p.is_file() and names.match(p.name))
-        except OSError:
-            continue
-    read_config_files(files, server_context, out)
+    read_config_files(_files_in(dirs, names), server_context, out)
     out.files = [f"{server_context.name}/{f}" for f in out.files]
     out.props = [(k, v, f"{server_context.name}/{f}") for k, v, f in out.props]
     return out
