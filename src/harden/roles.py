@@ -480,7 +480,15 @@ def _compute_spring(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, s
     if not is_jvm_context(context):
         return None
     from .stacks import jvm
-    cfg = jvm.read_spring(context)
+
+    # one reading per build context and run (the project's memo is dropped after every edit)
+    world = getattr(project, "world", None)
+    cache = world.__dict__.setdefault("_spring_reads", {}) if world is not None else {}
+    key = Path(context).resolve()
+    if key not in cache:
+        cache[key] = (jvm.read_spring(context), jvm.scan_code(context))
+    own, code = cache[key]
+    cfg = jvm.SpringConfig(files=list(own.files), props=list(own.props), gaps=list(own.gaps))
     # configuration files mounted into the container: read with the service's own
     mounted = [p for p in _mounted_files(project, svc) if jvm._OWN_CONFIG.match(p.name)]
     if mounted:
@@ -488,7 +496,7 @@ def _compute_spring(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, s
     for key in env:
         if _SPRING_ENV_GAPS.match(str(key)):
             cfg.gaps.append(f"environment {key} gives Spring configuration harden does not read")
-    first = jvm.spring_talks(context, env, None, cfg)
+    first = jvm.spring_talks(context, env, None, cfg, code)
     served = None
     if first.config_hosts:
         aliases = _service_aliases(project)
@@ -507,7 +515,7 @@ def _compute_spring(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, s
             served.files += got.files
             served.props += got.props
             served.gaps += got.gaps
-    talks = jvm.spring_talks(context, env, served, cfg) if served is not None else first
+    talks = jvm.spring_talks(context, env, served, cfg, code) if served is not None else first
     return talks, how
 
 

@@ -295,13 +295,23 @@ def discovery_of(cfg: SpringConfig, env: dict[str, str]) -> str | None:
     return None
 
 
+def scan_code(context: Path) -> SpringTalks:
+    """What the context's code and other text files name (``literals``, ``hosts``,
+    ``file_hosts``, ``gaps``): one walk of the context, the same for every service built there."""
+    out = SpringTalks()
+    _code_literals(context, out)
+    return out
+
+
 def spring_talks(context: Path, env: dict[str, str], served: "SpringConfig | None" = None,
-                 cfg: SpringConfig | None = None) -> SpringTalks:
+                 cfg: SpringConfig | None = None, code: SpringTalks | None = None) -> SpringTalks:
     """Hosts one Spring service names: its own configuration, the configuration a config
     server serves it (``served``, already read by the caller; None when it uses none), and the
-    string literals of its code."""
+    string literals of its code (``code``: scan_code's, when the caller has it already)."""
     cfg = cfg if cfg is not None else read_spring(context)
-    out = SpringTalks(gaps=list(cfg.gaps))
+    code = code if code is not None else scan_code(context)
+    out = SpringTalks(gaps=list(cfg.gaps) + list(code.gaps), literals=dict(code.literals),
+                      file_hosts=dict(code.file_hosts))
     whole = SpringConfig(files=list(cfg.files), props=list(cfg.props))
     if served is not None:
         whole.props += served.props
@@ -324,6 +334,8 @@ def spring_talks(context: Path, env: dict[str, str], served: "SpringConfig | Non
                 if "configserver:" in part:
                     for h in hosts_of(part.split("configserver:", 1)[1], "uri"):
                         out.config_hosts.append(h)
+    for h, where in code.hosts.items():
+        out.hosts.setdefault(h, where)
     out.discovery = discovery_of(whole, env)
     if out.discovery:
         for k, v, _f in whole.props:
@@ -332,7 +344,6 @@ def spring_talks(context: Path, env: dict[str, str], served: "SpringConfig | Non
                               "spring.cloud.zookeeper.connectstring", "spring.cloud.nacos.discovery.serveraddr")):
                 got = resolve(v, env, whole)
                 out.registry_hosts += sorted(hosts_of(got, "host")) if got is not None else []
-    _code_literals(context, out)
     return out
 
 
