@@ -190,7 +190,9 @@ class Networks(Transform):
     service (`DB_HOST: db`, `postgres://u:p@db:5432/x`), Traefik labels and the upstreams of
     a proxy's mounted config. A service whose traffic harden cannot see is assumed to talk to
     the stores it can reach as the files are written (it keeps working), never to one it shares
-    no network with. `backend` gets `internal: true` (no way in or out) when no
+    no network with. Services that find each other through a registry (Eureka, Consul: each
+    registers the address of one of its networks, and harden cannot tell which) get the same
+    networks. `backend` gets `internal: true` (no way in or out) when no
     service that is on `backend` alone needs the internet or publishes ports. A database's
     published host port is bound to 127.0.0.1.
 
@@ -532,6 +534,22 @@ class Networks(Transform):
                     if n in cur:
                         why_not.setdefault(n, why)
 
+        # services that find each other through a registry (Eureka, Consul): each registers the
+        # address of one of its networks (the first interface, which harden cannot tell), so a
+        # caller reaches it only on that network; they keep the same networks, all of them
+        peer_groups: dict[str, list[str]] = {}
+        for n in sorted(cur):
+            if roles[n].discovery and n not in stores:
+                peer_groups.setdefault(roles[n].discovery, []).append(n)
+        peers = {n: g for g in peer_groups.values() if len(g) > 1 for n in g}
+        for g in peer_groups.values():
+            stuck = [n for n in g if n in why_not]
+            if len(g) > 1 and stuck:
+                for n in g:
+                    why_not.setdefault(n, f"it finds {', '.join(x for x in g if x != n)[:80]} through "
+                                          f"{roles[n].discovery}, so they stay on the same networks, and "
+                                          f"{stuck[0]} cannot be edited ({why_not[stuck[0]]})")
+
         # 3. wanted networks by role
         be_internal = isinstance(declared.get(be), dict) and declared[be].get("internal") in (True, "true")
         nets: dict[str, set[str]] = {}
@@ -577,6 +595,7 @@ class Networks(Transform):
         if problem:
             return problem
         self._unify(nets, sharers, why_not)
+        self._unify(nets, peers, why_not)
 
         bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
         dropped: dict[str, set[str]] = {}
@@ -598,6 +617,8 @@ class Networks(Transform):
             problem = self._connect(edges, nets, stores, public, why_not, fe, be, can_add, len(cur))
             if problem:
                 return problem
+            self._unify(nets, sharers, why_not)
+            self._unify(nets, peers, why_not)
             bad = violations(nets, {n: explicit[n] or n not in why_not for n in cur}, strict=True)
         if bad:
             s, net, p = bad[0]
@@ -687,19 +708,48 @@ class Networks(Transform):
             if st in suppressed or st not in nets:
                 continue
             near = []
+            via_peers = []
             for p in sorted(public):
-                if p in stores or p not in nets or known.get(p, True) or roles[p].role in ("devtool", "proxy"):
+                if p in stores or p not in nets or roles[p].role in ("devtool", "proxy"):
                     continue
                 if st in roles[p].talks_to:
                     continue
                 shared = nets[st] & nets[p]
-                if shared:
+                if not shared:
+                    continue
+                if not known.get(p, True):
                     near.append((p, sorted(shared)[0]))
+                elif roles[p].discovery:
+                    users = sorted(n for n in nets if n != p and roles[n].discovery == roles[p].discovery
+                                   and st in roles[n].talks_to)
+                    if users:
+                        via_peers.append((p, sorted(shared)[0], users[0]))
+            if not near and via_peers:
+                p0, net0, user = via_peers[0]
+                who = ", ".join(p for p, _n, _u in via_peers[:4]) + \
+                    (f" (+{len(via_peers) - 4} more)" if len(via_peers) > 4 else "")
+                ctx.skip_part(st, f"{st} still shares the network {net0} with {who}, which publish"
+                                  f"{'es' if len(via_peers) == 1 else ''} ports and do{'es' if len(via_peers) == 1 else ''} "
+                                  f"not use it: {p0} and {user} find each other through {roles[p0].discovery}, which "
+                                  f"hands out one address of each service, on a network harden cannot tell; so they "
+                                  f"stay on the same networks, and {user} uses {st}. To isolate {st}, pin the address "
+                                  f"each service registers (eureka.instance.hostname or spring.cloud.inetutils."
+                                  f"preferred-networks) and give the {st} network to {user} alone by hand",
+                              line=services[st].line, file=rel_of(project, services[st].doc))
+                continue
             if not near:
                 continue
             who = ", ".join(p for p, _ in near[:4]) + (f" (+{len(near) - 4} more)" if len(near) > 4 else "")
             p0, net0 = near[0]
             one = len(near) == 1
+            why = roles[p0].unknown_why
+            if why:
+                ctx.skip_part(st, f"{st} still shares the network {net0} with {who}, which publish{'es' if one else ''} "
+                                  f"ports: harden cannot tell whom {p0} talks to ({why}), so it stays next to the "
+                                  f"stores; if {p0} does not use {st}, list the services it does use as talks_to "
+                                  f"under [services.{p0}] in .harden.toml and run harden again",
+                              line=services[st].line, file=rel_of(project, services[st].doc))
+                continue
             ctx.skip_part(st, f"{st} still shares the network {net0} with {who}, which publish{'es' if one else ''} "
                               f"ports: harden cannot tell whom {'it talks' if one else 'they talk'} to (nothing in "
                               f"{'its' if one else 'their'} compose configuration or app source that harden reads "

@@ -15,7 +15,12 @@ Sources, strongest first:
    service:x``, ``volumes_from``, environment values and commands that name another service
    (``DB_HOST: db``, ``postgres://u:p@db:5432/x``, ``redis://cache:6379``,
    ``${DB_HOST:-db}``), Traefik labels, and the hosts named in files mounted into a proxy
-   (``proxy_pass http://web:8000``).
+   (``proxy_pass http://web:8000``);
+5. a Spring service's own configuration (stacks/jvm.py): application*/bootstrap* files, what a
+   native Spring Cloud Config server of the project serves it, string literals of its code;
+   for a service that only runs ``image:``, the build of it an overlay file (or another service
+   building that image) gives. Complete (``talks_known``) only when every source was read; a
+   client of a registry (Eureka, Consul) gets ``discovery``: its clients share their networks.
 
 Every conclusion carries a line of evidence, so `harden inspect` and the notes can say why.
 """
@@ -82,6 +87,10 @@ class Role:
     network_mode: str | None = None
     evidence: list[str] = field(default_factory=list)
     hosts: dict[str, set[str]] = field(default_factory=dict)  # target -> the host names it is reached by
+    # services that find each other through a registry (Eureka, Consul, ...): the registry and
+    # its kind ("Eureka at registry"); they must share every network (see networks)
+    discovery: str | None = None
+    unknown_why: str | None = None  # why talks_to may be incomplete, when harden knows
 
     @property
     def store(self) -> bool:
@@ -504,6 +513,117 @@ def started_kind(project: Any, svc: Any) -> tuple[str | None, str]:
     return None, ""
 
 
+# --------------------------------------------------------------------- a service's own source
+
+
+def source_context(project: Any, svc: Any) -> tuple[Path, str] | None:
+    """(build context, how it was found) of the code a service runs: its own ``build``; else,
+    for a service that only runs ``image: X``, the build of the same service in an overlay of
+    its files that runs the same image (``docker-compose.dev.yml`` adding ``build: api``), or
+    the one build in the repository's compose files of an image of that name. None when there
+    is none, or more than one candidate."""
+    b = project.build_of(svc) if hasattr(project, "build_of") else None
+    if b is not None:
+        return (None if b.remote or b.inline else (b.context, "its build context"))
+    image = svc.merged.get("image")
+    if not image:
+        return None
+    world = getattr(project, "world", None)
+    found: dict[Path, str] = {}
+    for p in (world.projects_with(project.base) if world is not None else []):
+        if p is project or not all(any(d is x for x in p.docs) for d in project.docs):
+            continue
+        other = p.service(svc.name)
+        if other is None or other.merged.get("image") != image:
+            continue
+        ob = p.build_of(other)
+        if ob is None or ob.remote or ob.inline:
+            continue
+        where = next((r for d, r in zip(p.docs, p.rels) if d is other.owner("build")[0]), "another file")
+        found.setdefault(ob.context.resolve(), f"{where} builds {svc.name} from {_display(project, ob.context)}")
+    if not found:
+        from .catalog import parse_image
+        from .healthchecks import _built_elsewhere
+
+        ref = parse_image(str(image)) if "$" not in str(image) else None
+        hit = _built_elsewhere(project, ref) if ref is not None else None
+        if hit is not None and getattr(hit[0], "context", None) is not None:
+            found[Path(hit[0].context).resolve()] = f"{hit[2]} builds the image {image}"
+    if len(found) != 1:
+        return None
+    ctx, how = next(iter(found.items()))
+    return ctx, how
+
+
+def _display(project: Any, path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(project.folder).resolve()).as_posix() or "."
+    except (ValueError, OSError):
+        return str(path)
+
+
+_SPRING_ENV_GAPS = re.compile(r"^SPRING_(?:APPLICATION_JSON|CONFIG_(?:LOCATION|ADDITIONAL_LOCATION|IMPORT))$")
+
+
+def spring_talks(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, str] | None:
+    """What the Spring configuration of a JVM service says (harden.stacks.jvm.SpringTalks) and
+    where its source was found; None when the service runs no JVM code harden can read.
+    With Spring Cloud Config, the config server named by spring.cloud.config.uri is another
+    service of the project, and what it serves this application is read from its source."""
+    memo = getattr(project, "memo", None)
+    compute = lambda: _compute_spring(project, svc, env)  # noqa: E731
+    return memo(f"spring:{svc.name}", compute) if memo is not None else compute()
+
+
+def _compute_spring(project: Any, svc: Any, env: dict[str, str]) -> tuple[Any, str] | None:
+    src = source_context(project, svc)
+    if src is None:
+        return None
+    from .stacks import is_jvm_context
+
+    context, how = src
+    if not is_jvm_context(context):
+        return None
+    from .stacks import jvm
+
+    # one reading per build context and run (the project's memo is dropped after every edit)
+    world = getattr(project, "world", None)
+    cache = world.__dict__.setdefault("_spring_reads", {}) if world is not None else {}
+    key = Path(context).resolve()
+    if key not in cache:
+        cache[key] = (jvm.read_spring(context), jvm.scan_code(context))
+    own, code = cache[key]
+    cfg = jvm.SpringConfig(files=list(own.files), props=list(own.props), gaps=list(own.gaps))
+    # configuration files mounted into the container: read with the service's own
+    mounted = [p for p in _mounted_files(project, svc) if jvm._OWN_CONFIG.match(p.name)]
+    if mounted:
+        jvm.read_config_files(mounted, doc_dir(svc.doc), cfg)
+    for key in env:
+        if _SPRING_ENV_GAPS.match(str(key)):
+            cfg.gaps.append(f"environment {key} gives Spring configuration harden does not read")
+    first = jvm.spring_talks(context, env, None, cfg, code)
+    served = None
+    if first.config_hosts:
+        aliases = _service_aliases(project)
+        served = jvm.SpringConfig()
+        for host in dict.fromkeys(first.config_hosts):
+            target = aliases.get(host)
+            server = project.service(target) if target else None
+            ssrc = source_context(project, server) if server is not None else None
+            if ssrc is None:
+                served.gaps.append(f"its config server {host} is not a service whose source harden can read")
+                continue
+            senv = {str(k): str(v) for k, v in (as_map(server.merged.get("environment"))
+                                                if isinstance(server.merged.get("environment"), (dict, list))
+                                                else {}).items() if v is not None}
+            got = jvm.served_by(ssrc[0], first.app_name, senv)
+            served.files += got.files
+            served.props += got.props
+            served.gaps += got.gaps
+    talks = jvm.spring_talks(context, env, served, cfg, code) if served is not None else first
+    return talks, how
+
+
 # ---------------------------------------------------------------------------- classify
 
 
@@ -653,6 +773,42 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
                 ok = image_kind(other.image) if other.image else None
                 if ok and (ok == c or ok.startswith(c) or c.startswith(ok)):
                     add(other.name, f"the app source uses a {c} client")
+    spring = None
+    if cat is None:
+        env_values = {k: str(v) for k, (_w, v) in seen_keys.items() if v is not None}
+        try:
+            spring = spring_talks(project, svc, env_values)
+        except Exception:  # never let a reading of the app's files fail the transform
+            spring = None
+    if spring is not None:
+        talks, how = spring
+        if how != "its build context":
+            ev.append(f"its source: {how}")
+        for host, where in sorted(talks.hosts.items()):
+            if host in others:
+                add(others[host], f"{host} in {where}", host)
+            elif host not in aliases and "." in host and re.search(r"\.[a-z]{2,}$", host) and \
+                    not host.endswith((".local", ".internal", ".svc", ".lan", ".example", ".test")):
+                external_hosts.append(f"{where} names {host}")
+        for lit, fname in sorted(talks.literals.items()):
+            if lit in others and len(lit) > 1:
+                add(others[lit], f'the string "{lit}" in {fname}', lit)
+        for host, fname in sorted(talks.file_hosts.items()):
+            if host in others:
+                add(others[host], f"{host} in {fname}", host)
+        if talks.discovery:
+            regs = sorted({aliases.get(h, h) for h in talks.registry_hosts})
+            kind = "Eureka" if "Eureka" in talks.discovery else \
+                talks.discovery.split("through ", 1)[-1].split(" (")[0]
+            r.discovery = f"{kind} at {', '.join(regs) or 'an unnamed registry'}"
+    if r.discovery is None and not r.store:
+        for key, (_w, value) in seen_keys.items():
+            if re.sub(r"[-_.]", "", str(key)).lower().startswith("eurekaclientserviceurl") and value:
+                regs = sorted({aliases.get(h, h) for h in hosts_in(str(value), bare=False)})
+                r.discovery = f"Eureka at {', '.join(regs) or 'an unnamed registry'}"
+                ev.append(f"environment {key}: a Eureka client; the clients of {regs[0] if regs else 'it'} "
+                          "stay on the same networks")
+                break
     if r.role == "proxy" or r.kind == "traefik":
         if r.kind == "traefik":
             for other in project.services():
@@ -697,6 +853,18 @@ def classify(project: Any, svc: Any, ctx: Any = None) -> Role:
         ev.append(f"image {image} is {tracing}, which connects only where its configuration says")
     elif r.role == "devtool":
         r.talks_known = r.kind not in DB_UI_KINDS or bool(r.talks_to)
+    elif spring is not None:
+        talks = spring[0]
+        if not talks.complete:
+            r.unknown_why = talks.gaps[0]
+            ev.append(f"whom it talks to is not known: {talks.gaps[0]}")
+        else:
+            r.talks_known = True
+            ev.append("its Spring configuration and code name every host it connects to")
+        if talks.discovery:
+            ev.append(f"{talks.discovery}: it reaches the services it calls at the address each registers, "
+                      f"on one of its networks; the clients of {r.discovery.split(' at ', 1)[1]} stay on the "
+                      "same networks")
     elif _grounded(facts) and getattr(facts, "clients", None) is not None:
         r.talks_known = True
 

@@ -15,7 +15,9 @@ modules say *how*, for the ecosystem a Dockerfile uses:
                 alpine, debian-slim) with what the program needs at run time.
     ruby.py     Rails and Puma: the folders they write beside the code at start-up.
     php.py      php-fpm/Apache images that must start as root; Laravel's writable folders.
-    jvm.py      maven, gradle and sbt run as the start command.
+    jvm.py      maven, gradle and sbt run as the start command; Spring's configuration files
+                (and a native config server's), read for the hosts a service connects to
+                (harden.roles).
     dotnet.py   .NET images: their user ``app`` (1654), ``dotnet run`` at start-up, port 80.
     rust.py     ``cargo run`` as the start command.
     system.py   the OS under every stack: how a base image creates users (Debian, Alpine, RHEL
@@ -182,6 +184,20 @@ def of_app(context: Any, texts: list[str]) -> list[str]:
     build context."""
     return [name for name, pat, files in _APP_SIGNS
             if any(pat.search(t) for t in texts) or any(_is_file(context / f) for f in files)]
+
+
+# a build context that is a JVM project: a build file, or sources under src/main (stacks/jvm.py
+# then reads its Spring configuration for harden.roles); asked before importing the module
+_JVM_FILES = ("pom.xml", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts", "build.sbt")
+_JVM_SOURCES = ("java", "kotlin", "scala", "groovy")
+
+
+def is_jvm_context(context: Any) -> bool:
+    try:
+        return any(_is_file(context / f) for f in _JVM_FILES) or \
+            any((context / "src" / "main" / d).is_dir() for d in _JVM_SOURCES)
+    except OSError:
+        return False
 
 
 def _is_file(path: Any) -> bool:
