@@ -1053,12 +1053,12 @@ class _Planner:
         _, followed = self.start_followed(chain, uses)
         all_binds = sorted({b for _l, _t, _w, bs, _n in starts for b in bs})
         line0 = image_start[0][2] if image_start else None
-        redirects = [(c.where, c.cwd, [(p, f"`> {p}` of `{c.text[:40]}`") for p in c.writes])
+        redirects = [(c.where, c.cwd, tuple((p, f"`> {p}` of `{c.text[:40]}`") for p in c.writes))
                      for c in followed.commands if c.writes]
         for label, wd, pairs in redirects:
             starts.append((label, pairs, wd, all_binds, line0))
         for label, text, wd, binds, line in starts:
-            for path, why in (text if isinstance(text, list) else written_files(text)):
+            for path, why in (text if isinstance(text, tuple) else written_files(text)):  # a tuple: redirects
                 if "$" in path:
                     continue  # add() says it cannot resolve it for folders; a file here is left to the note below
                 p = resolve(path, wd)

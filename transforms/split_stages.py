@@ -439,7 +439,7 @@ class _Planner:
         stage without dev dependencies is not what it is for: it is left, with the reason."""
         from harden.project import ci_stack_word
         from harden.stacks.shell import start_segments
-        from harden.start_script import test_run
+        from harden.start_script import runs_tests
 
         scripts = None
         if (self.context / "package.json").is_file():
@@ -459,7 +459,7 @@ class _Planner:
         starts += [(c.text, c.where) for c in self.start_scripts(items).commands if not c.conditional]
         for text, where in starts:
             for words in start_segments(text):
-                shown = test_run(words, scripts)
+                shown = runs_tests(words, scripts)
                 if shown:
                     raise Skip(f"a test image: its start runs `{shown}` ({where}); it needs its dev dependencies, "
                                "so a production stage without them is not what it is for")

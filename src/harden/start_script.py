@@ -436,7 +436,7 @@ _TEST_PROGRAMS = {"jest", "vitest", "mocha", "ava", "tap", "karma", "cypress", "
 _TEST_SCRIPT = re.compile(r"^(test|tests|lint|e2e|spec|check|ci)([:_-].*)?$|^(test|lint|e2e)", re.I)
 
 
-def test_run(words: list[str], scripts: dict | None = None) -> str | None:
+def runs_tests(words: list[str], scripts: dict | None = None) -> str | None:
     """The test suite or linter a start command runs (``npm test``, ``npm run test:e2e``, ``yarn
     lint``, ``jest``, ``pytest``, ``python -m pytest``, ``python manage.py test``, ``go test``,
     ``bundle exec rspec``), shown as written; None otherwise."""
