@@ -59,7 +59,8 @@ def _notes(result) -> list[str]:
 @pytest.mark.parametrize("name", [n for n in USER_FIXTURES if n not in ("user-compose-user", "user-distroless-nonroot",
                                                                      "user-gosu-entrypoint",
                                                                      "user-django-startup-collectstatic",
-                                                                     "user-nonroot-already", "user-pragma", "user-servers")])
+                                                                     "user-nonroot-already", "user-pragma", "user-servers",
+                                                                     "user-node-install-at-start")])
 def test_fixture_diff(name, tmp_path, snap_diff):
     result = _run(copy_fixture(name, tmp_path))
     assert result.changed_files
@@ -100,6 +101,7 @@ EXPECT = {
     "user-gosu-entrypoint": ("skipped", None, "installs gosu (RUN at line 4) to switch to another user at start-up"),
     "user-go-scratch": ("changed", "USER 10001:10001", None),
     "user-node": ("changed", "USER 1000:1000", None),
+    "user-node-install-at-start": ("skipped", None, "start.sh line 2 runs `npm install` at start-up"),
     "user-nonroot-already": ("unchanged", None, None),
     "user-pragma": ("suppressed", None, "# harden: ignore"),
     "user-root-at-end": ("changed", "USER 10001:10001", None),

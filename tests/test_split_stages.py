@@ -1160,14 +1160,14 @@ def _script_project(tmp_path, files):
     return proj
 
 
-_NODE_DF = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npm run build\n"
+_SCRIPT_DF = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npm run build\n"
             "COPY start.sh /start.sh\n")
-_PKG = {"name": "x", "scripts": {"build": "tsc", "seed": "ts-node seed.ts", "start": "node dist/main.js"},
+_SCRIPT_PKG = {"name": "x", "scripts": {"build": "tsc", "seed": "ts-node seed.ts", "start": "node dist/main.js"},
         "dependencies": {"express": "4"}, "devDependencies": {"ts-node": "10", "typescript": "5"}}
 
 
 def test_a_start_script_that_runs_a_dev_dependency_is_refused(tmp_path):
-    proj = _script_project(tmp_path, {"Dockerfile": _NODE_DF + 'CMD ["/start.sh"]\n', "package.json": _PKG,
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
                                     "start.sh": "#!/bin/sh\nset -e\nnpm run seed\nexec npm start\n"})
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped", out
@@ -1176,14 +1176,14 @@ def test_a_start_script_that_runs_a_dev_dependency_is_refused(tmp_path):
 
 
 def test_a_start_script_that_runs_dependencies_only_is_split(tmp_path):
-    proj = _script_project(tmp_path, {"Dockerfile": _NODE_DF + 'CMD ["/start.sh"]\n', "package.json": _PKG,
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
                                     "start.sh": "#!/bin/sh\nset -e\necho starting\nexec npm start\n"})
     after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
     assert "RUN npm prune --omit=dev" in after and after.count("COPY start.sh /start.sh") == 1
 
 
 def test_a_start_script_harden_cannot_follow_is_refused_naming_it(tmp_path):
-    proj = _script_project(tmp_path, {"Dockerfile": _NODE_DF + 'CMD ["/start.sh"]\n', "package.json": _PKG,
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
                                     "start.sh": "#!/bin/sh\n. /etc/app.env\nexec npm start\n"})
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped" and "start.sh line 2 runs `. /etc/app.env`" in out.reason, out
@@ -1192,8 +1192,8 @@ def test_a_start_script_harden_cannot_follow_is_refused_naming_it(tmp_path):
 
 def test_a_preloaded_dev_dependency_is_refused(tmp_path):
     """`node -r tsconfig-paths/register dist/main.js`: the preloaded module is pruned too."""
-    pkg = {**_PKG, "devDependencies": {"tsconfig-paths": "4", "typescript": "5"}}
-    proj = _script_project(tmp_path, {"Dockerfile": _NODE_DF + 'CMD ["node", "-r", "tsconfig-paths/register", "dist/main.js"]\n',
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"tsconfig-paths": "4", "typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["node", "-r", "tsconfig-paths/register", "dist/main.js"]\n',
                                     "package.json": pkg, "start.sh": ""})
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped" and "devDependency tsconfig-paths" in out.reason, out
@@ -1201,8 +1201,8 @@ def test_a_preloaded_dev_dependency_is_refused(tmp_path):
 
 def test_types_packages_are_not_commands(tmp_path):
     """@types/node in devDependencies does not make `node dist/main.js` a devDependency's command."""
-    pkg = {**_PKG, "devDependencies": {"@types/node": "20", "typescript": "5"}}
-    proj = _script_project(tmp_path, {"Dockerfile": _NODE_DF + 'CMD ["npm", "start"]\n', "package.json": pkg,
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"@types/node": "20", "typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["npm", "start"]\n', "package.json": pkg,
                                     "start.sh": ""})
     assert _outcome(harden_run(proj, select=[NAME])).status == "changed"
 
@@ -1210,7 +1210,7 @@ def test_types_packages_are_not_commands(tmp_path):
 def test_a_global_tool_a_start_script_runs_stays_in_production(tmp_path):
     df = ("FROM node:20-alpine\nRUN npm i -g ts-node typescript\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\n"
           "COPY . .\nRUN npm run build\nCMD [\"sh\", \"/app/start.sh\"]\n")
-    pkg = {**_PKG, "devDependencies": {"typescript": "5"}}
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"typescript": "5"}}
     proj = _script_project(tmp_path, {"Dockerfile": df, "package.json": pkg,
                                     "start.sh": "ts-node scripts/warm-cache.ts\nexec node dist/main.js\n"})
     after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
@@ -1218,7 +1218,7 @@ def test_a_global_tool_a_start_script_runs_stays_in_production(tmp_path):
 
 
 def test_an_image_only_ci_compose_files_build_is_a_test_image(tmp_path):
-    files = {"Dockerfile": _NODE_DF + 'CMD ["npm", "start"]\n', "package.json": {**_PKG, "devDependencies": {}},
+    files = {"Dockerfile": _SCRIPT_DF + 'CMD ["npm", "start"]\n', "package.json": {**_SCRIPT_PKG, "devDependencies": {}},
              "start.sh": "", "docker-compose.ci.yml": "services:\n  api:\n    build: .\n"}
     proj = _script_project(tmp_path, files)
     out = _outcome(harden_run(proj, select=[NAME]))
