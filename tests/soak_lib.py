@@ -2476,8 +2476,10 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
     # Dockerfiles: found by name, plus every one a compose build names; the stages builds target
     targets: dict[str, set] = {}
     named: set[str] = set()
+    built_by: dict[str, set[str]] = {}  # Dockerfile -> the compose files whose services build it
+    contexts: dict[str, Path] = {}
     real = before.resolve()
-    for _, model, _ in pairs:
+    for c, model, _ in pairs:
         for svc in (model.get("services") or {}).values():
             bf = _build_file((svc or {}).get("build"))
             if bf is None:
@@ -2490,24 +2492,14 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
                 named.add(rel)
                 if bf[1]:
                     targets.setdefault(rel, set()).add(bf[1])
-    texts0 = {rel: out_text(s0[rel]) for rel in sorted(set(dockerfile_paths(before)) | named) if rel in s0}
-    texts1 = {rel: out_text(s1.get(rel, b"")) for rel in texts0}
-    # test or CI images: built only by test/CI compose files, or whose start runs tests or linters
-    built_by: dict[str, set[str]] = {}
-    contexts: dict[str, Path] = {}
-    for c, model, _ in pairs:
-        for svc in (model.get("services") or {}).values():
-            bf = _build_file((svc or {}).get("build"))
-            if bf is None:
-                continue
-            try:
-                rel = bf[0].resolve().relative_to(real).as_posix()
-            except (ValueError, OSError):
-                continue
+            # who builds it, from which context: a test or CI image is not a split unit
             built_by.setdefault(rel, set()).update(c.files)
             ctx = (svc.get("build") or {}).get("context")
             if isinstance(ctx, str):
                 contexts.setdefault(rel, Path(ctx))
+    texts0 = {rel: out_text(s0[rel]) for rel in sorted(set(dockerfile_paths(before)) | named) if rel in s0}
+    texts1 = {rel: out_text(s1.get(rel, b"")) for rel in texts0}
+    # test or CI images: built only by test/CI compose files, or whose start runs tests or linters
     test_images = {}
     for rel, text in texts0.items():
         why = image_is_for_tests(text, contexts.get(rel) or (before / rel).parent, built_by.get(rel, set()))
