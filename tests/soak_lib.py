@@ -1806,9 +1806,46 @@ def dockerfile_paths(root: Path) -> list[str]:
     return out
 
 
-def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, str], targets: dict[str, set]) -> None:
+#: a test or CI image runs the tests against its dev dependencies: a production stage without them
+#: is not what it is for (the split practices do not count it)
+TEST_IMAGE_WHY = "a test or CI image (only test/CI compose files build it, or its start runs tests or linters)"
+_TEST_START = re.compile(r"(?<![\w./-])(?:(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?(?:test|lint|e2e)[\w:.-]*|npx\s+(?:jest|vitest|"
+                         r"mocha|eslint)|jest|vitest|mocha|eslint|pytest|py\.test|tox|python[0-9.]*\s+-m\s+pytest|"
+                         r"python[0-9.]*\s+manage\.py\s+test|go\s+test|rspec|phpunit)(?![\w.-])")
+
+
+def image_is_for_tests(text: str, context: Path, built_by: set[str]) -> str | None:
+    """Is a Dockerfile a test or CI image? Every compose file that builds it is a test or CI
+    stack by its path (``is_test_stack``), or its last stage's CMD/ENTRYPOINT, or a shell script
+    of the build context they name (by its file name), runs a test runner or linter on a line of
+    its own (``npm run test:e2e``, ``npm run lint``, ``jest``, ``pytest``)."""
+    if built_by and all(is_test_stack(f) for f in built_by):
+        return TEST_IMAGE_WHY
+    _, stages = parse_dockerfile(text)
+    if not stages:
+        return None
+    starts = [i.args for i in stages[-1].instrs if i.keyword in ("CMD", "ENTRYPOINT")]
+    lines = []
+    for start in starts:
+        lines.append(start.replace('"', " ").replace(",", " ").replace("[", " ").replace("]", " "))
+        for word in re.findall(r"[\w./-]+\.sh\b", start):
+            name = word.rsplit("/", 1)[-1]
+            for cand in [context / word.lstrip("/"), context / name, *sorted(context.glob(f"*/{name}"))]:
+                try:
+                    if cand.is_file():
+                        lines += [ln for ln in cand.read_text(errors="replace").splitlines()
+                                  if not ln.strip().startswith(("#", "if ", "elif ", "[", "test "))]
+                        break
+                except OSError:
+                    continue
+    return TEST_IMAGE_WHY if any(_TEST_START.search(ln) for ln in lines) else None
+
+
+def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, str], targets: dict[str, set],
+                        test_images: dict[str, str] | None = None) -> None:
     """The two Dockerfile practices, from each Dockerfile's text before (``texts0``) and after
-    (``texts1``); ``targets``: Dockerfile -> the stages compose builds with ``target``."""
+    (``texts1``); ``targets``: Dockerfile -> the stages compose builds with ``target``;
+    ``test_images``: Dockerfile -> why it is a test or CI image (not counted as a split unit)."""
     for rel in sorted(texts0):
         ga0, st0 = parse_dockerfile(texts0[rel])
         if not st0:
@@ -1855,7 +1892,9 @@ def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, 
         if len(st0) == 1:
             lang = dockerfile_lang(ga0, st0, 0)
             key = {"python": "split-python", "node": "split-node", "bun": "split-node"}.get(lang or "")
-            if key:
+            if key and (test_images or {}).get(rel):
+                pr.exclude(key, test_images[rel], rel)
+            elif key:
                 inst = "python" if key == "split-python" else "node"
                 if any(i.keyword == "RUN" and installs_dependencies(i.args, inst) for i in st0[0].instrs):
                     u = pr.unit(key, (rel,), file=rel, part=None, outcome_part=None, what=root_image(ga0, st0, 0))
@@ -2437,8 +2476,10 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
     # Dockerfiles: found by name, plus every one a compose build names; the stages builds target
     targets: dict[str, set] = {}
     named: set[str] = set()
+    built_by: dict[str, set[str]] = {}  # Dockerfile -> the compose files whose services build it
+    contexts: dict[str, Path] = {}
     real = before.resolve()
-    for _, model, _ in pairs:
+    for c, model, _ in pairs:
         for svc in (model.get("services") or {}).values():
             bf = _build_file((svc or {}).get("build"))
             if bf is None:
@@ -2451,9 +2492,20 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
                 named.add(rel)
                 if bf[1]:
                     targets.setdefault(rel, set()).add(bf[1])
+            # who builds it, from which context: a test or CI image is not a split unit
+            built_by.setdefault(rel, set()).update(c.files)
+            ctx = (svc.get("build") or {}).get("context")
+            if isinstance(ctx, str):
+                contexts.setdefault(rel, Path(ctx))
     texts0 = {rel: out_text(s0[rel]) for rel in sorted(set(dockerfile_paths(before)) | named) if rel in s0}
     texts1 = {rel: out_text(s1.get(rel, b"")) for rel in texts0}
-    measure_dockerfiles(pr, texts0, texts1, targets)
+    # test or CI images: built only by test/CI compose files, or whose start runs tests or linters
+    test_images = {}
+    for rel, text in texts0.items():
+        why = image_is_for_tests(text, contexts.get(rel) or (before / rel).parent, built_by.get(rel, set()))
+        if why:
+            test_images[rel] = why
+    measure_dockerfiles(pr, texts0, texts1, targets, test_images)
     built0, built1 = built_images(m0 for _, m0, _ in pairs), built_images(m1 for _, _, m1 in pairs)
     for c, m0, m1 in pairs:
         measure_models(pr, before, c, "before", m0, built0)

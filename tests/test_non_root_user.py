@@ -59,7 +59,8 @@ def _notes(result) -> list[str]:
 @pytest.mark.parametrize("name", [n for n in USER_FIXTURES if n not in ("user-compose-user", "user-distroless-nonroot",
                                                                      "user-gosu-entrypoint",
                                                                      "user-django-startup-collectstatic",
-                                                                     "user-nonroot-already", "user-pragma", "user-servers")])
+                                                                     "user-nonroot-already", "user-pragma", "user-servers",
+                                                                     "user-node-install-at-start")])
 def test_fixture_diff(name, tmp_path, snap_diff):
     result = _run(copy_fixture(name, tmp_path))
     assert result.changed_files
@@ -100,6 +101,7 @@ EXPECT = {
     "user-gosu-entrypoint": ("skipped", None, "installs gosu (RUN at line 4) to switch to another user at start-up"),
     "user-go-scratch": ("changed", "USER 10001:10001", None),
     "user-node": ("changed", "USER 1000:1000", None),
+    "user-node-install-at-start": ("skipped", None, "start.sh line 2 runs `npm install` at start-up"),
     "user-nonroot-already": ("unchanged", None, None),
     "user-pragma": ("suppressed", None, "# harden: ignore"),
     "user-root-at-end": ("changed", "USER 10001:10001", None),
@@ -1075,3 +1077,47 @@ def test_an_entrypoint_of_its_own_drops_the_image_cmd(tmp_path):
     root = _project(tmp_path, {"Dockerfile": df, "requirements.txt": "celery\n",
                                "docker-compose.yml": "services:\n  w:\n    build: .\n    entrypoint: [\"python\", \"run.py\"]\n"})
     assert _mine(_run(root))[0].status == "changed"
+
+
+# --------------------------------------------------------------------------- start scripts
+
+
+def test_a_start_script_that_installs_packages_leaves_the_stage(tmp_path):
+    """The script the CMD runs (`sh start.sh`) runs `npm install` in the root-owned app folder:
+    as the node user it would fail with EACCES (brocoders' startup.*.test.sh)."""
+    proj = copy_fixture("user-node-install-at-start", tmp_path)
+    result = harden_run(proj, select=[NAME])
+    out, = _mine(result)
+    assert out.status == "skipped", out
+    assert out.reason.startswith("CMD at line 9 -> start.sh line 2 runs `npm install` at start-up")
+    assert "/usr/src/app" in out.reason and "EACCES" in out.reason
+    assert not result.changed_files
+
+
+def test_a_start_script_without_installs_still_gets_the_user(tmp_path):
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"sh\", \"start.sh\"]\n",
+        "start.sh": "set -e\nnpm run migrate\nexec npm start\n", "package.json": "{}\n"})
+    assert "USER 1000:1000" in _after(_run(root))
+
+
+def test_a_start_script_that_redirects_into_the_app_folder_leaves_the_stage(tmp_path):
+    """`npm run start:prod > prod.log` in the root-owned working directory (brocoders' CI
+    scripts); into a folder of its own, that folder is made writable instead."""
+    df = "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/app/run.sh\"]\n"
+    root = _project(tmp_path / "a", {"Dockerfile": df, "package.json": "{}\n",
+                                     "run.sh": "#!/bin/sh\nnpm run start:prod > prod.log 2>&1 &\nnpm run e2e\n"})
+    out, = _mine(_run(root))
+    assert out.status == "skipped" and "writes prod.log" in out.reason and "/app/run.sh" not in out.reason, out
+    root = _project(tmp_path / "b", {"Dockerfile": df, "package.json": "{}\n",
+                                     "run.sh": "#!/bin/sh\nexec node server.js >> /var/log/app/server.log\n"})
+    after = _after(_run(root))
+    assert "mkdir -p /var/log/app" in after and "chown 1000:1000 /var/log/app" in after
+
+
+def test_a_start_script_harden_cannot_follow_that_names_an_install_leaves_the_stage(tmp_path):
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"/app/entry.sh\"]\n",
+        "entry.sh": "#!/bin/sh\ncase \"$1\" in\n  dev) pip install -r dev.txt ;;\nesac\nexec python app.py\n"})
+    out, = _mine(_run(root))
+    assert out.status == "skipped" and "pip install" in out.reason and "entry.sh" in out.reason, out

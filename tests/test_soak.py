@@ -95,7 +95,12 @@ as not eligible.
   (node, bun, ...), and with a RUN that installs dependencies (pip with a requirements file,
   the project or a package other than pip/setuptools/wheel/poetry...; poetry/pipenv/pdm
   install, uv sync / uv pip; npm/pnpm ci/install/add without ``-g``, yarn [install|add], bun
-  install). Done when it has at least two stages after harden.
+  install). Done when it has at least two stages after harden. A test or CI image is not
+  eligible (like dev tools in a test stack): one that only compose files named as test or CI
+  stacks build (the dev-profiles name rule), or whose last stage's CMD/ENTRYPOINT, or a shell
+  script of the build context it names, runs a test runner or linter on a line of its own
+  (``npm run test:e2e``, ``npm run lint``, ``jest``, ``pytest``, ``go test``): it runs against its
+  dev dependencies, so a production stage without them is not what it is for.
 - *Compose units* come from the resolved model (``docker compose config --format json``) of
   the combinations the compose check enumerates that Compose v2 accepts (with placeholder
   variables when needed), less the pairings nobody runs: each file alone, Compose's default

@@ -516,6 +516,25 @@ def test_measure_dockerfiles():
     assert pr.excluded["split-python"] == {"installs no dependencies": 1}
 
 
+def test_test_images_are_not_split_units(tmp_path):
+    """A Dockerfile whose start script runs the linters and tests, or that only test/CI compose
+    files build, is not eligible for the split practices (harden leaves it, with the reason)."""
+    (tmp_path / "startup.ci.sh").write_text("#!/bin/sh\nset -e\nnpm run migrate\nnpm run lint\n")
+    (tmp_path / "startup.sh").write_text("#!/bin/sh\nif [ -n \"$T\" ]; then npm test; fi\nexec npm start\n")
+    ci = "FROM node:22\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/opt/startup.ci.sh\"]\n"
+    app = "FROM node:22\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/opt/startup.sh\"]\n"
+    assert soak_lib.image_is_for_tests(ci, tmp_path, set()) == soak_lib.TEST_IMAGE_WHY
+    assert soak_lib.image_is_for_tests(app, tmp_path, set()) is None  # the test only runs on a condition
+    assert soak_lib.image_is_for_tests(app, tmp_path, {"docker-compose.test.yml", "ci/compose.yaml"})
+    assert soak_lib.image_is_for_tests(app, tmp_path, {"docker-compose.test.yml", "docker-compose.yml"}) is None
+    assert soak_lib.image_is_for_tests('FROM python:3.12\nCMD ["pytest", "-q"]\n', tmp_path, set())
+    pr = soak_lib.Practice()
+    soak_lib.measure_dockerfiles(pr, {"ci.Dockerfile": ci, "Dockerfile": app}, {"ci.Dockerfile": ci, "Dockerfile": app},
+                                 {}, {"ci.Dockerfile": soak_lib.TEST_IMAGE_WHY})
+    assert list(pr.units["split-node"]) == [("Dockerfile",)]
+    assert pr.excluded["split-node"] == {soak_lib.TEST_IMAGE_WHY: 1}
+
+
 def _practice_case(tmp_path):
     write_files(tmp_path, {
         "compose.yaml": "services:\n  web:\n    image: app\n  db:\n    image: postgres\n  adminer:\n    image: adminer\n",

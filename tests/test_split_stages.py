@@ -20,6 +20,8 @@ SPLIT = [
     "split-node-npm", "split-node-yarn", "split-node-pnpm", "split-go", "split-go-alpine",
     "split-python-pip-global-opts", "split-node-global-cli", "split-python-entrypoint-tools",
     "split-python-poetry-installer", "split-python-uv-image", "split-python-mixed-run",
+    # its ENTRYPOINT script runs `python manage.py migrate && exec gunicorn ...`: the venv has both
+    "split-python-startscript",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -30,6 +32,11 @@ REFUSED = {
     "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
     # uv ignores VIRTUAL_ENV with --system: production would copy an empty virtualenv
     "split-python-uv-system": "`uv pip install ... --system` installs outside an environment harden can copy",
+    # the CMD's script runs `npm run migrate`, whose package.json script runs ts-node (a devDependency)
+    "split-node-startscript-devtool": "CMD at line 16 -> docker/startup.sh line 6 -> package.json script \"migrate\" "
+                                      "runs `ts-node -r tsconfig-paths/register` from the devDependency ts-node",
+    # its start script runs the linters and the tests
+    "split-node-test-image": "a test image: its start runs `npm run lint` (CMD at line 8 -> ci/run-checks.sh line 3)",
 }
 
 
@@ -1137,3 +1144,98 @@ def test_poetry_run_that_cannot_be_dropped_is_refused(tmp_path, cmd, files, reas
     assert out.status == "skipped", out
     assert reason in out.reason
     assert "call the commands directly" in out.reason
+
+
+# --------------------------------------------------------------------------- start scripts
+
+
+def _script_project(tmp_path, files):
+    import json
+
+    proj = tmp_path / "p"
+    for rel, text in files.items():
+        f = proj / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text if isinstance(text, str) else json.dumps(text))
+    return proj
+
+
+_SCRIPT_DF = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npm run build\n"
+            "COPY start.sh /start.sh\n")
+_SCRIPT_PKG = {"name": "x", "scripts": {"build": "tsc", "seed": "ts-node seed.ts", "start": "node dist/main.js"},
+        "dependencies": {"express": "4"}, "devDependencies": {"ts-node": "10", "typescript": "5"}}
+
+
+def test_a_start_script_that_runs_a_dev_dependency_is_refused(tmp_path):
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
+                                    "start.sh": "#!/bin/sh\nset -e\nnpm run seed\nexec npm start\n"})
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped", out
+    assert out.reason.startswith('CMD at line 8 -> start.sh line 3 -> package.json script "seed" runs `ts-node seed.ts` '
+                                 "from the devDependency ts-node"), out.reason
+
+
+def test_a_start_script_that_runs_dependencies_only_is_split(tmp_path):
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
+                                    "start.sh": "#!/bin/sh\nset -e\necho starting\nexec npm start\n"})
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert "RUN npm prune --omit=dev" in after and after.count("COPY start.sh /start.sh") == 1
+
+
+def test_a_start_script_harden_cannot_follow_is_refused_naming_it(tmp_path):
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
+                                    "start.sh": "#!/bin/sh\n. /etc/app.env\nexec npm start\n"})
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped" and "start.sh line 2 runs `. /etc/app.env`" in out.reason, out
+    assert "devDependency" in out.reason
+
+
+def test_a_preloaded_dev_dependency_is_refused(tmp_path):
+    """`node -r tsconfig-paths/register dist/main.js`: the preloaded module is pruned too."""
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"tsconfig-paths": "4", "typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["node", "-r", "tsconfig-paths/register", "dist/main.js"]\n',
+                                    "package.json": pkg, "start.sh": ""})
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped" and "devDependency tsconfig-paths" in out.reason, out
+
+
+def test_types_packages_are_not_commands(tmp_path):
+    """@types/node in devDependencies does not make `node dist/main.js` a devDependency's command."""
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"@types/node": "20", "typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["npm", "start"]\n', "package.json": pkg,
+                                    "start.sh": ""})
+    assert _outcome(harden_run(proj, select=[NAME])).status == "changed"
+
+
+def test_a_global_tool_a_start_script_runs_stays_in_production(tmp_path):
+    df = ("FROM node:20-alpine\nRUN npm i -g ts-node typescript\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\n"
+          "COPY . .\nRUN npm run build\nCMD [\"sh\", \"/app/start.sh\"]\n")
+    pkg = {**_SCRIPT_PKG, "devDependencies": {"typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": df, "package.json": pkg,
+                                    "start.sh": "ts-node scripts/warm-cache.ts\nexec node dist/main.js\n"})
+    after = changed_text(harden_run(proj, select=[NAME]), "Dockerfile")
+    assert "RUN npm i -g ts-node typescript" in after.split("AS production", 1)[1]
+
+
+def test_an_image_only_ci_compose_files_build_is_a_test_image(tmp_path):
+    files = {"Dockerfile": _SCRIPT_DF + 'CMD ["npm", "start"]\n', "package.json": {**_SCRIPT_PKG, "devDependencies": {}},
+             "start.sh": "", "docker-compose.ci.yml": "services:\n  api:\n    build: .\n"}
+    proj = _script_project(tmp_path, files)
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped", out
+    assert out.reason.startswith("a test image: only test or CI compose files build it (docker-compose.ci.yml: "
+                                 "the name says `ci`)"), out.reason
+    # built by the main compose file too: an application image
+    (proj / "docker-compose.yml").write_text("services:\n  api:\n    build: .\n")
+    assert _outcome(harden_run(proj, select=[NAME])).status == "changed"
+
+
+def test_a_python_start_script_that_runs_poetry_is_refused(tmp_path):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "requirements.txt").write_text("flask\n")
+    (proj / "start.sh").write_text("#!/bin/sh\nexec poetry run flask run\n")
+    (proj / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\n"
+                                     "RUN pip install -r requirements.txt\nCOPY . .\nCMD [\"./start.sh\"]\n")
+    out = _outcome(harden_run(proj, select=[NAME]))
+    assert out.status == "skipped" and "CMD at line 6 -> start.sh line 2 runs `poetry run flask`" in out.reason, out

@@ -723,6 +723,63 @@ class _Planner:
                 why = start_writes(label, text or "", writable) if start_writes is not None else None
                 if why:
                     raise _Leave(why, line)
+        self.check_installs_at_start(chain, uses)
+
+    def check_installs_at_start(self, chain: list, uses: list) -> None:
+        """A start command that installs packages (``npm install``, ``pip install``, ``bundle
+        install`` ...), itself or in a start script the image copied from the build context
+        (followed as harden.start_script reads it), writes into the root-owned app folder (or the
+        system's site-packages): as the new user it fails with EACCES. The folder is not handed to
+        the app user (it is the code), so the stage is left. A script harden cannot follow is
+        left when its text names an install."""
+        from harden.stacks.shell import start_segments
+        from harden.start_script import install_run
+
+        starts, followed = self.start_followed(chain, uses)
+        line0 = starts[0][2] if starts else None
+        texts = [(text, where, line) for text, where, line in starts]
+        texts += [(c.text, c.where, line0) for c in followed.commands]
+        workdir = self.workdir_at(chain)
+        for text, where, line in texts:
+            for words in start_segments(text):
+                shown = install_run(words)
+                if shown:
+                    raise _Leave(f"{where} runs `{shown}` at start-up: it installs packages into the app's folder "
+                                 f"{workdir} (or the system's), which stays root-owned (harden does not hand the code "
+                                 "directory to the app user), so as a non-root user it fails with EACCES; install at "
+                                 "build time (a RUN in the Dockerfile), then run harden again", line)
+        for where, text in followed.unread:
+            m = _INSTALL_WORDS.search(re.sub(r"(?m)#.*$", "", text))
+            if m:
+                raise _Leave(f"{where}: harden cannot follow that script, and it names `{m.group(0)}`, which would "
+                             "install packages at start-up into root-owned folders (EACCES as a non-root user); "
+                             "install at build time, then run harden again", line0)
+
+    def start_followed(self, chain: list, uses: list) -> tuple[list[tuple[str, str, int | None]], Any]:
+        """(start commands as (text, where, line), what the start scripts they run run in turn:
+        harden.start_script.Followed), for the Dockerfile's ENTRYPOINT/CMD and each compose
+        service's `entrypoint`/`command` (computed once)."""
+        cached = getattr(self, "_followed", None)
+        if cached is not None:
+            return cached
+        from harden.start_script import follow_unit
+
+        starts: list[tuple[str, str, int | None]] = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                starts.append((inst.value, f"{kind} at line {inst.startline + 1}", inst.startline + 1))
+        for u in uses:
+            svc = u.project.service(u.service)
+            for key in ("entrypoint", "command"):
+                val = svc.merged.get(key) if svc is not None else None
+                if val:
+                    starts.append((" ".join(shlex.quote(str(v)) for v in val) if isinstance(val, list) else str(val),
+                                   f"the `{key}:` of compose service {u.service}", None))
+        followed = follow_unit(self.unit, [i for st in chain for i in st.instructions],
+                               [(text, where) for text, where, _ in starts])
+        self._followed = (starts, followed)
+        return self._followed
 
     def entry_scripts(self, chain: list) -> list[tuple[str, int]]:
         """Scripts the container starts with: the first word of ENTRYPOINT (or of CMD when there is
@@ -992,8 +1049,16 @@ class _Planner:
                 starts.append((label, text, wd, binds, line))
         if not uses:
             starts = [(label, text, workdir, [], line) for label, text, line in image_start]
+        # what the start scripts write by redirecting their output (`npm run start:prod > prod.log`)
+        _, followed = self.start_followed(chain, uses)
+        all_binds = sorted({b for _l, _t, _w, bs, _n in starts for b in bs})
+        line0 = image_start[0][2] if image_start else None
+        redirects = [(c.where, c.cwd, tuple((p, f"`> {p}` of `{c.text[:40]}`") for p in c.writes))
+                     for c in followed.commands if c.writes]
+        for label, wd, pairs in redirects:
+            starts.append((label, pairs, wd, all_binds, line0))
         for label, text, wd, binds, line in starts:
-            for path, why in written_files(text):
+            for path, why in (text if isinstance(text, tuple) else written_files(text)):  # a tuple: redirects
                 if "$" in path:
                     continue  # add() says it cannot resolve it for folders; a file here is left to the note below
                 p = resolve(path, wd)
@@ -1080,6 +1145,11 @@ class _Planner:
             edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {first[m.end():]}"))
         return edits
 
+
+# an install a script harden cannot follow may run at start-up
+_INSTALL_WORDS = re.compile(r"\b(?:npm\s+(?:install|i|ci)|yarn(?:\s+install)?\s*$|pnpm\s+(?:install|i)|"
+                            r"pip[0-9.]*\s+install(?!.*--user)|poetry\s+install|pipenv\s+install|uv\s+sync|"
+                            r"bundle\s+install|composer\s+install)\b", re.M)
 
 # a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
 # (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose

@@ -388,6 +388,7 @@ class _Planner:
             return None  # only tooling: nothing to build
         self.items = items
         self.eco = eco
+        self._refuse_test_image(items)
         self.stack = stacks.get(eco)
         self.airy = any(line.strip() == "" for i in items for line in i.lead)
         self.cut = max(k for k, i in enumerate(items) if i.cls == "build")
@@ -427,6 +428,56 @@ class _Planner:
             check_start(self)  # a start command production could not run
         builder, production, prod_from = self.stack.plan_split(self)
         return self._assemble(builder, production, prod_from)
+
+    # ------------------------------------------------------------- a test or CI image
+
+    def _refuse_test_image(self, items: list[Item]) -> None:
+        """A test or CI image runs the test suite or linters against its dev dependencies: one
+        whose start runs them (``npm test``, ``npm run test:e2e``, ``npm run lint``, ``jest``,
+        ``pytest`` ..., directly or through a start script), or that only test or CI compose files
+        build (the name rule of dev-profiles: ``docker-compose.relational.ci.yaml``). A production
+        stage without dev dependencies is not what it is for: it is left, with the reason."""
+        from harden.project import ci_stack_word
+        from harden.stacks.shell import start_segments
+        from harden.start_script import runs_tests
+
+        scripts = None
+        if (self.context / "package.json").is_file():
+            try:
+                import json
+
+                got = json.loads(self.read("package.json") or "{}").get("scripts")
+                scripts = got if isinstance(got, dict) else None
+            except (ValueError, AttributeError):
+                scripts = None
+        starts: list[tuple[str, str]] = []  # what runs for sure: the start commands, a script's plain lines
+        for name in ("ENTRYPOINT", "CMD"):
+            found = [i for i in items if i.inst.instruction == name]
+            if found:
+                starts.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
+        starts += self.compose_starts()
+        starts += [(c.text, c.where) for c in self.start_scripts(items).commands if not c.conditional]
+        for text, where in starts:
+            for words in start_segments(text):
+                shown = runs_tests(words, scripts)
+                if shown:
+                    raise Skip(f"a test image: its start runs `{shown}` ({where}); it needs its dev dependencies, "
+                               "so a production stage without them is not what it is for")
+        uses = list(getattr(self.unit, "uses", None) or [])
+        if uses:
+            files = []
+            for use in uses:
+                svc = use.project.service(use.service) if hasattr(use.project, "service") else None
+                doc = getattr(svc, "doc", None)
+                rel = next((r for d, r in zip(getattr(use.project, "docs", []), getattr(use.project, "rels", []))
+                            if d is doc), None) or (use.project.rels[0] if getattr(use.project, "rels", None) else "")
+                files.append(rel)
+            words = [ci_stack_word(r) for r in files]
+            if files and all(words):
+                shown = ", ".join(dict.fromkeys(files))
+                raise Skip(f"a test image: only test or CI compose files build it ({shown}: the name says "
+                           f"`{words[0]}`); it needs its dev dependencies, so a production stage without them is "
+                           "not what it is for")
 
     # ------------------------------------------------------------- the installing user
 
@@ -752,7 +803,27 @@ class _Planner:
             if found:
                 out.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
         out += [(text, where) for text, where in self.compose_starts()]
+        # the commands of the start scripts those run (`CMD ["/opt/startup.sh"]`)
+        out += [(c.text, c.where) for c in self.start_scripts(items).commands]
         return out
+
+    def start_scripts(self, items=None):
+        """What the shell scripts the start commands run (files the image COPY'd from the build
+        context) run in turn (harden.start_script.Followed: commands, unknown)."""
+        cached = getattr(self, "_followed", None)
+        if cached is not None:
+            return cached
+        from harden.start_script import follow_unit
+
+        items = items if items is not None else getattr(self, "items", None) or []
+        starts: list[tuple[str, str]] = []
+        for name in ("ENTRYPOINT", "CMD"):
+            found = [i for i in items if i.inst.instruction == name]
+            if found:
+                starts.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
+        starts += self.compose_starts()
+        self._followed = follow_unit(self.unit, self.stage.instructions, starts)
+        return self._followed
 
     def compose_starts(self) -> list[tuple[str, str]]:
         """(text, where) of the `entrypoint` and `command` each compose service that builds this

@@ -248,8 +248,10 @@ def _check_dev_tools_at_start(plan, items) -> None:
     global_bins = set().union(*(node_global_bins(c) for i in items for c in i.cmds)) if items else set()
     if not dev_only:
         return
-    bins = {n: n for n in dev_only}
+    bins = {n: n for n in dev_only if not n.startswith("@types/")}
     for n in dev_only:
+        if n.startswith("@types/"):
+            continue  # type declarations only: `@types/node` has no command (`node` is Node itself)
         bins.setdefault(n.rsplit("/", 1)[-1], n)
         for b in _NODE_DEV_BINS.get(n, ()):
             bins[b] = n
@@ -260,6 +262,35 @@ def _check_dev_tools_at_start(plan, items) -> None:
             dep = _node_modules_package(w, bins)
             if dep is not None and dep in dev_only and base(w) not in global_bins:
                 _refuse_dev_tool(where, words, dep)
+        for dep in _preloaded(words):
+            if dep in dev_only:
+                _refuse_dev_tool(where, words, dep)
+    # a start script harden cannot follow may run any of them
+    unknown = plan.start_scripts(items).unknown if hasattr(plan, "start_scripts") else []
+    if unknown:
+        raise Skip(f"{unknown[0]}: harden cannot tell whether it runs a devDependency the production prune "
+                   "removes (the container would fail to start); write the script's commands plainly, one per "
+                   "line, or run harden with split-stages ignored for this Dockerfile")
+
+
+_PRELOAD_OPTS = ("-r", "--require", "--loader", "--experimental-loader", "--import")
+
+
+def _preloaded(words: list[str]) -> list[str]:
+    """Packages a node or ts-node command loads by option (``-r tsconfig-paths/register``,
+    ``--require ts-node/register``, ``--loader ts-node/esm``, ``--import tsx``): they must be
+    installed where the command runs, like the program itself."""
+    out = []
+    for k, w in enumerate(words):
+        name, eq, value = w.partition("=")
+        if name not in _PRELOAD_OPTS:
+            continue
+        spec = value if eq else (words[k + 1] if k + 1 < len(words) else "")
+        if not spec or spec.startswith((".", "/", "-", "$")) or ":" in spec:
+            continue  # a file of the app, a variable, a node: or file: URL
+        parts = spec.split("/")
+        out.append("/".join(parts[:2]) if spec.startswith("@") else parts[0])
+    return out
 
 
 def _package_json(plan: Any) -> dict:

@@ -178,7 +178,9 @@ def check_start(plan: Any) -> None:
                    "then run harden again")
     # compose replaces the image's start command: one that runs the installer itself
     # (`command: poetry run uvicorn ...`) needs a tool only the builder has
-    for text, where in plan.compose_starts():
+    # and so does a start script the image copied (`CMD ["/app/start.sh"]` whose line is `poetry run ...`)
+    scripts = [(c.text, c.where) for c in plan.start_scripts().commands] if hasattr(plan, "start_scripts") else []
+    for text, where in plan.compose_starts() + scripts:
         for words in start_segments(text):
             if base(words[0]) in PY_BUILDER_TOOLS:
                 raise Skip(f"{where} runs `{' '.join(words[:3])}`: {base(words[0])} is installed only in the "
