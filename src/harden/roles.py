@@ -121,10 +121,17 @@ def _expand_defaults(s: str) -> str:
 _HOSTISH_KEY = re.compile(r"(HOST|ADDR|SERVER|ENDPOINT|URL|URI|DSN|BROKER|NODES|UPSTREAM|BACKEND|PROXY|SERVICE)", re.I)
 
 
+_HOSTISH_SEEN: dict[str, bool] = {}
+
+
 def hostish_key(key: str) -> bool:
     """An environment variable whose bare-word value names a host (``DB_HOST: db``), unlike
     ``POSTGRES_USER: notes``, whose value only happens to match a service name."""
-    return bool(_HOSTISH_KEY.search(str(key)))
+    key = str(key)
+    got = _HOSTISH_SEEN.get(key)
+    if got is None:
+        got = _HOSTISH_SEEN[key] = bool(_HOSTISH_KEY.search(key))
+    return got
 
 
 # (value, bare) -> hosts_in's answer: the same strings come back for every service of every
@@ -295,17 +302,26 @@ def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[st
     """Services named as upstreams in the config files mounted into a proxy."""
     found: dict[str, str] = {}
     for p, text in _mounted_texts(project, svc):
-        for m in _PROXY_HOST.finditer(text):
-            host = m.group(1).lower()
-            target = aliases.get(host)
-            if target and target != svc.name:
-                found.setdefault(target, p.name)
-        for m in _URL.finditer(text):
-            host = m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+        for host in _upstream_hosts(text):
             target = aliases.get(host)
             if target and target != svc.name:
                 found.setdefault(target, p.name)
     return found
+
+
+_UPSTREAMS_SEEN: dict[str, tuple[str, ...]] = {}
+
+
+def _upstream_hosts(text: str) -> tuple[str, ...]:
+    """The host names a proxy's config text names, in order: upstream/proxy_pass hosts, then
+    URL hosts (remembered per text for the run: every compose combination asks again)."""
+    got = _UPSTREAMS_SEEN.get(text)
+    if got is None:
+        hosts = [m.group(1).lower() for m in _PROXY_HOST.finditer(text)]
+        hosts += [m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+                  for m in _URL.finditer(text)]
+        got = _UPSTREAMS_SEEN[text] = tuple(hosts)
+    return got
 
 
 def _mounted_hosts(project: Any, svc: Any, aliases: Any) -> dict[str, str]:
