@@ -2756,6 +2756,46 @@ _JS_LISTEN_RE = re.compile(r"""\.listen\(\s*(?:\{\s*port\s*:\s*)?([^,)\s}]+)""")
 _JS_STR_RE = re.compile(r"""(['"`])((?:(?!\1)[^\\\n]|\\.){0,400})\1""")
 _JS_EXTS = ("", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", "/index.js", "/index.ts", "/index.mjs")
 
+# file text -> what the JS scan finds in it (the services of one context read the same files)
+_JS_EVENTS: dict[str, list[tuple[int, str, Any]]] = {}
+
+
+def _js_events(src: str) -> list[tuple[int, str, Any]]:
+    """What the regex scan finds in a JS/TS file, line by line and in the order _Node.scan acts
+    on it: (line, kind, value). It depends on the text alone, so it is found once per text; a
+    line is only searched with the expressions whose fixed text it contains (each expression
+    needs that text to match, so the result is the same as searching every line with all)."""
+    got = _JS_EVENTS.get(src)
+    if got is not None:
+        return got
+    out: list[tuple[int, str, Any]] = []
+    for i, ln in enumerate(src.splitlines(), 1):
+        s = ln.strip()
+        if s.startswith(("//", "*", "/*")):
+            continue
+        if "require" in ln or "import" in ln or "from" in ln:
+            out += [(i, "local", m.group(1)) for m in _JS_LOCAL_RE.finditer(ln)]
+            out += [(i, "pkg", m.group(1)) for m in _JS_PKG_RE.finditer(ln)]
+        if "process.env" in ln:
+            out += [(i, "env", m.group(1) or m.group(2)) for m in _JS_ENV_RE.finditer(ln)]
+            for m in _JS_DESTRUCT_RE.finditer(ln):
+                for part in m.group(1).split(","):
+                    name = part.split(":")[0].split("=")[0].strip()
+                    if name:
+                        out.append((i, "env", name))
+        if "fetch(" in ln:
+            out.append((i, "fetch", None))
+        if "://" in ln:
+            out += [(i, "url", m.group(2)) for m in _JS_STR_RE.finditer(ln) if "://" in m.group(2)]
+        if ".listen(" in ln:
+            m = _JS_LISTEN_RE.search(ln)
+            if m:
+                out.append((i, "listen", m.group(1)))
+    if len(_JS_EVENTS) > 2048:
+        _JS_EVENTS.clear()
+    _JS_EVENTS[src] = out
+    return out
+
 
 class _Node:
     def __init__(self, run: _Run, launch: _Launch | None):
@@ -2836,32 +2876,21 @@ class _Node:
             if src is None:
                 continue
             rel = run.rel(rp)
-            lines = src.splitlines()
-            for i, ln in enumerate(lines, 1):
-                s = ln.strip()
-                if s.startswith(("//", "*", "/*")):
-                    continue
-                for m in _JS_LOCAL_RE.finditer(ln):
-                    q = self.resolve(rp.parent, m.group(1))
+            for i, kind, value in _js_events(src):
+                if kind == "local":
+                    q = self.resolve(rp.parent, value)
                     if q is not None:
                         queue.append(q)
-                for m in _JS_PKG_RE.finditer(ln):
-                    self.package(m.group(1), rel, i, "requires")
-                for m in _JS_ENV_RE.finditer(ln):
-                    run.env(m.group(1) or m.group(2), rel, i)
-                for m in _JS_DESTRUCT_RE.finditer(ln):
-                    for part in m.group(1).split(","):
-                        name = part.split(":")[0].split("=")[0].strip()
-                        if name:
-                            run.env(name, rel, i)
-                if "fetch(" in ln:
+                elif kind == "pkg":
+                    self.package(value, rel, i, "requires")
+                elif kind == "env":
+                    run.env(value, rel, i)
+                elif kind == "fetch":
                     run.uses_fetch = True
-                for m in _JS_STR_RE.finditer(ln):
-                    if "://" in m.group(2):
-                        run.url(m.group(2), rel, i)
-                m = _JS_LISTEN_RE.search(ln)
-                if m:
-                    port, how = self.port_expr(m.group(1), src)
+                elif kind == "url":
+                    run.url(value, rel, i)
+                else:  # listen
+                    port, how = self.port_expr(value, src)
                     if port is not None and self.listen_port is None:
                         self.listen_port = (port, rel, i, how)
                     self.listens = True
@@ -2886,6 +2915,9 @@ class _Node:
     def resolve(self, base: Path, spec: str) -> Path | None:
         for ext in _JS_EXTS:
             cand = base / (spec + ext)
+            # (most candidates are not there: resolving one costs a system call per folder)
+            if not cand.is_file():
+                continue
             rp = self.run.inside(cand)
             if rp is not None and rp.is_file():
                 return rp
@@ -2912,6 +2944,8 @@ _GO_IMPORT_RE = re.compile(r'^\s*(?:[A-Za-z_.]\w*\s+)?"([^"]+)"')
 _GO_ENV_RE = re.compile(r'os\.(?:Getenv|LookupEnv)\(\s*"([^"]+)"')
 _GO_LISTEN_RE = re.compile(r'(?:ListenAndServe(?:TLS)?|\.Run|\.Start|\.Listen|Addr\s*:)\(?\s*"([^"]*:\d{1,5})"')
 _GO_STR_RE = re.compile(r'"((?:[^"\\\n]|\\.){0,400})"|`([^`]{0,400})`')
+_GO_IMPORT_LINE_RE = re.compile(r'^import\s+(?:[A-Za-z_.]\w*\s+)?"([^"]+)"')
+_GO_HTTP_CLIENT_RE = re.compile(r"\bhttp\.(?:Get|Post|NewRequest(?:WithContext)?|PostForm|Head)\(|http\.Client\{")
 
 
 class _Go:
@@ -2991,13 +3025,15 @@ class _Go:
                     if m:
                         self.serves |= self.module(m.group(1), rel, i, "imports")
                     continue
-                m = re.match(r'^import\s+(?:[A-Za-z_.]\w*\s+)?"([^"]+)"', s)
+                # (each expression only on the lines whose text it needs to match)
+                m = _GO_IMPORT_LINE_RE.match(s) if s.startswith("import") else None
                 if m:
                     self.serves |= self.module(m.group(1), rel, i, "imports")
                     continue
-                for m in _GO_ENV_RE.finditer(ln):
-                    run.env(m.group(1), rel, i)
-                m = _GO_LISTEN_RE.search(ln)
+                if "os." in ln:
+                    for m in _GO_ENV_RE.finditer(ln):
+                        run.env(m.group(1), rel, i)
+                m = _GO_LISTEN_RE.search(ln) if '"' in ln else None
                 if m:
                     port, _ = _port_value(m.group(1))
                     self.serves = True
@@ -3007,9 +3043,9 @@ class _Go:
                 elif "ListenAndServe(" in ln:
                     self.serves = True
                     run.ev(rel, i, "calls http.ListenAndServe")
-                if re.search(r"\bhttp\.(?:Get|Post|NewRequest(?:WithContext)?|PostForm|Head)\(|http\.Client\{", ln):
+                if "http." in ln and _GO_HTTP_CLIENT_RE.search(ln):
                     run.http_client_evidence.append((rel, i, "uses net/http client"))
-                for m in _GO_STR_RE.finditer(ln):
+                for m in _GO_STR_RE.finditer(ln) if "://" in ln else ():
                     val = m.group(1) if m.group(1) is not None else m.group(2)
                     if val and "://" in val:
                         run.url(val, rel, i)
