@@ -656,8 +656,22 @@ _PY_RE = re.compile(r"^(?:python|pypy)(?:\d+(?:\.\d+)?)?$")
 _ASSIGN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
+# shell text -> its simple commands: the same scripts and commands are split for every service
+# and compose project that runs them (a fresh copy each time: callers may change theirs)
+_SHELL_WORDS: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+
 def _shell_words(text: str) -> list[list[str]]:
     """Split a shell string into simple commands (on && || ; | &), dropping redirections."""
+    got = _SHELL_WORDS.get(text)
+    if got is None:
+        if len(_SHELL_WORDS) > 4096:
+            _SHELL_WORDS.clear()
+        got = _SHELL_WORDS[text] = tuple(tuple(seg) for seg in _split_shell_words(text))
+    return [list(seg) for seg in got]
+
+
+def _split_shell_words(text: str) -> list[list[str]]:
     try:
         lex = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
         lex.whitespace_split = True
