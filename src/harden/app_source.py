@@ -2388,8 +2388,17 @@ class _Python:
         self.unparsed = 0  # read, but the pre-scan found nothing to parse for
         self.local_top: set[str] = set()
         self.root_words: set[str] | None = None
+        # module resolution within this reading (the tree does not change during one; every
+        # module that imports `app.models` asks again): (name, base, roots) -> files; path -> is a file
+        self._module_files: dict[tuple[str, Path | None, int], tuple[Path, ...]] = {}
+        self._is_file: dict[Path, bool] = {}
 
     # ---- module resolution
+    def is_file(self, p: Path) -> bool:
+        got = self._is_file.get(p)
+        if got is None:
+            got = self._is_file[p] = p.is_file()
+        return got
     def add_root(self, p: Path | None) -> None:
         if p is None:
             return
@@ -2399,6 +2408,13 @@ class _Python:
 
     def module_files(self, dotted_name: str, base: Path | None = None) -> list[Path]:
         """Files executed by importing ``dotted_name``: package __init__s and the module itself."""
+        key = (dotted_name, base, len(self.roots))  # (roots are only ever added to)
+        got = self._module_files.get(key)
+        if got is None:
+            got = self._module_files[key] = tuple(self._find_module_files(dotted_name, base))
+        return list(got)
+
+    def _find_module_files(self, dotted_name: str, base: Path | None) -> list[Path]:
         parts = [p for p in dotted_name.split(".") if p]
         if not parts:
             return []
@@ -2445,12 +2461,12 @@ class _Python:
         out: list[Path] = []
         for base in bases:
             if full:
-                out += [p for p in self.module_files(full, base) if p.is_file()]
+                out += [p for p in self.module_files(full, base) if self.is_file(p)]
             for n in names:
                 if n == "*":
                     continue
                 sub = f"{full}.{n}" if full else n
-                out += [p for p in self.module_files(sub, base) if p.is_file()]
+                out += [p for p in self.module_files(sub, base) if self.is_file(p)]
         return out
 
     def find_anywhere(self, dotted_name: str) -> Path | None:
