@@ -376,3 +376,44 @@ def test_inspect_says_when_the_time_bound_stopped_the_reading(tmp_path, monkeypa
     stopped = run_inspect(project)
     lines = [e for s in stopped.services for e in s.evidence if "time bound" in e]
     assert lines and all("was not read within the 0 s time bound" in e for e in lines)
+
+
+def _js_events_every_expression_on_every_line(src: str) -> list:
+    """The JS scan as it was: every expression searched on every line that is not a comment."""
+    out = []
+    for i, ln in enumerate(src.splitlines(), 1):
+        if ln.strip().startswith(("//", "*", "/*")):
+            continue
+        out += [(i, "local", m.group(1)) for m in app_source._JS_LOCAL_RE.finditer(ln)]
+        out += [(i, "pkg", m.group(1)) for m in app_source._JS_PKG_RE.finditer(ln)]
+        out += [(i, "env", m.group(1) or m.group(2)) for m in app_source._JS_ENV_RE.finditer(ln)]
+        for m in app_source._JS_DESTRUCT_RE.finditer(ln):
+            out += [(i, "env", n) for part in m.group(1).split(",")
+                    for n in [part.split(":")[0].split("=")[0].strip()] if n]
+        if "fetch(" in ln:
+            out.append((i, "fetch", None))
+        out += [(i, "url", m.group(2)) for m in app_source._JS_STR_RE.finditer(ln) if "://" in m.group(2)]
+        m = app_source._JS_LISTEN_RE.search(ln)
+        if m:
+            out.append((i, "listen", m.group(1)))
+    return out
+
+
+JS_TRICKY = (
+    "const { DB_HOST, REDIS_URL: url = 'x' } = process.env;\nconst a = require('./lib'), b = require(\"pg\");\n"
+    "import x from '../y';\nimport('./lazy').then(f);\n// require('./commented')\n * import './doc'\n"
+    "fetch(`https://api.example.org/${id}`);\napp.listen(process.env.PORT || 3000);\n"
+    "server.listen({ port: PORT });\nconst u = 'postgres://db:5432/app', v = \"redis://cache\";\n"
+    "const h = process.env['MONGO_HOST'];\nexport { y } from \"@scope/pkg/sub\";\n"
+    "const { PORT } = process.env; http.createServer(h).listen(PORT, () => fetch('http://x:1/'))\n"
+)
+
+
+def test_the_js_scan_finds_what_every_expression_on_every_line_finds():
+    # a line is searched only with the expressions whose fixed text it contains
+    sources = [JS_TRICKY] + [p.read_text(encoding="utf-8", errors="replace") for ext in ("js", "ts", "mjs")
+                             for p in sorted(FIXTURES.rglob(f"*.{ext}"))]
+    assert len(sources) > 10
+    for src in sources:
+        assert app_source._js_events(src) == _js_events_every_expression_on_every_line(src)
+    assert {k for _, k, _ in app_source._js_events(JS_TRICKY)} == {"local", "pkg", "env", "fetch", "url", "listen"}

@@ -656,8 +656,22 @@ _PY_RE = re.compile(r"^(?:python|pypy)(?:\d+(?:\.\d+)?)?$")
 _ASSIGN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
+# shell text -> its simple commands: the same scripts and commands are split for every service
+# and compose project that runs them (a fresh copy each time: callers may change theirs)
+_SHELL_WORDS: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+
 def _shell_words(text: str) -> list[list[str]]:
     """Split a shell string into simple commands (on && || ; | &), dropping redirections."""
+    got = _SHELL_WORDS.get(text)
+    if got is None:
+        if len(_SHELL_WORDS) > 4096:
+            _SHELL_WORDS.clear()
+        got = _SHELL_WORDS[text] = tuple(tuple(seg) for seg in _split_shell_words(text))
+    return [list(seg) for seg in got]
+
+
+def _split_shell_words(text: str) -> list[list[str]]:
     try:
         lex = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
         lex.whitespace_split = True
@@ -2374,8 +2388,17 @@ class _Python:
         self.unparsed = 0  # read, but the pre-scan found nothing to parse for
         self.local_top: set[str] = set()
         self.root_words: set[str] | None = None
+        # module resolution within this reading (the tree does not change during one; every
+        # module that imports `app.models` asks again): (name, base, roots) -> files; path -> is a file
+        self._module_files: dict[tuple[str, Path | None, int], tuple[Path, ...]] = {}
+        self._is_file: dict[Path, bool] = {}
 
     # ---- module resolution
+    def is_file(self, p: Path) -> bool:
+        got = self._is_file.get(p)
+        if got is None:
+            got = self._is_file[p] = p.is_file()
+        return got
     def add_root(self, p: Path | None) -> None:
         if p is None:
             return
@@ -2385,6 +2408,13 @@ class _Python:
 
     def module_files(self, dotted_name: str, base: Path | None = None) -> list[Path]:
         """Files executed by importing ``dotted_name``: package __init__s and the module itself."""
+        key = (dotted_name, base, len(self.roots))  # (roots are only ever added to)
+        got = self._module_files.get(key)
+        if got is None:
+            got = self._module_files[key] = tuple(self._find_module_files(dotted_name, base))
+        return list(got)
+
+    def _find_module_files(self, dotted_name: str, base: Path | None) -> list[Path]:
         parts = [p for p in dotted_name.split(".") if p]
         if not parts:
             return []
@@ -2431,12 +2461,12 @@ class _Python:
         out: list[Path] = []
         for base in bases:
             if full:
-                out += [p for p in self.module_files(full, base) if p.is_file()]
+                out += [p for p in self.module_files(full, base) if self.is_file(p)]
             for n in names:
                 if n == "*":
                     continue
                 sub = f"{full}.{n}" if full else n
-                out += [p for p in self.module_files(sub, base) if p.is_file()]
+                out += [p for p in self.module_files(sub, base) if self.is_file(p)]
         return out
 
     def find_anywhere(self, dotted_name: str) -> Path | None:
@@ -2756,6 +2786,46 @@ _JS_LISTEN_RE = re.compile(r"""\.listen\(\s*(?:\{\s*port\s*:\s*)?([^,)\s}]+)""")
 _JS_STR_RE = re.compile(r"""(['"`])((?:(?!\1)[^\\\n]|\\.){0,400})\1""")
 _JS_EXTS = ("", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", "/index.js", "/index.ts", "/index.mjs")
 
+# file text -> what the JS scan finds in it (the services of one context read the same files)
+_JS_EVENTS: dict[str, list[tuple[int, str, Any]]] = {}
+
+
+def _js_events(src: str) -> list[tuple[int, str, Any]]:
+    """What the regex scan finds in a JS/TS file, line by line and in the order _Node.scan acts
+    on it: (line, kind, value). It depends on the text alone, so it is found once per text; a
+    line is only searched with the expressions whose fixed text it contains (each expression
+    needs that text to match, so the result is the same as searching every line with all)."""
+    got = _JS_EVENTS.get(src)
+    if got is not None:
+        return got
+    out: list[tuple[int, str, Any]] = []
+    for i, ln in enumerate(src.splitlines(), 1):
+        s = ln.strip()
+        if s.startswith(("//", "*", "/*")):
+            continue
+        if "require" in ln or "import" in ln or "from" in ln:
+            out += [(i, "local", m.group(1)) for m in _JS_LOCAL_RE.finditer(ln)]
+            out += [(i, "pkg", m.group(1)) for m in _JS_PKG_RE.finditer(ln)]
+        if "process.env" in ln:
+            out += [(i, "env", m.group(1) or m.group(2)) for m in _JS_ENV_RE.finditer(ln)]
+            for m in _JS_DESTRUCT_RE.finditer(ln):
+                for part in m.group(1).split(","):
+                    name = part.split(":")[0].split("=")[0].strip()
+                    if name:
+                        out.append((i, "env", name))
+        if "fetch(" in ln:
+            out.append((i, "fetch", None))
+        if "://" in ln:
+            out += [(i, "url", m.group(2)) for m in _JS_STR_RE.finditer(ln) if "://" in m.group(2)]
+        if ".listen(" in ln:
+            m = _JS_LISTEN_RE.search(ln)
+            if m:
+                out.append((i, "listen", m.group(1)))
+    if len(_JS_EVENTS) > 2048:
+        _JS_EVENTS.clear()
+    _JS_EVENTS[src] = out
+    return out
+
 
 class _Node:
     def __init__(self, run: _Run, launch: _Launch | None):
@@ -2836,32 +2906,21 @@ class _Node:
             if src is None:
                 continue
             rel = run.rel(rp)
-            lines = src.splitlines()
-            for i, ln in enumerate(lines, 1):
-                s = ln.strip()
-                if s.startswith(("//", "*", "/*")):
-                    continue
-                for m in _JS_LOCAL_RE.finditer(ln):
-                    q = self.resolve(rp.parent, m.group(1))
+            for i, kind, value in _js_events(src):
+                if kind == "local":
+                    q = self.resolve(rp.parent, value)
                     if q is not None:
                         queue.append(q)
-                for m in _JS_PKG_RE.finditer(ln):
-                    self.package(m.group(1), rel, i, "requires")
-                for m in _JS_ENV_RE.finditer(ln):
-                    run.env(m.group(1) or m.group(2), rel, i)
-                for m in _JS_DESTRUCT_RE.finditer(ln):
-                    for part in m.group(1).split(","):
-                        name = part.split(":")[0].split("=")[0].strip()
-                        if name:
-                            run.env(name, rel, i)
-                if "fetch(" in ln:
+                elif kind == "pkg":
+                    self.package(value, rel, i, "requires")
+                elif kind == "env":
+                    run.env(value, rel, i)
+                elif kind == "fetch":
                     run.uses_fetch = True
-                for m in _JS_STR_RE.finditer(ln):
-                    if "://" in m.group(2):
-                        run.url(m.group(2), rel, i)
-                m = _JS_LISTEN_RE.search(ln)
-                if m:
-                    port, how = self.port_expr(m.group(1), src)
+                elif kind == "url":
+                    run.url(value, rel, i)
+                else:  # listen
+                    port, how = self.port_expr(value, src)
                     if port is not None and self.listen_port is None:
                         self.listen_port = (port, rel, i, how)
                     self.listens = True
@@ -2886,6 +2945,9 @@ class _Node:
     def resolve(self, base: Path, spec: str) -> Path | None:
         for ext in _JS_EXTS:
             cand = base / (spec + ext)
+            # (most candidates are not there: resolving one costs a system call per folder)
+            if not cand.is_file():
+                continue
             rp = self.run.inside(cand)
             if rp is not None and rp.is_file():
                 return rp
@@ -2912,6 +2974,8 @@ _GO_IMPORT_RE = re.compile(r'^\s*(?:[A-Za-z_.]\w*\s+)?"([^"]+)"')
 _GO_ENV_RE = re.compile(r'os\.(?:Getenv|LookupEnv)\(\s*"([^"]+)"')
 _GO_LISTEN_RE = re.compile(r'(?:ListenAndServe(?:TLS)?|\.Run|\.Start|\.Listen|Addr\s*:)\(?\s*"([^"]*:\d{1,5})"')
 _GO_STR_RE = re.compile(r'"((?:[^"\\\n]|\\.){0,400})"|`([^`]{0,400})`')
+_GO_IMPORT_LINE_RE = re.compile(r'^import\s+(?:[A-Za-z_.]\w*\s+)?"([^"]+)"')
+_GO_HTTP_CLIENT_RE = re.compile(r"\bhttp\.(?:Get|Post|NewRequest(?:WithContext)?|PostForm|Head)\(|http\.Client\{")
 
 
 class _Go:
@@ -2991,13 +3055,15 @@ class _Go:
                     if m:
                         self.serves |= self.module(m.group(1), rel, i, "imports")
                     continue
-                m = re.match(r'^import\s+(?:[A-Za-z_.]\w*\s+)?"([^"]+)"', s)
+                # (each expression only on the lines whose text it needs to match)
+                m = _GO_IMPORT_LINE_RE.match(s) if s.startswith("import") else None
                 if m:
                     self.serves |= self.module(m.group(1), rel, i, "imports")
                     continue
-                for m in _GO_ENV_RE.finditer(ln):
-                    run.env(m.group(1), rel, i)
-                m = _GO_LISTEN_RE.search(ln)
+                if "os." in ln:
+                    for m in _GO_ENV_RE.finditer(ln):
+                        run.env(m.group(1), rel, i)
+                m = _GO_LISTEN_RE.search(ln) if '"' in ln else None
                 if m:
                     port, _ = _port_value(m.group(1))
                     self.serves = True
@@ -3007,9 +3073,9 @@ class _Go:
                 elif "ListenAndServe(" in ln:
                     self.serves = True
                     run.ev(rel, i, "calls http.ListenAndServe")
-                if re.search(r"\bhttp\.(?:Get|Post|NewRequest(?:WithContext)?|PostForm|Head)\(|http\.Client\{", ln):
+                if "http." in ln and _GO_HTTP_CLIENT_RE.search(ln):
                     run.http_client_evidence.append((rel, i, "uses net/http client"))
-                for m in _GO_STR_RE.finditer(ln):
+                for m in _GO_STR_RE.finditer(ln) if "://" in ln else ():
                     val = m.group(1) if m.group(1) is not None else m.group(2)
                     if val and "://" in val:
                         run.url(val, rel, i)

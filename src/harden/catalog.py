@@ -219,14 +219,25 @@ _LAUNCHER_SUBCOMMANDS = {("npm", "exec"), ("pnpm", "exec"), ("pnpm", "dlx"), ("y
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/bin/ash", "/usr/bin/env"}
 
 
+_PROGRAM_KINDS_SEEN: dict[tuple[str, ...], str | None] = {}
+
+
 def program_kind(words: list[str]) -> str | None:
     """The catalog kind a start command runs (``["npx", "prisma", "studio"]`` -> "prisma-studio",
     ``["maildev"]``, ``["nginx-entrypoint.sh"]`` -> "nginx"), or None. Launchers (`npx`, `npm
     exec`, `exec`, `tini --`), option words after them and one `sh -c "..."` are looked through;
-    the program's name is its file name, a `-entrypoint`/`-start` suffix and `.sh` dropped."""
+    the program's name is its file name, a `-entrypoint`/`-start` suffix and `.sh` dropped.
+    A pure function of the words, remembered for the run (roles asks it for every service of
+    every compose combination, and `sh -c` goes through shlex)."""
+    key = tuple(str(w) for w in words)
+    if key not in _PROGRAM_KINDS_SEEN:
+        _PROGRAM_KINDS_SEEN[key] = _program_kind(list(key))
+    return _PROGRAM_KINDS_SEEN[key]
+
+
+def _program_kind(ws: list[str]) -> str | None:
     import shlex
 
-    ws = [str(w) for w in words]
     for _ in range(3):
         if len(ws) >= 3 and ws[0].rsplit("/", 1)[-1] in {x.rsplit("/", 1)[-1] for x in _SHELLS} and ws[1] == "-c":
             try:

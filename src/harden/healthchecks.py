@@ -373,10 +373,23 @@ def script_commands(script: str) -> list[tuple[str, str]] | None:
     return out
 
 
+_LAST_SEEN: dict[str, tuple[str, ...] | None] = {}
+
+
 def last_command(script: str) -> list[str] | None:
     """The words of the command a shell script ends by running in the foreground (``exec``,
     ``gosu user`` and variable assignments before it dropped), or None: a script whose end
-    harden does not follow (a background job, a here-document, a server after ``||``)."""
+    harden does not follow (a background job, a here-document, a server after ``||``).
+    A pure function of the text, remembered for the run: the same entrypoint script is asked
+    about for every service and compose combination that runs its image."""
+    if script not in _LAST_SEEN:
+        words = _last_command(script)
+        _LAST_SEEN[script] = tuple(words) if words is not None else None
+    got = _LAST_SEEN[script]
+    return list(got) if got is not None else None
+
+
+def _last_command(script: str) -> list[str] | None:
     cmds = script_commands(script)
     if not cmds:
         return None

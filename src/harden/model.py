@@ -102,6 +102,13 @@ _DOTENV: dict[tuple, dict[str, str]] = {}
 def dotenv(project: Any) -> dict[str, str]:
     """The variables of the project's `.env` (beside its first compose file), which compose
     interpolates into the files."""
+    memo = getattr(project, "memo", None)
+    if memo is not None:
+        return memo("dotenv", lambda: _dotenv(project))
+    return _dotenv(project)
+
+
+def _dotenv(project: Any) -> dict[str, str]:
     try:
         path = doc_dir(project.base) / ".env"
         st = path.stat()

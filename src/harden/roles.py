@@ -130,15 +130,37 @@ def _expand_defaults(s: str) -> str:
 _HOSTISH_KEY = re.compile(r"(HOST|ADDR|SERVER|ENDPOINT|URL|URI|DSN|BROKER|NODES|UPSTREAM|BACKEND|PROXY|SERVICE)", re.I)
 
 
+_HOSTISH_SEEN: dict[str, bool] = {}
+
+
 def hostish_key(key: str) -> bool:
     """An environment variable whose bare-word value names a host (``DB_HOST: db``), unlike
     ``POSTGRES_USER: notes``, whose value only happens to match a service name."""
-    return bool(_HOSTISH_KEY.search(str(key)))
+    key = str(key)
+    got = _HOSTISH_SEEN.get(key)
+    if got is None:
+        got = _HOSTISH_SEEN[key] = bool(_HOSTISH_KEY.search(key))
+    return got
 
 
-def hosts_in(value: str, bare: bool = True) -> set[str]:
+# (value, bare) -> hosts_in's answer: the same strings come back for every service of every
+# compose combination the safety net measures (wger's env files: ~4,700 calls, ~300 strings)
+_HOSTS_SEEN: dict[tuple[str, bool], frozenset[str]] = {}
+_WORD_SPLIT = re.compile(r"[\s,;]+")
+_BARE_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def hosts_in(value: str, bare: bool = True) -> frozenset[str]:
     """Host names a configuration string names: URLs, ``host:port`` and (with ``bare``) bare
-    words."""
+    words. A pure function of its arguments, remembered for the run."""
+    key = (value, bare)
+    got = _HOSTS_SEEN.get(key)
+    if got is None:
+        got = _HOSTS_SEEN[key] = frozenset(_hosts_in(value, bare))
+    return got
+
+
+def _hosts_in(value: str, bare: bool) -> set[str]:
     s = _expand_defaults(value)
     hosts: set[str] = set()
     for m in _URL.finditer(s):
@@ -154,8 +176,8 @@ def hosts_in(value: str, bare: bool = True) -> set[str]:
     for m in _HOSTPORT.finditer(s):
         hosts.add(m.group(1).lower())
     if bare:
-        for word in re.split(r"[\s,;]+", s.strip()):
-            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", word):
+        for word in _WORD_SPLIT.split(s.strip()):
+            if _BARE_HOST.fullmatch(word):
                 hosts.add(word.lower())
     return hosts
 
@@ -394,17 +416,26 @@ def _proxy_upstreams(project: Any, svc: Any, aliases: dict[str, str]) -> dict[st
     """Services named as upstreams in the config files mounted into a proxy."""
     found: dict[str, str] = {}
     for p, text in _mounted_texts(project, svc):
-        for m in _PROXY_HOST.finditer(text):
-            host = m.group(1).lower()
-            target = aliases.get(host)
-            if target and target != svc.name:
-                found.setdefault(target, p.name)
-        for m in _URL.finditer(text):
-            host = m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+        for host in _upstream_hosts(text):
             target = aliases.get(host)
             if target and target != svc.name:
                 found.setdefault(target, p.name)
     return found
+
+
+_UPSTREAMS_SEEN: dict[str, tuple[str, ...]] = {}
+
+
+def _upstream_hosts(text: str) -> tuple[str, ...]:
+    """The host names a proxy's config text names, in order: upstream/proxy_pass hosts, then
+    URL hosts (remembered per text for the run: every compose combination asks again)."""
+    got = _UPSTREAMS_SEEN.get(text)
+    if got is None:
+        hosts = [m.group(1).lower() for m in _PROXY_HOST.finditer(text)]
+        hosts += [m.group(2).split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+                  for m in _URL.finditer(text)]
+        got = _UPSTREAMS_SEEN[text] = tuple(hosts)
+    return got
 
 
 def _mounted_hosts(project: Any, svc: Any, aliases: Any) -> dict[str, str]:
