@@ -971,8 +971,7 @@ def test_the_nodemon_fixture_keeps_dev_dependencies_and_says_why():
         "devDependencies kept in production (no `npm prune --omit=dev`): compose service web "
         '(docker-compose.yml:5) command -> package.json script "start" runs '
         "`./node_modules/nodemon/bin/nodemon.js ./app.js` from the devDependency nodemon. Move nodemon to "
-        "dependencies (or run compiled JavaScript there instead) and harden prunes the others; until then "
-        "production carries every devDependency")
+        "dependencies and harden prunes the others; until then production carries every devDependency")
 
 
 @pytest.mark.parametrize("service, scripts, tool", [
@@ -1183,7 +1182,8 @@ def test_a_start_script_that_runs_a_dev_dependency_keeps_them(tmp_path):
     after, note = _kept_split(harden_run(proj, select=[NAME]))
     assert note.startswith('devDependencies kept in production (no `npm prune --omit=dev`): CMD at line 8 -> start.sh '
                            'line 3 -> package.json script "seed" runs `ts-node seed.ts` from the devDependency ts-node. '
-                           "Move ts-node to dependencies"), note
+                           "Move ts-node to dependencies (or run the compiled JavaScript there instead) and harden "
+                           "prunes the others"), note
     assert after.count("COPY start.sh /start.sh") == 1
 
 

@@ -295,9 +295,15 @@ def _kept_note(kept: list[tuple[str, list[str], str]], prune: str | None) -> str
         shown = shown[:3] + [f"{len(shown) - 3} more"]
     names = list(dict.fromkeys(dep for _, _, dep in kept))
     step = f" (no `{prune.removeprefix('RUN ')}`)" if prune else ""
+    compiled = " (or run the compiled JavaScript there instead)" if set(names) & _TS_RUNNERS else ""
     return (f"devDependencies kept in production{step}: {'; '.join(shown)}. Move {', '.join(names)} to "
-            f"dependencies (or run compiled JavaScript there instead) and harden prunes the others; until "
-            f"then production carries every devDependency")
+            f"dependencies{compiled} and harden prunes the others; until then production carries every "
+            "devDependency")
+
+
+# devDependencies that run TypeScript sources: the compiled JavaScript runs without them
+_TS_RUNNERS = {"ts-node", "tsx", "tsconfig-paths", "typescript", "@swc-node/register", "esbuild-register",
+               "ts-node-dev", "@nestjs/cli"}
 
 
 _PRELOAD_OPTS = ("-r", "--require", "--loader", "--experimental-loader", "--import")
