@@ -1238,6 +1238,20 @@ def test_a_start_script_harden_cannot_follow_is_refused_naming_it(tmp_path):
     assert "devDependency" in out.reason
 
 
+def test_a_start_script_harden_cannot_follow_is_refused_even_when_dev_dependencies_would_be_kept(tmp_path):
+    """What the script does past the line harden cannot read is unknown: keeping node_modules may not
+    be all it needs, so the split is refused as before, naming both."""
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
+                                    "start.sh": "#!/bin/sh\nnpm run seed\n. /etc/app.env\nexec npm start\n"})
+    result = harden_run(proj, select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped", out
+    assert out.reason.startswith("CMD at line 8 -> start.sh line 3 runs `. /etc/app.env`"), out.reason
+    assert ('(CMD at line 8 -> start.sh line 2 -> package.json script "seed" runs `ts-node seed.ts` from the '
+            "devDependency ts-node)") in out.reason, out.reason
+    assert not result.changed_files
+
+
 def test_a_preloaded_dev_dependency_is_kept(tmp_path):
     """`node -r tsconfig-paths/register dist/main.js`: the preloaded module would be pruned too."""
     pkg = {**_SCRIPT_PKG, "devDependencies": {"tsconfig-paths": "4", "typescript": "5"}}

@@ -125,8 +125,8 @@ class SplitStages(Transform):
     dropping it could change what runs (a script of pyproject.toml, an option to poetry, a
     ``poetry`` inside quotes or ``sh -c``, an environment poetry did not install), or a
     compose ``command``/``entrypoint`` that runs poetry, pipenv, uv, pdm or hatch (only the builder
-    has them); a Node start script harden cannot follow when nothing else the start runs needs
-    a devDependency (it may run one the prune would remove); a global tool production runs that a
+    has them); a Node start script harden cannot follow (it may run a devDependency the prune would
+    remove, or something else only the builder has); a global tool production runs that a
     RUN installs together with build steps; a test or CI image (its start runs the tests or
     linters, or only test/CI compose files build it). Dockerfiles that already have several
     stages, or a compose ``target:``, are left as they are.

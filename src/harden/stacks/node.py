@@ -242,8 +242,8 @@ def _dev_tools_at_start(plan, items) -> list[tuple[str, list[str], str]]:
     replace the image's), the Dockerfile's ENTRYPOINT/CMD otherwise; followed through
     `npm|yarn|pnpm start|run X` into the package.json scripts (with their pre/post scripts),
     `npx`/`exec`, `sh -c`, start scripts, and paths into node_modules/
-    (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/. With none found, a start
-    script harden cannot follow is refused: it may run one."""
+    (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/. A start script harden
+    cannot follow is refused: it may run one, or something else keeping them does not bring."""
     pkg = _package_json(plan)
     dev = pkg.get("devDependencies") if isinstance(pkg.get("devDependencies"), dict) else {}
     deps = pkg.get("dependencies") if isinstance(pkg.get("dependencies"), dict) else {}
@@ -270,15 +270,20 @@ def _dev_tools_at_start(plan, items) -> list[tuple[str, list[str], str]]:
         for dep in _preloaded(words):
             if dep in dev_only:
                 found.append((where, words, dep))
-    if found:
-        return found
-    # a start script harden cannot follow may run any of them
+    # a start script harden cannot follow may run any of them, or something else only the builder has:
+    # keeping the dev dependencies is a choice made on what harden read, so it is refused either way
     unknown = plan.start_scripts(items).unknown if hasattr(plan, "start_scripts") else []
+    if unknown and found:
+        where, words, dep = found[0]
+        raise Skip(f"{unknown[0]}: harden cannot tell what else it runs, so it cannot tell whether keeping the dev "
+                   f"dependencies ({where} runs `{' '.join(words[:3])}` from the devDependency {dep}) is all "
+                   "production needs; write the script's commands plainly, one per line, or run harden with "
+                   "split-stages ignored for this Dockerfile")
     if unknown:
         raise Skip(f"{unknown[0]}: harden cannot tell whether it runs a devDependency the production prune "
                    "removes (the container would fail to start); write the script's commands plainly, one per "
                    "line, or run harden with split-stages ignored for this Dockerfile")
-    return []
+    return found
 
 
 def _kept_note(kept: list[tuple[str, list[str], str]], prune: str | None) -> str:
