@@ -15,7 +15,9 @@ BUILD = ["build-poetry-flask", "build-pipenv-flask", "build-uv-flask", "build-go
          "build-node-user-first", "build-python-user-site", "build-python-user-venv", "build-python-mixed-run",
          "build-node-chown-workdir", "build-node-install-elsewhere", "build-uv-image-flask",
          # a start command through `poetry run`
-         "build-poetry-run-flask"]
+         "build-poetry-run-flask",
+         # the start script runs a devDependency's bin through `npm run`: split without the prune
+         "build-node-devdep-start"]
 # issue 16, item 1: not split (already several stages), the target gets the user
 BUILD_USER_ONLY = ["build-node-dev-target", "build-python-two-targets",
                    # an official ONBUILD image: the user, and Rails' folders in the image's WORKDIR

@@ -22,6 +22,9 @@ SPLIT = [
     "split-python-poetry-installer", "split-python-uv-image", "split-python-mixed-run",
     # its ENTRYPOINT script runs `python manage.py migrate && exec gunicorn ...`: the venv has both
     "split-python-startscript",
+    # the CMD's script runs `npm run migrate`, whose package.json script runs ts-node (a devDependency):
+    # split without the prune, production copies /app with every devDependency
+    "split-node-startscript-devtool",
 ]
 REFUSED = {
     "split-heredoc": "RUN heredoc at line 5",
@@ -32,9 +35,6 @@ REFUSED = {
     "split-python-pip-sed": "mixes dependency installation with `sed -i s/psycopg2-binary/psycopg2/g`",
     # uv ignores VIRTUAL_ENV with --system: production would copy an empty virtualenv
     "split-python-uv-system": "`uv pip install ... --system` installs outside an environment harden can copy",
-    # the CMD's script runs `npm run migrate`, whose package.json script runs ts-node (a devDependency)
-    "split-node-startscript-devtool": "CMD at line 16 -> docker/startup.sh line 6 -> package.json script \"migrate\" "
-                                      "runs `ts-node -r tsconfig-paths/register` from the devDependency ts-node",
     # its start script runs the linters and the tests
     "split-node-test-image": "a test image: its start runs `npm run lint` (CMD at line 8 -> ci/run-checks.sh line 3)",
 }
@@ -635,7 +635,7 @@ _NODE_PRISMA_DF = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nCO
     ('CMD ["yarn", "start"]\n', {"start": "nest start"}, "@nestjs/cli"),
     ('CMD ["npm", "start"]\n', {"prestart": "tsc", "start": "node dist/main.js"}, "typescript"),
 ])
-def test_node_start_command_that_runs_a_dev_dependency_is_refused(tmp_path, cmd, scripts, tool):
+def test_node_start_command_that_runs_a_dev_dependency_keeps_them(tmp_path, cmd, scripts, tool):
     import json
 
     proj = tmp_path / "p"
@@ -645,10 +645,8 @@ def test_node_start_command_that_runs_a_dev_dependency_is_refused(tmp_path, cmd,
         "dependencies": {"@prisma/client": "5", "@nestjs/core": "10"},
         "devDependencies": {"prisma": "5", "@nestjs/cli": "10", "typescript": "5"}}))
     (proj / "Dockerfile").write_text(_NODE_PRISMA_DF + cmd)
-    result = harden_run(proj, select=[NAME])
-    out = _outcome(result)
-    assert out.status == "skipped" and f"devDependency {tool}" in out.reason
-    assert not result.files or all(f.after == f.before for f in result.files)
+    _after, note = _kept_split(harden_run(proj, select=[NAME]))
+    assert f"from the devDependency {tool}. Move {tool} to dependencies" in note, note
 
 
 def test_node_start_command_with_the_tool_in_dependencies_is_split(tmp_path):
@@ -951,15 +949,29 @@ def _node_project(tmp_path, compose_service: str, scripts: dict, *, deps=None, d
     })
 
 
-def test_the_nodemon_fixture_is_refused_with_the_way_to_the_tool():
-    result = harden_run(FIXTURES / "node-nodemon-start", select=[NAME])
+def _kept_split(result):
+    """The split that keeps devDependencies: changed, no prune in either stage, production copies
+    the work directory (node_modules with the dev dependencies); its one note."""
     out = _outcome(result)
-    assert out.status == "skipped"
-    assert out.reason == (
-        'compose service web (docker-compose.yml:5) command -> package.json script "start" runs '
-        "`./node_modules/nodemon/bin/nodemon.js ./app.js` from the devDependency nodemon, which the production "
-        "prune removes (the container would fail to start); move it to dependencies, then run harden again")
-    assert not result.changed_files
+    assert out.status == "changed", out
+    after = changed_text(result, "Dockerfile")
+    assert [alias for _img, alias in _stages(after)] == ["builder", "production"]
+    assert "prune" not in after and "--production" not in after, after
+    assert "COPY --from=builder /usr/src/app /usr/src/app" in after.split("AS production", 1)[1] or \
+        "COPY --from=builder /app /app" in after.split("AS production", 1)[1], after
+    notes = [n for n in _notes(result) if n.startswith("devDependencies kept in production")]
+    assert len(notes) == 1, _notes(result)
+    return after, notes[0]
+
+
+def test_the_nodemon_fixture_keeps_dev_dependencies_and_says_why():
+    result = harden_run(FIXTURES / "node-nodemon-start", select=[NAME])
+    _after, note = _kept_split(result)
+    assert note == (
+        "devDependencies kept in production (no `npm prune --omit=dev`): compose service web "
+        '(docker-compose.yml:5) command -> package.json script "start" runs '
+        "`./node_modules/nodemon/bin/nodemon.js ./app.js` from the devDependency nodemon. Move nodemon to "
+        "dependencies and harden prunes the others; until then production carries every devDependency")
 
 
 @pytest.mark.parametrize("service, scripts, tool", [
@@ -979,14 +991,12 @@ def test_the_nodemon_fixture_is_refused_with_the_way_to_the_tool():
     # the entrypoint compose sets replaces the image's
     ("    entrypoint: [\"npm\", \"run\", \"serve\"]\n", {"serve": "nodemon app.js"}, "nodemon"),
 ])
-def test_compose_start_command_that_runs_a_dev_dependency_is_refused(tmp_path, service, scripts, tool):
+def test_compose_start_command_that_runs_a_dev_dependency_keeps_them(tmp_path, service, scripts, tool):
     dev = {"nodemon": "3", "@acme/devserver": "1"}
     proj = _node_project(tmp_path, service, scripts, dev=dev)
-    result = harden_run(proj, select=[NAME])
-    out = _outcome(result)
-    assert out.status == "skipped", (service, out)
-    assert f"from the devDependency {tool}," in out.reason and out.reason.startswith("compose service web ("), out.reason
-    assert not result.changed_files
+    _after, note = _kept_split(harden_run(proj, select=[NAME]))
+    assert f"from the devDependency {tool}. Move {tool} to dependencies" in note, note
+    assert note.startswith("devDependencies kept in production (no `npm prune --omit=dev`): compose service web ("), note
 
 
 @pytest.mark.parametrize("service, scripts, deps", [
@@ -1166,13 +1176,51 @@ _SCRIPT_PKG = {"name": "x", "scripts": {"build": "tsc", "seed": "ts-node seed.ts
         "dependencies": {"express": "4"}, "devDependencies": {"ts-node": "10", "typescript": "5"}}
 
 
-def test_a_start_script_that_runs_a_dev_dependency_is_refused(tmp_path):
+def test_a_start_script_that_runs_a_dev_dependency_keeps_them(tmp_path):
     proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
                                     "start.sh": "#!/bin/sh\nset -e\nnpm run seed\nexec npm start\n"})
+    after, note = _kept_split(harden_run(proj, select=[NAME]))
+    assert note.startswith('devDependencies kept in production (no `npm prune --omit=dev`): CMD at line 8 -> start.sh '
+                           'line 3 -> package.json script "seed" runs `ts-node seed.ts` from the devDependency ts-node. '
+                           "Move ts-node to dependencies (or run the compiled JavaScript there instead) and harden "
+                           "prunes the others"), note
+    assert after.count("COPY start.sh /start.sh") == 1
+
+
+@pytest.mark.parametrize("pm, lock, install, prune", [
+    ("npm", "package-lock.json", "npm ci", "npm prune --omit=dev"),
+    ("yarn", "yarn.lock", "yarn install --frozen-lockfile", "yarn install --production --frozen-lockfile"),
+    ("pnpm", "pnpm-lock.yaml", "pnpm install --frozen-lockfile", "pnpm prune --prod"),
+])
+def test_kept_dev_dependencies_with_each_package_manager(tmp_path, pm, lock, install, prune):
+    """The same start (a script running ts-node) keeps them with yarn 1 and pnpm too: the note names
+    the prune it left out; without the dev start step that prune is there."""
+    df = (f"FROM node:20-alpine\nWORKDIR /app\nCOPY package.json {lock} ./\nRUN {install}\nCOPY . .\n"
+          f"RUN {pm} run build\nCMD [\"{pm}\", \"run\", \"serve\"]\n")
+    scripts = {"build": "tsc", "serve": "ts-node -r tsconfig-paths/register src/main.ts"}
+    pkg = {**_SCRIPT_PKG, "scripts": scripts, "devDependencies": {"ts-node": "10", "tsconfig-paths": "4",
+                                                                   "typescript": "5"}}
+    proj = _script_project(tmp_path, {"Dockerfile": df, "package.json": pkg, lock: ""})
+    after, note = _kept_split(harden_run(proj, select=[NAME]))
+    assert note.startswith(f"devDependencies kept in production (no `{prune}`): CMD at line 7 -> package.json script "
+                           '"serve" runs `ts-node -r tsconfig-paths/register` from the devDependencies ts-node, '
+                           "tsconfig-paths. Move ts-node, tsconfig-paths to dependencies"), note
+    proj2 = _script_project(tmp_path / "plain", {"Dockerfile": df, "package.json": {**pkg, "scripts": {
+        **scripts, "serve": "node dist/main.js"}}, lock: ""})
+    plain = harden_run(proj2, select=[NAME])
+    assert f"RUN {prune}" in changed_text(plain, "Dockerfile")
+    assert not [n for n in _notes(plain) if n.startswith("devDependencies kept")]
+
+
+def test_a_global_tool_the_start_runs_is_still_refused_when_dev_dependencies_are_kept(tmp_path):
+    """Keeping node_modules does not bring a global tool installed in a RUN with the build steps."""
+    df = ("FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\nRUN npm i -g pm2 && npm ci\nCOPY . .\n"
+          "RUN npm run build\nCOPY start.sh /start.sh\nCMD [\"/start.sh\"]\n")
+    proj = _script_project(tmp_path, {"Dockerfile": df, "package.json": _SCRIPT_PKG,
+                                      "start.sh": "#!/bin/sh\nset -e\nnpm run seed\nexec pm2-runtime dist/main.js\n"})
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped", out
-    assert out.reason.startswith('CMD at line 8 -> start.sh line 3 -> package.json script "seed" runs `ts-node seed.ts` '
-                                 "from the devDependency ts-node"), out.reason
+    assert "production runs pm2-runtime, which the RUN at line 4 installs together with other build steps" in out.reason
 
 
 def test_a_start_script_that_runs_dependencies_only_is_split(tmp_path):
@@ -1190,13 +1238,27 @@ def test_a_start_script_harden_cannot_follow_is_refused_naming_it(tmp_path):
     assert "devDependency" in out.reason
 
 
-def test_a_preloaded_dev_dependency_is_refused(tmp_path):
-    """`node -r tsconfig-paths/register dist/main.js`: the preloaded module is pruned too."""
+def test_a_start_script_harden_cannot_follow_is_refused_even_when_dev_dependencies_would_be_kept(tmp_path):
+    """What the script does past the line harden cannot read is unknown: keeping node_modules may not
+    be all it needs, so the split is refused as before, naming both."""
+    proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["/start.sh"]\n', "package.json": _SCRIPT_PKG,
+                                    "start.sh": "#!/bin/sh\nnpm run seed\n. /etc/app.env\nexec npm start\n"})
+    result = harden_run(proj, select=[NAME])
+    out = _outcome(result)
+    assert out.status == "skipped", out
+    assert out.reason.startswith("CMD at line 8 -> start.sh line 3 runs `. /etc/app.env`"), out.reason
+    assert ('(CMD at line 8 -> start.sh line 2 -> package.json script "seed" runs `ts-node seed.ts` from the '
+            "devDependency ts-node)") in out.reason, out.reason
+    assert not result.changed_files
+
+
+def test_a_preloaded_dev_dependency_is_kept(tmp_path):
+    """`node -r tsconfig-paths/register dist/main.js`: the preloaded module would be pruned too."""
     pkg = {**_SCRIPT_PKG, "devDependencies": {"tsconfig-paths": "4", "typescript": "5"}}
     proj = _script_project(tmp_path, {"Dockerfile": _SCRIPT_DF + 'CMD ["node", "-r", "tsconfig-paths/register", "dist/main.js"]\n',
                                     "package.json": pkg, "start.sh": ""})
-    out = _outcome(harden_run(proj, select=[NAME]))
-    assert out.status == "skipped" and "devDependency tsconfig-paths" in out.reason, out
+    _after, note = _kept_split(harden_run(proj, select=[NAME]))
+    assert "runs `node -r tsconfig-paths/register` from the devDependency tsconfig-paths." in note, note
 
 
 def test_types_packages_are_not_commands(tmp_path):

@@ -51,7 +51,17 @@ class SplitStages(Transform):
       ``postgresql-dev`` -> ``libpq``; table in ``harden.runtime_libs``) and keeps every other
       package (curl for a HEALTHCHECK, ffmpeg, tini ...).
     - Node (npm, yarn 1, pnpm): install and build run in the builder, which then prunes dev
-      dependencies; production copies the work directory from the builder. A full ``node:X``
+      dependencies; production copies the work directory from the builder. When the start
+      command runs a devDependency (``npm run start:prod`` whose script is ``prisma migrate deploy
+      && node dist/main.js`` with prisma in devDependencies, ``"start": "./node_modules/nodemon/
+      bin/nodemon.js app.js"``, a start script's ``npm run migrate`` running ts-node), the prune is
+      left out: production copies node_modules with the dev dependencies, and a note names the
+      start step, the package and what to change so that they are pruned. The start command is
+      the one that really runs: the compose ``command``/``entrypoint`` of each service that builds
+      the Dockerfile as well as its own CMD/ENTRYPOINT, followed through ``npm|yarn|pnpm start|run
+      X`` into package.json scripts (pre/post scripts too), ``sh -c``, ``npx``/``exec``, start
+      scripts, preloads (``-r tsconfig-paths/register``) and paths into ``node_modules/`` or
+      ``node_modules/.bin/``. A full ``node:X``
       base becomes ``node:X-slim`` in production (same Node, same Debian release and glibc, so
       native modules keep working), unless production runs a tool only the full image has.
     - Go: the binary is built in the builder with ``CGO_ENABLED=0`` unless the code uses cgo.
@@ -115,15 +125,11 @@ class SplitStages(Transform):
     dropping it could change what runs (a script of pyproject.toml, an option to poetry, a
     ``poetry`` inside quotes or ``sh -c``, an environment poetry did not install), or a
     compose ``command``/``entrypoint`` that runs poetry, pipenv, uv, pdm or hatch (only the builder
-    has them); a Node start command that runs a devDependency the prune would remove (``npm run
-    start:prod`` whose script is ``prisma migrate deploy && node dist/main.js`` with prisma in
-    devDependencies). The start command is the one that really runs: the compose
-    ``command``/``entrypoint`` of each service that builds the Dockerfile as well as its own
-    CMD/ENTRYPOINT, followed through ``npm|yarn|pnpm start|run X`` into package.json scripts
-    (pre/post scripts too), ``sh -c``, ``npx``/``exec``, and paths into ``node_modules/`` or
-    ``node_modules/.bin/`` (``"start": "./node_modules/nodemon/bin/nodemon.js app.js"`` with nodemon
-    a devDependency is refused). Dockerfiles that already have several stages, or a compose
-    ``target:``, are left as they are.
+    has them); a Node start script harden cannot follow (it may run a devDependency the prune would
+    remove, or something else only the builder has); a global tool production runs that a
+    RUN installs together with build steps; a test or CI image (its start runs the tests or
+    linters, or only test/CI compose files build it). Dockerfiles that already have several
+    stages, or a compose ``target:``, are left as they are.
     """
 
     name = "split-stages"

@@ -1,4 +1,4 @@
-"""split-stages + non-root-user on poetry, pipenv, uv and Go projects, built and run for real.
+"""split-stages + non-root-user on poetry, pipenv, uv, Go and Node projects, built and run for real.
 
 Each project in tests/fixtures/build-* is a small web service with a single-stage Dockerfile
 written the way such projects usually write it (real lock files). The test copies it twice: the
@@ -52,6 +52,7 @@ class Project:
     original_has_compiler: bool = True
     downloads: bool = True  # fetches packages during the build (needs the host CA, see e2e_lib.trust_host_ca)
     build_original: bool = True  # False: only the hardened copy (saves a build where it shows nothing new)
+    kept: tuple[str, ...] = ()  # files production must still hold (a devDependency the start runs)
 
     @property
     def example(self) -> Example:
@@ -72,6 +73,10 @@ PROJECTS = [
     # `go install` + CMD ["hello"]: the binary is in /go/bin, on PATH only in the golang image
     Project("build-go-install", "hello", "go", ("go", "gofmt"), ("usr/lib/go-", "usr/local/go/"), downloads=False,
             build_original=False),
+    # the start script runs `npm run preflight`, whose bin is a devDependency (a file: workspace tool, so no
+    # registry): split without the prune, production keeps node_modules with it and starts as before
+    Project("build-node-devdep-start", "web", "node", (), downloads=False,
+            kept=("app/node_modules/.bin/preflight", "app/node_modules/preflight")),
 ]
 
 
@@ -195,6 +200,17 @@ def test_production_image_has_no_compiler_or_build_tool(pair: Pair):
     found = _forbidden(e2e_lib.image_files(image["Id"]), pair.project)
     log(f"hardened {pair.project.fixture}: {e2e_lib.size_mb(image):.0f} MB, build tools: {found}")
     assert not found, f"the production image still holds {found}"
+
+
+def test_production_keeps_what_the_start_runs(pair: Pair):
+    """A devDependency the start runs stays in production (the split leaves the prune out)."""
+    if not pair.project.kept:
+        pytest.skip(f"{pair.project.fixture}: its start runs no devDependency")
+    assert "devDependencies kept in production" in pair.harden_output, pair.harden_output
+    assert "prune" not in (pair.hardened.dir / "Dockerfile").read_text()
+    files = set(e2e_lib.image_files(_image(pair.hardened, pair.project.service)["Id"]))
+    missing = [f for f in pair.project.kept if f not in files]
+    assert not missing, f"production lacks {missing}"
 
 
 def test_production_image_is_smaller(pair: Pair):

@@ -132,7 +132,7 @@ def test_nodemon_fixture_is_equivalent_with_the_fix(engine):
     web = rep["services"][0]
     assert web["before"]["state"] == web["after"]["state"] == "running"
     assert any("greeter listening on 8080" in ln for ln in web["after"]["logs"]), web["after"]["logs"]
-    # harden kept the single stage (split-stages refused) and only added the user
+    # split-stages split it and kept the dev dependencies (no prune: the start runs nodemon); the user added
     img = rep["images"][0]
     assert img["after"]["user"] == "1000:1000" and img["before"]["user"] == ""
     assert leftovers(run_label(proc.stderr)) == []

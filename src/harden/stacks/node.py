@@ -138,8 +138,8 @@ def global_bins(c: Cmd) -> set[str]:
 # ---------------------------------------------------------------------------- splitting
 
 def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
-    """Install and build in the builder, prune devDependencies there; production copies the work
-    directory."""
+    """Install and build in the builder, prune devDependencies there (not when a start command
+    runs one: they are kept, and a note says which); production copies the work directory."""
     items, cut = plan.items, plan.cut
     if any(c.kind == "install" and base(c.words[0]) == "yarn" for i in items for c in i.cmds if c.words):
         if (plan.context / ".yarnrc.yml").exists() or re.search(r'"packageManager"\s*:\s*"yarn@[2-9]', plan.read("package.json")):
@@ -158,8 +158,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
     steps = [c for c in cmds if c.kind in ("install", "build")]
     if steps and steps[-1].kind == "install" and steps[-1].prod_only:
         needs_prune = False  # the author's last step already reinstalls production dependencies only
-    if needs_prune:
-        _check_dev_tools_at_start(plan, items)
+    # a start command that runs a devDependency: the split keeps them (no prune), and says which
+    kept = _dev_tools_at_start(plan, items) if needs_prune else []
     prune = None
     if needs_prune:
         if pm == "npm":
@@ -170,6 +170,9 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
             prune = f"RUN yarn install --production{frozen}"
         elif pm == "pnpm":
             prune = "RUN pnpm prune --prod"
+    if kept:
+        plan.notes.append((items[cut].line, _kept_note(kept, prune)))
+        prune = None
     # global tools (`npm i -g pm2`, `corepack enable`) that production runs are installed there too:
     # named in its instructions or start commands, or run by the package.json scripts those start
     # (`npm run start:prod` -> "nest start")
@@ -232,14 +235,15 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
     return builder, production, _runtime_image(plan, items, cut)
 
 
-def _check_dev_tools_at_start(plan, items) -> None:
-    """The prune removes devDependencies: a start command that runs one would fail in
-    production. The start commands are the ones that really run: each compose service's
-    `entrypoint`/`command` when it sets them (they replace the image's), the Dockerfile's
-    ENTRYPOINT/CMD otherwise; followed through `npm|yarn|pnpm start|run X` into the
-    package.json scripts (with their pre/post scripts), `npx`/`exec`, `sh -c`, and paths into
-    node_modules/ (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/.
-    Refused with the tool and the way to it named."""
+def _dev_tools_at_start(plan, items) -> list[tuple[str, list[str], str]]:
+    """The devDependencies the start commands run: (where, words, package) of each. The prune
+    removes devDependencies, so a split that has any keeps them all. The start commands are the
+    ones that really run: each compose service's `entrypoint`/`command` when it sets them (they
+    replace the image's), the Dockerfile's ENTRYPOINT/CMD otherwise; followed through
+    `npm|yarn|pnpm start|run X` into the package.json scripts (with their pre/post scripts),
+    `npx`/`exec`, `sh -c`, start scripts, and paths into node_modules/
+    (``./node_modules/nodemon/bin/nodemon.js``) or node_modules/.bin/. A start script harden
+    cannot follow is refused: it may run one, or something else keeping them does not bring."""
     pkg = _package_json(plan)
     dev = pkg.get("devDependencies") if isinstance(pkg.get("devDependencies"), dict) else {}
     deps = pkg.get("dependencies") if isinstance(pkg.get("dependencies"), dict) else {}
@@ -247,7 +251,7 @@ def _check_dev_tools_at_start(plan, items) -> None:
     dev_only = {n for n in dev if n not in deps}
     global_bins = set().union(*(node_global_bins(c) for i in items for c in i.cmds)) if items else set()
     if not dev_only:
-        return
+        return []
     bins = {n: n for n in dev_only if not n.startswith("@types/")}
     for n in dev_only:
         if n.startswith("@types/"):
@@ -255,22 +259,56 @@ def _check_dev_tools_at_start(plan, items) -> None:
         bins.setdefault(n.rsplit("/", 1)[-1], n)
         for b in _NODE_DEV_BINS.get(n, ()):
             bins[b] = n
+    found: list[tuple[str, list[str], str]] = []
     for where, w0, words in _start_commands(plan, items, scripts, bins):
         if w0 in bins and w0 not in global_bins:
-            _refuse_dev_tool(where, words, bins[w0])
+            found.append((where, words, bins[w0]))
         for w in words:
             dep = _node_modules_package(w, bins)
             if dep is not None and dep in dev_only and base(w) not in global_bins:
-                _refuse_dev_tool(where, words, dep)
+                found.append((where, words, dep))
         for dep in _preloaded(words):
             if dep in dev_only:
-                _refuse_dev_tool(where, words, dep)
-    # a start script harden cannot follow may run any of them
+                found.append((where, words, dep))
+    # a start script harden cannot follow may run any of them, or something else only the builder has:
+    # keeping the dev dependencies is a choice made on what harden read, so it is refused either way
     unknown = plan.start_scripts(items).unknown if hasattr(plan, "start_scripts") else []
+    if unknown and found:
+        where, words, dep = found[0]
+        raise Skip(f"{unknown[0]}: harden cannot tell what else it runs, so it cannot tell whether keeping the dev "
+                   f"dependencies ({where} runs `{' '.join(words[:3])}` from the devDependency {dep}) is all "
+                   "production needs; write the script's commands plainly, one per line, or run harden with "
+                   "split-stages ignored for this Dockerfile")
     if unknown:
         raise Skip(f"{unknown[0]}: harden cannot tell whether it runs a devDependency the production prune "
                    "removes (the container would fail to start); write the script's commands plainly, one per "
                    "line, or run harden with split-stages ignored for this Dockerfile")
+    return found
+
+
+def _kept_note(kept: list[tuple[str, list[str], str]], prune: str | None) -> str:
+    """devDependencies kept in production: which start step runs which of them, and how to get
+    them pruned."""
+    ways: dict[tuple[str, str], list[str]] = {}
+    for where, words, dep in kept:
+        deps = ways.setdefault((where, " ".join(words[:3])), [])
+        if dep not in deps:
+            deps.append(dep)
+    shown = [f"{where} runs `{cmd}` from the devDependenc{'ies' if len(deps) > 1 else 'y'} {', '.join(deps)}"
+             for (where, cmd), deps in ways.items()]
+    if len(shown) > 3:
+        shown = shown[:3] + [f"{len(shown) - 3} more"]
+    names = list(dict.fromkeys(dep for _, _, dep in kept))
+    step = f" (no `{prune.removeprefix('RUN ')}`)" if prune else ""
+    compiled = " (or run the compiled JavaScript there instead)" if set(names) & _TS_RUNNERS else ""
+    return (f"devDependencies kept in production{step}: {'; '.join(shown)}. Move {', '.join(names)} to "
+            f"dependencies{compiled} and harden prunes the others; until then production carries every "
+            "devDependency")
+
+
+# devDependencies that run TypeScript sources: the compiled JavaScript runs without them
+_TS_RUNNERS = {"ts-node", "tsx", "tsconfig-paths", "typescript", "@swc-node/register", "esbuild-register",
+               "ts-node-dev", "@nestjs/cli"}
 
 
 _PRELOAD_OPTS = ("-r", "--require", "--loader", "--experimental-loader", "--import")
@@ -341,12 +379,6 @@ def _start_commands(plan: Any, items: list, scripts: dict, bins: Any):
                 if w0 in ("npm", "yarn", "pnpm", "bun"):
                     continue
             yield where, w0, words
-
-
-def _refuse_dev_tool(where: str, words: list[str], dep: str) -> None:
-    raise Skip(f"{where} runs `{' '.join(words[:3])}` from the devDependency {dep}, which the "
-               "production prune removes (the container would fail to start); move it to "
-               "dependencies, then run harden again")
 
 
 def _runtime_image(plan, items, cut) -> str:
