@@ -12,12 +12,9 @@ RUN npm run build
 RUN npm prune --omit=dev
 
 FROM node:20-slim AS production
-
-COPY . /usr/src/app
-WORKDIR /usr/src/app
-
 COPY --from=builder /usr/src/app /usr/src/app
 USER 1000:1000
+WORKDIR /usr/src/app
 
 ENV HELLO=node-elsewhere
 EXPOSE 3000

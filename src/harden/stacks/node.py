@@ -210,7 +210,7 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
             production += i.out()
         elif i.cls == "copy":
             builder += i.out()
-            if i.in_workdir:
+            if i.in_workdir or _lands_in(i, wd):
                 if not copied:
                     plan.gen(production, [plan.copy_from_builder(wd)])
                     copied = True
@@ -233,6 +233,19 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
     if not copied:
         plan.gen(production, [plan.copy_from_builder(wd)])
     return builder, production, _runtime_image(plan, items, cut)
+
+
+def _lands_in(item: Any, wd: str) -> bool:
+    """A COPY made before the WORKDIR (``COPY . /usr/src/app`` then ``WORKDIR /usr/src/app``)
+    whose destination is inside the work directory production copies from the builder: that copy
+    already holds what it brought (as the builder left it), so production does not copy it twice.
+    A COPY with flags (``--chown``, ``--chmod``, ``--link``) is kept as written."""
+    from harden.stacks import shell as sh
+
+    if not item.dest or any(w.startswith("--") for w in item.inst.words()):
+        return False
+    dest = sh.abspath(item.dest, item.workdir)
+    return dest is not None and sh.under(dest, wd)
 
 
 def _dev_tools_at_start(plan, items) -> list[tuple[str, list[str], str]]:
