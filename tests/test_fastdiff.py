@@ -57,6 +57,23 @@ def test_small_inputs_match_difflib():
         assert list(fastdiff.unified_diff(a, b, "a/x", "b/x")) == list(difflib.unified_diff(a, b, fromfile="a/x", tofile="b/x"))
 
 
+def test_popular_lines_next_to_an_edit_are_not_removed_and_added_again():
+    """difflib.unified_diff drops lines that make up over 1% of a 200+ line text as anchors
+    (autojunk): the untouched `logging:` block after an edited port line came out as removed
+    and added again (piggymetrics' compose file). Only the edited and the added lines change."""
+    a = ["services:\n"]
+    for k in range(30):
+        a += [f"  s{k}:\n", f"    image: img{k}\n", "    ports:\n", f"      - {8000 + k}:80\n",
+              "    logging:\n", "      options:\n", '        max-size: "10m"\n', "\n"]
+    b = list(a)
+    b[4] = '      - "127.0.0.1:8000:80"\n'
+    b[9:9] = ["    networks:\n", "      - backend\n"]
+    assert len(a) >= 200
+    text = "".join(fastdiff.unified_diff(a, b, "a/c.yml", "b/c.yml"))
+    changed = [ln for ln in text.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert changed == ["-      - 8000:80", '+      - "127.0.0.1:8000:80"', "+    networks:", "+      - backend"]
+
+
 def test_large_unified_diff_applies(tmp_path):
     a = _compose(1500)
     b = _harden_like(a)
