@@ -75,6 +75,12 @@ def check_compose_kept(before: str, after: str, left: set[str] = frozenset()) ->
             va, vb = sa.get(k), sb.get(k)
             if k == "networks" and name in left:
                 assert "backend" in _names(vb), f"{name} left a network but is not on backend"
+            elif k == "depends_on":
+                # an entry goes only with a dev tool that moved into a profile in this run
+                # (dev-profiles: Compose would refuse to start the service otherwise)
+                for gone in _names(va) - _names(vb):
+                    ta, tb = (a["services"].get(gone) or {}), (b["services"].get(gone) or {})
+                    assert tb.get("profiles") and not ta.get("profiles"), f"{name}.depends_on lost {gone}"
             elif k in GROWS:
                 assert _names(va) <= _names(vb), f"{name}.{k} lost an entry"
                 if k == "environment" and isinstance(va, dict) and isinstance(vb, dict):
