@@ -215,3 +215,19 @@ def test_a_tool_the_app_needs_for_more_than_order_stays(tmp_path, app, why):
     (o,) = [o for o in res.outcomes if o.transform == "dev-profiles" and o.status == "skipped"]
     assert why in o.reason and "take mailpit out of worker's depends_on" in o.reason
     assert "docker-compose 1.x rejects" in o.reason
+
+
+def test_a_tool_that_uses_its_dependent_keeps_the_entry_and_a_second_run_changes_nothing(tmp_path):
+    """A database that waits for its admin UI, which talks to the database: dropping the entry
+    would let depends-healthy make the UI wait for the database on the next run (found by the
+    property test). The order is the user's to choose: left, with the reason; idempotent."""
+    write_files(tmp_path, {"compose.yaml": ("services:\n  adminer:\n    image: adminer\n    environment:\n"
+                                            "      - DB_HOST=db\n  db:\n    image: postgres:16\n"
+                                            "    depends_on:\n      - adminer\n")})
+    res = harden_run(tmp_path)
+    (o,) = [o for o in res.outcomes if o.transform == "dev-profiles" and o.status == "skipped"]
+    assert "adminer uses db itself" in o.reason
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    assert "- adminer" in (tmp_path / "compose.yaml").read_text()
+    assert not harden_run(tmp_path).changed_files

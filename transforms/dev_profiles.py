@@ -268,6 +268,11 @@ class DevProfiles(Transform):
                     if (n, d) in drops:
                         continue
                     plan = _drop_plan(project, s, d) if deps[n][d] == "depends_on" else None
+                    if isinstance(plan, list) and (n in roles[d].talks_to or n in deps[d]):
+                        # the tool itself uses the service (a database that waits for its admin
+                        # UI): without the entry, depends-healthy would make the tool wait for it
+                        # on the next run instead; the order is the user's to turn around
+                        plan = f"{d} uses {n} itself, so the order between them is for you to choose"
                     if isinstance(plan, list) and not ctx.service_suppressed(s):
                         drops[(n, d)] = plan
                         continue
