@@ -456,12 +456,8 @@ class _Planner:
                 scripts = got if isinstance(got, dict) else None
             except (ValueError, AttributeError):
                 scripts = None
-        starts: list[tuple[str, str]] = []  # what runs for sure: the start commands, a script's plain lines
-        for name in ("ENTRYPOINT", "CMD"):
-            found = [i for i in items if i.inst.instruction == name]
-            if found:
-                starts.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
-        starts += self.compose_starts()
+        # what runs for sure: the start commands, a script's plain lines
+        starts = self.own_starts(items)
         starts += [(c.text, c.where) for c in self.start_scripts(items).commands if not c.conditional]
         for text, where in starts:
             for words in start_segments(text):
@@ -799,19 +795,21 @@ class _Planner:
     def script_text(self, path: str) -> str:
         return context_file_text(self.context, path)
 
-    def start_texts(self, items) -> list[tuple[str, str]]:
-        """(command text, where it is written) of every start command of this image: the
-        Dockerfile's last ENTRYPOINT and CMD (`docker run` runs them), and each compose service's
+    def own_starts(self, items) -> list[tuple[str, str]]:
+        """(command text, where it is written) of the start commands themselves: the Dockerfile's
+        last ENTRYPOINT and CMD (`docker run` runs them), and each compose service's
         `entrypoint`/`command` that builds this Dockerfile (compose runs those instead)."""
         out: list[tuple[str, str]] = []
         for name in ("ENTRYPOINT", "CMD"):
             found = [i for i in items if i.inst.instruction == name]
             if found:
                 out.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
-        out += [(text, where) for text, where in self.compose_starts()]
-        # the commands of the start scripts those run (`CMD ["/opt/startup.sh"]`)
-        out += [(c.text, c.where) for c in self.start_scripts(items).commands]
-        return out
+        return out + self.compose_starts()
+
+    def start_texts(self, items) -> list[tuple[str, str]]:
+        """The start commands and the commands of the start scripts they run
+        (`CMD ["/opt/startup.sh"]`)."""
+        return self.own_starts(items) + [(c.text, c.where) for c in self.start_scripts(items).commands]
 
     def start_scripts(self, items=None):
         """What the shell scripts the start commands run (files the image COPY'd from the build
@@ -822,13 +820,7 @@ class _Planner:
         from harden.start_script import follow_unit
 
         items = items if items is not None else getattr(self, "items", None) or []
-        starts: list[tuple[str, str]] = []
-        for name in ("ENTRYPOINT", "CMD"):
-            found = [i for i in items if i.inst.instruction == name]
-            if found:
-                starts.append((found[-1].inst.value, f"{name} at line {found[-1].line}"))
-        starts += self.compose_starts()
-        self._followed = follow_unit(self.unit, self.stage.instructions, starts)
+        self._followed = follow_unit(self.unit, self.stage.instructions, self.own_starts(items))
         return self._followed
 
     def compose_starts(self) -> list[tuple[str, str]]:
