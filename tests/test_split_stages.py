@@ -1301,3 +1301,65 @@ def test_a_python_start_script_that_runs_poetry_is_refused(tmp_path):
                                      "RUN pip install -r requirements.txt\nCOPY . .\nCMD [\"./start.sh\"]\n")
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped" and "CMD at line 6 -> start.sh line 2 runs `poetry run flask`" in out.reason, out
+
+
+# --------------------------------------------------------------------------- removals of context files
+
+def _project(tmp_path, files):
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return tmp_path
+
+
+GO_RM = {
+    "Dockerfile": "FROM golang:1.22-alpine\nWORKDIR /src\nCOPY . .\nRUN rm Makefile notes.txt\n"
+                  "RUN rm -rf docs/\nRUN go mod download\nRUN go build -o /usr/local/bin/svc ./cmd/svc\n"
+                  "CMD [\"/usr/local/bin/svc\"]\n",
+    "go.mod": "module example.com/svc\n\ngo 1.22\n",
+    "cmd/svc/main.go": "package main\n\nfunc main() {}\n",
+    "Makefile": "all:\n", "notes.txt": "x\n",
+}
+
+
+def test_go_context_rm_stays_in_builder(tmp_path):
+    """`rm` without -f of files `COPY . .` brought: a Go production stage that holds only the
+    binary has no such files, so replaying it there fails the build; it runs in the builder."""
+    proj = _project(tmp_path, GO_RM)
+    result = harden_run(proj, select=[NAME])
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN rm Makefile notes.txt" in builder
+    assert "rm Makefile" not in prod
+    assert "COPY . ." not in prod
+    assert "RUN rm -rf docs/" in prod  # a forced removal cannot fail: kept where the author ran it
+
+
+def test_node_context_rm_is_carried_by_the_workdir_copy(tmp_path):
+    """Production copies /app from the builder, where the removal already ran: running it again
+    there fails (the file is gone)."""
+    proj = _project(tmp_path, {
+        "Dockerfile": "FROM node:20\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\n"
+                      "RUN rm Dockerfile README.md\nRUN npm run build\nCMD [\"node\", \"dist/index.js\"]\n",
+        "package.json": json.dumps({"name": "a", "scripts": {"build": "tsc"}, "dependencies": {"express": "4"},
+                                    "devDependencies": {"typescript": "5"}}),
+        "package-lock.json": "{}", "README.md": "x\n",
+    })
+    result = harden_run(proj, select=[NAME])
+    builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "RUN rm Dockerfile README.md" in builder
+    assert "rm Dockerfile" not in prod
+    assert "COPY --from=builder /app /app" in prod
+
+
+def test_python_context_rm_runs_after_productions_own_copy(tmp_path):
+    """Production copies the context itself (`COPY . .`): the removal (a secret file, say) must
+    run there too."""
+    proj = _project(tmp_path, {
+        "Dockerfile": "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                      "COPY . .\nRUN rm Dockerfile .env\nCMD [\"gunicorn\", \"app:app\"]\n",
+        "requirements.txt": "gunicorn\nflask\n", ".env": "X=1\n", "app.py": "import flask\n",
+    })
+    result = harden_run(proj, select=[NAME])
+    _builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert prod.index("COPY . .") < prod.index("RUN rm Dockerfile .env")

@@ -83,6 +83,10 @@ class SplitStages(Transform):
       (``mkdir -p /app/uploads`` beside ``pip install``) in a RUN of their own at the same place.
       A RUN of file commands that copies from a folder a Node install ran in (``cd /tmp/app &&
       npm install``, then ``cp -a /tmp/app/node_modules /usr/src/app``) runs in the builder only.
+    - A RUN that removes build-context files with a plain ``rm`` (``COPY . .`` then ``RUN rm
+      Dockerfile Makefile``) fails where the files are missing: production runs it only after a
+      COPY of the context of its own (Python's ``COPY . .``); where production holds only the Go
+      binary, or copies the Node work directory the removal already ran on, it stays in the builder.
 
     Why: build tools, headers, caches and dev dependencies make the image several times larger
     and give an attacker a compiler. The production stage ships only what runs.
@@ -236,6 +240,7 @@ class Item:
     in_workdir: bool = False
     file_only: bool = False  # an "other" RUN of simple file commands only (mkdir, cp, chown ...)
     heredoc: bool = False  # a RUN heredoc that names no installer (harden does not read it further)
+    strict_rm: bool = False  # an "other" RUN of removals whose `rm` (no -f) fails when a build-context file is missing
     prod_run: list[str] = field(default_factory=list)  # what production runs of a build RUN's file commands
     rewrite: list[str] | None = None  # the instruction's lines as production writes them (a stack's rewrite)
 
@@ -372,6 +377,7 @@ class _Planner:
                     item.cls = "other"
                     if "other" in kinds and all(c.kind != "other" or sh.file_op(c.words) for c in cmds):
                         item.file_only = True
+                    item.strict_rm = _strict_context_rm(item)
             items.append(item)
         return items
 
@@ -879,6 +885,33 @@ def _mark_file_commands(item: Item) -> None:
     for c in item.cmds:
         if c.kind == "other":
             c.kind = "file"
+
+
+def _strict_context_rm(item: Item) -> bool:
+    """A RUN of removals only (``rm Dockerfile Makefile`` after ``COPY . .``) with an ``rm``
+    without ``-f`` of a build-context path (relative, or under the WORKDIR): it fails when the
+    file is not there. Production replays it only where it has the context files itself; where
+    it has none (a Go binary alone) or gets them from the builder's copy (which the removal
+    already ran on), it would break the build, so it runs in the builder only."""
+    from harden.stacks import shell as sh
+
+    strict = False
+    wd = item.workdir.rstrip("/")
+    for c in item.cmds:
+        if c.kind != "helper":
+            return False
+        if not c.words or sh.base(c.words[0]) != "rm":
+            continue
+        args = c.words[1:]
+        if "--" in args:
+            opts, paths = args[:args.index("--")], args[args.index("--") + 1:]
+        else:
+            opts, paths = [a for a in args if a.startswith("-") and a != "-"], [a for a in args if not a.startswith("-")]
+        if any(o == "--force" or (not o.startswith("--") and "f" in o) for o in opts):
+            continue
+        if any(not p.startswith("/") or (wd and (p.rstrip("/") + "/").startswith(wd + "/")) for p in paths):
+            strict = True
+    return strict
 
 
 def _heredoc_reason(item: Item) -> str:

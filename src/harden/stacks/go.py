@@ -68,7 +68,10 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
         re.search(r"(?m)^require\b", gomod))
     needs_tz = "LoadLocation" in sources and '"time/tzdata"' not in sources
     reads_files = bool(READS_FILES.search(sources))
-    prod_items = [i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "copy_from")]
+    # a removal of build-context files (`rm Dockerfile`) runs in production only after a COPY of them
+    # there (decided below, once harden knows whether production copies the app files)
+    prod_items = [i for k, i in enumerate(items)
+                  if k > cut or i.cls in ("prod", "other", "copy_from") and not i.strict_rm]
     shell = any(i.inst.instruction == "RUN" for i in prod_items) or any(
         i.inst.instruction in ("CMD", "ENTRYPOINT") and i.inst.exec_form() is None for i in prod_items) or any(
         i.inst.instruction == "HEALTHCHECK" and "NONE" not in i.inst.value.split()[:1] for i in prod_items)
@@ -77,6 +80,11 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
         shell = True  # CMD ["sh", "-c", ...] or a start script: distroless has no shell
     if script:
         reads_files = True  # the script comes from the build context: production copies the app files
+    ctx_copies = [k for k, i in enumerate(items) if i.cls == "copy" and reads_files and not i.manifest]
+    replays = {k for k, i in enumerate(items)
+               if not (k <= cut and i.strict_rm and not any(c < k for c in ctx_copies))}
+    if any(k <= cut and i.strict_rm for k, i in enumerate(items) if k in replays):
+        shell = True  # production runs that removal: distroless has no shell
     from harden import runtime_libs as rl
 
     pkg_items = [i for k, i in enumerate(items) if i.cls == "pkg" and k <= cut]
@@ -125,7 +133,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
                 production += i.out()
         elif i.cls in ("copy_from", "other"):
             builder += i.out()
-            production += i.out()
+            if k in replays:
+                production += i.out()
         elif i.cls == "pkg":
             builder += i.out()
             if runtime and not rt_done:  # packages first, where the author installed them

@@ -193,6 +193,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
             raise Skip(f"production runs {', '.join(sorted(need))}, which the RUN at line {i.line} installs "
                        "together with other build steps; split that RUN by hand first")
         global_in_prod.add(k)
+    from harden.stacks.shell import under as sh_under
+
     builder: list[str] = []
     production: list[str] = []
     copied = False
@@ -218,7 +220,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
                 production += i.out()
         elif i.cls in ("copy_from", "other"):
             builder += i.out()
-            production += i.out()
+            if not (i.strict_rm and sh_under(i.workdir, wd)):  # the copy of wd carries the removal
+                production += i.out()
         elif i.cls == "pkg":
             plan.split_pkg_runs(builder, production, k, i, release=release_of(plan.rtag))
         elif i.cls == "builder":

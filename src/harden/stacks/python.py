@@ -424,6 +424,7 @@ def _stages(plan, venv: str, *, own_venv: bool, anchor: int, uv_sync: bool):
         msg += ". Packages compiled from source against other libraries of the full image need those " \
                "libraries installed in production: build and run the image once"
         plan.notes.append((plan.stage.startline + 1, msg))
+    ctx_copied = False
     for k, i in enumerate(items):
         if k > cut:
             production += i.out()
@@ -446,11 +447,13 @@ def _stages(plan, venv: str, *, own_venv: bool, anchor: int, uv_sync: bool):
             builder += i.out()
             if not i.manifest:
                 production += i.out()
+                ctx_copied = True
         elif i.cls == "copy_from" and plan.tool_copy(i):
             builder += i.out()
         elif i.cls in ("copy_from", "other"):
             builder += i.out()
-            production += i.out()
+            if not i.strict_rm or ctx_copied:  # `rm Dockerfile` needs the context files in production too
+                production += i.out()
         elif i.cls == "pkg":
             plan.split_pkg_runs(builder, production, k, i, base_has=base_has, release=release)
         elif i.cls == "build":
