@@ -817,6 +817,48 @@ def test_node_server_without_next_gets_no_dot_next(tmp_path):
     assert "USER 1000:1000" in after and ".next" not in after
 
 
+@pytest.mark.parametrize("cmd, scripts, folder", [
+    ('CMD ["npm", "start"]\n', {"start": "react-scripts start"}, "node_modules/.cache"),
+    ('CMD ["yarn", "serve"]\n', {"serve": "vue-cli-service serve"}, "node_modules/.cache"),
+    ('CMD ["npm", "run", "dev"]\n', {"dev": "vite --host 0.0.0.0"}, "node_modules/.vite"),
+    ('CMD ["npm", "run", "dev"]\n', {"dev": "vite"}, "node_modules/.vite"),
+    ('CMD ["npx", "vite", "dev"]\n', {}, "node_modules/.vite"),
+])
+def test_dev_server_gets_its_node_modules_cache_writable(tmp_path, cmd, scripts, folder):
+    # `npm ci` as root left node_modules root-owned; the dev server creates its cache there at
+    # start and fails with EACCES as the node user (a CRA or Vite dev image with a USER line)
+    import json
+
+    root = _project(tmp_path, {"package.json": json.dumps({"scripts": scripts}),
+                               "Dockerfile": "FROM node:20\nWORKDIR /code\nCOPY package*.json ./\nRUN npm ci\n"
+                                             "COPY . .\n" + cmd})
+    after = _after(_run(root))
+    assert f"RUN mkdir -p /code/{folder} \\\n    && chown -R 1000:1000 /code/{folder}\nUSER 1000:1000\n" in after
+
+
+def test_compose_command_running_a_dev_server_counts(tmp_path):
+    # the image's CMD runs node; the compose service that builds it starts the dev server instead
+    import json
+
+    root = _project(tmp_path, {
+        "package.json": json.dumps({"scripts": {"start": "node server.js", "dev": "vite"}}),
+        "Dockerfile": "FROM node:20\nWORKDIR /code\nCOPY . .\nRUN npm ci\nCMD [\"npm\", \"start\"]\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    command: npm run dev\n    ports:\n      - \"5173:5173\"\n"})
+    after = _after(_run(root))
+    assert "chown -R 1000:1000 /code/node_modules/.vite" in after
+
+
+@pytest.mark.parametrize("script", ["vite build", "vite preview", "react-scripts build", "node server.js"])
+def test_no_dev_server_no_node_modules_cache(tmp_path, script):
+    import json
+
+    root = _project(tmp_path, {"package.json": json.dumps({"scripts": {"start": script}}),
+                               "Dockerfile": "FROM node:20\nWORKDIR /code\nCOPY . .\nRUN npm ci\n"
+                                             'CMD ["npm", "start"]\n'})
+    after = _after(_run(root))
+    assert "USER 1000:1000" in after and "node_modules/." not in after
+
+
 @pytest.mark.parametrize("cmd, files", [
     ('CMD ["php", "artisan", "serve", "--host=0.0.0.0"]\n', {}),
     ('CMD ["php", "-S", "0.0.0.0:8000", "-t", "public"]\n',

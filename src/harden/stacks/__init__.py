@@ -111,7 +111,7 @@ MANIFESTS = {
 _APP_SIGNS = (
     ("ruby", re.compile(r"rails|puma|unicorn"), ("Gemfile",)),
     ("php", re.compile(r"artisan"), ("artisan",)),
-    ("node", re.compile(r"next|npm|yarn|pnpm"), ()),
+    ("node", re.compile(r"next|npm|yarn|pnpm|react-scripts|vue-cli-service|vite"), ()),
 )
 # the stacks that know start commands that write into the app folder (START_BUILD, start_writes),
 # with the words that may show them

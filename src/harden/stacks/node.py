@@ -527,27 +527,45 @@ def onbuild(ref: Any, alpine: bool) -> Any:
     return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", existing=existing, workdir="/usr/src/app")
 
 
+# what a start command writes under the work directory: (pattern, who, folder)
+_START_WRITES = [
+    # `next start` writes .next/cache (image optimisation, fetch cache) and ISR pages under .next/server
+    (re.compile(r"(?:^|[\s/&;])next\s+start\b"), "next start", ".next"),
+    # dev servers keep their caches in node_modules, which `npm ci` as root left root-owned: the
+    # babel-loader and ESLint caches of `react-scripts start` and `vue-cli-service serve`
+    # (node_modules/.cache), Vite's dependency pre-bundling (node_modules/.vite); without them the
+    # server fails at start with EACCES
+    (re.compile(r"(?:^|[\s/&;])react-scripts\s+start\b"), "react-scripts start", "node_modules/.cache"),
+    (re.compile(r"(?:^|[\s/&;])vue-cli-service\s+serve\b"), "vue-cli-service serve", "node_modules/.cache"),
+    (re.compile(r"(?:^|[\s/&;])vite(?=\s*(?:$|[&;|])|\s+(?:dev|serve)\b|\s+-)"), "vite", "node_modules/.vite"),
+]
+
+
 def writes_at_start(app: Any) -> tuple[str, tuple[str, ...]] | None:
-    """``next start`` writes .next/cache (image optimisation, fetch cache) and ISR pages under
-    .next/server; the build made .next root-owned. The stage starts a Next.js server when its
-    CMD/ENTRYPOINT runs `next start`, or runs the package.json script (npm start, yarn start,
-    npm run X) whose text is `next start`."""
-    text = ""
-    for value in (app.entrypoint, app.cmd):
-        if value is not None:
-            text += " " + value
-    flat = re.sub(r'[\[\]",]', " ", text)
-    if re.search(r"(?:^|[\s/])next\s+start\b", flat):
-        return "next start", (".next",)
-    m = re.search(r"\b(?:npm|yarn|pnpm)\s+(?:run(?:-script)?\s+)?([\w:.-]+)", flat)
-    if not m:
-        return None
-    try:
-        import json
-        pkg = json.loads((app.context / "package.json").read_text(errors="replace"))
-        script = (pkg.get("scripts") or {}).get(m.group(1), "")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if isinstance(script, str) and re.search(r"(?:^|[\s/&;])next\s+start\b", script):
-        return "next start", (".next",)
+    """What the Node start writes under the work directory, made root-owned by the build: `next
+    start` writes .next; the dev servers `react-scripts start`, `vue-cli-service serve` and `vite`
+    write their caches into node_modules (.cache, .vite). The stage runs one when its
+    CMD/ENTRYPOINT or the compose `command` of a service that runs it does, directly or through
+    the package.json script it runs (npm start, yarn start, npm run X)."""
+    texts = [" ".join(v for v in (app.entrypoint, app.cmd) if v is not None)] + list(app.commands or [])
+    scripts = None
+    for text in texts:
+        flat = re.sub(r'[\[\]",]', " ", text)
+        found = [flat]
+        m = re.search(r"\b(?:npm|yarn|pnpm)\s+(?:run(?:-script)?\s+)?([\w:.-]+)", flat)
+        if m:
+            if scripts is None:
+                try:
+                    import json
+                    got = json.loads((app.context / "package.json").read_text(errors="replace")).get("scripts")
+                    scripts = got if isinstance(got, dict) else {}
+                except (OSError, ValueError, AttributeError):
+                    scripts = {}
+            script = scripts.get(m.group(1), "")
+            if isinstance(script, str):
+                found.append(script)
+        for t in found:
+            for pattern, who, folder in _START_WRITES:
+                if pattern.search(t):
+                    return who, (folder,)
     return None
