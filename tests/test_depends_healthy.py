@@ -469,3 +469,64 @@ def test_depends_on_from_extends_is_edited_once_where_it_is_written(tmp_path):
     assert any("(docker-compose.base.yml, service app)" in r for r in said), said
     text = changed_text(result, "docker-compose.base.yml")
     assert "condition" not in text
+
+
+def _write(root, files):
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_no_new_depends_on_in_a_service_another_file_extends(tmp_path):
+    """docker-compose 1.x refuses to extend a service that has depends_on, from another file
+    too ("services with 'depends_on' cannot be extended"): the edge goes to the extending
+    service in its own file, not to the extended one."""
+    root = tmp_path / "p"
+    _write(root, {
+        "docker-compose.yml": (
+            "services:\n  web:\n    build: .\n    environment:\n      DATABASE_URL: postgres://u:p@db:5432/app\n"
+            "    ports:\n      - \"8000:8000\"\n  db:\n    image: postgres:16\n"),
+        "docker-compose.staging.yml": (
+            "services:\n  web:\n    extends:\n      file: docker-compose.yml\n      service: web\n"
+            "    command: [\"gunicorn\", \"app:app\"]\n"
+            "  db:\n    extends:\n      file: docker-compose.yml\n      service: db\n"),
+        "Dockerfile": "FROM python:3.12-slim\nCOPY . /app\n",
+    })
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    base = yaml.safe_load(changed_text(result, "docker-compose.yml"))["services"]
+    staging = yaml.safe_load(changed_text(result, "docker-compose.staging.yml"))["services"]
+    assert "depends_on" not in base["web"]
+    assert staging["web"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert any("web: not adding depends_on on db: other services extend it" in n.message for n in result.notes)
+
+
+def test_extends_from_another_file_follows_that_services_own_extends(tmp_path):
+    """pycroft: docker-compose.dev.yml extends `dev` of docker-compose.base.yml, which gets its
+    build from `extends: dev-base` in that file. The dev file's services have a build through
+    that chain: the file stands alone (it is not an overlay harden leaves), and the edge that
+    base's `dev` would pass to every extender (`db` is `dev-db` there) is not added."""
+    root = tmp_path / "p"
+    _write(root, {
+        "docker-compose.base.yml": (
+            "services:\n"
+            "  dev-base:\n    build: .\n    environment:\n      DB_URI: postgresql://u:p@db:5432/app\n"
+            "  dev:\n    extends: dev-base\n    volumes:\n      - \".:/app\"\n"
+            "  db:\n    image: postgres:16\n    environment:\n      - POSTGRES_PASSWORD=p\n"),
+        "docker-compose.dev.yml": (
+            "services:\n"
+            "  dev-app:\n    extends:\n      file: docker-compose.base.yml\n      service: dev\n"
+            "    networks:\n      dev:\n        aliases:\n          - app\n    ports:\n      - \"5000:5000\"\n"
+            "  dev-db:\n    extends:\n      file: docker-compose.base.yml\n      service: db\n"
+            "    networks:\n      dev:\n        aliases:\n          - db\n"
+            "networks:\n  dev:\n"),
+        "Dockerfile": "FROM python:3.12-slim\nCOPY . /app\n",
+    })
+    result = harden_run(root, select=NAMES)
+    assert not result.errors
+    left = [o for o in result.outcomes if o.transform == "harden" and o.status == "skipped"]
+    assert left == [], [o.reason for o in left]
+    base = yaml.safe_load(changed_text(result, "docker-compose.base.yml"))["services"]
+    assert "depends_on" not in base["dev"] and "depends_on" not in base["dev-base"]
+    dev = yaml.safe_load(changed_text(result, "docker-compose.dev.yml"))["services"]
+    assert dev["dev-app"]["depends_on"] == {"dev-db": {"condition": "service_healthy"}}

@@ -216,7 +216,10 @@ class DependsHealthy(Transform):
     When it refuses: a `depends_on` that comes only from an anchor (`<<: *defaults`) or
     `extends` (editing it would change every service sharing it), flow-style mappings
     (`{...}`) with comments, quotes or anchors, and unusual list layouts are left alone with the
-    reason. An edge to a store with no healthcheck that runs stays `service_started`, and the
+    reason. No new `depends_on` goes into a service that others `extends` (in its file or from
+    another file): docker-compose 1.x refuses to extend a service with depends_on; the
+    extending services get the edge in their own files instead, as their own projects read them.
+    An edge to a store with no healthcheck that runs stays `service_started`, and the
     service that has it says why (the store's own reason: no client in the image, a password
     harden cannot reach, a healthcheck disabled, ...). A project written
     for swarm (an overlay network, deploy.placement, deploy.mode: global, ingress ports) is
@@ -326,8 +329,9 @@ class DependsHealthy(Transform):
         def cond(dep: str) -> str:
             return HEALTHY if capable.get(dep) else STARTED
 
-        # services other services `extends`: compose (1.x, and the 2.x file format) refuses a
-        # depends_on there, so harden adds no new edge to them
+        # services other services `extends` (in this file, or from another file with `extends:
+        # {file: ...}`): compose (1.x, and the 2.x file format) refuses a depends_on there
+        # ("services with 'depends_on' cannot be extended"), so harden adds no new edge to them
         extended = set()
         for s in services:
             for _d, node in s.defs:
@@ -347,7 +351,7 @@ class DependsHealthy(Transform):
             rel = rel_of(project, svc.doc)
             current = set(dependencies(merged))
             new_edges = self._new_edges(project, ctx, svc, by_name, stores, graph, current)
-            if new_edges and svc.name in extended and "depends_on" not in merged:
+            if new_edges and (svc.name in extended or svc.extended_elsewhere()) and "depends_on" not in merged:
                 ctx.note(f"{svc.name}: not adding depends_on on {', '.join(d for d, _ in new_edges)}: other services "
                          "extend it, and compose does not allow depends_on in an extended service", line=line, file=rel)
                 new_edges = []

@@ -376,7 +376,13 @@ class ComposeProject:
                     return {}
                 self._extends_docs[path] = other
             node = other.services().get(target)
-            return plain(node) if isinstance(node, dict) else {}
+            if not isinstance(node, dict):
+                return {}
+            view = plain(node)
+            inner = view.pop("extends", None)  # that service may extend another in its own file
+            if inner is not None and depth < 10:
+                return merge_service(self._resolve_extends(other, inner, depth + 1), view)
+            return view
         node = doc.services().get(target)
         if isinstance(node, dict):
             view = plain(node)
