@@ -1363,3 +1363,20 @@ def test_python_context_rm_runs_after_productions_own_copy(tmp_path):
     result = harden_run(proj, select=[NAME])
     _builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
     assert prod.index("COPY . .") < prod.index("RUN rm Dockerfile .env")
+
+
+def test_go_install_binary_called_by_name_from_compose_stays_on_path(tmp_path):
+    """`go install` leaves the binary in /go/bin, on the golang image's PATH only; the compose
+    service starts it by name (`command: server --port 8080`), so production puts /go/bin on
+    PATH as the builder had it (else: executable file not found in $PATH)."""
+    proj = _project(tmp_path, {
+        "Dockerfile": "FROM golang:1.22\nWORKDIR /src\nCOPY go.mod ./\nRUN go mod download\nCOPY . .\n"
+                      "RUN go install ./cmd/server\n",
+        "go.mod": "module example.com/x\n\ngo 1.22\n",
+        "cmd/server/main.go": "package main\n\nfunc main() {}\n",
+        "compose.yaml": "services:\n  api:\n    build: .\n    command: server --port 8080\n    ports:\n      - \"8080:8080\"\n",
+    })
+    result = harden_run(proj, select=[NAME])
+    _builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
+    assert "COPY --from=builder /go/bin/server /go/bin/server" in prod
+    assert 'ENV PATH="/go/bin:$PATH"' in prod

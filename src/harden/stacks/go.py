@@ -181,7 +181,9 @@ def _start_command(prod_items: list, binaries: list[str]) -> tuple[bool, str | N
 
 def _path_env(plan, binaries: list[str], prod_items: list) -> list[str]:
     """``go install`` puts the binary in /go/bin, which only the golang image has on PATH: a
-    CMD that calls it by name (``CMD ["app"]``) would find nothing in the production image.
+    CMD, or the compose ``command``/``entrypoint`` of a service that builds the image, that calls
+    it by name (``CMD ["app"]``, ``command: app --port 8080``) would find nothing in the
+    production image.
     Put the binary's folder on PATH there, as the builder had it."""
     default = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
     on_path: set[str] = set()
@@ -190,10 +192,12 @@ def _path_env(plan, binaries: list[str], prod_items: list) -> list[str]:
             for m in re.finditer(r"(?:^|\s)PATH[= ]\"?([^\s\"]+)", i.inst.value):
                 on_path.update(m.group(1).split(":"))
     called: set[str] = set()
-    for i in prod_items:
-        if i.inst.instruction in ("CMD", "ENTRYPOINT", "HEALTHCHECK", "RUN"):
-            # names without a folder: a PATH lookup (``./app`` or ``/go/bin/app`` are not)
-            called.update(w for w in re.findall(r"[^\s\"',;&|\[\]()]+", i.inst.value) if "/" not in w)
+    texts = [i.inst.value for i in prod_items if i.inst.instruction in ("CMD", "ENTRYPOINT", "HEALTHCHECK", "RUN")]
+    # the compose services that build this image may start it by name (`command: server --port 8080`)
+    texts += [text for text, _where in plan.compose_starts()] if hasattr(plan, "compose_starts") else []
+    for text in texts:
+        # names without a folder: a PATH lookup (``./app`` or ``/go/bin/app`` are not)
+        called.update(w for w in re.findall(r"[^\s\"',;&|\[\]()]+", text) if "/" not in w)
     dirs: list[str] = []
     for b in binaries:
         d = str(PurePosixPath(b).parent)
