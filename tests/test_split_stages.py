@@ -1380,3 +1380,50 @@ def test_go_install_binary_called_by_name_from_compose_stays_on_path(tmp_path):
     _builder, prod = changed_text(result, "Dockerfile").split("AS production", 1)
     assert "COPY --from=builder /go/bin/server /go/bin/server" in prod
     assert 'ENV PATH="/go/bin:$PATH"' in prod
+
+
+GO_SERVER = {
+    "Dockerfile": "FROM golang:1.22\nWORKDIR /src\nCOPY go.mod ./\nRUN go mod download\nCOPY . .\n"
+                  "RUN go build -o /usr/local/bin/server ./cmd/server\nCMD [\"server\"]\n",
+    "go.mod": "module example.com/x\n\ngo 1.22\n",
+    "cmd/server/main.go": "package main\n\nfunc main() {}\n",
+}
+
+
+@pytest.mark.parametrize("test, base", [
+    ('["CMD", "curl", "-f", "http://localhost:8080/health"]', "debian:bookworm-slim"),
+    ('curl -f http://localhost:8080/health || exit 1', "debian:bookworm-slim"),
+])
+def test_compose_healthcheck_tools_stay_in_production(tmp_path, test, base):
+    """The compose healthcheck runs in the production image: distroless has no curl and no shell,
+    and a dependent waiting for service_healthy would never start."""
+    proj = _project(tmp_path, {**GO_SERVER, "compose.yaml": (
+        "services:\n  api:\n    build: .\n    healthcheck:\n      test: " + test + "\n"
+        "  web:\n    image: nginx:1.27\n    depends_on:\n      api:\n        condition: service_healthy\n")})
+    result = harden_run(proj, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    _builder, prod = after.split("AS production", 1)
+    assert f"FROM {base} AS production" in after
+    assert "install -y --no-install-recommends curl" in prod
+
+
+def test_compose_shell_healthcheck_keeps_a_shell_for_go(tmp_path):
+    proj = _project(tmp_path, {**GO_SERVER, "compose.yaml": (
+        "services:\n  api:\n    build: .\n    healthcheck:\n      test: [\"CMD-SHELL\", \"/usr/local/bin/server -check\"]\n")})
+    result = harden_run(proj, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert "distroless" not in after and "FROM debian:bookworm-slim AS production" in after
+
+
+def test_python_slim_gets_curl_a_compose_healthcheck_runs(tmp_path):
+    proj = _project(tmp_path, {
+        "Dockerfile": "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+                      "COPY . .\nCMD [\"gunicorn\", \"-b\", \"0.0.0.0:8000\", \"app:app\"]\n",
+        "requirements.txt": "gunicorn\nflask\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "compose.yaml": "services:\n  web:\n    build: .\n    healthcheck:\n      test: curl -f http://localhost:8000/ || exit 1\n",
+    })
+    result = harden_run(proj, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    _builder, prod = after.split("AS production", 1)
+    assert "FROM python:3.12-slim AS production" in after
+    assert "install -y --no-install-recommends curl" in prod

@@ -107,7 +107,10 @@ class SplitStages(Transform):
                                               COPY . .
                                               CMD ["gunicorn", "app:app"]
 
-    Safety: production lacks what the builder had. A package built from source against a library
+    Safety: production lacks what the builder had. What production runs is read from the
+    Dockerfile and from the compose services that build it: their command, entrypoint and
+    healthcheck (a `curl` healthcheck keeps curl in production; a CMD-SHELL one keeps a shell,
+    so Go gets no distroless base). A package built from source against a library
     harden does not know (an unknown ``-dev``) would fail to load: such ``-dev`` packages are kept
     in production and a note asks you to replace them. ``python:X-slim`` lacks the full image's
     libraries: known source-built packages (mysqlclient, psycopg2) get theirs, and a note says so.
@@ -788,6 +791,7 @@ class _Planner:
         starts = [(i.inst.instruction, i.inst.value) for i in production_items
                   if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN")]
         starts += [("command", text) for text, _where in self.compose_starts()]
+        starts += [("HEALTHCHECK", text) for text, _shell in self.compose_healthchecks()]
         for kind, value in starts:
             found = re.findall(r"[A-Za-z0-9_./-]+", value)
             words.update(sh.base(w) for w in found)
@@ -828,6 +832,30 @@ class _Planner:
         items = items if items is not None else getattr(self, "items", None) or []
         self._followed = follow_unit(self.unit, self.stage.instructions, self.own_starts(items))
         return self._followed
+
+    def compose_healthchecks(self) -> list[tuple[str, bool]]:
+        """(command text, runs in a shell) of the `healthcheck.test` of each compose service that
+        builds this Dockerfile: it runs in the production image, with that image's tools
+        (`curl -f http://localhost:8080/health` needs curl there; CMD-SHELL a shell)."""
+        out: list[tuple[str, bool]] = []
+        for use in getattr(self.unit, "uses", None) or []:
+            project = use.project
+            svc = project.service(use.service) if hasattr(project, "service") else None
+            hc = svc.merged.get("healthcheck") if svc is not None else None
+            if not isinstance(hc, dict) or hc.get("disable") is True:
+                continue
+            test = hc.get("test")
+            if isinstance(test, list) and test:
+                head = str(test[0]).upper()
+                if head == "NONE":
+                    continue
+                if head in ("CMD", "CMD-SHELL"):
+                    out.append((" ".join(str(t) for t in test[1:]), head == "CMD-SHELL"))
+                else:
+                    out.append((" ".join(str(t) for t in test), False))
+            elif isinstance(test, str) and test.strip():
+                out.append((test, True))  # the string form runs in /bin/sh -c
+        return out
 
     def compose_starts(self) -> list[tuple[str, str]]:
         """(text, where) of the `entrypoint` and `command` each compose service that builds this

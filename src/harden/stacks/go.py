@@ -78,6 +78,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
     via_shell, script = _start_command(prod_items, binaries)
     if via_shell or script:
         shell = True  # CMD ["sh", "-c", ...] or a start script: distroless has no shell
+    if any(needs_shell for _t, needs_shell in plan.compose_healthchecks()):
+        shell = True  # a compose healthcheck in CMD-SHELL (or string) form runs /bin/sh -c in the image
     if script:
         reads_files = True  # the script comes from the build context: production copies the app files
     ctx_copies = [k for k, i in enumerate(items) if i.cls == "copy" and reads_files and not i.manifest]
