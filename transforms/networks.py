@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harden.compose_doc import anchored_source, is_flow, merge_sources, own_keys
+from harden.compose_doc import anchored_source, is_flow, merge_sources, overlay_def, own_keys
 from harden.errors import EditError
 from harden.roles import Role, alias_networks, classify_all, original_reach
 from harden.transform import Example, Transform
@@ -153,10 +153,9 @@ def networks_target(svc: Any, service_nodes: dict[int, str], editable: set | Non
     held = anchored_source(svc, "networks")
     if held is not None:
         return held[0], held[1], True
-    if editable is not None and id(svc.defs[0][0]) not in editable:
-        for doc, node in reversed(svc.defs):
-            if id(doc) in editable and isinstance(node, dict) and not merge_sources(node):
-                return doc, node, False
+    over = overlay_def(svc, editable)
+    if over is not None:
+        return over[0], over[1], False
     doc, node = svc.defs[0]
     chain = [m for m in merge_sources(node) if id(m) in service_nodes] if isinstance(node, dict) else []
     return (doc, chain[-1], False) if chain else (doc, node, False)
@@ -689,7 +688,8 @@ class Networks(Transform):
             ctx.note(f"{st}: left the network {', '.join(sorted(gone))}, which it shared with a public service; it is "
                      f"on {be} now" + (f", with {', '.join(talkers)}, which talk{'s' if len(talkers) == 1 else ''} "
                                        "to it" if talkers else ""),
-                     line=services[st].line, file=rel_of(project, targets[st][0]))
+                     line=targets[st][0].key_line(targets[st][0].services(), st) or services[st].line,
+                     file=rel_of(project, targets[st][0]))
         if not changed_any:
             self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
             return None
@@ -899,7 +899,7 @@ class Networks(Transform):
             return
         doc = project.base
         editable = getattr(project, "editable", None)
-        if editable is not None and id(doc) not in editable and "networks" not in own_keys(doc.data):
+        if editable is not None and id(doc) not in editable:
             # an overlay project: the networks are declared in the file it may change (compose
             # merges top-level `networks` of all files), the base file stays as it is
             doc = next(d for d in reversed(project.docs) if id(d) in editable)

@@ -1,9 +1,11 @@
-"""Networks written into an overlay whose base file only names the services, built and run for real.
+"""Networks and depends_on written into an overlay whose base file only names the services, built
+and run for real.
 
 compose.yaml names web, front and cache (images only: on its own there is nothing to isolate, and
 harden leaves it as it is); compose.prod.yaml publishes front, gives web and front their commands.
-harden writes the networks into compose.prod.yaml only (compose adds an overlay's `networks` to the
-base file's services). Brought up under Compose v2 with the local stand-ins (python:3.12-slim,
+harden gives the cache its healthcheck in compose.yaml (a project of its own) and writes the networks
+and web's wait for the healthy cache into compose.prod.yaml only (compose adds an overlay's keys to
+the base file's services). Brought up under Compose v2 with the local stand-ins (python:3.12-slim,
 redis:7) from both files: front still reaches web, web still gets the cache's PONG, and front (the
 public service) can no longer resolve the cache.
 """
@@ -102,19 +104,24 @@ def test_networks_written_in_the_overlay_isolate_the_store_and_keep_the_app_work
     (folder / "compose.yaml").write_text(BASE)
     (folder / "compose.prod.yaml").write_text(OVERLAY)
     (folder / ".harden.toml").write_text(TALKS)
-    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select", "networks"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select",
+                           "networks,db-healthcheck,depends-healthy"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (folder / "compose.yaml").read_text() == BASE
+    # compose.yaml, a project of its own, gets the cache's healthcheck and nothing else
+    base = yaml.safe_load((folder / "compose.yaml").read_text())
+    assert base["services"]["cache"]["healthcheck"] and "networks" not in base and "depends_on" not in base["services"]["web"]
     over = yaml.safe_load((folder / "compose.prod.yaml").read_text())
     assert over["services"]["cache"]["networks"] == ["backend"]
     assert "backend" not in over["services"]["front"]["networks"]
+    assert over["services"]["web"]["depends_on"] == {"cache": {"condition": "service_healthy"}}
 
     project = f"harden-e2e-overlay-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **e2e_lib.COMPOSE_ENV, "FRONT_PORT": str(e2e_lib.free_port())}
     try:
-        up = _compose(folder, project, env, "up", "-d")
+        up = _compose(folder, project, env, "up", "-d")  # web starts once the cache is healthy
         assert up.returncode == 0, up.stderr
+        state = _compose(folder, project, env, "ps", "--format", "{{.Service}} {{.Health}}").stdout
+        assert "cache healthy" in state, state
         base = f"http://127.0.0.1:{env['FRONT_PORT']}"
         assert _get(base + "/") == "+PONG"
         assert _get(base + "/cache") == "unknown"
