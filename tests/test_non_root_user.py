@@ -1225,3 +1225,14 @@ def test_a_test_image_whose_start_runs_pip_install_is_left(tmp_path):
     out, = _mine(_run(root))
     assert out.status == "skipped" and "runs `pip install` at start-up" in out.reason, out
     assert "a test image" not in out.reason
+
+
+def test_the_folder_chown_after_a_run_says_why_hadolint_may_ignore_it(tmp_path):
+    """`RUN chown 1000:1000 /app` right after the Dockerfile's own `RUN npm ci`: hadolint's
+    DL3059 would ask to merge them, which would rewrite the user's line; harden marks its own."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/app/run.sh\"]\n",
+        "package.json": "{}\n", "run.sh": "#!/bin/sh\nnpm run start:prod > prod.log 2>&1 &\nnpm run e2e\n"})
+    after = _after(_run(root))
+    assert after == ("FROM node:20-slim\nWORKDIR /app\nCOPY --chown=1000:1000 . .\nRUN npm ci\n"
+                     "# hadolint ignore=DL3059\nRUN chown 1000:1000 /app\nUSER 1000:1000\nCMD [\"/app/run.sh\"]\n")

@@ -69,6 +69,17 @@ class NonRootUser(Transform):
     the image every version could name, when only version arguments of the tag are unknown and
     every value they can take gives the same way to add a user.
 
+    A test or CI image (split-stages' rule: its start runs the tests or linters, or only test or
+    CI compose files build it) whose start writes into its working directory (``npm install``
+    there, directly or in a start script; ``npm run start:prod > prod.log``) gets that directory
+    handed to the app user, as Node's and Docker's guidance does it: ``--chown=UID:GID`` on the
+    stage's COPY/ADD instructions that put files into it (or into a folder holding it), so the
+    copied tree and the folders the COPY creates are the user's, and ``chown UID:GID DIR`` of
+    the directory alone (never ``-R``) when a WORKDIR, a RUN or the base image made it before
+    the COPY (a COPY --chown leaves the owner of a folder that exists: checked with the classic
+    builder). A production image's start keeps being refused (below): there the app must not be
+    able to rewrite its own code.
+
     Why: by default a container runs as root. A bug that lets an attacker run code then gives
     them root inside the container: every file, every mounted secret and volume, and a much
     shorter path out of the container. Numeric IDs let Kubernetes ``runAsNonRoot`` and
@@ -108,7 +119,15 @@ class NonRootUser(Transform):
     php-apache, postgres, mysql, mariadb, redis, rabbitmq and the other servers in catalog.py);
     the image installs ``gosu``/``su-exec``, or its entrypoint script switches user (``gosu``,
     ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
-    image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
+    image must start as root; the start (or a start script it copied) installs packages
+    (``npm install``, ``pip install``, ``bundle install`` ...) or writes a file into the
+    root-owned working directory, unless the image is a test or CI image whose working
+    directory can be handed to the app user (above): not when the install writes elsewhere
+    (pip: the system's site-packages), the directory is a system folder, a compose bind mount
+    covers it, a stage it is built FROM copies into it, an ADD unpacks an archive there (or a
+    COPY gives it another owner), or a RUN writes, as root, what the start must write there
+    (``RUN npm ci`` or ``cp -a .../node_modules`` there when the start runs ``npm install``; the
+    log file itself): the reason then says which; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
     Permission denied); the start command writes a file (``--logfile=logs/celery.log``, Celery
     beat's ``celerybeat-schedule``) into the root-owned working directory, or into a folder a
@@ -618,6 +637,10 @@ class _Planner:
         vol_lines = [d.volume_line for d in run_dirs if d.volume_line is not None]
         if run_lines and vol_lines and min(vol_lines) < run_at:
             run_at = self.above_comments(min(vol_lines))
+        if len(cmds) == 1:  # `RUN chown 1000:1000 /app` alone, right after a RUN of the Dockerfile's
+            before = [i for i in stage.instructions if i.endline < run_at]
+            if before and before[-1].instruction == "RUN":
+                run_lines = [_ONE_MORE_RUN] + run_lines
 
         for line0, new in copy_edits:  # same number of lines: positions stay valid
             doc.replace_lines(line0, line0, [new])
@@ -1374,6 +1397,9 @@ _INSTALL_WORDS = re.compile(r"\b(?:npm\s+(?:install|i|ci)|yarn(?:\s+install)?\s*
 # a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
 # (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose
 _ROOT_AGAIN = ("# hadolint ignore=DL3002,DL3066", "USER root")
+# harden's own RUN of one command after the Dockerfile's RUN: merging it into the user's RUN
+# would rewrite their line (hadolint DL3059 asks for that)
+_ONE_MORE_RUN = "# hadolint ignore=DL3059"
 
 # a server's own port option: --port 80, -p 80, --bind 0.0.0.0:80, -b :80, --listen=:443
 _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-])(?:--bind|-b|--listen|--addr)[=\s\"',]+[\w.\[\]:${}-]*?:(\d{1,5})\b")
