@@ -1236,3 +1236,22 @@ def test_the_folder_chown_after_a_run_says_why_hadolint_may_ignore_it(tmp_path):
     after = _after(_run(root))
     assert after == ("FROM node:20-slim\nWORKDIR /app\nCOPY --chown=1000:1000 . .\nRUN npm ci\n"
                      "# hadolint ignore=DL3059\nRUN chown 1000:1000 /app\nUSER 1000:1000\nCMD [\"/app/run.sh\"]\n")
+
+
+def test_a_copy_into_a_folder_inside_the_working_directory_chowns_the_folder(tmp_path):
+    """`COPY src /srv/app/src` makes /srv/app on the way, root-owned (only the COPY's own
+    destination gets its owner): the folder is chowned too."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nCOPY src /srv/app/src\nCOPY package.json /srv/app/\nWORKDIR /srv/app\n"
+                      "CMD [\"sh\", \"-c\", \"npm install && npm test\"]\n",
+        "package.json": "{}\n", "src/index.js": "\n"})
+    after = _after(_run(root))
+    assert "COPY --chown=1000:1000 src /srv/app/src\nCOPY --chown=1000:1000 package.json /srv/app/\n" in after
+    assert "RUN chown 1000:1000 /srv/app\nUSER 1000:1000\n" in after
+
+
+def test_a_test_image_started_in_another_folder_by_compose_is_left(tmp_path):
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "docker-compose.test.yml").write_text("services:\n  chat:\n    build: .\n    working_dir: /srv\n")
+    out, = _mine(_run(proj))
+    assert out.status == "skipped" and "compose service chat starts it in /srv (`working_dir:`)" in out.reason, out

@@ -850,6 +850,9 @@ class _Planner:
         for u in uses:
             svc = u.project.service(u.service)
             merged = svc.merged if svc is not None else {}
+            wd = merged.get("working_dir")
+            if wd and _norm(str(wd), workdir) != workdir:
+                raise leave(f"compose service {u.service} starts it in {wd} (`working_dir:`)")
             for kind, src, dst, ro in parse_volumes(merged.get("volumes")):
                 if kind == "bind" and not ro and dst and _under(workdir, posixpath.normpath(dst)):
                     raise leave(f"compose service {u.service} bind-mounts {src} at {dst}: the host's folder keeps "
@@ -927,8 +930,8 @@ class _Planner:
             return True
         d = _norm([w for w in copy.words() if not w.startswith("--")][-1],
                   self.workdir_at(chain, stop_line=copy.startline))
-        if not _under(d, workdir):
-            return True  # a COPY into a folder above it: the folders inside come as the source has them
+        if d != workdir:
+            return True  # a COPY above it or into a folder inside it: the folders on the way are not its own
         for st in chain:
             for inst in st.instructions:
                 if inst.startline >= copy.startline:
