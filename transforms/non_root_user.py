@@ -805,9 +805,9 @@ class _Planner:
         """Why the stage is a test or CI image (split-stages' rule: its start runs the tests or
         linters, or only test or CI compose files build it), else None (computed once)."""
         if not hasattr(self, "_test_image"):
-            from harden.transforms.split_stages import test_image_why
+            from harden.transforms.split_stages import why_test_image
 
-            self._test_image = test_image_why(self.unit, self.ctx, chain[-1],
+            self._test_image = why_test_image(self.unit, self.ctx, chain[-1],
                                               [i for st in chain for i in st.instructions], uses)
         return self._test_image
 

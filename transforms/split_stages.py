@@ -864,7 +864,7 @@ class _Planner:
 
 # ---------------------------------------------------------------------------- a test or CI image
 
-def test_image_why(unit, ctx, stage, instructions: list, uses: list) -> str | None:
+def why_test_image(unit, ctx, stage, instructions: list, uses: list) -> str | None:
     """Why the stage that runs is a test or CI image (its start runs the tests or linters, or
     only test or CI compose files build it: _Planner.test_image_why), None otherwise.
     ``instructions``: what the image is made of (the stages it is built FROM, then its own);
