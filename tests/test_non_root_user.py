@@ -1215,6 +1215,27 @@ def test_a_test_image_bind_mounted_over_its_working_directory_is_left(tmp_path):
     assert "compose service chat bind-mounts . at /srv/chat: the host's folder keeps its owner" in out.reason
 
 
+def test_a_test_image_whose_start_writes_into_a_host_folder_mounted_inside_it_is_left(tmp_path):
+    """compose mounts the host's src/ and test/ inside the working directory; the start script
+    also passes a path in src/ to a command (a migration generator writes there). The host's
+    folder keeps its owner, which a CI runner's user is, not the app user: left with the reason.
+    Mounted folders the start names no path in do not stop the handing."""
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "src").mkdir()
+    (proj / "docker-compose.test.yml").write_text(
+        "services:\n  chat:\n    build: .\n    volumes:\n      - ./src:/srv/chat/src\n      - ./test:/srv/chat/test\n")
+    assert _mine(_run(proj))[0].status == "changed"
+    script = proj / "scripts" / "test-start.sh"
+    script.write_text(script.read_text().replace("exec node", "npm run migrations -- src/migrations/New\nexec node"))
+    out, = _mine(_run(proj))
+    assert out.status == "skipped", out
+    assert ("passes src/migrations/New to `npm`, inside /srv/chat/src, which compose service chat bind-mounts from the "
+            "host (./src)") in out.reason, out.reason
+    (proj / "docker-compose.test.yml").write_text(
+        "services:\n  chat:\n    build: .\n    volumes:\n      - ./src:/srv/chat/src:ro\n")
+    assert _mine(_run(proj))[0].status == "changed"  # read-only: the start cannot write there as root either
+
+
 def test_a_test_image_whose_start_runs_pip_install_is_left(tmp_path):
     """pip installs into the system's site-packages, not the working directory: handing that
     directory would not help, so today's reason."""

@@ -124,7 +124,8 @@ class NonRootUser(Transform):
     root-owned working directory, unless the image is a test or CI image whose working
     directory can be handed to the app user (above): not when the install writes elsewhere
     (pip: the system's site-packages), the directory is a system folder, a compose bind mount
-    covers it, a stage it is built FROM copies into it, an ADD unpacks an archive there (or a
+    covers it (or one inside it holds a path a start command is given: the host's folder keeps
+    its owner, which a CI runner's user is, not the app user), a stage it is built FROM copies into it, an ADD unpacks an archive there (or a
     COPY gives it another owner), or a RUN writes, as root, what the start must write there
     (``RUN npm ci`` or ``cp -a .../node_modules`` there when the start runs ``npm install``; the
     log file itself): the reason then says which; the entrypoint, CMD or compose ``command:`` runs ``manage.py
@@ -853,10 +854,32 @@ class _Planner:
             wd = merged.get("working_dir")
             if wd and _norm(str(wd), workdir) != workdir:
                 raise leave(f"compose service {u.service} starts it in {wd} (`working_dir:`)")
+            mounts = []
             for kind, src, dst, ro in parse_volumes(merged.get("volumes")):
                 if kind == "bind" and not ro and dst and _under(workdir, posixpath.normpath(dst)):
                     raise leave(f"compose service {u.service} bind-mounts {src} at {dst}: the host's folder keeps "
                                 "its owner; mount only the folders the tests need (src/, test/)")
+                if kind == "bind" and not ro and dst and _under(posixpath.normpath(dst), workdir):
+                    mounts.append((src, posixpath.normpath(dst)))
+            # a host folder mounted inside it keeps the host's owner (a CI runner's uid is not
+            # the app user's): a start command given a path in there may write there
+            if mounts:
+                from harden.stacks.shell import start_segments
+
+                starts, followed = self.start_followed(chain, uses)
+                cmds = [(t, w, workdir) for t, w, _l in starts] + [(c.text, c.where, c.cwd) for c in followed.commands]
+                for text, where, cwd in cmds:
+                    for words in start_segments(text):
+                        for w in words[1:]:
+                            if w.startswith("-") or "$" in w or not re.match(r"^[\w./-]+$", w):
+                                continue
+                            path = _norm(w, cwd)
+                            hit = next(((src, dst) for src, dst in mounts if _under(path, dst)), None)
+                            if hit is not None and ("/" in w or path == hit[1]):
+                                raise leave(f"{where} passes {w} to `{words[0]}`, inside {hit[1]}, which compose service "
+                                            f"{u.service} bind-mounts from the host ({hit[0]}): the host's folder keeps "
+                                            f"its owner (a CI runner's user is not {uid}), so the app user may not "
+                                            "write there; mount it read-only (`:ro`) if the start only reads it")
         # what puts the code there: this stage's COPY/ADD into the directory or a folder holding it
         copies = []
         for st in chain:
