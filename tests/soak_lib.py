@@ -1841,11 +1841,54 @@ def image_is_for_tests(text: str, context: Path, built_by: set[str]) -> str | No
     return TEST_IMAGE_WHY if any(_TEST_START.search(ln) for ln in lines) else None
 
 
+#: an image whose entrypoint starts as root on purpose and runs the app as another user, the way the
+#: official database images do (gosu/su-exec) and php-fpm does: a USER would break the entrypoint,
+#: and the app does not run as root, so the non-root practice does not count it
+DROPS_USER_WHY = "its entrypoint starts as root and runs the app as its own user (su, gosu, su-exec, setpriv...)"
+_USER_SWITCH = re.compile(r"(?<![\w./-])(?:gosu|su-exec|setpriv\s+--reuid|runuser\s+-u|chpst\s+-u|s6-setuidgid|"
+                          r"sudo\s+-u\s*\S+|su(?:\s+-[lmp])*\s+[\w$\"{}-]+\s+-c)(?![\w.-])")
+
+
+def entrypoint_drops_user(text: str, context: Path) -> str | None:
+    """Does the last stage's ENTRYPOINT run a shell script of the build context (found by the
+    source of the COPY that puts it where the ENTRYPOINT names it, else by its file name) that
+    switches to another user on a line of its own (``exec gosu app "$@"``, ``su zulip -c ...``)?"""
+    _, stages = parse_dockerfile(text)
+    if not stages:
+        return None
+    eps = [i.args for i in stages[-1].instrs if i.keyword == "ENTRYPOINT"]
+    if not eps:
+        return None
+    words = re.findall(r"[\w./-]+", eps[-1].replace('"', " "))
+    path = next((w for w in words if "/" in w or w.endswith(".sh")), None)
+    if path is None:
+        return None
+    sources = []
+    for st in stages:
+        for i in st.instrs:
+            if i.keyword in ("COPY", "ADD") and "--from" not in i.args:
+                parts = [w for w in i.args.replace('"', " ").replace("[", " ").replace("]", " ").replace(",", " ").split()
+                         if not w.startswith("--")]
+                if len(parts) >= 2 and (parts[-1] == path or parts[-1].rstrip("/") + "/" + path.rsplit("/", 1)[-1] == path):
+                    sources += parts[:-1]
+    name = path.rsplit("/", 1)[-1]
+    for cand in [*(context / src for src in sources), context / path.lstrip("/"), context / name]:
+        try:
+            if cand.is_file():
+                lines = [ln.split("#", 1)[0] for ln in cand.read_text(errors="replace").splitlines()]
+                return DROPS_USER_WHY if any(_USER_SWITCH.search(ln) for ln in lines) else None
+        except OSError:
+            continue
+    return None
+
+
 def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, str], targets: dict[str, set],
-                        test_images: dict[str, str] | None = None) -> None:
+                        test_images: dict[str, str] | None = None, drops_user: dict[str, str] | None = None) -> None:
     """The two Dockerfile practices, from each Dockerfile's text before (``texts0``) and after
     (``texts1``); ``targets``: Dockerfile -> the stages compose builds with ``target``;
-    ``test_images``: Dockerfile -> why it is a test or CI image (not counted as a split unit)."""
+    ``test_images``: Dockerfile -> why it is a test or CI image (not counted as a split unit);
+    ``drops_user``: Dockerfile -> why its last stage's entrypoint must start as root and runs the
+    app as another user (entrypoint_drops_user: not counted as a non-root unit)."""
     for rel in sorted(texts0):
         ga0, st0 = parse_dockerfile(texts0[rel])
         if not st0:
@@ -1862,6 +1905,9 @@ def measure_dockerfiles(pr: Practice, texts0: dict[str, str], texts1: dict[str, 
             base = root_image(ga0, st0, idx)
             kind, detail = image_kind(base)
             where = f"{rel} [{stage.part}] ({base})"
+            if idx == len(st0) - 1 and (drops_user or {}).get(rel):
+                pr.exclude("non-root", drops_user[rel], where)
+                continue
             if kind not in ("runtime", "os", "distroless", "scratch"):
                 why = {"server": "a server or store image that runs as its own user",
                        "php-fpm": "php-fpm/Apache (the master starts as root and drops to www-data)",
@@ -2505,7 +2551,12 @@ def practice_of_case(before: Path, after: Path, s0: dict[str, bytes], s1: dict[s
         why = image_is_for_tests(text, contexts.get(rel) or (before / rel).parent, built_by.get(rel, set()))
         if why:
             test_images[rel] = why
-    measure_dockerfiles(pr, texts0, texts1, targets, test_images)
+    drops_user = {}
+    for rel, text in texts0.items():
+        why = entrypoint_drops_user(text, contexts.get(rel) or (before / rel).parent)
+        if why:
+            drops_user[rel] = why
+    measure_dockerfiles(pr, texts0, texts1, targets, test_images, drops_user)
     built0, built1 = built_images(m0 for _, m0, _ in pairs), built_images(m1 for _, _, m1 in pairs)
     for c, m0, m1 in pairs:
         measure_models(pr, before, c, "before", m0, built0)

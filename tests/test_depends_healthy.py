@@ -471,6 +471,33 @@ def test_depends_on_from_extends_is_edited_once_where_it_is_written(tmp_path):
     assert "condition" not in text
 
 
+def test_an_overlay_gets_the_depends_on_its_base_file_does_not_write(tmp_path):
+    """The base file only names the services; the overlay says app uses db. The wait goes into
+    the overlay (compose adds it to the base file's app), whose own project gave db its
+    healthcheck in the base file; the base file gets nothing else from this overlay."""
+    from harden_testlib import assert_compose_valid, compose_config, compose_model, write_files
+
+    base = "services:\n  app:\n    image: example/app:1\n  db:\n    image: postgres:16\n"
+    overlay = ("services:\n  app:\n    ports:\n      - '8000:8000'\n    environment:\n"
+               "      DATABASE_URL: postgres://u:p@db:5432/app\n  db:\n    environment:\n      POSTGRES_PASSWORD: x\n")
+    root = write_files(tmp_path / "p", {"compose.yaml": base, "compose.prod.yaml": overlay})
+    res = harden_run(root, select=["db-healthcheck", "depends-healthy"])
+    assert not res.errors
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    assert "depends_on" not in (root / "compose.yaml").read_text()
+    over = yaml.safe_load((root / "compose.prod.yaml").read_text())
+    assert over["services"]["app"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    note = [n for n in res.notes if n.transform == "depends-healthy" and "added depends_on db" in n.message]
+    assert note and (note[0].file, note[0].line) == ("compose.prod.yaml", 2)
+    files = [root / "compose.yaml", root / "compose.prod.yaml"]
+    assert_compose_valid(compose_config(root, files))
+    model = compose_model(root, files)
+    assert model["services"]["app"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert model["services"]["db"].get("healthcheck")
+    assert not harden_run(root, select=["db-healthcheck", "depends-healthy"]).changed_files
+
+
 def _write(root, files):
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

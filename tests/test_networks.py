@@ -582,3 +582,71 @@ def test_a_store_whose_networks_come_from_an_anchor_of_its_own_leaves_the_shared
     (root / "compose.yaml").write_text(out)
     model = compose_model(root, [root / "compose.yaml"])
     assert _nets_of(model, "db") == {"backend"} and _nets_of(model, "web") == {"appnet", "backend"}
+
+
+# ------------------------------------- an overlay that publishes what its base file only names
+
+SKELETON_BASE = """\
+services:
+  proxy:
+    image: example/proxy:1
+  app:
+    image: example/app:1
+  db:
+    image: postgres:16
+"""
+
+PUBLISHING_OVERLAY = """\
+services:
+  proxy:
+    ports:
+      - "80:80"
+    # the proxy sends everything to app
+    environment:
+      UPSTREAM: http://app:8000
+  app:
+    environment:
+      DATABASE_URL: postgres://u:p@db:5432/app
+  db:
+    environment:
+      POSTGRES_PASSWORD: example
+"""
+
+# whom the proxy talks to: its config is in its image, which harden does not read
+TALKS = Options(select=["networks"], services={"proxy": {"talks_to": ["app"]}})
+
+
+def test_an_overlay_gets_the_networks_its_base_file_does_not_write(tmp_path):
+    """The base file only names the services (no ports, nothing to isolate on its own); the
+    overlay publishes the proxy. The networks go into the overlay, which compose adds to the base
+    file's services; the base file, edited as a project of its own, stays as it is."""
+    root = write_files(tmp_path / "p", {"compose.yaml": SKELETON_BASE, "compose.prod.yaml": PUBLISHING_OVERLAY})
+    res = run(root, TALKS)
+    assert not res.errors
+    for f in res.changed_files:
+        f.path.write_text(f.after)
+    assert (root / "compose.yaml").read_text() == SKELETON_BASE
+    over = yaml.safe_load((root / "compose.prod.yaml").read_text())
+    assert over["services"]["db"]["networks"] == ["backend"]
+    assert over["services"]["proxy"]["networks"] == ["frontend"]
+    assert set(over["networks"]) == {"frontend", "backend"}
+    assert "# the proxy sends everything to app" in (root / "compose.prod.yaml").read_text()
+    files = [root / "compose.yaml", root / "compose.prod.yaml"]
+    assert_compose_valid(compose_config(root, files))
+    model = compose_model(root, files)
+    assert _nets_of(model, "db") == {"backend"}
+    assert "backend" not in _nets_of(model, "proxy") and "backend" in _nets_of(model, "app")
+    assert _nets_of(model, "proxy") & _nets_of(model, "app")  # the proxy still reaches app
+    assert not any(o.transform == "networks" and o.status == "skipped" for o in res.outcomes), res.outcomes
+    assert not run(root, TALKS).changed_files
+
+
+def test_an_overlay_that_does_not_name_every_service_still_leaves_the_base_file(tmp_path):
+    """A service the plan must move is not in the overlay: its networks could only be written in
+    the base file, which this overlay may not change, so nothing changes and the reason says so."""
+    overlay = PUBLISHING_OVERLAY.replace("  db:\n    environment:\n      POSTGRES_PASSWORD: example\n", "")
+    root = write_files(tmp_path / "p", {"compose.yaml": SKELETON_BASE, "compose.prod.yaml": overlay})
+    res = run(root, TALKS)
+    assert not res.changed_files
+    assert any(o.transform == "networks" and o.status == "skipped" and "it would change compose.yaml" in o.reason
+               for o in res.outcomes), [(o.transform, o.status, o.reason) for o in res.outcomes]

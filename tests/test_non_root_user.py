@@ -102,6 +102,8 @@ EXPECT = {
     "user-go-scratch": ("changed", "USER 10001:10001", None),
     "user-node": ("changed", "USER 1000:1000", None),
     "user-node-install-at-start": ("skipped", None, "start.sh line 2 runs `npm install` at start-up"),
+    "user-node-test-install": ("changed", "USER 1000:1000", None),
+    "user-node-ci-log": ("changed", "USER 1000:1000", None),
     "user-nonroot-already": ("unchanged", None, None),
     "user-pragma": ("suppressed", None, "# harden: ignore"),
     "user-root-at-end": ("changed", "USER 10001:10001", None),
@@ -1148,7 +1150,7 @@ def test_a_start_script_that_redirects_into_the_app_folder_leaves_the_stage(tmp_
     scripts); into a folder of its own, that folder is made writable instead."""
     df = "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/app/run.sh\"]\n"
     root = _project(tmp_path / "a", {"Dockerfile": df, "package.json": "{}\n",
-                                     "run.sh": "#!/bin/sh\nnpm run start:prod > prod.log 2>&1 &\nnpm run e2e\n"})
+                                     "run.sh": "#!/bin/sh\nnpm run start:prod > prod.log 2>&1 &\nnode worker.js\n"})
     out, = _mine(_run(root))
     assert out.status == "skipped" and "writes prod.log" in out.reason and "/app/run.sh" not in out.reason, out
     root = _project(tmp_path / "b", {"Dockerfile": df, "package.json": "{}\n",
@@ -1163,3 +1165,156 @@ def test_a_start_script_harden_cannot_follow_that_names_an_install_leaves_the_st
         "entry.sh": "#!/bin/sh\ncase \"$1\" in\n  dev) pip install -r dev.txt ;;\nesac\nexec python app.py\n"})
     out, = _mine(_run(root))
     assert out.status == "skipped" and "pip install" in out.reason and "entry.sh" in out.reason, out
+
+
+# --------------------------------------------------------------------------- a test image's working directory
+
+
+def test_a_test_image_whose_start_installs_gets_its_working_directory(tmp_path):
+    """Only docker-compose.test.yml builds it and its start script runs `npm install` in
+    /srv/chat: the COPY that makes /srv/chat gets --chown (so the folder it creates is the
+    user's too: no chown of the folder), and USER follows. Applying twice changes nothing."""
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    result = _run(proj)
+    after = _after(result)
+    assert "COPY --chown=1000:1000 . /srv/chat\n" in after
+    assert "COPY scripts/test-start.sh /usr/local/bin/test-start.sh\n" in after  # not into the app's folder
+    assert "chown 1000:1000 /srv/chat" not in after and after.endswith("USER 1000:1000\n\nCMD [\"sh\", \"/usr/local/bin/test-start.sh\"]\n")
+    assert any(n.startswith("a test image: its start writes into /srv/chat (`npm install`)") for n in _notes(result))
+    (proj / "Dockerfile").write_text(after)
+    assert not _run(proj).changed_files
+
+
+def test_a_ci_image_whose_start_logs_into_the_working_directory_gets_it(tmp_path):
+    """WORKDIR makes /app before the COPYs: a COPY --chown leaves the owner of a folder that
+    exists, so the folder alone is chowned too (not -R); the root `npm ci` before the COPY
+    writes node_modules, which the start (a log file, `npm test`) does not write."""
+    proj = copy_fixture("user-node-ci-log", tmp_path)
+    after = _after(_run(proj))
+    assert after == ("FROM node:20-slim\nWORKDIR /app\nCOPY --chown=1000:1000 package.json package-lock.json ./\n"
+                     "RUN npm ci --no-audit --no-fund\nCOPY --chown=1000:1000 . .\nRUN chown 1000:1000 /app\n"
+                     "USER 1000:1000\nCMD [\"sh\", \"ci/run-checks.sh\"]\n")
+    (proj / "Dockerfile").write_text(after)
+    assert not _run(proj).changed_files
+
+
+def test_a_test_image_with_a_created_user_chowns_the_folder_in_the_same_run(tmp_path):
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
+                      "CMD [\"sh\", \"ci.sh\"]\n",
+        "ci.sh": "python app.py > app.log 2>&1 &\npytest\n", "requirements.txt": "pytest\n", "app.py": "print(1)\n"})
+    after = _after(_run(root))
+    assert "COPY --chown=10001:10001 . .\n" in after
+    assert "--home-dir /home/app app \\\n    && chown 10001:10001 /app\nUSER 10001:10001\n" in after
+
+
+def test_a_production_image_with_the_same_start_is_still_left(tmp_path):
+    """The same Dockerfile and start script, built by docker-compose.yml: not a test image, so
+    the app must not be able to rewrite its own code; today's reason."""
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "docker-compose.test.yml").rename(proj / "docker-compose.yml")
+    result = _run(proj)
+    out, = _mine(result)
+    assert out.status == "skipped" and not result.changed_files, out
+    assert out.reason.startswith("CMD at line 13 -> test-start.sh line 4 runs `npm install` at start-up") or \
+        "runs `npm install` at start-up" in out.reason, out
+    assert "a test image" not in out.reason and "harden does not hand the code directory" in out.reason
+
+
+def test_a_test_image_whose_root_install_writes_node_modules_is_left(tmp_path):
+    """`RUN npm ci` in the working directory as root leaves node_modules root-owned: `npm
+    install` at start-up would fail there, so the stage is left, with the RUN named."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nWORKDIR /usr/src/app\nCOPY package.json ./\nRUN npm ci\nCOPY . .\n"
+                      "CMD [\"sh\", \"start.sh\"]\n",
+        "start.sh": "set -e\nnpm install\nnpm test\n", "package.json": "{}\n"})
+    result = _run(root)
+    out, = _mine(result)
+    assert out.status == "skipped" and not result.changed_files, out
+    assert "runs `npm install` at start-up" in out.reason
+    assert "(a test image: harden hands its working directory to the app user, but RUN at line 4 runs `npm ci` in " \
+           "/usr/src/app as root, and the start writes node_modules, package-lock.json ... there" in out.reason, out
+
+
+def test_a_test_image_whose_node_modules_are_copied_in_by_root_is_left(tmp_path):
+    """brocoders' e2e images: `RUN cp -a /tmp/app/node_modules /usr/src/app` after the COPY."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nCOPY package*.json /tmp/app/\nRUN cd /tmp/app && npm install\n"
+                      "COPY . /usr/src/app\nRUN cp -a /tmp/app/node_modules /usr/src/app\nWORKDIR /usr/src/app\n"
+                      "CMD [\"sh\", \"start.sh\"]\n",
+        "start.sh": "set -e\nnpm install\nnpm run test:e2e\n", "package.json": "{}\n"})
+    out, = _mine(_run(root))
+    assert out.status == "skipped", out
+    assert "RUN at line 5 writes /usr/src/app/node_modules as root" in out.reason, out
+
+
+def test_a_test_image_bind_mounted_over_its_working_directory_is_left(tmp_path):
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "docker-compose.test.yml").write_text(
+        "services:\n  chat:\n    build: .\n    volumes:\n      - .:/srv/chat\n")
+    out, = _mine(_run(proj))
+    assert out.status == "skipped", out
+    assert "compose service chat bind-mounts . at /srv/chat: the host's folder keeps its owner" in out.reason
+
+
+def test_a_test_image_whose_start_writes_into_a_host_folder_mounted_inside_it_is_left(tmp_path):
+    """compose mounts the host's src/ and test/ inside the working directory; the start script
+    also passes a path in src/ to a command (a migration generator writes there). The host's
+    folder keeps its owner, which a CI runner's user is, not the app user: left with the reason.
+    Mounted folders the start names no path in do not stop the handing."""
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "src").mkdir()
+    (proj / "docker-compose.test.yml").write_text(
+        "services:\n  chat:\n    build: .\n    volumes:\n      - ./src:/srv/chat/src\n      - ./test:/srv/chat/test\n")
+    assert _mine(_run(proj))[0].status == "changed"
+    script = proj / "scripts" / "test-start.sh"
+    script.write_text(script.read_text().replace("exec node", "npm run migrations -- src/migrations/New\nexec node"))
+    out, = _mine(_run(proj))
+    assert out.status == "skipped", out
+    assert ("passes src/migrations/New to `npm`, inside /srv/chat/src, which compose service chat bind-mounts from the "
+            "host (./src)") in out.reason, out.reason
+    (proj / "docker-compose.test.yml").write_text(
+        "services:\n  chat:\n    build: .\n    volumes:\n      - ./src:/srv/chat/src:ro\n")
+    assert _mine(_run(proj))[0].status == "changed"  # read-only: the start cannot write there as root either
+
+
+def test_a_test_image_whose_start_runs_pip_install_is_left(tmp_path):
+    """pip installs into the system's site-packages, not the working directory: handing that
+    directory would not help, so today's reason."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
+                      "CMD [\"sh\", \"-c\", \"pip install -r requirements.txt && pytest\"]\n",
+        "requirements.txt": "pytest\n"})
+    out, = _mine(_run(root))
+    assert out.status == "skipped" and "runs `pip install` at start-up" in out.reason, out
+    assert "a test image" not in out.reason
+
+
+def test_the_folder_chown_after_a_run_says_why_hadolint_may_ignore_it(tmp_path):
+    """`RUN chown 1000:1000 /app` right after the Dockerfile's own `RUN npm ci`: hadolint's
+    DL3059 would ask to merge them, which would rewrite the user's line; harden marks its own."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD [\"/app/run.sh\"]\n",
+        "package.json": "{}\n", "run.sh": "#!/bin/sh\nnpm run start:prod > prod.log 2>&1 &\nnpm run e2e\n"})
+    after = _after(_run(root))
+    assert after == ("FROM node:20-slim\nWORKDIR /app\nCOPY --chown=1000:1000 . .\nRUN npm ci\n"
+                     "# hadolint ignore=DL3059\nRUN chown 1000:1000 /app\nUSER 1000:1000\nCMD [\"/app/run.sh\"]\n")
+
+
+def test_a_copy_into_a_folder_inside_the_working_directory_chowns_the_folder(tmp_path):
+    """`COPY src /srv/app/src` makes /srv/app on the way, root-owned (only the COPY's own
+    destination gets its owner): the folder is chowned too."""
+    root = _project(tmp_path, {
+        "Dockerfile": "FROM node:20-slim\nCOPY src /srv/app/src\nCOPY package.json /srv/app/\nWORKDIR /srv/app\n"
+                      "CMD [\"sh\", \"-c\", \"npm install && npm test\"]\n",
+        "package.json": "{}\n", "src/index.js": "\n"})
+    after = _after(_run(root))
+    assert "COPY --chown=1000:1000 src /srv/app/src\nCOPY --chown=1000:1000 package.json /srv/app/\n" in after
+    assert "RUN chown 1000:1000 /srv/app\nUSER 1000:1000\n" in after
+
+
+def test_a_test_image_started_in_another_folder_by_compose_is_left(tmp_path):
+    proj = copy_fixture("user-node-test-install", tmp_path)
+    (proj / "docker-compose.test.yml").write_text("services:\n  chat:\n    build: .\n    working_dir: /srv\n")
+    out, = _mine(_run(proj))
+    assert out.status == "skipped" and "compose service chat starts it in /srv (`working_dir:`)" in out.reason, out

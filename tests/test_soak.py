@@ -89,7 +89,12 @@ as not eligible.
   not root (``root``, ``0``) is in force in the stage after harden: the last USER of the stage
   or of the stages it is built FROM (a USER still holding a variable counts as not root), or,
   without one, a base known to run as another user (cimg/circleci, Chainguard, distroless
-  ``nonroot``). A compose ``user:`` does not count: the image itself still runs as root.
+  ``nonroot``). A compose ``user:`` does not count: the image itself still runs as root. Not
+  eligible either: a last stage whose ENTRYPOINT runs a shell script of the build context (found
+  by the source of the COPY that puts it there, else by name) that switches user on a line of
+  its own (``gosu``, ``su-exec``, ``su app -c``, ``setpriv --reuid``, ``runuser -u``, ``chpst
+  -u``, ``s6-setuidgid``, ``sudo -u``): it starts as root on purpose and runs the app as another
+  user, as php-fpm does, and a USER would break it.
 - *single-stage Python / Node Dockerfiles split.* Units: Dockerfiles with one FROM whose root
   image is a Python runtime (python, pypy, cimg/python, uv's python images, ...) or a Node one
   (node, bun, ...), and with a RUN that installs dependencies (pip with a requirements file,

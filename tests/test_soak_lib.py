@@ -535,6 +535,28 @@ def test_test_images_are_not_split_units(tmp_path):
     assert pr.excluded["split-node"] == {soak_lib.TEST_IMAGE_WHY: 1}
 
 
+def test_an_entrypoint_that_switches_user_is_not_a_non_root_unit(tmp_path):
+    """An image whose entrypoint script starts as root and runs the app as its own user (gosu,
+    su-exec, `su app -c`) is not counted by the non-root practice, as php-fpm is not; a script
+    that only mentions such a command in a comment, or does not switch, still counts."""
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "entry.sh").write_text("#!/bin/sh\nchown -R app /data\nexec gosu app \"$@\"\n")
+    (tmp_path / "plain.sh").write_text("#!/bin/sh\n# no gosu here: we used `su app -c` once\nexec \"$@\"\n")
+    (tmp_path / "su.sh").write_text("#!/bin/bash\nsu zulip -c '/app/manage.py migrate'\nexec supervisord -n\n")
+    drops = "FROM ubuntu:24.04\nCOPY docker/entry.sh /usr/local/bin/start\nENTRYPOINT [\"/usr/local/bin/start\"]\nCMD [\"app\"]\n"
+    plain = "FROM ubuntu:24.04\nCOPY plain.sh /plain.sh\nENTRYPOINT [\"/plain.sh\"]\n"
+    su = "FROM ubuntu:24.04\nCOPY su.sh /sbin/su.sh\nENTRYPOINT /sbin/su.sh\n"
+    assert soak_lib.entrypoint_drops_user(drops, tmp_path) == soak_lib.DROPS_USER_WHY  # by the COPY's source
+    assert soak_lib.entrypoint_drops_user(plain, tmp_path) is None
+    assert soak_lib.entrypoint_drops_user(su, tmp_path) == soak_lib.DROPS_USER_WHY
+    assert soak_lib.entrypoint_drops_user("FROM ubuntu:24.04\nCMD [\"/sbin/su.sh\"]\n", tmp_path) is None
+    pr = soak_lib.Practice()
+    texts = {"Dockerfile": su, "plain/Dockerfile": plain}
+    soak_lib.measure_dockerfiles(pr, texts, texts, {}, {}, {"Dockerfile": soak_lib.DROPS_USER_WHY})
+    assert list(pr.units["non-root"]) == [("plain/Dockerfile", "stage 0")]
+    assert pr.excluded["non-root"] == {soak_lib.DROPS_USER_WHY: 1}
+
+
 def _practice_case(tmp_path):
     write_files(tmp_path, {
         "compose.yaml": "services:\n  web:\n    image: app\n  db:\n    image: postgres\n  adminer:\n    image: adminer\n",

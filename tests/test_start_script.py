@@ -129,3 +129,55 @@ def test_test_run_and_install_run():
         assert install_run(cmd.split()), cmd
     for cmd in ("npm start", "pip install --user x", "yarn start", "bundle exec puma", "composer dump-autoload"):
         assert install_run(cmd.split()) is None, cmd
+
+
+# ------------------------------------------------- a script a compose service bind-mounts over
+
+
+def test_a_bind_mounted_script_is_followed_beside_the_image_copy(tmp_path):
+    """compose runs what a service bind-mounts over the image's script, `docker run` the image's
+    own copy: both are read. The build context's own file mounted back (`.:/app`) is read once; a
+    mount harden cannot place on the host makes the start unknown, naming the service."""
+    from harden.start_script import Mount
+
+    files = {"start.sh": "#!/bin/sh\nexec node server.js\n", "dev/start.sh": "#!/bin/sh\nnpm install\nexec npm run dev\n"}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    doc = DockerfileDoc("Dockerfile", "FROM node:20\nWORKDIR /app\nCOPY . .\nCOPY start.sh /opt/start.sh\n"
+                                      "CMD [\"/opt/start.sh\"]\n")
+    copies, wd = copies_of(doc.stages[-1].instructions)
+    starts = [('["/opt/start.sh"]', "CMD at line 5")]
+    f = follow(starts, copies, tmp_path, wd, [Mount("/opt/start.sh", tmp_path / "dev" / "start.sh", "api")])
+    assert _texts(f) == ["npm install", "npm run dev", "node server.js"]
+    assert f.commands[0].where == "CMD at line 5 (bind-mounted by compose service api) -> dev/start.sh line 2"
+    assert f.commands[2].where == "CMD at line 5 -> start.sh line 2"
+    # the whole context mounted at the working directory: the same file, read once
+    f = follow([("sh ./start.sh", "CMD at line 5")], copies, tmp_path, wd, [Mount("/app", tmp_path, "web")])
+    assert _texts(f) == ["node server.js"]
+    f = follow(starts, copies, tmp_path, wd, [Mount("/opt", None, "api")])
+    assert f.unknown == ["CMD at line 5 (bind-mounted by compose service api) runs the script /opt/start.sh, "
+                         "which harden cannot read on the host"]
+    assert _texts(f) == ["node server.js"]
+
+
+def test_non_root_user_reads_the_script_compose_mounts_over_the_image_one(tmp_path):
+    """The image's start script only starts the app, but the compose service bind-mounts a dev
+    script over it that runs `npm install` into the root-owned app folder: with a USER it would
+    fail with EACCES, so non-root-user leaves the image and says which mounted script."""
+    from harden_testlib import harden_run, write_files
+
+    root = write_files(tmp_path / "p", {
+        "Dockerfile": "FROM node:20-slim\nWORKDIR /usr/src/app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\n"
+                      "COPY start.sh /opt/start.sh\nCMD [\"/opt/start.sh\"]\n",
+        "package.json": '{"name": "x", "version": "1.0.0", "scripts": {"start": "node server.js"}}\n',
+        "server.js": "require('http').createServer((q, s) => s.end('ok')).listen(3000)\n",
+        "start.sh": "#!/bin/sh\nexec node server.js\n",
+        "scripts/dev-start.sh": "#!/bin/sh\nnpm install\nexec node server.js\n",
+        "compose.yaml": "services:\n  api:\n    build: .\n    ports:\n      - '3000:3000'\n    volumes:\n"
+                        "      - ./scripts/dev-start.sh:/opt/start.sh\n",
+    })
+    res = harden_run(root, select=["non-root-user"])
+    assert not res.changed_files
+    why = [o.reason for o in res.outcomes if o.transform == "non-root-user" and o.status == "skipped"]
+    assert why and "bind-mounted by compose service api" in why[0] and "npm install" in why[0], why

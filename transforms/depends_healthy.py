@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harden.catalog import role_of_kind
-from harden.compose_doc import anchored_source, is_flow, own_keys
+from harden.compose_doc import anchored_source, is_flow, overlay_def, own_keys
 from harden.errors import EditError, Skip
 from harden.model import env_files
 from harden.roles import service_for_host
@@ -478,9 +478,13 @@ class DependsHealthy(Transform):
         needs_long_before = self._needs_long
         self.upgraded: list = []
         extra = [d for d, _ in common]
+        new_in = svc0.doc
         try:
             if holder is None:
-                doc, node = svc0.defs[0]
+                # no depends_on in any file: in an overlay project, written in the overlay (the
+                # base file is edited as a project of its own)
+                doc, node = overlay_def(svc0, getattr(project, "editable", None)) or svc0.defs[0]
+                new_in = doc
                 if any(capable.get(d) for d in extra):
                     doc.add_key(node, "depends_on", {d: {"condition": cond(d)} for d in extra})
                     self._needs_long = True
@@ -500,14 +504,15 @@ class DependsHealthy(Transform):
             return
         for svc, _e, owners, _h in group:
             svc.invalidate()
-            where = holder[0] if holder is not None else svc.defs[0][0]
+            where = holder[0] if holder is not None else new_in
+            line = svc.line if where is svc.doc else (where.key_line(where.services(), svc.name) or svc.line)
             for dep, doc in self.upgraded:
                 ctx.note(f"{svc.name}: depends_on {dep} now waits for service_healthy instead of service_started: "
                          f"{dep} had no healthcheck until harden added one, so service_started was the only "
                          "condition the file could ask for", line=svc.line, file=rel_of(project, doc))
             for dep, why in common:
                 ctx.note(f"{svc.name}: added depends_on {dep} ({cond(dep)}): {why}"
-                         + (" (in the anchor it shares)" if len(group) > 1 else ""), line=svc.line,
+                         + (" (in the anchor it shares)" if len(group) > 1 else ""), line=line,
                          file=rel_of(project, where))
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harden.compose_doc import anchored_source, is_flow, merge_sources, own_keys
+from harden.compose_doc import anchored_source, is_flow, merge_sources, overlay_def, own_keys
 from harden.errors import EditError
 from harden.roles import Role, alias_networks, classify_all, original_reach
 from harden.transform import Example, Transform
@@ -138,11 +138,14 @@ def current_networks(svc: Any) -> tuple[list[str], bool]:
     return ["default"], False
 
 
-def networks_target(svc: Any, service_nodes: dict[int, str]) -> tuple[Any, Any, bool]:
+def networks_target(svc: Any, service_nodes: dict[int, str], editable: set | None = None) -> tuple[Any, Any, bool]:
     """(doc, mapping, has_key): where an edit of the service's `networks` goes. The mapping that
     writes the key (its own, or one under an anchor it merges in with `<<`); without the key
     anywhere, the last mapping in its `<<` chain that is another service's own (`worker: <<:
     *app`, where `app: &app` is a service: a key added to app reaches worker too), else its own.
+    In an overlay project (``editable``: ids of the files it may change) whose base file does
+    not write the key, the service's own mapping in the last file it may change: compose adds an
+    overlay's `networks` to the base's (none there), so the base file stays as it is.
     ``service_nodes``: id of each service's own mapping -> its name."""
     for doc, node in reversed(svc.defs):
         if isinstance(node, dict) and "networks" in own_keys(node):
@@ -150,6 +153,9 @@ def networks_target(svc: Any, service_nodes: dict[int, str]) -> tuple[Any, Any, 
     held = anchored_source(svc, "networks")
     if held is not None:
         return held[0], held[1], True
+    over = overlay_def(svc, editable)
+    if over is not None:
+        return over[0], over[1], False
     doc, node = svc.defs[0]
     chain = [m for m in merge_sources(node) if id(m) in service_nodes] if isinstance(node, dict) else []
     return (doc, chain[-1], False) if chain else (doc, node, False)
@@ -192,7 +198,9 @@ class Networks(Transform):
     the stores it can reach as the files are written (it keeps working), never to one it shares
     no network with. Services that find each other through a registry (Eureka, Consul: each
     registers the address of one of its networks, and harden cannot tell which) get the same
-    networks. `backend` gets `internal: true` (no way in or out) when no
+    networks. In an overlay (`-f compose.yml -f compose.prod.yml`) whose base file writes no
+    `networks` for its services, they are written into the overlay (compose adds them to the base
+    file's services), which leaves the base file as it is. `backend` gets `internal: true` (no way in or out) when no
     service that is on `backend` alone needs the internet or publishes ports. A database's
     published host port is bound to 127.0.0.1.
 
@@ -506,7 +514,8 @@ class Networks(Transform):
         # where each service's networks are written: services that share one mapping (an anchor
         # merged in with `<<`, a service other services merge) are planned and edited as one
         service_nodes = {id(s.defs[0][1]): n for n, s in services.items()}
-        targets = {n: networks_target(services[n], service_nodes) for n in services}
+        editable = getattr(project, "editable", None)
+        targets = {n: networks_target(services[n], service_nodes, editable) for n in services}
         groups: dict[int, list[str]] = {}
         for n in sorted(services):
             groups.setdefault(id(targets[n][1]), []).append(n)
@@ -679,7 +688,8 @@ class Networks(Transform):
             ctx.note(f"{st}: left the network {', '.join(sorted(gone))}, which it shared with a public service; it is "
                      f"on {be} now" + (f", with {', '.join(talkers)}, which talk{'s' if len(talkers) == 1 else ''} "
                                        "to it" if talkers else ""),
-                     line=services[st].line, file=rel_of(project, targets[st][0]))
+                     line=targets[st][0].key_line(targets[st][0].services(), st) or services[st].line,
+                     file=rel_of(project, targets[st][0]))
         if not changed_any:
             self._report_assumed(project, ctx, services, roles, stores, public, nets, known, suppressed, start)
             return None
@@ -888,6 +898,11 @@ class Networks(Transform):
         if not names:
             return
         doc = project.base
+        editable = getattr(project, "editable", None)
+        if editable is not None and id(doc) not in editable:
+            # an overlay project: the networks are declared in the file it may change (compose
+            # merges top-level `networks` of all files), the base file stays as it is
+            doc = next(d for d in reversed(project.docs) if id(d) in editable)
         data = doc.data
         value = {n: ({"internal": True} if n == be and internal else None) for n in names}
         if "networks" in own_keys(data):

@@ -69,6 +69,17 @@ class NonRootUser(Transform):
     the image every version could name, when only version arguments of the tag are unknown and
     every value they can take gives the same way to add a user.
 
+    A test or CI image (split-stages' rule: its start runs the tests or linters, or only test or
+    CI compose files build it) whose start writes into its working directory (``npm install``
+    there, directly or in a start script; ``npm run start:prod > prod.log``) gets that directory
+    handed to the app user, as Node's and Docker's guidance does it: ``--chown=UID:GID`` on the
+    stage's COPY/ADD instructions that put files into it (or into a folder holding it), so the
+    copied tree and the folders the COPY creates are the user's, and ``chown UID:GID DIR`` of
+    the directory alone (never ``-R``) when a WORKDIR, a RUN or the base image made it before
+    the COPY (a COPY --chown leaves the owner of a folder that exists: checked with the classic
+    builder). A production image's start keeps being refused (below): there the app must not be
+    able to rewrite its own code.
+
     Why: by default a container runs as root. A bug that lets an attacker run code then gives
     them root inside the container: every file, every mounted secret and volume, and a much
     shorter path out of the container. Numeric IDs let Kubernetes ``runAsNonRoot`` and
@@ -108,7 +119,16 @@ class NonRootUser(Transform):
     php-apache, postgres, mysql, mariadb, redis, rabbitmq and the other servers in catalog.py);
     the image installs ``gosu``/``su-exec``, or its entrypoint script switches user (``gosu``,
     ``su-exec``, ``su ... -c``, ``setpriv``, ``runuser``) or creates users at start-up: such an
-    image must start as root; the entrypoint, CMD or compose ``command:`` runs ``manage.py
+    image must start as root; the start (or a start script it copied) installs packages
+    (``npm install``, ``pip install``, ``bundle install`` ...) or writes a file into the
+    root-owned working directory, unless the image is a test or CI image whose working
+    directory can be handed to the app user (above): not when the install writes elsewhere
+    (pip: the system's site-packages), the directory is a system folder, a compose bind mount
+    covers it (or one inside it holds a path a start command is given: the host's folder keeps
+    its owner, which a CI runner's user is, not the app user), a stage it is built FROM copies into it, an ADD unpacks an archive there (or a
+    COPY gives it another owner), or a RUN writes, as root, what the start must write there
+    (``RUN npm ci`` or ``cp -a .../node_modules`` there when the start runs ``npm install``; the
+    log file itself): the reason then says which; the entrypoint, CMD or compose ``command:`` runs ``manage.py
     collectstatic`` at start-up and no static directory is made writable (it would fail with
     Permission denied); the start command writes a file (``--logfile=logs/celery.log``, Celery
     beat's ``celerybeat-schedule``) into the root-owned working directory, or into a folder a
@@ -406,6 +426,17 @@ class _Dir:
     why: str
     volume_line: int | None = None  # 0-based startline of the stage's VOLUME that declares it
     recursive: bool = False  # chown -R: the build context ships subfolders the app writes into
+    exists: bool = False  # it is there already (a test image's working directory): chown only
+
+
+@record
+class _Hand:
+    """A start-up write into the working directory of a test or CI image, which harden makes
+    work by handing that directory to the app user (hand_workdir)."""
+    reason: str  # today's refusal, given when the directory cannot be handed
+    line: int | None
+    needs: tuple[str, ...]  # what the start writes there (absolute): a file, or what an install writes
+    install: bool  # a package install (node_modules, lockfiles); else a file the start writes
 
 
 @record
@@ -417,6 +448,7 @@ class _Planner:
     changed: bool = False
     base_image: str = ""
     base_workdir: str = "/"  # the work directory the base image sets (an ONBUILD image's app folder)
+    hand: list = field(default_factory=list)  # _Hand: start-up writes into the working directory of a test image
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -557,6 +589,11 @@ class _Planner:
         dirs = self.writable_dirs(chain, uses, uid, gid)
         self.check_startup_writes(chain, uses, dirs)
         copy_edits = self.copy_chowns(chain, [d.path for d in dirs], uid, gid)
+        if self.hand:
+            handed, edits = self.hand_workdir(chain, uses, base, uid, gid)
+            copy_edits = sorted(dict(copy_edits + edits).items())
+            if handed is not None:
+                dirs.append(handed)
         run_dirs = [d for d in dirs]
         if run_dirs and not base.shell:
             for d in run_dirs:
@@ -567,8 +604,8 @@ class _Planner:
 
         cmds = create_user_cmds(base.family, uid, gid, uname, group) if creates else []
         if run_dirs:
-            quoted = " ".join(shlex.quote(d.path) for d in run_dirs)
-            cmds += [f"mkdir -p {quoted}"]
+            quoted = " ".join(shlex.quote(d.path) for d in run_dirs if not d.exists)
+            cmds += [f"mkdir -p {quoted}"] if quoted else []
             flat = " ".join(shlex.quote(d.path) for d in run_dirs if not d.recursive)
             deep = " ".join(shlex.quote(d.path) for d in run_dirs if d.recursive)
             if flat:
@@ -601,6 +638,10 @@ class _Planner:
         vol_lines = [d.volume_line for d in run_dirs if d.volume_line is not None]
         if run_lines and vol_lines and min(vol_lines) < run_at:
             run_at = self.above_comments(min(vol_lines))
+        if len(cmds) == 1:  # `RUN chown 1000:1000 /app` alone, right after a RUN of the Dockerfile's
+            before = [i for i in stage.instructions if i.endline < run_at]
+            if before and before[-1].instruction == "RUN":
+                run_lines = [_ONE_MORE_RUN] + run_lines
 
         for line0, new in copy_edits:  # same number of lines: positions stay valid
             doc.replace_lines(line0, line0, [new])
@@ -737,23 +778,247 @@ class _Planner:
 
         starts, followed = self.start_followed(chain, uses)
         line0 = starts[0][2] if starts else None
-        texts = [(text, where, line) for text, where, line in starts]
-        texts += [(c.text, c.where, line0) for c in followed.commands]
         workdir = self.workdir_at(chain)
-        for text, where, line in texts:
+        texts = [(text, where, line, workdir) for text, where, line in starts]
+        texts += [(c.text, c.where, line0, c.cwd) for c in followed.commands]
+        for text, where, line, cwd in texts:
             for words in start_segments(text):
                 shown = install_run(words)
                 if shown:
-                    raise _Leave(f"{where} runs `{shown}` at start-up: it installs packages into the app's folder "
-                                 f"{workdir} (or the system's), which stays root-owned (harden does not hand the code "
-                                 "directory to the app user), so as a non-root user it fails with EACCES; install at "
-                                 "build time (a RUN in the Dockerfile), then run harden again", line)
+                    reason = (f"{where} runs `{shown}` at start-up: it installs packages into the app's folder "
+                              f"{workdir} (or the system's), which stays root-owned (harden does not hand the code "
+                              "directory to the app user), so as a non-root user it fails with EACCES; install at "
+                              "build time (a RUN in the Dockerfile), then run harden again")
+                    writes = self.install_writes(words)
+                    if writes and cwd == workdir and self.test_image(chain, uses):
+                        self.hand.append(_Hand(reason, line, tuple(posixpath.join(workdir, w) for w in writes), True))
+                        continue
+                    raise _Leave(reason, line)
         for where, text in followed.unread:
             m = _INSTALL_WORDS.search(re.sub(r"(?m)#.*$", "", text))
             if m:
                 raise _Leave(f"{where}: harden cannot follow that script, and it names `{m.group(0)}`, which would "
                              "install packages at start-up into root-owned folders (EACCES as a non-root user); "
                              "install at build time, then run harden again", line0)
+
+    # ---------------------------------------------------------------- a test image's working directory
+    def test_image(self, chain: list, uses: list) -> str | None:
+        """Why the stage is a test or CI image (split-stages' rule: its start runs the tests or
+        linters, or only test or CI compose files build it), else None (computed once)."""
+        if not hasattr(self, "_test_image"):
+            from harden.transforms.split_stages import why_test_image
+
+            self._test_image = why_test_image(self.unit, self.ctx, chain[-1],
+                                              [i for st in chain for i in st.instructions], uses)
+        return self._test_image
+
+    @staticmethod
+    def install_writes(words: list[str]) -> tuple[str, ...] | None:
+        """What a package install at start-up writes in the folder it runs in, as its stack
+        says (node: node_modules and the lockfiles); None when it writes elsewhere."""
+        from harden import stacks
+        from harden.stacks.shell import base, strip_prefix
+
+        w = strip_prefix(words)
+        name = stacks.of_command(base(w[0]), w[1:]) if w else None
+        hook = stacks.hook(name, "install_writes")
+        return hook(w) if hook is not None else None
+
+    def hand_workdir(self, chain: list, uses: list, base: BaseInfo, uid: int, gid: int) -> tuple[_Dir | None, list]:
+        """A test or CI image whose start writes into its working directory (``npm install``,
+        ``> prod.log``): the directory is handed to the app user, as Node's and Docker's
+        guidance does, with ``--chown`` on the COPY/ADD instructions of the stage that put files
+        there (the copied tree and the folders the COPY creates then belong to the user), and
+        ``chown`` of the directory alone when something made it before the COPY (a COPY does
+        not change the owner of a folder that exists: WORKDIR's, a RUN's, the base image's).
+        Returns (that directory to chown, or None; the COPY edits). Left, with today's reason
+        and why not, when the directory is a system folder, is copied into by a stage it is
+        built FROM, is bind-mounted from the host, is filled by ADD of an archive or a COPY
+        with another owner, or when a RUN writes, as root, what the start must write
+        (node_modules from a root install, the log file itself)."""
+        from harden.stacks import shell as sh
+
+        workdir = self.workdir_at(chain)
+        stage = chain[-1]
+        first = self.hand[0]
+
+        def leave(why: str) -> _Leave:
+            return _Leave(f"{first.reason} (a test image: harden hands its working directory to the app user, but "
+                          f"{why})", first.line)
+
+        if workdir in _SYSTEM_DIRS or "$" in workdir:
+            raise leave(f"{workdir} is a system folder, not the app's own")
+        for u in uses:
+            svc = u.project.service(u.service)
+            merged = svc.merged if svc is not None else {}
+            wd = merged.get("working_dir")
+            if wd and _norm(str(wd), workdir) != workdir:
+                raise leave(f"compose service {u.service} starts it in {wd} (`working_dir:`)")
+            mounts = []
+            for kind, src, dst, ro in parse_volumes(merged.get("volumes")):
+                if kind == "bind" and not ro and dst and _under(workdir, posixpath.normpath(dst)):
+                    raise leave(f"compose service {u.service} bind-mounts {src} at {dst}: the host's folder keeps "
+                                "its owner; mount only the folders the tests need (src/, test/)")
+                if kind == "bind" and not ro and dst and _under(posixpath.normpath(dst), workdir):
+                    mounts.append((src, posixpath.normpath(dst)))
+            # a host folder mounted inside it keeps the host's owner (a CI runner's uid is not
+            # the app user's): a start command given a path in there may write there
+            if mounts:
+                from harden.stacks.shell import start_segments
+
+                starts, followed = self.start_followed(chain, uses)
+                cmds = [(t, w, workdir) for t, w, _l in starts] + [(c.text, c.where, c.cwd) for c in followed.commands]
+                for text, where, cwd in cmds:
+                    for words in start_segments(text):
+                        for w in words[1:]:
+                            if w.startswith("-") or "$" in w or not re.match(r"^[\w./-]+$", w):
+                                continue
+                            path = _norm(w, cwd)
+                            hit = next(((src, dst) for src, dst in mounts if _under(path, dst)), None)
+                            if hit is not None and ("/" in w or path == hit[1]):
+                                raise leave(f"{where} passes {w} to `{words[0]}`, inside {hit[1]}, which compose service "
+                                            f"{u.service} bind-mounts from the host ({hit[0]}): the host's folder keeps "
+                                            f"its owner (a CI runner's user is not {uid}), so the app user may not "
+                                            "write there; mount it read-only (`:ro`) if the start only reads it")
+        # what puts the code there: this stage's COPY/ADD into the directory or a folder holding it
+        copies = []
+        for st in chain:
+            for inst in st.instructions:
+                if inst.instruction not in ("COPY", "ADD"):
+                    continue
+                words = [w for w in inst.words() if not w.startswith("--")]
+                if len(words) < 2:
+                    continue
+                dest = words[-1]
+                if "$" in dest:
+                    raise leave(f"the destination of {inst.instruction} at line {inst.startline + 1} is a variable")
+                d = _norm(dest, self.workdir_at(chain, stop_line=inst.startline))
+                if not (_under(d, workdir) or _under(workdir, d)):
+                    continue
+                if st is not stage:
+                    raise leave(f"stage {st.name} copies into {workdir} ({inst.instruction} at line "
+                                f"{inst.startline + 1}) and other stages may be built from it")
+                owner = inst.flags().get("chown")
+                if owner is not None and owner.split(":", 1)[0] not in (str(uid), base.existing[2] if base.existing
+                                                                        else str(self.ctx.opt("user"))):
+                    raise leave(f"{inst.instruction} at line {inst.startline + 1} gives what it copies to {owner}")
+                if inst.instruction == "ADD" and any(re.search(r"\.(tar|tgz|tbz2?|txz)(\.\w+)?$", w) for w in words[:-1]):
+                    raise leave(f"ADD at line {inst.startline + 1} unpacks an archive, which --chown does not change")
+                copies.append(inst)
+        if not copies:
+            raise leave(f"no COPY or ADD of this stage puts the code into {workdir}")
+        # what RUN steps write there as root, and whether the start must write it
+        for inst, path, shown in self.root_writes(chain, workdir):
+            for need in self.hand:
+                if need.install:
+                    hit = path is None or any(_under(path, n) for n in need.needs)
+                else:
+                    hit = path is not None and path in need.needs
+                if hit:
+                    what = f"writes {path}" if path is not None else f"runs `{shown}` in {workdir}"
+                    needs = ", ".join(posixpath.basename(n) for n in need.needs[:2]) + (
+                        " ..." if len(need.needs) > 2 else "")
+                    raise leave(f"RUN at line {inst.startline + 1} {what} as root, and the start writes {needs} there: "
+                                "it would stay root-owned; run that step as the app user (USER before it, "
+                                "COPY --chown) or let the start do it, then run harden again")
+        edits = []
+        for inst in copies:
+            if "chown" in inst.flags() or inst.heredoc:
+                continue
+            m = re.match(r"^(\s*)(COPY|ADD)(\s+)", inst.lines[0], re.I)
+            if m is None:
+                raise leave(f"{inst.instruction} at line {inst.startline + 1} cannot be read")
+            edits.append((inst.startline, f"{m.group(0)}--chown={uid}:{gid} {inst.lines[0][m.end():]}"))
+        needs = [n for h in self.hand for n in h.needs]
+        shown = "`npm install`" if any(h.install for h in self.hand) else posixpath.basename(needs[0])
+        self.notes.append((f"a test image: its start writes into {workdir} ({shown}), so the code copied there "
+                           f"is handed to the app user ({uid}:{gid}, COPY --chown); the app can rewrite its own code, "
+                           "which a test image may, a production image must not", first.line))
+        if not self.made_before(chain, workdir, copies[0]):
+            return None, edits
+        if not base.shell:
+            raise leave(f"{workdir} exists before the COPY and the base image {base.image} has no shell to chown it")
+        return _Dir(workdir, "the test image's working directory", exists=True), edits
+
+    def made_before(self, chain: list, workdir: str, copy: Any) -> bool:
+        """Whether the working directory exists before the first COPY into it: a WORKDIR or a
+        RUN above made it, or the base image may have it (any image but an official one, whose
+        work directory harden knows). Then the COPY leaves its owner as it was."""
+        from harden.catalog import parse_image
+
+        ref = parse_image(self.base_image) if self.base_image else None
+        official = ref is not None and ref.namespace == "library" and ref.registry in (None, "docker.io",
+                                                                                      "index.docker.io")
+        if not official or _under(self.base_workdir, workdir) and self.base_workdir != "/":
+            return True
+        d = _norm([w for w in copy.words() if not w.startswith("--")][-1],
+                  self.workdir_at(chain, stop_line=copy.startline))
+        if d != workdir:
+            return True  # a COPY above it or into a folder inside it: the folders on the way are not its own
+        for st in chain:
+            for inst in st.instructions:
+                if inst.startline >= copy.startline:
+                    return False
+                if inst.instruction == "WORKDIR" and _under(self.workdir_at(chain, stop_line=inst.startline + 1), workdir):
+                    return True
+                if inst.instruction == "RUN" and any(path is None or _under(workdir, path) or _under(path, workdir)
+                                                     for _i, path, _s in self.root_writes(chain, workdir, [inst])):
+                    return True
+        return False
+
+    def root_writes(self, chain: list, workdir: str, insts: list | None = None) -> list[tuple[Any, str | None, str]]:
+        """(RUN, the path it writes, the command) for what RUN steps write into ``workdir`` (as
+        root: the stage has no USER above them). The path is None when harden cannot name it: an
+        install or build that runs there, a command it does not know run there or on a path
+        there, a heredoc."""
+        from harden.start_script import redirect_targets
+        from harden.stacks import shell as sh
+
+        out: list[tuple[Any, str | None, str]] = []
+        runs = insts if insts is not None else [i for st in chain for i in st.instructions if i.instruction == "RUN"]
+        for inst in runs:
+            wd = self.workdir_at(chain, stop_line=inst.startline)
+            if inst.heredoc:
+                out.append((inst, None, "a heredoc"))
+                continue
+            try:
+                cmds = [sh.classify(c) for c in sh.run_commands(inst)]
+            except (ValueError, Skip):
+                out.append((inst, None, inst.value.strip()[:40]))
+                continue
+            item = type("_Run", (), {"workdir": wd, "cmds": cmds})()
+            for c, cwd in sh.walk_cwd(item):
+                shown = " ".join(sh.strip_prefix(c.words)[:3])
+                inside = cwd is None or _under(cwd, workdir)
+                for t in redirect_targets(c.words):
+                    p = sh.abspath(t, cwd)
+                    if p is None or _under(p, workdir):
+                        out.append((inst, p, shown))
+                op = sh.file_op(c.words)
+                if op is not None:
+                    if op.name == "chmod":
+                        continue
+                    for t in op.writes:
+                        p = sh.abspath(t, cwd)
+                        if p is None or _under(p, workdir):
+                            out.append((inst, p, shown))
+                        if p is not None and op.name in ("cp", "mv", "ln"):  # into a folder: dest/<name>
+                            for r in op.reads:
+                                q = sh.abspath(posixpath.join(t, posixpath.basename(r.rstrip("/"))), cwd)
+                                if q is not None and _under(q, workdir):
+                                    out.append((inst, q, shown))
+                    continue
+                if c.kind in ("helper", "pkg"):
+                    continue
+                if c.kind == "tool":
+                    continue  # a global install (npm i -g): the system's folders
+                if inside:
+                    out.append((inst, None, shown))
+                    continue
+                args = [sh.abspath(a, cwd) for a in c.words[1:] if not a.startswith("-")]
+                if any(a is not None and _under(a, workdir) for a in args):
+                    out.append((inst, None, shown))
+        return out
 
     def start_followed(self, chain: list, uses: list) -> tuple[list[tuple[str, str, int | None]], Any]:
         """(start commands as (text, where, line), what the start scripts they run run in turn:
@@ -1070,10 +1335,14 @@ class _Planner:
                                  "there where root could, and the container would fail; write it outside the bind "
                                  "mount (a folder of its own, /tmp, or stdout), then run harden again", line)
                 if _under(workdir, folder) or _under(wd, folder):
-                    raise _Leave(f"{label} writes {path} ({why}) into the working directory {folder}, which stays "
-                                 "root-owned (harden does not hand the code directory to the app user), so as a "
-                                 "non-root user it would fail; write it into a folder of its own (e.g. "
-                                 f"{posixpath.join(folder, 'var', posixpath.basename(p))}), then run harden again", line)
+                    reason = (f"{label} writes {path} ({why}) into the working directory {folder}, which stays "
+                              "root-owned (harden does not hand the code directory to the app user), so as a "
+                              "non-root user it would fail; write it into a folder of its own (e.g. "
+                              f"{posixpath.join(folder, 'var', posixpath.basename(p))}), then run harden again")
+                    if folder == workdir == wd and self.test_image(chain, uses):
+                        self.hand.append(_Hand(reason, line, (p,), False))
+                        continue
+                    raise _Leave(reason, line)
                 add(folder, f"{label} writes {path}", line, loud=False)
 
     def framework_writes(self, chain: list, uses: list) -> tuple[str, tuple[str, ...]] | None:
@@ -1154,6 +1423,9 @@ _INSTALL_WORDS = re.compile(r"\b(?:npm\s+(?:install|i|ci)|yarn(?:\s+install)?\s*
 # a derived stage that ran its build steps as root goes on doing so; hadolint flags a root USER
 # (DL3002) and a user name (DL3066) on any stage, and this one is root on purpose
 _ROOT_AGAIN = ("# hadolint ignore=DL3002,DL3066", "USER root")
+# harden's own RUN of one command after the Dockerfile's RUN: merging it into the user's RUN
+# would rewrite their line (hadolint DL3059 asks for that)
+_ONE_MORE_RUN = "# hadolint ignore=DL3059"
 
 # a server's own port option: --port 80, -p 80, --bind 0.0.0.0:80, -b :80, --listen=:443
 _BIND_PORT = re.compile(r"(?<![\w-])(?:--port|-p)[=\s\"',]+(\d{1,5})\b|(?<![\w-])(?:--bind|-b|--listen|--addr)[=\s\"',]+[\w.\[\]:${}-]*?:(\d{1,5})\b")

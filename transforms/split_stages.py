@@ -283,6 +283,13 @@ class _Planner:
         self.notes: list[tuple[int | None, str]] = []
         self.context = Path(unit.context)
         self.emitted: set[str] = set()  # runtime packages production installs already
+        self.run_uses: list | None = None  # the compose uses that run this stage (None: every use of the unit)
+        self.instructions: list | None = None  # what the image is made of (None: the stage's own)
+
+    def uses(self) -> list:
+        if self.run_uses is not None:
+            return self.run_uses
+        return list(getattr(self.unit, "uses", None) or [])
 
     # -------------------------------------------------------------- reading
 
@@ -447,11 +454,19 @@ class _Planner:
     # ------------------------------------------------------------- a test or CI image
 
     def _refuse_test_image(self, items: list[Item]) -> None:
+        """A test or CI image (test_image_why) is left, with the reason: a production stage
+        without dev dependencies is not what it is for."""
+        why = self.test_image_why(items)
+        if why:
+            raise Skip(f"a test image: {why}; it needs its dev dependencies, so a production stage without them "
+                       "is not what it is for")
+
+    def test_image_why(self, items: list[Item]) -> str | None:
         """A test or CI image runs the test suite or linters against its dev dependencies: one
         whose start runs them (``npm test``, ``npm run test:e2e``, ``npm run lint``, ``jest``,
         ``pytest`` ..., directly or through a start script), or that only test or CI compose files
-        build (the name rule of dev-profiles: ``docker-compose.relational.ci.yaml``). A production
-        stage without dev dependencies is not what it is for: it is left, with the reason."""
+        build (the name rule of dev-profiles: ``docker-compose.relational.ci.yaml``). Says why
+        (``its start runs `npm run lint` (CMD at line 8)``), or None for any other image."""
         from harden.project import ci_stack_word
         from harden.stacks.shell import start_segments
         from harden.start_script import runs_tests
@@ -472,9 +487,8 @@ class _Planner:
             for words in start_segments(text):
                 shown = runs_tests(words, scripts)
                 if shown:
-                    raise Skip(f"a test image: its start runs `{shown}` ({where}); it needs its dev dependencies, "
-                               "so a production stage without them is not what it is for")
-        uses = list(getattr(self.unit, "uses", None) or [])
+                    return f"its start runs `{shown}` ({where})"
+        uses = self.uses()
         if uses:
             files = []
             for use in uses:
@@ -486,9 +500,8 @@ class _Planner:
             words = [ci_stack_word(r) for r in files]
             if files and all(words):
                 shown = ", ".join(dict.fromkeys(files))
-                raise Skip(f"a test image: only test or CI compose files build it ({shown}: the name says "
-                           f"`{words[0]}`); it needs its dev dependencies, so a production stage without them is "
-                           "not what it is for")
+                return f"only test or CI compose files build it ({shown}: the name says `{words[0]}`)"
+        return None
 
     # ------------------------------------------------------------- the installing user
 
@@ -830,7 +843,7 @@ class _Planner:
         from harden.start_script import follow_unit
 
         items = items if items is not None else getattr(self, "items", None) or []
-        self._followed = follow_unit(self.unit, self.stage.instructions, self.own_starts(items))
+        self._followed = follow_unit(self.unit, self.instructions or self.stage.instructions, self.own_starts(items))
         return self._followed
 
     def compose_healthchecks(self) -> list[tuple[str, bool]]:
@@ -861,7 +874,7 @@ class _Planner:
         """(text, where) of the `entrypoint` and `command` each compose service that builds this
         Dockerfile sets (its merged definition: base + overrides, extends, anchors)."""
         out: list[tuple[str, str]] = []
-        for use in getattr(self.unit, "uses", None) or []:
+        for use in self.uses():
             project = use.project
             svc = project.service(use.service) if hasattr(project, "service") else None
             merged = svc.merged if svc is not None else {"command": use.command}
@@ -881,6 +894,19 @@ class _Planner:
             return (self.context / name).read_text(errors="replace")
         except OSError:
             return ""
+
+
+# ---------------------------------------------------------------------------- a test or CI image
+
+def why_test_image(unit, ctx, stage, instructions: list, uses: list) -> str | None:
+    """Why the stage that runs is a test or CI image (its start runs the tests or linters, or
+    only test or CI compose files build it: _Planner.test_image_why), None otherwise.
+    ``instructions``: what the image is made of (the stages it is built FROM, then its own);
+    ``uses``: the compose services that run it. non-root-user asks this too."""
+    planner = _Planner(unit, ctx, stage)
+    planner.run_uses = list(uses)
+    planner.instructions = list(instructions)
+    return planner.test_image_why([Item(inst, [], "prod") for inst in instructions])
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -104,6 +104,21 @@ def merge_sources(m: Any, depth: int = 0) -> list:
     return out
 
 
+def overlay_def(svc: Any, editable: set | None) -> tuple[Any, Any] | None:
+    """Where an overlay project adds a key its service does not write in any file: (doc,
+    mapping) of the service's own mapping in the last file the project may change (``editable``:
+    ids of those files), when its first definition is in a file it may not change (the base file,
+    edited as a project of its own). Compose adds an overlay's keys to the base file's service,
+    which then stays as it is. None when that does not apply, or the service has no plain
+    mapping there (one that merges an anchor)."""
+    if editable is None or id(svc.defs[0][0]) in editable:
+        return None
+    for doc, node in reversed(svc.defs):
+        if id(doc) in editable and isinstance(node, dict) and not merge_sources(node):
+            return doc, node
+    return None
+
+
 def anchored_source(svc: Any, key: str) -> tuple[Any, Any, str] | None:
     """(doc, mapping, "merge") of the mapping written under an anchor that gives service ``svc``
     its ``key`` through `<<: *anchor` (followed through nested merges), or None (it comes from

@@ -190,12 +190,36 @@ def redirect_targets(words: list[str]) -> list[str]:
     return out
 
 
+@record
+class Mount:
+    """A bind mount of a compose service that runs the image: what it puts at ``dest``."""
+
+    dest: str  # absolute container path
+    host: Path | None  # the host file or folder; None when harden cannot place it (a variable ...)
+    service: str
+
+
 class _Reader:
-    def __init__(self, copies: list[Copy], context: Path, workdir: str):
+    def __init__(self, copies: list[Copy], context: Path, workdir: str, mounts: list[Mount] | None = None):
         self.copies = copies
         self.context = context
         self.workdir = workdir
+        self.mounts = mounts or []
         self.out = Followed()
+
+    def mounted(self, path: str) -> list[tuple[Mount, Path | None]]:
+        """The bind mounts that put a host file at image path ``path`` (the deepest mount of each
+        service wins, as in Docker), with that host file (None when harden cannot place it)."""
+        best: dict[str, tuple[Mount, Path | None]] = {}
+        for m in self.mounts:
+            d = m.dest.rstrip("/") or "/"
+            if path != d and not path.startswith(d.rstrip("/") + "/"):
+                continue
+            if m.service in best and len(best[m.service][0].dest) >= len(m.dest):
+                continue
+            host = None if m.host is None else (m.host if path == d else m.host / posixpath.relpath(path, d))
+            best[m.service] = (m, host)
+        return list(best.values())
 
     def image_path(self, word: str, cwd: str) -> str | None:
         if "$" in word or word.startswith("~"):
@@ -278,13 +302,33 @@ class _Reader:
                     self.follow_words(rest, where, depth, conditional, cwd)
             return True
         path, src, copied = self.script_file(words, cwd)
+        # a compose service may bind-mount another file over it: compose runs that one, `docker
+        # run` the image's own; both are followed
+        mounted = self.mounted(path) if path and path.startswith("/") else []
+        followed = False
+        for m, host in mounted:
+            via = f"{where} (bind-mounted by compose service {m.service})"
+            if host is None or not host.is_file():
+                if host is None or host.exists() or not copied:
+                    self.out.unknown.append(f"{via} runs the script {path}, which harden cannot read on the host")
+                    followed = True
+                continue  # a host file that is not there: Docker mounts an empty folder, no script
+            if src is not None and copied and host.resolve() == src.resolve():
+                continue  # the build context's own file (`.:/app`): read once, below
+            followed = self.follow_file(words, path, host, via, depth, conditional, cwd) or followed
         if not copied:
-            return False
-        shown = posixpath.basename(path)
+            return followed
         if src is None:
             self.out.unknown.append(f"{where} runs the script {path}, whose source harden cannot find in the "
                                     "build context (a pattern, a URL or a file that is not there)")
             return True
+        return self.follow_file(words, path, src, where, depth, conditional, cwd) or followed
+
+    def follow_file(self, words: list[str], path: str, src: Path, where: str, depth: int, conditional: bool,
+                    cwd: str) -> bool:
+        """Read the script file ``src`` that ``words`` run (at image path ``path``) and follow
+        what it runs; False when it is not a shell script (a program run by its shebang)."""
+        shown = posixpath.basename(path)
         try:
             text = src.read_text(errors="replace")
         except OSError:
@@ -409,21 +453,51 @@ def _line_of(starts: list[int], offset: int) -> int:
     return bisect.bisect_right(starts, offset)
 
 
-def follow(starts: Iterable[tuple[Any, str]], copies: list[Copy], context: Path, workdir: str) -> Followed:
+def follow(starts: Iterable[tuple[Any, str]], copies: list[Copy], context: Path, workdir: str,
+           mounts: list[Mount] | None = None) -> Followed:
     """Follow the scripts the start commands (``(command, where)``: a CMD/ENTRYPOINT value, a
-    compose ``command`` as text or list) run. Only what a script runs is returned: the start
-    commands themselves are the callers' already."""
-    r = _Reader(copies, Path(context), workdir)
+    compose ``command`` as text or list) run, the image's copies and what compose services
+    bind-mount over them (``mounts``). Only what a script runs is returned: the start commands
+    themselves are the callers' already."""
+    r = _Reader(copies, Path(context), workdir, mounts)
     for text, where in starts:
         if text:
             r.follow_text(text, where)
     return r.out
 
 
+def mounts_of(unit: Any) -> list[Mount]:
+    """The bind mounts of the compose services that run a Dockerfile unit (their merged
+    definitions). A host path is read relative to the compose file's folder; one that holds a
+    variable, or is absolute or under ``~``, is a mount harden cannot place (host None)."""
+    from harden.model import doc_dir, parse_volumes
+
+    out: list[Mount] = []
+    for use in getattr(unit, "uses", None) or []:
+        project = use.project
+        svc = project.service(use.service) if hasattr(project, "service") else None
+        if svc is None:
+            continue
+        for kind, src, dst, _ro in parse_volumes(svc.merged.get("volumes")):
+            dst = str(dst or "")
+            if kind != "bind" or not dst.startswith("/") or "$" in dst:
+                continue
+            src = str(src or "")
+            host = None
+            if src and "$" not in src and not src.startswith(("/", "~")) and not (len(src) > 1 and src[1] == ":"):
+                try:
+                    host = (doc_dir(svc.doc) / src).resolve()
+                except (OSError, RuntimeError):
+                    host = None
+            out.append(Mount(posixpath.normpath(dst), host, use.service))
+    return out
+
+
 def follow_unit(unit: Any, instructions: Iterable[Any], starts: Iterable[tuple[Any, str]]) -> Followed:
-    """``follow`` for a Dockerfile unit: its stage's instructions say which files it copied."""
+    """``follow`` for a Dockerfile unit: its stage's instructions say which files it copied, the
+    compose services that run it which files they bind-mount over them."""
     copies, wd = copies_of(instructions)
-    return follow(starts, copies, Path(unit.context), wd)
+    return follow(starts, copies, Path(unit.context), wd, mounts_of(unit))
 
 
 # --------------------------------------------------------------------------- what a command is

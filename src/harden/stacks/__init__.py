@@ -73,6 +73,11 @@ Running as non-root (non-root-user):
                                             a start command that writes into the app folder:
                                             the reason to refuse
     low_ports(image, env) -> list[str]      ports below 1024 the image listens on by default
+    install_writes(words) -> tuple | None   what a package install run at start-up (``npm
+                                            install``) writes in the folder it runs in
+                                            (node_modules, lockfiles); None: it writes elsewhere
+                                            (the system's, a global prefix); asked through
+                                            of_command of the command's first word
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ devDependencies and the start commands that need one, installs outside the work 
 node images (and deno's and bun's) and their users, and ``next start``'s ``.next``.
 
 Hooks (harden.stacks): classify, global_bins, IMAGE, LABEL, BUILD_ONLY_PACKAGES, COPIES_WORKDIR,
-plan_split (split-stages); ships_user, onbuild, writes_at_start (non-root-user).
+plan_split (split-stages); ships_user, onbuild, writes_at_start, install_writes (non-root-user).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from harden.errors import Skip
-from harden.stacks.shell import Cmd, abspath, base, file_op, positional, start_segments, under, walk_cwd
+from harden.stacks.shell import Cmd, abspath, base, file_op, positional, start_segments, strip_prefix, under, walk_cwd
 from harden.stacks.system import release_of
 
 IMAGE = "node"
@@ -525,6 +525,29 @@ def onbuild(ref: Any, alpine: bool) -> Any:
 
     existing = (1000, 1000, "node") if ref.name == "node" else None
     return BaseInfo(ref.raw.strip(), "alpine" if alpine else "debian", existing=existing, workdir="/usr/src/app")
+
+
+# what a package install writes in the folder it runs in: the packages and the lockfiles it
+# (re)writes, and yarn 2+'s own folder
+INSTALL_WRITES = ("node_modules", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml",
+                  ".yarn", ".pnp.cjs", ".pnp.loader.mjs")
+
+
+def install_writes(words: list[str]) -> tuple[str, ...] | None:
+    """An install run at start-up (``npm install``, ``npm ci``, ``yarn``, ``pnpm install``)
+    writes these, relative to the folder it runs in; None when it names a folder of its own
+    (``--prefix``, ``--cwd``, ``--dir``, ``--modules-folder``) or installs globally, so handing
+    that folder to the app user would not make it work."""
+    w = strip_prefix(words)
+    if not w or base(w[0]) not in ("npm", "yarn", "pnpm"):
+        return None
+    c = classify(w, [])
+    if c.kind != "install":
+        return None
+    if any(a.split("=", 1)[0] in ("--prefix", "-C", "--cwd", "--dir", "--modules-folder", "-g", "--global",
+                                  "--location") for a in w[1:]):
+        return None
+    return INSTALL_WRITES
 
 
 # what a start command writes under the work directory: (pattern, who, folder)
