@@ -107,6 +107,28 @@ def engine_problem() -> str | None:
     return None
 
 
+def require_v2() -> None:
+    """Skip (fail under CI) a test that needs Compose v2 to drive a stack when it cannot."""
+    problem = compose_problem(V2)
+    if problem:
+        skip_or_fail(problem)
+
+
+def compose_v2(folder: Path, project: str, env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`docker compose -p PROJECT ARGS...` (Compose v2) in ``folder``, output captured."""
+    return subprocess.run([*compose_clis()[V2], "-p", project, *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def harden_apply(folder: Path, select: str) -> None:
+    """`harden apply FOLDER --select SELECT` as a user runs it; fails the test unless it exits 0."""
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select", select],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def free_port() -> int:
     """A TCP port free on every interface right now (ports are only published by `up`)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

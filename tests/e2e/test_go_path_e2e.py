@@ -11,8 +11,6 @@ v2: the server answers. Without the PATH line the container fails with "executab
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -36,23 +34,13 @@ FILES = {
 }
 
 
-def _compose(folder, project, env, *args, timeout=600):
-    cli = e2e_lib.compose_clis()[e2e_lib.V2]
-    return subprocess.run([*cli, "-p", project, *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def test_a_go_binary_started_by_name_is_found_after_the_split(tmp_path, docker_engine):
-    problem = e2e_lib.compose_problem(e2e_lib.V2)
-    if problem:
-        e2e_lib.skip_or_fail(problem)
+    e2e_lib.require_v2()
     folder = tmp_path / "go"
     for rel, text in FILES.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_text(text)
-    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select", "split-stages"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    e2e_lib.harden_apply(folder, "split-stages")
     out = (folder / "Dockerfile").read_text()
     assert "FROM gcr.io/distroless/static-debian12:nonroot AS production" in out
     assert 'ENV PATH="/go/bin:$PATH"' in out
@@ -60,7 +48,7 @@ def test_a_go_binary_started_by_name_is_found_after_the_split(tmp_path, docker_e
     project = f"harden-e2e-gopath-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **e2e_lib.COMPOSE_ENV, "API_PORT": str(e2e_lib.free_port())}
     try:
-        up = _compose(folder, project, env, "up", "-d", "--build")
+        up = e2e_lib.compose_v2(folder, project, env, "up", "-d", "--build")
         assert up.returncode == 0, up.stdout + up.stderr
         answer, deadline = None, time.time() + 60
         while time.time() < deadline:
@@ -69,6 +57,6 @@ def test_a_go_binary_started_by_name_is_found_after_the_split(tmp_path, docker_e
                 break
             except OSError:
                 time.sleep(1)
-        assert answer == "ok", _compose(folder, project, env, "logs").stdout
+        assert answer == "ok", e2e_lib.compose_v2(folder, project, env, "logs").stdout
     finally:
-        _compose(folder, project, env, "down", "-v", "--rmi", "local", "--remove-orphans")
+        e2e_lib.compose_v2(folder, project, env, "down", "-v", "--rmi", "local", "--remove-orphans")

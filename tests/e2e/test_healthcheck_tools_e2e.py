@@ -11,8 +11,6 @@ it. Without the curl step the healthcheck never passes and the client never star
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -56,24 +54,14 @@ services:
 """
 
 
-def _compose(folder, project, env, *args, timeout=600):
-    cli = e2e_lib.compose_clis()[e2e_lib.V2]
-    return subprocess.run([*cli, "-p", project, *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def test_a_healthcheck_that_runs_curl_stays_green_after_the_split(tmp_path, docker_engine):
-    problem = e2e_lib.compose_problem(e2e_lib.V2)
-    if problem:
-        e2e_lib.skip_or_fail(problem)
+    e2e_lib.require_v2()
     folder = tmp_path / "hc"
     folder.mkdir()
     for name, text in {"Dockerfile": DOCKERFILE, "requirements.txt": "six==1.16.0\n", "app.py": APP,
                        "compose.yaml": COMPOSE}.items():
         (folder / name).write_text(text)
-    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select",
-                           "split-stages,non-root-user"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    e2e_lib.harden_apply(folder, "split-stages,non-root-user")
     out = (folder / "Dockerfile").read_text()
     assert "FROM python:3.12-slim AS production" in out and "apt-get install -y --no-install-recommends curl" in out
     assert "USER 10001:10001" in out
@@ -81,23 +69,23 @@ def test_a_healthcheck_that_runs_curl_stays_green_after_the_split(tmp_path, dock
     project = f"harden-e2e-hc-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **e2e_lib.COMPOSE_ENV}
     try:
-        up = _compose(folder, project, env, "up", "-d", "--build")
+        up = e2e_lib.compose_v2(folder, project, env, "up", "-d", "--build")
         assert up.returncode == 0, up.stdout + up.stderr
         state, deadline = "", time.time() + 120
         while time.time() < deadline:
-            state = _compose(folder, project, env, "ps", "--format", "{{.Service}} {{.Health}}").stdout
+            state = e2e_lib.compose_v2(folder, project, env, "ps", "--format", "{{.Service}} {{.Health}}").stdout
             if "web healthy" in state:
                 break
             time.sleep(2)
         assert "web healthy" in state, state
         logs = ""
         for _ in range(30):
-            logs = _compose(folder, project, env, "logs", "client").stdout
+            logs = e2e_lib.compose_v2(folder, project, env, "logs", "client").stdout
             if "status 200" in logs:
                 break
             time.sleep(1)
         assert "status 200" in logs, logs
-        uid = _compose(folder, project, env, "exec", "-T", "web", "id", "-u").stdout.strip()
+        uid = e2e_lib.compose_v2(folder, project, env, "exec", "-T", "web", "id", "-u").stdout.strip()
         assert uid == "10001", uid
     finally:
-        _compose(folder, project, env, "down", "-v", "--rmi", "local", "--remove-orphans")
+        e2e_lib.compose_v2(folder, project, env, "down", "-v", "--rmi", "local", "--remove-orphans")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -64,22 +63,12 @@ networks:
 """
 
 
-def _compose(folder, project, env, *args, timeout=180):
-    cli = e2e_lib.compose_clis()[e2e_lib.V2]
-    return subprocess.run([*cli, "-p", project, *args], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def test_networks_added_once_in_an_anchor_keep_every_sharer_reaching_the_store(tmp_path, docker_engine):
-    problem = e2e_lib.compose_problem(e2e_lib.V2)
-    if problem:
-        e2e_lib.skip_or_fail(problem)
+    e2e_lib.require_v2()
     folder = tmp_path / "anchor"
     folder.mkdir()
     (folder / "compose.yaml").write_text(COMPOSE)
-    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select", "networks"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    e2e_lib.harden_apply(folder, "networks")
     out = (folder / "compose.yaml").read_text()
     assert out.startswith("x-app: &app\n  image: python:3.12-slim\n  networks:\n    - appnet   # the app's own "
                           "network\n    - backend\n")
@@ -90,7 +79,7 @@ def test_networks_added_once_in_an_anchor_keep_every_sharer_reaching_the_store(t
     project = f"harden-e2e-anchor-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **e2e_lib.COMPOSE_ENV, "WEB_PORT": str(e2e_lib.free_port())}
     try:
-        up = _compose(folder, project, env, "up", "-d")
+        up = e2e_lib.compose_v2(folder, project, env, "up", "-d")
         assert up.returncode == 0, up.stderr
         url = f"http://127.0.0.1:{env['WEB_PORT']}/"
         answer, deadline = None, time.time() + 60
@@ -103,15 +92,15 @@ def test_networks_added_once_in_an_anchor_keep_every_sharer_reaching_the_store(t
         assert answer == "+PONG", answer
         got = None
         for _ in range(30):
-            got = _compose(folder, project, env, "exec", "-T", "worker", "cat", "/tmp/ok").stdout.strip()
+            got = e2e_lib.compose_v2(folder, project, env, "exec", "-T", "worker", "cat", "/tmp/ok").stdout.strip()
             if got:
                 break
             time.sleep(1)
         assert got == "+PONG", got
-        cache = _compose(folder, project, env, "ps", "-q", "cache").stdout.strip()
+        cache = e2e_lib.compose_v2(folder, project, env, "ps", "-q", "cache").stdout.strip()
         nets = subprocess.run(["docker", "inspect", cache, "--format",
                                "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"],
                               capture_output=True, text=True, timeout=30).stdout.split()
         assert nets == [f"{project}_backend"], nets
     finally:
-        _compose(folder, project, env, "down", "-v", "--remove-orphans", timeout=300)
+        e2e_lib.compose_v2(folder, project, env, "down", "-v", "--remove-orphans", timeout=300)

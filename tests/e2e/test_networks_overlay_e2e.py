@@ -13,8 +13,6 @@ public service) can no longer resolve the cache.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -80,9 +78,7 @@ TALKS = '[services.front]\ntalks_to = ["web"]\n'
 
 
 def _compose(folder, project, env, *args, timeout=180):
-    cli = e2e_lib.compose_clis()[e2e_lib.V2]
-    return subprocess.run([*cli, "-p", project, "-f", "compose.yaml", "-f", "compose.prod.yaml", *args], cwd=folder,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return e2e_lib.compose_v2(folder, project, env, "-f", "compose.yaml", "-f", "compose.prod.yaml", *args, timeout=timeout)
 
 
 def _get(url: str, wait: float = 60) -> str | None:
@@ -96,17 +92,13 @@ def _get(url: str, wait: float = 60) -> str | None:
 
 
 def test_networks_written_in_the_overlay_isolate_the_store_and_keep_the_app_working(tmp_path, docker_engine):
-    problem = e2e_lib.compose_problem(e2e_lib.V2)
-    if problem:
-        e2e_lib.skip_or_fail(problem)
+    e2e_lib.require_v2()
     folder = tmp_path / "overlay"
     folder.mkdir()
     (folder / "compose.yaml").write_text(BASE)
     (folder / "compose.prod.yaml").write_text(OVERLAY)
     (folder / ".harden.toml").write_text(TALKS)
-    done = subprocess.run([sys.executable, "-m", "harden", "apply", str(folder), "--select",
-                           "networks,db-healthcheck,depends-healthy"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    e2e_lib.harden_apply(folder, "networks,db-healthcheck,depends-healthy")
     # compose.yaml, a project of its own, gets the cache's healthcheck and nothing else
     base = yaml.safe_load((folder / "compose.yaml").read_text())
     assert base["services"]["cache"]["healthcheck"] and "networks" not in base and "depends_on" not in base["services"]["web"]
