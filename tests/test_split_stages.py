@@ -1301,3 +1301,40 @@ def test_a_python_start_script_that_runs_poetry_is_refused(tmp_path):
                                      "RUN pip install -r requirements.txt\nCOPY . .\nCMD [\"./start.sh\"]\n")
     out = _outcome(harden_run(proj, select=[NAME]))
     assert out.status == "skipped" and "CMD at line 6 -> start.sh line 2 runs `poetry run flask`" in out.reason, out
+
+
+def test_tools_a_compose_healthcheck_runs_stay_available(tmp_path):
+    """python:X -> python:X-slim drops curl; compose's own healthcheck (not the Dockerfile) calls
+    it inside the production image, and a service_healthy wait on the service would never end."""
+    (tmp_path / "requirements.txt").write_text("fastapi\nuvicorn\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+        "COPY . .\nCMD [\"uvicorn\", \"main:app\", \"--host\", \"0.0.0.0\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api:\n    build: .\n    healthcheck:\n"
+        "      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health\"]\n      interval: 10s\n")
+    result = harden_run(tmp_path, select=[NAME])
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "apt-get install -y --no-install-recommends curl \\" in prod
+    assert any("production installs curl" in n for n in _notes(result))
+
+
+@pytest.mark.parametrize("test, distroless", [
+    ('["CMD-SHELL", "wget -qO- http://localhost:8080/health || exit 1"]', False),
+    ('"/usr/local/bin/server -check || exit 1"', False),
+    ('["CMD", "/usr/local/bin/server", "-check"]', True),
+])
+def test_go_compose_healthcheck_through_a_shell_keeps_a_shell(tmp_path, test, distroless):
+    """distroless has no /bin/sh: a compose healthcheck compose runs through the shell needs one."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build -o /usr/local/bin/server .\n"
+        "CMD [\"/usr/local/bin/server\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    build: .\n    healthcheck:\n      test: {test}\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert ("FROM gcr.io/distroless/static-debian12:nonroot AS production" in after) is distroless
+    if "wget" in test:
+        assert "wget" in after.split("AS production", 1)[1]

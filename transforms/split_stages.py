@@ -795,6 +795,7 @@ class _Planner:
         starts = [(i.inst.instruction, i.inst.value) for i in production_items
                   if i.inst.instruction in ("HEALTHCHECK", "CMD", "ENTRYPOINT", "RUN")]
         starts += [("command", text) for text, _where in self.compose_starts()]
+        starts += [("HEALTHCHECK", text) for text in self.compose_healthchecks()]
         for kind, value in starts:
             found = re.findall(r"[A-Za-z0-9_./-]+", value)
             words.update(sh.base(w) for w in found)
@@ -853,6 +854,30 @@ class _Planner:
                 else:
                     text = str(value)
                 out.append((text, f"compose service {use.service}{_compose_where(project, svc, key)}"))
+        return out
+
+    def compose_healthchecks(self, shell_only: bool = False) -> list[str]:
+        """The `healthcheck.test` of each compose service that builds this Dockerfile (its merged
+        definition): compose runs it inside the production image, so the tools it calls (curl,
+        wget) must be there too. ``shell_only``: only the tests compose runs through /bin/sh
+        (CMD-SHELL or a string), which an image without a shell (distroless) cannot run."""
+        out: list[str] = []
+        for use in self.uses():
+            project = use.project
+            svc = project.service(use.service) if hasattr(project, "service") else None
+            check = svc.merged.get("healthcheck") if svc is not None else None
+            if not isinstance(check, dict) or check.get("disable") is True:
+                continue
+            test = check.get("test")
+            if isinstance(test, list):
+                words = [str(w) for w in test]
+                if words and words[0] in ("CMD", "CMD-SHELL", "NONE"):
+                    if words[0] == "NONE" or (shell_only and words[0] == "CMD"):
+                        continue
+                    words = words[1:]
+                out.append(" ".join(words))
+            elif isinstance(test, str) and test:
+                out.append(test)
         return out
 
     def read(self, name: str) -> str:

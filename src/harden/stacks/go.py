@@ -71,7 +71,8 @@ def plan_split(plan: Any) -> tuple[list[str], list[str], str]:
     prod_items = [i for k, i in enumerate(items) if k > cut or i.cls in ("prod", "other", "copy_from")]
     shell = any(i.inst.instruction == "RUN" for i in prod_items) or any(
         i.inst.instruction in ("CMD", "ENTRYPOINT") and i.inst.exec_form() is None for i in prod_items) or any(
-        i.inst.instruction == "HEALTHCHECK" and "NONE" not in i.inst.value.split()[:1] for i in prod_items)
+        i.inst.instruction == "HEALTHCHECK" and "NONE" not in i.inst.value.split()[:1] for i in prod_items) or bool(
+        plan.compose_healthchecks(shell_only=True))
     via_shell, script = _start_command(prod_items, binaries)
     if via_shell or script:
         shell = True  # CMD ["sh", "-c", ...] or a start script: distroless has no shell
