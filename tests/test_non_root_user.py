@@ -1276,3 +1276,42 @@ def test_a_test_image_started_in_another_folder_by_compose_is_left(tmp_path):
     (proj / "docker-compose.test.yml").write_text("services:\n  chat:\n    build: .\n    working_dir: /srv\n")
     out, = _mine(_run(proj))
     assert out.status == "skipped" and "compose service chat starts it in /srv (`working_dir:`)" in out.reason, out
+
+
+@pytest.mark.parametrize("dockerfile, leave", [
+    # an installer script puts the tool in root's home and PATH points there
+    ("FROM node:22-bookworm\nWORKDIR /app\nRUN curl -fsSL https://example.com/install.sh | bash\n"
+     "ENV PATH=\"/root/.tool/bin:$PATH\"\nCOPY . .\nRUN tool install\nCMD [\"tool\", \"run\", \"start\"]\n",
+     "ENV at line 4 puts /root/.tool/bin on PATH"),
+    # pip install --user as root: the scripts land in /root/.local/bin
+    ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --user -r requirements.txt\n"
+     "ENV PATH=/root/.local/bin:$PATH\nCMD [\"gunicorn\", \"app:app\"]\n",
+     "ENV at line 5 puts /root/.local/bin on PATH"),
+    # the start command names a program under /root
+    ("FROM debian:bookworm-slim\nWORKDIR /app\nCOPY run.sh /root/run.sh\nCMD [\"/root/run.sh\"]\n",
+     "CMD at line 4 runs /root/run.sh"),
+])
+def test_tools_under_root_home_leave_the_stage(tmp_path, dockerfile, leave):
+    """/root is mode 700: a non-root user reaches nothing installed there."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert o.status == "skipped" and leave in o.reason, o.reason
+
+
+@pytest.mark.parametrize("dockerfile", [
+    # a PATH entry under /root that nothing in the image fills (a production stage keeps the builder's ENV)
+    "FROM python:3.12-slim\nENV PATH=\"/root/.local/bin:$PATH\"\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n",
+    # the Dockerfile opens root's home itself
+    "FROM node:22-bookworm\nRUN curl -fsSL https://example.com/install.sh | bash && chmod 755 /root\n"
+    "ENV PATH=\"/root/.tool/bin:$PATH\"\nWORKDIR /app\nCOPY . .\nCMD [\"tool\", \"start\"]\n",
+    # a cache mount under /root is not a program
+    "FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    "CMD [\"gunicorn\", \"app:app\"]\n",
+])
+def test_root_home_paths_that_reach_nothing_are_fine(tmp_path, dockerfile):
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    assert [o.status for o in _mine(result)] == ["changed"], [o.reason for o in _mine(result)]

@@ -575,6 +575,7 @@ class _Planner:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
         self.check_drops_privileges(chain)
+        self.check_root_home(chain, uses)
         derived = self.derived_needing_root(stage)
 
         if base.existing is not None:
@@ -704,6 +705,61 @@ class _Planner:
             if m:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
+
+    def check_root_home(self, chain: list, uses: list) -> None:
+        """Tools installed under root's home (``curl https://bun.sh/install | bash`` puts bun in
+        /root/.bun, pipx and ``pip install --user`` in /root/.local) and reached through an ENV
+        PATH (or a start command naming them) are out of reach of any other user: /root is mode 700
+        on Debian, Ubuntu and Alpine, so as a non-root user the start fails with "not found" or
+        Permission denied. Unless a RUN opens /root (chmod), harden leaves the stage alone."""
+        opened = any(inst.instruction == "RUN" and re.search(r"\bchmod\b[^;&|]*\s/root(?:/|\s|$)", inst.value)
+                     for st in chain for inst in st.instructions)
+        if opened:
+            return
+        # what puts files under root's home: a piped installer script, `pip install --user`, pipx,
+        # `composer global`, or a step that names /root or $HOME; a production stage harden split
+        # off keeps the builder's ENV but none of those steps, and nothing is there to reach
+        writes_home = re.compile(r"(?:\bcurl\b|\bwget\b)[^;&]*\|\s*(?:sudo\s+)?(?:\S*/)?(?:ba|z|da)?sh\b"
+                                 r"|(?:\bcurl\b|\bwget\b)[^;&]*\|\s*(?:\S*/)?python[\d.]*\b|\s--user\b|\bpipx\b"
+                                 r"|\bcomposer\s+global\b|/root\b|\$\{?HOME\b|~/")
+        populated = any(
+            (inst.instruction == "RUN" and writes_home.search(inst.value))
+            or (inst.instruction in ("COPY", "ADD") and (inst.words() or [""])[-1].startswith("/root"))
+            for st in chain for inst in st.instructions)
+
+        def in_root(path: str) -> bool:
+            path = path.strip("\"'")
+            return path == "/root" or path.startswith("/root/")
+
+        for st in chain:
+            for inst in st.find("ENV"):
+                for key, value in env_pairs(inst):
+                    if not key.endswith("PATH"):
+                        continue
+                    where = next((p for p in str(value).split(":") if in_root(p)), None)
+                    if where is not None and populated:
+                        raise _Leave(f"ENV at line {inst.startline + 1} puts {where.strip(chr(34) + chr(39))} on {key}: "
+                                     "root's home, which no other user can enter (mode 700), so as a non-root user "
+                                     "what is installed there is not found; install it outside /root (for example "
+                                     "under /usr/local or /opt) and run harden again", inst.startline + 1)
+        texts: list[tuple[str, str, int | None]] = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+        for u in uses:
+            svc = u.project.service(u.service)
+            for key in ("command", "entrypoint"):
+                val = svc.merged.get(key) if svc is not None else None
+                if val:
+                    texts.append((f"the `{key}:` of compose service {u.service}",
+                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        for label, text, line in texts:
+            m = re.search(r"(?<![\w.$/-])(/root(?:/[^\s\"',\]]*)?)", text or "")
+            if m is not None:
+                raise _Leave(f"{label} runs {m.group(1)}, under root's home, which no other user can enter "
+                             "(mode 700): as a non-root user the start would fail; install it outside /root "
+                             "(for example under /usr/local or /opt) and run harden again", line)
 
     def check_starts_cron(self, chain: list) -> None:
         """A container whose start command is the cron daemon must start as root: cron runs each
