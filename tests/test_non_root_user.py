@@ -1315,3 +1315,28 @@ def test_root_home_paths_that_reach_nothing_are_fine(tmp_path, dockerfile):
     (tmp_path / "requirements.txt").write_text("gunicorn\n")
     result = _run(tmp_path)
     assert [o.status for o in _mine(result)] == ["changed"], [o.reason for o in _mine(result)]
+
+
+@pytest.mark.parametrize("volume", [
+    "~/.microsoft/usersecrets:/root/.microsoft/usersecrets:ro",
+    "{type: bind, source: ./certs, target: /root/.aspnet/https}",
+])
+def test_compose_mount_into_root_home_leaves_the_stage(tmp_path, volume):
+    """Visual Studio's compose override mounts user secrets and the HTTPS development certificate
+    into /root: as another user the app looks in its own $HOME and cannot enter /root."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/dotnet/aspnet:6.0\nWORKDIR /app\nCOPY out/ .\nENTRYPOINT [\"dotnet\", \"Api.dll\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  api:\n    build: .\n    volumes:\n      - {volume}\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert o.status == "skipped" and "in root's home" in o.reason, o.reason
+
+
+def test_compose_mount_elsewhere_still_gets_user(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/dotnet/aspnet:6.0\nWORKDIR /app\nCOPY out/ .\nENTRYPOINT [\"dotnet\", \"Api.dll\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api:\n    build: .\n    volumes:\n      - ./certs:/https:ro\n      - /root-data:/data/rootish:ro\n")
+    result = _run(tmp_path)
+    assert [o.status for o in _mine(result)] == ["changed"]

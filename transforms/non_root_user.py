@@ -754,6 +754,16 @@ class _Planner:
                 if val:
                     texts.append((f"the `{key}:` of compose service {u.service}",
                                   " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+            # what compose mounts into root's home (Visual Studio's override mounts the user secrets
+            # and the HTTPS development certificate at /root/.microsoft/usersecrets, /root/.aspnet/https):
+            # the app finds it through $HOME, which is the new user's home, and cannot enter /root
+            merged = svc.merged if svc is not None else {}
+            for kind, src, dst, _ro in parse_volumes(merged.get("volumes")):
+                if kind != "tmpfs" and in_root(posixpath.normpath(dst)):
+                    raise _Leave(f"compose service {u.service} mounts {src or 'a volume'} at {dst}, in root's home: "
+                                 "the app finds it there as root (through $HOME), and as a non-root user it "
+                                 "looks in its own home and cannot enter /root (mode 700); mount it under the "
+                                 "app user's home instead and run harden again")
         for label, text, line in texts:
             m = re.search(r"(?<![\w.$/-])(/root(?:/[^\s\"',\]]*)?)", text or "")
             if m is not None:
