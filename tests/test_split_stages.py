@@ -1338,3 +1338,21 @@ def test_go_compose_healthcheck_through_a_shell_keeps_a_shell(tmp_path, test, di
     assert ("FROM gcr.io/distroless/static-debian12:nonroot AS production" in after) is distroless
     if "wget" in test:
         assert "wget" in after.split("AS production", 1)[1]
+
+
+@pytest.mark.parametrize("extra_pkg, prod_base", [("", "node:20"), ("openssl", "node:20-slim")])
+def test_node_prisma_keeps_openssl(tmp_path, extra_pkg, prod_base):
+    """Prisma's engines load libssl: node:*-slim lacks it, so production stays on the full image
+    unless the Dockerfile installs OpenSSL itself."""
+    (tmp_path / "package.json").write_text(
+        '{"name": "api", "dependencies": {"@prisma/client": "^5", "express": "^4"}, "devDependencies": {"prisma": "^5"}}\n')
+    (tmp_path / "package-lock.json").write_text("{}\n")
+    pkg = f"RUN apt-get update && apt-get install -y --no-install-recommends {extra_pkg} && rm -rf /var/lib/apt/lists/*\n" \
+        if extra_pkg else ""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM node:20\n{pkg}WORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npx prisma generate\n"
+        "CMD [\"node\", \"index.js\"]\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert f"FROM {prod_base} AS production" in after
+    assert any("OpenSSL" in n for n in _notes(result)) is (not extra_pkg)
