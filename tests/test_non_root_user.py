@@ -1340,3 +1340,26 @@ def test_compose_mount_elsewhere_still_gets_user(tmp_path):
         "services:\n  api:\n    build: .\n    volumes:\n      - ./certs:/https:ro\n      - /root-data:/data/rootish:ro\n")
     result = _run(tmp_path)
     assert [o.status for o in _mine(result)] == ["changed"]
+
+
+@pytest.mark.parametrize("secret, leave", [
+    ('{source: pw, target: pw, uid: "1000", gid: "1000", mode: 0400}', True),
+    ('{source: pw, target: pw, mode: 0o400}', True),  # owned by root
+    ('{source: pw, target: pw, uid: "10001", mode: 0400}', False),  # the user harden adds
+    ('{source: pw, target: pw, uid: "1000", mode: 0444}', False),  # readable by anyone
+    ('{source: pw, target: pw, uid: "1000", gid: "10001", mode: 0440}', False),  # by its group
+    ('{source: pw, target: pw, uid: "1000", mode: 292}', False),  # decimal 292 is 0444
+    ("pw", False),
+])
+def test_compose_secret_only_its_owner_reads_leaves_the_stage(tmp_path, secret, leave):
+    """A secret mounted with uid/mode for one user: as another UID the app could not read it."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "pw.txt").write_text("x\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  api:\n    build: .\n    secrets:\n      - {secret}\nsecrets:\n  pw:\n    file: ./pw.txt\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    if leave:
+        assert o.status == "skipped" and "mounts the secret pw owned by uid" in o.reason, o.reason
+    else:
+        assert o.status == "changed", o.reason

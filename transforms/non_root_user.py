@@ -407,6 +407,25 @@ _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///([^?\s\"']+)")
 _FILE_EXT = re.compile(r"\.(db|sqlite|sqlite3|db3|log|json|lock)$", re.I)
 
 
+def _file_mode(value: Any) -> int | None:
+    """A compose secret/config ``mode`` as permission bits, read as compose reads it: 0o400 and
+    0400 are octal, 256 is decimal. The YAML 1.2 reader here gives 0400 as a ScalarInt of 400
+    (0o400 as an OctalInt of 256), so a leading-zero number is read again as octal."""
+    if isinstance(value, bool):
+        return None
+    if type(value).__name__ == "OctalInt" or (isinstance(value, int) and type(value) is int):
+        return int(value)
+    text = str(value).strip().lower()
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.isdigit() and set(text) <= set("01234567") and (isinstance(value, int) or text.startswith("0")):
+            return int(text, 8)  # ScalarInt 400 (written 0400), or the string "0400"
+        return int(text) if text.isdigit() else None
+    except ValueError:
+        return None
+
+
 def _norm(path: str, workdir: str) -> str:
     if not path.startswith("/"):
         path = posixpath.join(workdir or "/", path)
@@ -587,6 +606,7 @@ class _Planner:
         if creates:
             self.check_conflicts(chain, uid, gid, uname, group)
 
+        self.check_secret_owners(uses, uid, gid)
         dirs = self.writable_dirs(chain, uses, uid, gid)
         self.check_startup_writes(chain, uses, dirs)
         copy_edits = self.copy_chowns(chain, [d.path for d in dirs], uid, gid)
@@ -770,6 +790,36 @@ class _Planner:
                 raise _Leave(f"{label} runs {m.group(1)}, under root's home, which no other user can enter "
                              "(mode 700): as a non-root user the start would fail; install it outside /root "
                              "(for example under /usr/local or /opt) and run harden again", line)
+
+    def check_secret_owners(self, uses: list, uid: int, gid: int) -> None:
+        """A secret or config a compose service mounts with its own owner and a mode that keeps
+        others out (``uid: "1000"``, ``mode: 0400``) is readable only by that owner: as another
+        user the app cannot read it (Swarm applies uid/gid/mode; the author wrote them for the
+        image's user)."""
+        for u in uses:
+            svc = u.project.service(u.service)
+            merged = svc.merged if svc is not None else {}
+            for key in ("secrets", "configs"):
+                for entry in merged.get(key) or []:
+                    if not isinstance(entry, dict) or entry.get("mode") is None:
+                        continue
+                    mode = _file_mode(entry.get("mode"))
+                    if mode is None:
+                        continue
+                    owner, group = entry.get("uid"), entry.get("gid")
+                    owner = 0 if owner in (None, "") else owner
+                    group = 0 if group in (None, "") else group
+                    if str(owner) == str(uid):
+                        continue
+                    if str(group) == str(gid) and mode & 0o040:
+                        continue
+                    if mode & 0o004:
+                        continue
+                    name = entry.get("source") or entry.get("target")
+                    raise _Leave(f"compose service {u.service} mounts the {key[:-1]} {name} owned by uid {owner} "
+                                 f"with mode {oct(mode)[2:].zfill(4)}: as UID {uid} the app could not read it; "
+                                 f"give the {key[:-1]} the app user's uid ({uid}), or set uid = {owner} under [options] "
+                                 "in .harden.toml and run harden again")
 
     def check_starts_cron(self, chain: list) -> None:
         """A container whose start command is the cron daemon must start as root: cron runs each
