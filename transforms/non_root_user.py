@@ -762,18 +762,9 @@ class _Planner:
                                      "root's home, which no other user can enter (mode 700), so as a non-root user "
                                      "what is installed there is not found; install it outside /root (for example "
                                      "under /usr/local or /opt) and run harden again", inst.startline + 1)
-        texts: list[tuple[str, str, int | None]] = []
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None:
-                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+        texts = self.start_texts(chain, uses, scripts=False)
         for u in uses:
             svc = u.project.service(u.service)
-            for key in ("command", "entrypoint"):
-                val = svc.merged.get(key) if svc is not None else None
-                if val:
-                    texts.append((f"the `{key}:` of compose service {u.service}",
-                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
             # what compose mounts into root's home (Visual Studio's override mounts the user secrets
             # and the HTTPS development certificate at /root/.microsoft/usersecrets, /root/.aspnet/https):
             # the app finds it through $HOME, which is the new user's home, and cannot enter /root
@@ -790,6 +781,26 @@ class _Planner:
                 raise _Leave(f"{label} runs {m.group(1)}, under root's home, which no other user can enter "
                              "(mode 700): as a non-root user the start would fail; install it outside /root "
                              "(for example under /usr/local or /opt) and run harden again", line)
+
+    def start_texts(self, chain: list, uses: list, *, scripts: bool) -> list[tuple[str, str, int | None]]:
+        """(label, text, line) of what starts the container: the last ENTRYPOINT and CMD, the
+        entrypoint scripts they run (``scripts``), and each compose service's command/entrypoint."""
+        texts: list[tuple[str, str, int | None]] = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+        if scripts:
+            for script, line in self.entry_scripts(chain):
+                texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
+        for u in uses:
+            svc = u.project.service(u.service)
+            for key in ("command", "entrypoint"):
+                val = svc.merged.get(key) if svc is not None else None
+                if val:
+                    texts.append((f"the `{key}:` of compose service {u.service}",
+                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        return texts
 
     def check_secret_owners(self, uses: list, uid: int, gid: int) -> None:
         """A secret or config a compose service mounts with its own owner and a mode that keeps
@@ -851,20 +862,7 @@ class _Planner:
         from harden import stacks
 
         writable = [d.path for d in dirs]
-        texts: list[tuple[str, str, int | None]] = []
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None:
-                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
-        for script, line in self.entry_scripts(chain):
-            texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
-        for u in uses:
-            svc = u.project.service(u.service)
-            for key in ("command", "entrypoint"):
-                val = svc.merged.get(key) if svc is not None else None
-                if val:
-                    texts.append((f"the `{key}:` of compose service {u.service}",
-                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        texts = self.start_texts(chain, uses, scripts=True)
         for label, text, line in texts:
             names = stacks.in_start(text or "")
             builds = [m for name in names if (pat := stacks.hook(name, "START_BUILD")) is not None
