@@ -1363,3 +1363,14 @@ def test_compose_secret_only_its_owner_reads_leaves_the_stage(tmp_path, secret, 
         assert o.status == "skipped" and "mounts the secret pw owned by uid" in o.reason, o.reason
     else:
         assert o.status == "changed", o.reason
+
+
+def test_a_note_is_said_once_when_several_compose_files_run_the_service(tmp_path):
+    """The same service in the base file and in two overlays: one note about its bind mount, not three."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    build: .\n    volumes:\n      - .:/app\n")
+    for name in ("dev", "prod"):
+        (tmp_path / f"docker-compose.{name}.yml").write_text(f"services:\n  app:\n    container_name: app-{name}\n")
+    result = _run(tmp_path)
+    notes = [n.message for n in result.notes if "bind-mounts . at /app" in n.message]
+    assert len(notes) == 1, notes

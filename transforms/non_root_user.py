@@ -265,7 +265,7 @@ class NonRootUser(Transform):
             raise Skip("; ".join(f"{part}: {reason}" for part, reason, _ in left))
         for part, reason, line in left:
             ctx.skip_part(part, reason, line=line)
-        for message, line in notes:
+        for message, line in dict.fromkeys(notes):  # a service in several compose combinations: once
             ctx.note(message, line=line)
 
 
