@@ -1286,7 +1286,11 @@ def test_a_test_image_started_in_another_folder_by_compose_is_left(tmp_path):
     # pip install --user as root: the scripts land in /root/.local/bin
     ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --user -r requirements.txt\n"
      "ENV PATH=/root/.local/bin:$PATH\nCMD [\"gunicorn\", \"app:app\"]\n",
-     "ENV at line 5 puts /root/.local/bin on PATH"),
+     "RUN at line 4 installs with `pip install --user` as root"),
+    # pipx as root: its apps land in /root/.local/bin
+    ("FROM python:3.12-slim\nRUN pip install pipx && pipx install httpie\nENV PATH=/root/.local/bin:$PATH\n"
+     "CMD [\"http\", \"--version\"]\n",
+     "ENV at line 3 puts /root/.local/bin on PATH"),
     # the start command names a program under /root
     ("FROM debian:bookworm-slim\nWORKDIR /app\nCOPY run.sh /root/run.sh\nCMD [\"/root/run.sh\"]\n",
      "CMD at line 4 runs /root/run.sh"),
@@ -1374,3 +1378,22 @@ def test_a_note_is_said_once_when_several_compose_files_run_the_service(tmp_path
     result = _run(tmp_path)
     notes = [n.message for n in result.notes if "bind-mounts . at /app" in n.message]
     assert len(notes) == 1, notes
+
+
+@pytest.mark.parametrize("dockerfile, leave", [
+    ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --user -r requirements.txt\n"
+     "CMD [\"python\", \"-m\", \"gunicorn\", \"app:app\"]\n", True),
+    # the install runs as another user already: its own home
+    ("FROM python:3.12-slim\nRUN useradd -m web\nUSER web\nWORKDIR /home/web\nCOPY . .\n"
+     "RUN pip install --user -r requirements.txt\nUSER root\nCMD [\"python\", \"app.py\"]\n", False),
+    # PYTHONUSERBASE moves the user site out of /root
+    ("FROM python:3.12-slim\nENV PYTHONUSERBASE=/opt/site\nWORKDIR /app\nCOPY . .\n"
+     "RUN pip install --user -r requirements.txt\nCMD [\"python\", \"app.py\"]\n", False),
+])
+def test_pip_user_install_as_root_leaves_the_stage(tmp_path, dockerfile, leave):
+    """`pip install --user` as root fills /root/.local: another user's Python looks in its own home."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert (o.status == "skipped" and "pip install --user" in (o.reason or "")) is leave, (o.status, o.reason)

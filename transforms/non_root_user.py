@@ -751,6 +751,23 @@ class _Planner:
             path = path.strip("\"'")
             return path == "/root" or path.startswith("/root/")
 
+        # `pip install --user` as root writes root's user site (/root/.local), which Python looks for
+        # in the new user's home instead, unless PYTHONUSERBASE points elsewhere
+        userbase, as_root = None, True
+        for st in chain:
+            for inst in st.instructions:
+                if inst.instruction == "ENV":
+                    userbase = dict(env_pairs(inst)).get("PYTHONUSERBASE", userbase)
+                elif inst.instruction == "USER":
+                    as_root = user_is_root(inst.value) is not False
+                elif (inst.instruction == "RUN" and as_root and (userbase is None or in_root(userbase))
+                      and re.search(r"\bpip[\d.]*\s+install\b[^;&|]*\s--user\b", inst.value)):
+                    raise _Leave(f"RUN at line {inst.startline + 1} installs with `pip install --user` as root, into "
+                                 "root's home (/root/.local), which no other user can enter (mode 700) and which Python "
+                                 "looks for in its own home: as a non-root user the packages are not found; install "
+                                 "without --user (or set PYTHONUSERBASE outside /root) and run harden again",
+                                 inst.startline + 1)
+
         for st in chain:
             for inst in st.find("ENV"):
                 for key, value in env_pairs(inst):
