@@ -450,3 +450,16 @@ def test_a_built_store_image_whose_entrypoint_runs_a_job_is_not_a_server(tmp_pat
     assert "healthcheck" in data["search"] and "healthcheck" in data["db"]
     skipped = _outcomes(res, "skipped")
     assert "ENTRYPOINT runs /entrypoint.sh, a script whose last line closes a loop" in skipped["setup"]
+
+
+def test_healthcheck_without_test_on_an_unknown_image_does_not_claim_the_image_has_none(tmp_path):
+    """`healthcheck: {disable: false}` keeps a third-party image's own HEALTHCHECK, which harden cannot
+    see: it leaves the service alone without saying the image defines none."""
+    write_files(tmp_path, {"compose.yaml": (
+        "services:\n  db:\n    image: ghcr.io/example/postgres:14-vector\n"
+        "    environment:\n      POSTGRES_PASSWORD: x\n    healthcheck:\n      disable: false\n")})
+    result = harden_run(tmp_path, select=[NAME])
+    reason = _outcomes(result, "skipped")["db"]
+    assert "defines none" not in reason
+    assert "does not know whether ghcr.io/example/postgres:14-vector defines one" in reason
+    assert not result.changed_files

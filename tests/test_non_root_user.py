@@ -1318,3 +1318,124 @@ def test_a_test_image_started_in_another_folder_by_compose_is_left(tmp_path):
     (proj / "docker-compose.test.yml").write_text("services:\n  chat:\n    build: .\n    working_dir: /srv\n")
     out, = _mine(_run(proj))
     assert out.status == "skipped" and "compose service chat starts it in /srv (`working_dir:`)" in out.reason, out
+
+
+@pytest.mark.parametrize("dockerfile, leave", [
+    # an installer script puts the tool in root's home and PATH points there
+    ("FROM node:22-bookworm\nWORKDIR /app\nRUN curl -fsSL https://example.com/install.sh | bash\n"
+     "ENV PATH=\"/root/.tool/bin:$PATH\"\nCOPY . .\nRUN tool install\nCMD [\"tool\", \"run\", \"start\"]\n",
+     "ENV at line 4 puts /root/.tool/bin on PATH"),
+    # pip install --user as root: the scripts land in /root/.local/bin
+    ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --user -r requirements.txt\n"
+     "ENV PATH=/root/.local/bin:$PATH\nCMD [\"gunicorn\", \"app:app\"]\n",
+     "RUN at line 4 installs with `pip install --user` as root"),
+    # pipx as root: its apps land in /root/.local/bin
+    ("FROM python:3.12-slim\nRUN pip install pipx && pipx install httpie\nENV PATH=/root/.local/bin:$PATH\n"
+     "CMD [\"http\", \"--version\"]\n",
+     "ENV at line 3 puts /root/.local/bin on PATH"),
+    # the start command names a program under /root
+    ("FROM debian:bookworm-slim\nWORKDIR /app\nCOPY run.sh /root/run.sh\nCMD [\"/root/run.sh\"]\n",
+     "CMD at line 4 runs /root/run.sh"),
+])
+def test_tools_under_root_home_leave_the_stage(tmp_path, dockerfile, leave):
+    """/root is mode 700: a non-root user reaches nothing installed there."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert o.status == "skipped" and leave in o.reason, o.reason
+
+
+@pytest.mark.parametrize("dockerfile", [
+    # a PATH entry under /root that nothing in the image fills (a production stage keeps the builder's ENV)
+    "FROM python:3.12-slim\nENV PATH=\"/root/.local/bin:$PATH\"\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n",
+    # the Dockerfile opens root's home itself
+    "FROM node:22-bookworm\nRUN curl -fsSL https://example.com/install.sh | bash && chmod 755 /root\n"
+    "ENV PATH=\"/root/.tool/bin:$PATH\"\nWORKDIR /app\nCOPY . .\nCMD [\"tool\", \"start\"]\n",
+    # a cache mount under /root is not a program
+    "FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    "CMD [\"gunicorn\", \"app:app\"]\n",
+])
+def test_root_home_paths_that_reach_nothing_are_fine(tmp_path, dockerfile):
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    assert [o.status for o in _mine(result)] == ["changed"], [o.reason for o in _mine(result)]
+
+
+@pytest.mark.parametrize("volume", [
+    "~/.microsoft/usersecrets:/root/.microsoft/usersecrets:ro",
+    "{type: bind, source: ./certs, target: /root/.aspnet/https}",
+])
+def test_compose_mount_into_root_home_leaves_the_stage(tmp_path, volume):
+    """Visual Studio's compose override mounts user secrets and the HTTPS development certificate
+    into /root: as another user the app looks in its own $HOME and cannot enter /root."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/dotnet/aspnet:6.0\nWORKDIR /app\nCOPY out/ .\nENTRYPOINT [\"dotnet\", \"Api.dll\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  api:\n    build: .\n    volumes:\n      - {volume}\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert o.status == "skipped" and "in root's home" in o.reason, o.reason
+
+
+def test_compose_mount_elsewhere_still_gets_user(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "FROM mcr.microsoft.com/dotnet/aspnet:6.0\nWORKDIR /app\nCOPY out/ .\nENTRYPOINT [\"dotnet\", \"Api.dll\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api:\n    build: .\n    volumes:\n      - ./certs:/https:ro\n      - /root-data:/data/rootish:ro\n")
+    result = _run(tmp_path)
+    assert [o.status for o in _mine(result)] == ["changed"]
+
+
+@pytest.mark.parametrize("secret, leave", [
+    ('{source: pw, target: pw, uid: "1000", gid: "1000", mode: 0400}', True),
+    ('{source: pw, target: pw, mode: 0o400}', True),  # owned by root
+    ('{source: pw, target: pw, uid: "10001", mode: 0400}', False),  # the user harden adds
+    ('{source: pw, target: pw, uid: "1000", mode: 0444}', False),  # readable by anyone
+    ('{source: pw, target: pw, uid: "1000", gid: "10001", mode: 0440}', False),  # by its group
+    ('{source: pw, target: pw, uid: "1000", mode: 292}', False),  # decimal 292 is 0444
+    ("pw", False),
+])
+def test_compose_secret_only_its_owner_reads_leaves_the_stage(tmp_path, secret, leave):
+    """A secret mounted with uid/mode for one user: as another UID the app could not read it."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "pw.txt").write_text("x\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  api:\n    build: .\n    secrets:\n      - {secret}\nsecrets:\n  pw:\n    file: ./pw.txt\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    if leave:
+        assert o.status == "skipped" and "mounts the secret pw owned by uid" in o.reason, o.reason
+    else:
+        assert o.status == "changed", o.reason
+
+
+def test_a_note_is_said_once_when_several_compose_files_run_the_service(tmp_path):
+    """The same service in the base file and in two overlays: one note about its bind mount, not three."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n")
+    (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    build: .\n    volumes:\n      - .:/app\n")
+    for name in ("dev", "prod"):
+        (tmp_path / f"docker-compose.{name}.yml").write_text(f"services:\n  app:\n    container_name: app-{name}\n")
+    result = _run(tmp_path)
+    notes = [n.message for n in result.notes if "bind-mounts . at /app" in n.message]
+    assert len(notes) == 1, notes
+
+
+@pytest.mark.parametrize("dockerfile, leave", [
+    ("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --user -r requirements.txt\n"
+     "CMD [\"python\", \"-m\", \"gunicorn\", \"app:app\"]\n", True),
+    # the install runs as another user already: its own home
+    ("FROM python:3.12-slim\nRUN useradd -m web\nUSER web\nWORKDIR /home/web\nCOPY . .\n"
+     "RUN pip install --user -r requirements.txt\nUSER root\nCMD [\"python\", \"app.py\"]\n", False),
+    # PYTHONUSERBASE moves the user site out of /root
+    ("FROM python:3.12-slim\nENV PYTHONUSERBASE=/opt/site\nWORKDIR /app\nCOPY . .\n"
+     "RUN pip install --user -r requirements.txt\nCMD [\"python\", \"app.py\"]\n", False),
+])
+def test_pip_user_install_as_root_leaves_the_stage(tmp_path, dockerfile, leave):
+    """`pip install --user` as root fills /root/.local: another user's Python looks in its own home."""
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "requirements.txt").write_text("gunicorn\n")
+    result = _run(tmp_path)
+    [o] = _mine(result)
+    assert (o.status == "skipped" and "pip install --user" in (o.reason or "")) is leave, (o.status, o.reason)

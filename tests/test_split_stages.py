@@ -1427,3 +1427,58 @@ def test_python_slim_gets_curl_a_compose_healthcheck_runs(tmp_path):
     _builder, prod = after.split("AS production", 1)
     assert "FROM python:3.12-slim AS production" in after
     assert "install -y --no-install-recommends curl" in prod
+
+
+def test_tools_a_compose_healthcheck_runs_stay_available(tmp_path):
+    """python:X -> python:X-slim drops curl; compose's own healthcheck (not the Dockerfile) calls
+    it inside the production image, and a service_healthy wait on the service would never end."""
+    (tmp_path / "requirements.txt").write_text("fastapi\nuvicorn\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+        "COPY . .\nCMD [\"uvicorn\", \"main:app\", \"--host\", \"0.0.0.0\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api:\n    build: .\n    healthcheck:\n"
+        "      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health\"]\n      interval: 10s\n")
+    result = harden_run(tmp_path, select=[NAME])
+    prod = changed_text(result, "Dockerfile").split("AS production", 1)[1]
+    assert "apt-get install -y --no-install-recommends curl \\" in prod
+    assert any("production installs curl" in n for n in _notes(result))
+
+
+@pytest.mark.parametrize("test, distroless", [
+    ('["CMD-SHELL", "wget -qO- http://localhost:8080/health || exit 1"]', False),
+    ('"/usr/local/bin/server -check || exit 1"', False),
+    ('["CMD", "/usr/local/bin/server", "-check"]', True),
+])
+def test_go_compose_healthcheck_through_a_shell_keeps_a_shell(tmp_path, test, distroless):
+    """distroless has no /bin/sh: a compose healthcheck compose runs through the shell needs one."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN go build -o /usr/local/bin/server .\n"
+        "CMD [\"/usr/local/bin/server\"]\n")
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    build: .\n    healthcheck:\n      test: {test}\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert ("FROM gcr.io/distroless/static-debian12:nonroot AS production" in after) is distroless
+    if "wget" in test:
+        assert "wget" in after.split("AS production", 1)[1]
+
+
+@pytest.mark.parametrize("extra_pkg, prod_base", [("", "node:20"), ("openssl", "node:20-slim")])
+def test_node_prisma_keeps_openssl(tmp_path, extra_pkg, prod_base):
+    """Prisma's engines load libssl: node:*-slim lacks it, so production stays on the full image
+    unless the Dockerfile installs OpenSSL itself."""
+    (tmp_path / "package.json").write_text(
+        '{"name": "api", "dependencies": {"@prisma/client": "^5", "express": "^4"}, "devDependencies": {"prisma": "^5"}}\n')
+    (tmp_path / "package-lock.json").write_text("{}\n")
+    pkg = f"RUN apt-get update && apt-get install -y --no-install-recommends {extra_pkg} && rm -rf /var/lib/apt/lists/*\n" \
+        if extra_pkg else ""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM node:20\n{pkg}WORKDIR /app\nCOPY package*.json ./\nRUN npm ci\nCOPY . .\nRUN npx prisma generate\n"
+        "CMD [\"node\", \"index.js\"]\n")
+    result = harden_run(tmp_path, select=[NAME])
+    after = changed_text(result, "Dockerfile")
+    assert f"FROM {prod_base} AS production" in after
+    assert any("OpenSSL" in n for n in _notes(result)) is (not extra_pkg)

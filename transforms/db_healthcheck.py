@@ -338,8 +338,10 @@ class DbHealthcheck(Transform):
             line = svc.line
             rel = rel_of(project, svc.doc)
             if state in ("partial", "image_or_none"):
-                ctx.skip_part(svc.name, "its healthcheck sets no `test` and its image defines none; "
-                              "harden does not complete a healthcheck the user started", line=line, file=rel)
+                ctx.skip_part(svc.name, "its healthcheck sets no `test` (only settings such as its timing or "
+                              "`disable: false`, which keep the image's own check), and harden does not know whether "
+                              f"{ident.ref.raw if ident.ref else 'its image'} defines one; harden does not complete a "
+                              "healthcheck the user started", line=line, file=rel)
                 continue
             merged = svc.merged
             ok, why = runs_server(kind, merged, ident)

@@ -265,7 +265,7 @@ class NonRootUser(Transform):
             raise Skip("; ".join(f"{part}: {reason}" for part, reason, _ in left))
         for part, reason, line in left:
             ctx.skip_part(part, reason, line=line)
-        for message, line in notes:
+        for message, line in dict.fromkeys(notes):  # a service in several compose combinations: once
             ctx.note(message, line=line)
 
 
@@ -405,6 +405,25 @@ _DATA_NAME = re.compile(r"^(?:[A-Z0-9]+_)*(?:DATA|UPLOADS?|MEDIA|STORAGE|STATE|L
                         r"_(?:DIR|DIRECTORY|FOLDER|ROOT|PATH|FILE)$")
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///([^?\s\"']+)")
 _FILE_EXT = re.compile(r"\.(db|sqlite|sqlite3|db3|log|json|lock)$", re.I)
+
+
+def _file_mode(value: Any) -> int | None:
+    """A compose secret/config ``mode`` as permission bits, read as compose reads it: 0o400 and
+    0400 are octal, 256 is decimal. The YAML 1.2 reader here gives 0400 as a ScalarInt of 400
+    (0o400 as an OctalInt of 256), so a leading-zero number is read again as octal."""
+    if isinstance(value, bool):
+        return None
+    if type(value).__name__ == "OctalInt" or (isinstance(value, int) and type(value) is int):
+        return int(value)
+    text = str(value).strip().lower()
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.isdigit() and set(text) <= set("01234567") and (isinstance(value, int) or text.startswith("0")):
+            return int(text, 8)  # ScalarInt 400 (written 0400), or the string "0400"
+        return int(text) if text.isdigit() else None
+    except ValueError:
+        return None
 
 
 def _norm(path: str, workdir: str) -> str:
@@ -575,6 +594,7 @@ class _Planner:
             raise _Leave(base.unknown, chain[0].startline + 1)
 
         self.check_drops_privileges(chain)
+        self.check_root_home(chain, uses)
         derived = self.derived_needing_root(stage)
 
         if base.existing is not None:
@@ -586,6 +606,7 @@ class _Planner:
         if creates:
             self.check_conflicts(chain, uid, gid, uname, group)
 
+        self.check_secret_owners(uses, uid, gid)
         dirs = self.writable_dirs(chain, uses, uid, gid)
         self.check_startup_writes(chain, uses, dirs)
         copy_edits = self.copy_chowns(chain, [d.path for d in dirs], uid, gid)
@@ -705,6 +726,129 @@ class _Planner:
                 raise _Leave(f"the entrypoint {script} runs `{m.group(1).strip()}` at start-up (it switches user or "
                              "creates one): it must start as root, so a USER here would break it", line)
 
+    def check_root_home(self, chain: list, uses: list) -> None:
+        """Tools installed under root's home (``curl https://bun.sh/install | bash`` puts bun in
+        /root/.bun, pipx and ``pip install --user`` in /root/.local) and reached through an ENV
+        PATH (or a start command naming them) are out of reach of any other user: /root is mode 700
+        on Debian, Ubuntu and Alpine, so as a non-root user the start fails with "not found" or
+        Permission denied. Unless a RUN opens /root (chmod), harden leaves the stage alone."""
+        opened = any(inst.instruction == "RUN" and re.search(r"\bchmod\b[^;&|]*\s/root(?:/|\s|$)", inst.value)
+                     for st in chain for inst in st.instructions)
+        if opened:
+            return
+        # what puts files under root's home: a piped installer script, `pip install --user`, pipx,
+        # `composer global`, or a step that names /root or $HOME; a production stage harden split
+        # off keeps the builder's ENV but none of those steps, and nothing is there to reach
+        writes_home = re.compile(r"(?:\bcurl\b|\bwget\b)[^;&]*\|\s*(?:sudo\s+)?(?:\S*/)?(?:ba|z|da)?sh\b"
+                                 r"|(?:\bcurl\b|\bwget\b)[^;&]*\|\s*(?:\S*/)?python[\d.]*\b|\s--user\b|\bpipx\b"
+                                 r"|\bcomposer\s+global\b|/root\b|\$\{?HOME\b|~/")
+        populated = any(
+            (inst.instruction == "RUN" and writes_home.search(inst.value))
+            or (inst.instruction in ("COPY", "ADD") and (inst.words() or [""])[-1].startswith("/root"))
+            for st in chain for inst in st.instructions)
+
+        def in_root(path: str) -> bool:
+            path = path.strip("\"'")
+            return path == "/root" or path.startswith("/root/")
+
+        # `pip install --user` as root writes root's user site (/root/.local), which Python looks for
+        # in the new user's home instead, unless PYTHONUSERBASE points elsewhere
+        userbase, as_root = None, True
+        for st in chain:
+            for inst in st.instructions:
+                if inst.instruction == "ENV":
+                    userbase = dict(env_pairs(inst)).get("PYTHONUSERBASE", userbase)
+                elif inst.instruction == "USER":
+                    as_root = user_is_root(inst.value) is not False
+                elif (inst.instruction == "RUN" and as_root and (userbase is None or in_root(userbase))
+                      and re.search(r"\bpip[\d.]*\s+install\b[^;&|]*\s--user\b", inst.value)):
+                    raise _Leave(f"RUN at line {inst.startline + 1} installs with `pip install --user` as root, into "
+                                 "root's home (/root/.local), which no other user can enter (mode 700) and which Python "
+                                 "looks for in its own home: as a non-root user the packages are not found; install "
+                                 "without --user (or set PYTHONUSERBASE outside /root) and run harden again",
+                                 inst.startline + 1)
+
+        for st in chain:
+            for inst in st.find("ENV"):
+                for key, value in env_pairs(inst):
+                    if not key.endswith("PATH"):
+                        continue
+                    where = next((p for p in str(value).split(":") if in_root(p)), None)
+                    if where is not None and populated:
+                        raise _Leave(f"ENV at line {inst.startline + 1} puts {where.strip(chr(34) + chr(39))} on {key}: "
+                                     "root's home, which no other user can enter (mode 700), so as a non-root user "
+                                     "what is installed there is not found; install it outside /root (for example "
+                                     "under /usr/local or /opt) and run harden again", inst.startline + 1)
+        texts = self.start_texts(chain, uses, scripts=False)
+        for u in uses:
+            svc = u.project.service(u.service)
+            # what compose mounts into root's home (Visual Studio's override mounts the user secrets
+            # and the HTTPS development certificate at /root/.microsoft/usersecrets, /root/.aspnet/https):
+            # the app finds it through $HOME, which is the new user's home, and cannot enter /root
+            merged = svc.merged if svc is not None else {}
+            for kind, src, dst, _ro in parse_volumes(merged.get("volumes")):
+                if kind != "tmpfs" and in_root(posixpath.normpath(dst)):
+                    raise _Leave(f"compose service {u.service} mounts {src or 'a volume'} at {dst}, in root's home: "
+                                 "the app finds it there as root (through $HOME), and as a non-root user it "
+                                 "looks in its own home and cannot enter /root (mode 700); mount it under the "
+                                 "app user's home instead and run harden again")
+        for label, text, line in texts:
+            m = re.search(r"(?<![\w.$/-])(/root(?:/[^\s\"',\]]*)?)", text or "")
+            if m is not None:
+                raise _Leave(f"{label} runs {m.group(1)}, under root's home, which no other user can enter "
+                             "(mode 700): as a non-root user the start would fail; install it outside /root "
+                             "(for example under /usr/local or /opt) and run harden again", line)
+
+    def start_texts(self, chain: list, uses: list, *, scripts: bool) -> list[tuple[str, str, int | None]]:
+        """(label, text, line) of what starts the container: the last ENTRYPOINT and CMD, the
+        entrypoint scripts they run (``scripts``), and each compose service's command/entrypoint."""
+        texts: list[tuple[str, str, int | None]] = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            inst = _last_in_chain(chain, kind)
+            if inst is not None:
+                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
+        if scripts:
+            for script, line in self.entry_scripts(chain):
+                texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
+        for u in uses:
+            svc = u.project.service(u.service)
+            for key in ("command", "entrypoint"):
+                val = svc.merged.get(key) if svc is not None else None
+                if val:
+                    texts.append((f"the `{key}:` of compose service {u.service}",
+                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        return texts
+
+    def check_secret_owners(self, uses: list, uid: int, gid: int) -> None:
+        """A secret or config a compose service mounts with its own owner and a mode that keeps
+        others out (``uid: "1000"``, ``mode: 0400``) is readable only by that owner: as another
+        user the app cannot read it (Swarm applies uid/gid/mode; the author wrote them for the
+        image's user)."""
+        for u in uses:
+            svc = u.project.service(u.service)
+            merged = svc.merged if svc is not None else {}
+            for key in ("secrets", "configs"):
+                for entry in merged.get(key) or []:
+                    if not isinstance(entry, dict) or entry.get("mode") is None:
+                        continue
+                    mode = _file_mode(entry.get("mode"))
+                    if mode is None:
+                        continue
+                    owner, group = entry.get("uid"), entry.get("gid")
+                    owner = 0 if owner in (None, "") else owner
+                    group = 0 if group in (None, "") else group
+                    if str(owner) == str(uid):
+                        continue
+                    if str(group) == str(gid) and mode & 0o040:
+                        continue
+                    if mode & 0o004:
+                        continue
+                    name = entry.get("source") or entry.get("target")
+                    raise _Leave(f"compose service {u.service} mounts the {key[:-1]} {name} owned by uid {owner} "
+                                 f"with mode {oct(mode)[2:].zfill(4)}: as UID {uid} the app could not read it; "
+                                 f"give the {key[:-1]} the app user's uid ({uid}), or set uid = {owner} under [options] "
+                                 "in .harden.toml and run harden again")
+
     def check_starts_cron(self, chain: list) -> None:
         """A container whose start command is the cron daemon must start as root: cron runs each
         crontab's jobs as that crontab's user, and as another user it does not start."""
@@ -735,20 +879,7 @@ class _Planner:
         from harden import stacks
 
         writable = [d.path for d in dirs]
-        texts: list[tuple[str, str, int | None]] = []
-        for kind in ("ENTRYPOINT", "CMD"):
-            inst = _last_in_chain(chain, kind)
-            if inst is not None:
-                texts.append((f"{kind} at line {inst.startline + 1}", inst.value, inst.startline + 1))
-        for script, line in self.entry_scripts(chain):
-            texts.append((f"the entrypoint {script}", context_file_text(Path(self.unit.context), script), line))
-        for u in uses:
-            svc = u.project.service(u.service)
-            for key in ("command", "entrypoint"):
-                val = svc.merged.get(key) if svc is not None else None
-                if val:
-                    texts.append((f"the `{key}:` of compose service {u.service}",
-                                  " ".join(map(str, val)) if isinstance(val, list) else str(val), None))
+        texts = self.start_texts(chain, uses, scripts=True)
         for label, text, line in texts:
             names = stacks.in_start(text or "")
             builds = [m for name in names if (pat := stacks.hook(name, "START_BUILD")) is not None

@@ -413,6 +413,17 @@ def _runtime_image(plan, items, cut) -> str:
         plan.notes.append((plan.stage.startline + 1, f"production keeps {plan.base}: the image runs "
                            f"{', '.join(missing)} that node:*-slim does not have"))
         return plan.base
+    # Prisma's query and schema engines load OpenSSL's libssl, which node:*-slim does not carry
+    # (Prisma's own Docker guide installs openssl there); the full image has it
+    pkg = _package_json(plan)
+    deps = {name for key in ("dependencies", "devDependencies", "optionalDependencies")
+            if isinstance(pkg.get(key), dict) for name in pkg[key]}
+    prisma = sorted(deps & {"prisma", "@prisma/client"})
+    if prisma and not installed & {"openssl", "libssl3", "libssl1.1", "libssl-dev"}:
+        plan.notes.append((plan.stage.startline + 1, f"production keeps {plan.base}: {prisma[0]} (package.json) "
+                           "runs Prisma's engines, which need OpenSSL (libssl), and node:*-slim does not have it; "
+                           "install openssl in a slim production stage by hand to use one"))
+        return plan.base
     prod = f"{plan.repo}:{'slim' if tag == 'latest' else tag + '-slim'}"
     plan.notes.append((plan.stage.startline + 1, f"production uses {prod} (the same Node on the same Debian "
                        f"release, without compilers, headers and the full image's tools); the builder keeps "
