@@ -1355,6 +1355,9 @@ def test_tools_under_root_home_leave_the_stage(tmp_path, dockerfile, leave):
     # a cache mount under /root is not a program
     "FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
     "CMD [\"gunicorn\", \"app:app\"]\n",
+    # a folder whose name only begins with root (/rootfs, /root-app) is not root's home
+    "FROM python:3.12-slim\nWORKDIR /rootfs\nCOPY . .\nCMD [\"python\", \"/rootfs/app.py\"]\n",
+    "FROM python:3.12-slim\nWORKDIR /root-app\nCOPY . .\nCMD [\"python\", \"/root-app/app.py\"]\n",
 ])
 def test_root_home_paths_that_reach_nothing_are_fine(tmp_path, dockerfile):
     (tmp_path / "Dockerfile").write_text(dockerfile)

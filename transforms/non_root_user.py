@@ -793,7 +793,7 @@ class _Planner:
                                  "looks in its own home and cannot enter /root (mode 700); mount it under the "
                                  "app user's home instead and run harden again")
         for label, text, line in texts:
-            m = re.search(r"(?<![\w.$/-])(/root(?:/[^\s\"',\]]*)?)", text or "")
+            m = re.search(r"(?<![\w.$/-])(/root(?:/[^\s\"',\]]*)?)(?![\w.-])", text or "")
             if m is not None:
                 raise _Leave(f"{label} runs {m.group(1)}, under root's home, which no other user can enter "
                              "(mode 700): as a non-root user the start would fail; install it outside /root "
